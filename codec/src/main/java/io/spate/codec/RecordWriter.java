@@ -1,0 +1,612 @@
+package io.spate.codec;
+
+import io.spate.wire.BatchHeaderEncoder;
+import io.spate.wire.CreateEncoder;
+import io.spate.wire.DeleteEncoder;
+import io.spate.wire.FieldKind;
+import io.spate.wire.IncrementEncoder;
+import io.spate.wire.MessageHeaderEncoder;
+import io.spate.wire.UpdateEncoder;
+import org.agrona.BitUtil;
+import org.agrona.DirectBuffer;
+import org.agrona.MutableDirectBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import java.nio.ByteOrder;
+
+import static io.spate.codec.RecordFraming.FRAME_LENGTH_OFFSET;
+import static io.spate.codec.RecordFraming.HEADER_LENGTH_BYTES;
+
+/**
+ * Encodes modify records into a client batch, flyweight style: wrap a buffer, write records,
+ * nothing is allocated in steady state.
+ * <pre>
+ * writer.wrap(buffer, 0, capacity).beginBatch(clientId, correlationId);
+ * final int user = writer.create(userType);        // 1-based index, usable as a createRef
+ * writer.setLong(age, 42).setString(name, "Ada");
+ * writer.updateCreated(userType, user).setLong(age, 43);
+ * final int lengthBytes = writer.endBatch();
+ * </pre>
+ * A Create or Update stays open for setters until the next record or {@link #endBatch()}.
+ * Var-length values are written straight into the batch; a Create's fixed row is staged in a
+ * small scratch row and appended when the record closes (SBE puts var data after groups).
+ * Misuse (a field of another type, a value out of the field's range, a full buffer) throws
+ * {@link IllegalArgumentException} or {@link IllegalStateException} naming the field.
+ */
+public final class RecordWriter
+{
+    private static final int NONE = 0;
+    private static final int CREATE = 1;
+    private static final int UPDATE = 2;
+    private static final int VALUE_LENGTH_BYTES = 4;
+    private static final int GROUP_HEADER_LENGTH_BYTES = 4;
+    private static final int ENTRY_FIELD_ID_LENGTH_BYTES = 2;
+    private static final int MAX_ENTRIES_PER_RECORD = 65535;
+
+    private final DatabaseSchema schema;
+    private final UnsafeBuffer rowScratch;
+    private final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
+    private final BatchHeaderEncoder batchHeaderEncoder = new BatchHeaderEncoder();
+
+    private MutableDirectBuffer buffer;
+    private int startOffset;
+    private int limitOffset;
+    private int positionOffset;
+    private int batchHeaderOffset = -1;
+    private int recordCount;
+
+    private int pendingKind = NONE;
+    private TypeDefinition pendingType;
+    private int pendingRecordOffset;
+    private int pendingGroupHeaderOffset;
+    private int pendingEntryCount;
+
+    /**
+     * @param schema the database schema records are written against.
+     */
+    public RecordWriter(final DatabaseSchema schema)
+    {
+        this.schema = schema;
+        int maxRowLengthBytes = 8;
+        for (final TypeDefinition type : schema.types())
+        {
+            maxRowLengthBytes = Math.max(maxRowLengthBytes, type.rowLengthBytes());
+        }
+        rowScratch = new UnsafeBuffer(new byte[BitUtil.align(maxRowLengthBytes, 8)]);
+    }
+
+    /**
+     * @return the schema this writer checks fields against.
+     */
+    public DatabaseSchema schema()
+    {
+        return schema;
+    }
+
+    /**
+     * Points the writer at a region; any open batch is dropped.
+     *
+     * @param buffer        to write into.
+     * @param offset        where the batch starts.
+     * @param capacityBytes bytes available from offset.
+     * @return this.
+     */
+    public RecordWriter wrap(final MutableDirectBuffer buffer, final int offset, final int capacityBytes)
+    {
+        if (offset < 0 || capacityBytes < 0 || (long)offset + capacityBytes > buffer.capacity())
+        {
+            throw new IllegalArgumentException("region [" + offset + ", +" + capacityBytes + ") is outside the " +
+                buffer.capacity() + "-byte buffer");
+        }
+        this.buffer = buffer;
+        startOffset = offset;
+        limitOffset = offset + capacityBytes;
+        positionOffset = offset;
+        batchHeaderOffset = -1;
+        recordCount = 0;
+        pendingKind = NONE;
+        pendingType = null;
+        return this;
+    }
+
+    /**
+     * Writes the BatchHeader; the record count is filled in by {@link #endBatch()}.
+     *
+     * @param clientId      the producer.
+     * @param correlationId the producer's id for this batch, echoed in its ack.
+     * @return this.
+     */
+    public RecordWriter beginBatch(final long clientId, final long correlationId)
+    {
+        if (positionOffset != startOffset)
+        {
+            throw new IllegalStateException("beginBatch must come first in the wrapped region");
+        }
+        final int lengthBytes = HEADER_LENGTH_BYTES + BatchHeaderEncoder.BLOCK_LENGTH;
+        ensureRemaining(lengthBytes, "BatchHeader");
+        batchHeaderEncoder.wrapAndApplyHeader(buffer, positionOffset, headerEncoder)
+            .clientId(clientId)
+            .correlationId(correlationId)
+            .schemaHash(schema.hash())
+            .recordCount(0);
+        headerEncoder.frameLengthBytes(lengthBytes);
+        batchHeaderOffset = positionOffset;
+        positionOffset += lengthBytes;
+        return this;
+    }
+
+    /**
+     * Closes the open record and, when the batch has a header, writes its record count.
+     *
+     * @return bytes written since {@link #wrap(MutableDirectBuffer, int, int)}.
+     */
+    public int endBatch()
+    {
+        closePending();
+        if (batchHeaderOffset >= 0)
+        {
+            buffer.putInt(
+                batchHeaderOffset + HEADER_LENGTH_BYTES + BatchHeaderEncoder.recordCountEncodingOffset(),
+                recordCount,
+                ByteOrder.LITTLE_ENDIAN);
+        }
+        return positionOffset - startOffset;
+    }
+
+    /**
+     * @return records written so far (batch header not counted).
+     */
+    public int recordCount()
+    {
+        return recordCount;
+    }
+
+    /**
+     * @return bytes written so far, the open record included.
+     */
+    public int lengthBytes()
+    {
+        return positionOffset - startOffset + (pendingKind == CREATE ? VALUE_LENGTH_BYTES + pendingType.rowLengthBytes() : 0);
+    }
+
+    /**
+     * @return bytes still free in the wrapped region (the open record's row counted as used).
+     */
+    public int remainingBytes()
+    {
+        return limitOffset - startOffset - lengthBytes();
+    }
+
+    /**
+     * Opens a Create; set its fields, then write the next record or end the batch.
+     *
+     * @param type of the node.
+     * @return the record's 1-based index in the batch, to name the node in later records of it.
+     */
+    public int create(final TypeDefinition type)
+    {
+        return create(type, 0);
+    }
+
+    /**
+     * Opens a Create carrying the id the pipeline decided.
+     *
+     * @param type   of the node.
+     * @param nodeId the type's next id, or 0 to let the store choose.
+     * @return the record's 1-based index in the batch.
+     */
+    public int create(final TypeDefinition type, final long nodeId)
+    {
+        checkType(type);
+        closePending();
+        final int fixedLengthBytes = HEADER_LENGTH_BYTES + CreateEncoder.BLOCK_LENGTH + GROUP_HEADER_LENGTH_BYTES;
+        ensureRemaining(fixedLengthBytes + VALUE_LENGTH_BYTES + type.rowLengthBytes(), type.name());
+        pendingRecordOffset = positionOffset;
+        putHeader(CreateEncoder.BLOCK_LENGTH, CreateEncoder.TEMPLATE_ID);
+        final int blockOffset = positionOffset + HEADER_LENGTH_BYTES;
+        buffer.putLong(blockOffset + CreateEncoder.nodeIdEncodingOffset(), nodeId, ByteOrder.LITTLE_ENDIAN);
+        buffer.putShort(blockOffset + CreateEncoder.typeIdEncodingOffset(), (short)type.typeId(), ByteOrder.LITTLE_ENDIAN);
+        openGroup(blockOffset + CreateEncoder.BLOCK_LENGTH, CreateEncoder.VarFieldsEncoder.sbeBlockLength());
+        rowScratch.setMemory(0, type.rowLengthBytes(), (byte)0);
+        pendingKind = CREATE;
+        pendingType = type;
+        return ++recordCount;
+    }
+
+    /**
+     * Opens an Update of a node by id.
+     *
+     * @param type   of the node.
+     * @param nodeId of the node.
+     * @return the record's 1-based index in the batch.
+     */
+    public int update(final TypeDefinition type, final long nodeId)
+    {
+        return update(type, nodeId, 0);
+    }
+
+    /**
+     * Opens an Update of a node created earlier in this batch.
+     *
+     * @param type      of the node.
+     * @param createRef what {@link #create(TypeDefinition)} returned.
+     * @return the record's 1-based index in the batch.
+     */
+    public int updateCreated(final TypeDefinition type, final int createRef)
+    {
+        checkCreateRef(createRef);
+        return update(type, 0, createRef);
+    }
+
+    /**
+     * Writes a Delete of a node by id.
+     *
+     * @param type   of the node.
+     * @param nodeId of the node.
+     * @return the record's 1-based index in the batch.
+     */
+    public int delete(final TypeDefinition type, final long nodeId)
+    {
+        return delete(type, nodeId, 0);
+    }
+
+    /**
+     * Writes a Delete of a node created earlier in this batch.
+     *
+     * @param type      of the node.
+     * @param createRef what {@link #create(TypeDefinition)} returned.
+     * @return the record's 1-based index in the batch.
+     */
+    public int deleteCreated(final TypeDefinition type, final int createRef)
+    {
+        checkCreateRef(createRef);
+        return delete(type, 0, createRef);
+    }
+
+    /**
+     * Writes an Increment of a numeric field of a node by id.
+     *
+     * @param type   of the node.
+     * @param nodeId of the node.
+     * @param field  numeric field of the type.
+     * @param delta  signed amount; integer fields wrap modulo their width.
+     * @return the record's 1-based index in the batch.
+     */
+    public int increment(final TypeDefinition type, final long nodeId, final FieldDefinition field, final long delta)
+    {
+        return increment(type, nodeId, 0, field, delta);
+    }
+
+    /**
+     * Writes an Increment of a numeric field of a node created earlier in this batch.
+     *
+     * @param type      of the node.
+     * @param createRef what {@link #create(TypeDefinition)} returned.
+     * @param field     numeric field of the type.
+     * @param delta     signed amount.
+     * @return the record's 1-based index in the batch.
+     */
+    public int incrementCreated(
+        final TypeDefinition type, final int createRef, final FieldDefinition field, final long delta)
+    {
+        checkCreateRef(createRef);
+        return increment(type, 0, createRef, field, delta);
+    }
+
+    /**
+     * Sets an integer field (u8, u16, u32, u64, i32, i64, timestamp) of the open record.
+     * u64 takes any long, read as unsigned.
+     *
+     * @param field of the open record's type.
+     * @param value in the field's range.
+     * @return this.
+     */
+    public RecordWriter setLong(final FieldDefinition field, final long value)
+    {
+        checkField(field);
+        final boolean inRange = switch (field.kind())
+        {
+            case U8 -> value >= 0 && value <= 0xFF;
+            case U16 -> value >= 0 && value <= 0xFFFF;
+            case U32 -> value >= 0 && value <= 0xFFFF_FFFFL;
+            case I32 -> value >= Integer.MIN_VALUE && value <= Integer.MAX_VALUE;
+            case U64, I64, TIMESTAMP -> true;
+            default -> throw new IllegalArgumentException(
+                "field " + pendingType.name() + "." + field.name() + " is " + field.kind() + ", not an integer");
+        };
+        if (!inRange)
+        {
+            throw new IllegalArgumentException(
+                "value " + value + " is out of range for " + field.kind() + " field " + pendingType.name() + "." +
+                field.name());
+        }
+        putFixed(field, value);
+        return this;
+    }
+
+    /**
+     * Sets an f64 field of the open record.
+     *
+     * @param field of the open record's type.
+     * @param value any double.
+     * @return this.
+     */
+    public RecordWriter setDouble(final FieldDefinition field, final double value)
+    {
+        checkField(field);
+        checkKind(field, FieldKind.F64);
+        putFixed(field, Double.doubleToRawLongBits(value));
+        return this;
+    }
+
+    /**
+     * Sets a bool field of the open record.
+     *
+     * @param field of the open record's type.
+     * @param value true or false.
+     * @return this.
+     */
+    public RecordWriter setBoolean(final FieldDefinition field, final boolean value)
+    {
+        checkField(field);
+        checkKind(field, FieldKind.BOOL);
+        putFixed(field, value ? 1 : 0);
+        return this;
+    }
+
+    /**
+     * Sets a string field of the open record, encoded as UTF-8 without allocating.
+     *
+     * @param field of the open record's type.
+     * @param value at most the field's maxBytes once encoded.
+     * @return this.
+     */
+    public RecordWriter setString(final FieldDefinition field, final CharSequence value)
+    {
+        checkField(field);
+        checkKind(field, FieldKind.STRING);
+        final int lengthBytes = Utf8.encodedLength(value);
+        final int valueOffset = openEntry(field, lengthBytes);
+        Utf8.encode(value, buffer, valueOffset);
+        return this;
+    }
+
+    /**
+     * Sets a bytes field of the open record.
+     *
+     * @param field       of the open record's type.
+     * @param source      holding the value.
+     * @param offset      of the value in source.
+     * @param lengthBytes at most the field's maxBytes.
+     * @return this.
+     */
+    public RecordWriter setBytes(
+        final FieldDefinition field, final DirectBuffer source, final int offset, final int lengthBytes)
+    {
+        checkField(field);
+        checkKind(field, FieldKind.BYTES);
+        final int valueOffset = openEntry(field, lengthBytes);
+        buffer.putBytes(valueOffset, source, offset, lengthBytes);
+        return this;
+    }
+
+    /**
+     * Sets a bytes field of the open record.
+     *
+     * @param field of the open record's type.
+     * @param value at most the field's maxBytes.
+     * @return this.
+     */
+    public RecordWriter setBytes(final FieldDefinition field, final byte[] value)
+    {
+        checkField(field);
+        checkKind(field, FieldKind.BYTES);
+        final int valueOffset = openEntry(field, value.length);
+        buffer.putBytes(valueOffset, value);
+        return this;
+    }
+
+    private int update(final TypeDefinition type, final long nodeId, final int createRef)
+    {
+        checkType(type);
+        closePending();
+        ensureRemaining(HEADER_LENGTH_BYTES + UpdateEncoder.BLOCK_LENGTH + GROUP_HEADER_LENGTH_BYTES, type.name());
+        pendingRecordOffset = positionOffset;
+        putHeader(UpdateEncoder.BLOCK_LENGTH, UpdateEncoder.TEMPLATE_ID);
+        final int blockOffset = positionOffset + HEADER_LENGTH_BYTES;
+        buffer.putLong(blockOffset + UpdateEncoder.nodeIdEncodingOffset(), nodeId, ByteOrder.LITTLE_ENDIAN);
+        buffer.putInt(blockOffset + UpdateEncoder.createRefEncodingOffset(), createRef, ByteOrder.LITTLE_ENDIAN);
+        buffer.putShort(blockOffset + UpdateEncoder.typeIdEncodingOffset(), (short)type.typeId(), ByteOrder.LITTLE_ENDIAN);
+        openGroup(blockOffset + UpdateEncoder.BLOCK_LENGTH, UpdateEncoder.FieldsEncoder.sbeBlockLength());
+        pendingKind = UPDATE;
+        pendingType = type;
+        return ++recordCount;
+    }
+
+    private int delete(final TypeDefinition type, final long nodeId, final int createRef)
+    {
+        checkType(type);
+        closePending();
+        final int lengthBytes = HEADER_LENGTH_BYTES + DeleteEncoder.BLOCK_LENGTH;
+        ensureRemaining(lengthBytes, type.name());
+        putHeader(DeleteEncoder.BLOCK_LENGTH, DeleteEncoder.TEMPLATE_ID);
+        final int blockOffset = positionOffset + HEADER_LENGTH_BYTES;
+        buffer.putLong(blockOffset + DeleteEncoder.nodeIdEncodingOffset(), nodeId, ByteOrder.LITTLE_ENDIAN);
+        buffer.putInt(blockOffset + DeleteEncoder.createRefEncodingOffset(), createRef, ByteOrder.LITTLE_ENDIAN);
+        buffer.putShort(blockOffset + DeleteEncoder.typeIdEncodingOffset(), (short)type.typeId(), ByteOrder.LITTLE_ENDIAN);
+        buffer.putInt(positionOffset + FRAME_LENGTH_OFFSET, lengthBytes, ByteOrder.LITTLE_ENDIAN);
+        positionOffset += lengthBytes;
+        return ++recordCount;
+    }
+
+    private int increment(
+        final TypeDefinition type, final long nodeId, final int createRef, final FieldDefinition field, final long delta)
+    {
+        checkType(type);
+        if (type.fieldById(field.fieldId()) != field)
+        {
+            throw new IllegalArgumentException("field " + field.name() + " is not a field of type " + type.name());
+        }
+        if (!field.isNumeric())
+        {
+            throw new IllegalArgumentException("field " + type.name() + "." + field.name() + " is " + field.kind() +
+                "; only numeric fields can be incremented");
+        }
+        closePending();
+        final int lengthBytes = HEADER_LENGTH_BYTES + IncrementEncoder.BLOCK_LENGTH;
+        ensureRemaining(lengthBytes, type.name());
+        putHeader(IncrementEncoder.BLOCK_LENGTH, IncrementEncoder.TEMPLATE_ID);
+        final int blockOffset = positionOffset + HEADER_LENGTH_BYTES;
+        buffer.putLong(blockOffset + IncrementEncoder.nodeIdEncodingOffset(), nodeId, ByteOrder.LITTLE_ENDIAN);
+        buffer.putLong(blockOffset + IncrementEncoder.deltaEncodingOffset(), delta, ByteOrder.LITTLE_ENDIAN);
+        buffer.putInt(blockOffset + IncrementEncoder.createRefEncodingOffset(), createRef, ByteOrder.LITTLE_ENDIAN);
+        buffer.putShort(blockOffset + IncrementEncoder.typeIdEncodingOffset(), (short)type.typeId(), ByteOrder.LITTLE_ENDIAN);
+        buffer.putShort(blockOffset + IncrementEncoder.fieldIdEncodingOffset(), (short)field.fieldId(), ByteOrder.LITTLE_ENDIAN);
+        buffer.putInt(positionOffset + FRAME_LENGTH_OFFSET, lengthBytes, ByteOrder.LITTLE_ENDIAN);
+        positionOffset += lengthBytes;
+        return ++recordCount;
+    }
+
+    private void putHeader(final int blockLength, final int templateId)
+    {
+        headerEncoder.wrap(buffer, positionOffset)
+            .blockLength(blockLength)
+            .templateId(templateId)
+            .schemaId(RecordFraming.SCHEMA_ID)
+            .version(RecordFraming.SCHEMA_VERSION)
+            .frameLengthBytes(0);
+    }
+
+    private void openGroup(final int groupHeaderOffset, final int entryBlockLength)
+    {
+        buffer.putShort(groupHeaderOffset, (short)entryBlockLength, ByteOrder.LITTLE_ENDIAN);
+        buffer.putShort(groupHeaderOffset + 2, (short)0, ByteOrder.LITTLE_ENDIAN);
+        pendingGroupHeaderOffset = groupHeaderOffset;
+        pendingEntryCount = 0;
+        positionOffset = groupHeaderOffset + GROUP_HEADER_LENGTH_BYTES;
+    }
+
+    private void putFixed(final FieldDefinition field, final long bits)
+    {
+        if (pendingKind == CREATE)
+        {
+            final int offset = field.offsetBytes();
+            switch (field.maxLengthBytes())
+            {
+                case 1 -> rowScratch.putByte(offset, (byte)bits);
+                case 2 -> rowScratch.putShort(offset, (short)bits, ByteOrder.LITTLE_ENDIAN);
+                case 4 -> rowScratch.putInt(offset, (int)bits, ByteOrder.LITTLE_ENDIAN);
+                default -> rowScratch.putLong(offset, bits, ByteOrder.LITTLE_ENDIAN);
+            }
+        }
+        else
+        {
+            final int valueOffset = openEntry(field, field.maxLengthBytes());
+            switch (field.maxLengthBytes())
+            {
+                case 1 -> buffer.putByte(valueOffset, (byte)bits);
+                case 2 -> buffer.putShort(valueOffset, (short)bits, ByteOrder.LITTLE_ENDIAN);
+                case 4 -> buffer.putInt(valueOffset, (int)bits, ByteOrder.LITTLE_ENDIAN);
+                default -> buffer.putLong(valueOffset, bits, ByteOrder.LITTLE_ENDIAN);
+            }
+        }
+    }
+
+    /**
+     * Appends a group entry (field id, value length) to the open record.
+     *
+     * @return where the value's bytes go.
+     */
+    private int openEntry(final FieldDefinition field, final int lengthBytes)
+    {
+        if (lengthBytes > field.maxLengthBytes())
+        {
+            throw new IllegalArgumentException("value of " + lengthBytes + " bytes is longer than the " +
+                field.maxLengthBytes() + " bytes field " + pendingType.name() + "." + field.name() + " allows");
+        }
+        if (pendingEntryCount == MAX_ENTRIES_PER_RECORD)
+        {
+            throw new IllegalStateException("a record holds at most " + MAX_ENTRIES_PER_RECORD + " field values");
+        }
+        final int entryLengthBytes = ENTRY_FIELD_ID_LENGTH_BYTES + VALUE_LENGTH_BYTES + lengthBytes;
+        ensureRemaining(entryLengthBytes + (pendingKind == CREATE ? VALUE_LENGTH_BYTES + pendingType.rowLengthBytes() : 0),
+            pendingType.name() + "." + field.name());
+        buffer.putShort(positionOffset, (short)field.fieldId(), ByteOrder.LITTLE_ENDIAN);
+        buffer.putInt(positionOffset + ENTRY_FIELD_ID_LENGTH_BYTES, lengthBytes, ByteOrder.LITTLE_ENDIAN);
+        final int valueOffset = positionOffset + ENTRY_FIELD_ID_LENGTH_BYTES + VALUE_LENGTH_BYTES;
+        positionOffset = valueOffset + lengthBytes;
+        pendingEntryCount++;
+        return valueOffset;
+    }
+
+    private void closePending()
+    {
+        if (pendingKind == NONE)
+        {
+            return;
+        }
+        buffer.putShort(pendingGroupHeaderOffset + 2, (short)pendingEntryCount, ByteOrder.LITTLE_ENDIAN);
+        if (pendingKind == CREATE)
+        {
+            final int rowLengthBytes = pendingType.rowLengthBytes();
+            buffer.putInt(positionOffset, rowLengthBytes, ByteOrder.LITTLE_ENDIAN);
+            buffer.putBytes(positionOffset + VALUE_LENGTH_BYTES, rowScratch, 0, rowLengthBytes);
+            positionOffset += VALUE_LENGTH_BYTES + rowLengthBytes;
+        }
+        buffer.putInt(pendingRecordOffset + FRAME_LENGTH_OFFSET, positionOffset - pendingRecordOffset,
+            ByteOrder.LITTLE_ENDIAN);
+        pendingKind = NONE;
+        pendingType = null;
+    }
+
+    private void ensureRemaining(final int lengthBytes, final String what)
+    {
+        if (null == buffer)
+        {
+            throw new IllegalStateException("wrap a buffer before writing records");
+        }
+        if (lengthBytes > limitOffset - positionOffset)
+        {
+            throw new IllegalStateException("batch buffer full: " + what + " needs " + lengthBytes + " bytes, " +
+                (limitOffset - positionOffset) + " left of " + (limitOffset - startOffset));
+        }
+    }
+
+    private void checkType(final TypeDefinition type)
+    {
+        if (schema.typeById(type.typeId()) != type)
+        {
+            throw new IllegalArgumentException("type " + type.name() + " is not from schema " + schema.name());
+        }
+    }
+
+    private void checkField(final FieldDefinition field)
+    {
+        if (pendingKind == NONE)
+        {
+            throw new IllegalStateException("no open Create or Update to set field " + field.name() + " on");
+        }
+        if (pendingType.fieldById(field.fieldId()) != field)
+        {
+            throw new IllegalArgumentException("field " + field.name() + " is not a field of type " + pendingType.name());
+        }
+    }
+
+    private void checkKind(final FieldDefinition field, final FieldKind expected)
+    {
+        if (field.kind() != expected)
+        {
+            throw new IllegalArgumentException("field " + pendingType.name() + "." + field.name() + " is " +
+                field.kind() + ", not " + expected);
+        }
+    }
+
+    private void checkCreateRef(final int createRef)
+    {
+        if (createRef < 1 || createRef > recordCount)
+        {
+            throw new IllegalArgumentException("createRef " + createRef + " does not name a record of this batch (" +
+                recordCount + " so far)");
+        }
+    }
+}

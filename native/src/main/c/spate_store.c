@@ -1,0 +1,1774 @@
+/*
+ * Spate native store. See spate_store.h for the contract; this file explains the how.
+ *
+ * Layout per type (everything reserved once at open, so nothing ever moves under a reader):
+ *   rows:  maxNodes rows of row_stride_bytes; the row of id i is at index i - 1.
+ *          [ header 8 bytes: state (never/live/deleted) | wire fixed row, padded to 8 |
+ *            one spate_slot (16 bytes) per string/bytes field, in field-id order ]
+ *   arena: maxArenaBytes of variable field data, bump-allocated; a value is overwritten in
+ *          place when the new one fits the slot's capacity, else it moves to fresh space.
+ *          Arena bytes are never reused, so a reader holding an old slot still reads bytes
+ *          that belong to that node.
+ *
+ * Concurrency: one writer per type (several writers on different types may run at once; all
+ * mutable state is per type). Readers use a sequence lock per type, striped by id: a write to
+ * node i bumps stripe i % SPATE_SEQUENCE_STRIPES to odd before and to even after. Striping keeps
+ * a reader of one node from being starved by a writer streaming records of other nodes of the
+ * same type; it is sound because a record only ever writes its own row and arena bytes that only
+ * its own node references (fresh allocations are unreferenced until the slot is written inside
+ * the same critical section).
+ *
+ * Input is never trusted: every read of a record is bounds-checked against its frame (the
+ * generated SBE decoders check positions, and the code below checks what they do not: var-data
+ * length prefixes, group block lengths, leftover bytes).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* MADV_HUGEPAGE, MADV_POPULATE_WRITE, MAP_NORESERVE */
+#endif
+
+#include "spate_store.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "io_spate_wire/batchHeader.h"
+#include "io_spate_wire/create.h"
+#include "io_spate_wire/delete.h"
+#include "io_spate_wire/fieldKind.h"
+#include "io_spate_wire/increment.h"
+#include "io_spate_wire/messageHeader.h"
+#include "io_spate_wire/storeSchema.h"
+#include "io_spate_wire/update.h"
+
+#if defined(__has_include)
+#if __has_include("io_spate_wire/recordStatus.h")
+#include "io_spate_wire/recordStatus.h"
+#define SPATE_CHECK_STATUS(name) \
+    static_assert((int)io_spate_wire_recordStatus_##name == SPATE_STATUS_##name, "status " #name)
+SPATE_CHECK_STATUS(OK);
+SPATE_CHECK_STATUS(UNKNOWN_TYPE);
+SPATE_CHECK_STATUS(UNKNOWN_FIELD);
+SPATE_CHECK_STATUS(VALUE_TOO_LARGE);
+SPATE_CHECK_STATUS(NO_SUCH_NODE);
+SPATE_CHECK_STATUS(MALFORMED);
+SPATE_CHECK_STATUS(SCHEMA_MISMATCH);
+SPATE_CHECK_STATUS(BAD_REFERENCE);
+SPATE_CHECK_STATUS(ID_MISMATCH);
+SPATE_CHECK_STATUS(TYPE_FULL);
+SPATE_CHECK_STATUS(WRONG_FIELD_KIND);
+SPATE_CHECK_STATUS(ARENA_FULL);
+SPATE_CHECK_STATUS(UNKNOWN_TEMPLATE);
+#endif
+#endif
+
+static_assert(sizeof(spate_result) == SPATE_RESULT_LENGTH_BYTES, "spate_result is 16 bytes (Java reads it)");
+static_assert(offsetof(spate_result, node_id) == 0, "spate_result.node_id at 0");
+static_assert(offsetof(spate_result, offset_bytes) == 8, "spate_result.offset_bytes at 8");
+static_assert(offsetof(spate_result, status) == 12, "spate_result.status at 12");
+static_assert(offsetof(spate_result, template_id) == 13, "spate_result.template_id at 13");
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "rows hold little-endian wire bytes and are added to natively");
+static_assert(sizeof(void *) == 8, "pointers are passed from Java as 64-bit integers");
+
+/* Debug builds (no NDEBUG: the sanitizer build) abort on a broken invariant; input errors are statuses. */
+#ifndef NDEBUG
+static void spate_assert_failed(const char *condition, const char *file, int line)
+{
+    fprintf(stderr, "%s:%d: spate invariant violated: %s\n", file, line, condition);
+    abort();
+}
+#define SPATE_ASSERT(condition) ((condition) ? (void)0 : spate_assert_failed(#condition, __FILE__, __LINE__))
+#else
+#define SPATE_ASSERT(condition) ((void)sizeof(condition))
+#endif
+
+/*
+ * Messages the row prefetch runs ahead of the walk (see spate_prefetch_next). Measured on random
+ * single-field updates over 10M nodes: 8 is 15% slower than 16, 24 no faster.
+ */
+#ifndef SPATE_PREFETCH_DISTANCE
+#define SPATE_PREFETCH_DISTANCE 16
+#endif
+
+#define SPATE_LIKELY(x) __builtin_expect(!!(x), 1)
+#define SPATE_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+enum
+{
+    SPATE_HEADER_LENGTH_BYTES = 12,   /* the custom message header, frameLengthBytes included */
+    SPATE_ROW_HEADER_BYTES = 8,       /* state byte, padded so the fixed row stays 8-aligned */
+    SPATE_SLOT_BYTES = 16,
+    SPATE_SEQUENCE_STRIPES = 64,      /* power of two */
+    SPATE_CACHE_LINE_BYTES = 64,
+    SPATE_PAGE_BYTES = 4096,
+    SPATE_HUGE_PAGE_BYTES = 2 * 1024 * 1024,
+};
+
+enum
+{
+    SPATE_STATE_NEVER = 0,   /* id not consumed yet, or consumed by a Create that failed */
+    SPATE_STATE_LIVE = 1,
+    SPATE_STATE_DELETED = 2,
+};
+
+/* Where a string/bytes value lives. Written only inside the writer's critical section. */
+typedef struct spate_slot
+{
+    uint64_t arena_offset_bytes;
+    uint32_t length_bytes;
+    uint32_t capacity_bytes;
+} spate_slot;
+
+static_assert(sizeof(spate_slot) == SPATE_SLOT_BYTES, "slot is 16 bytes");
+
+typedef struct spate_field
+{
+    uint32_t offset_bytes;      /* fixed fields: offset in the wire row */
+    uint32_t max_length_bytes;  /* fixed fields: the width; string/bytes: the longest value */
+    uint16_t field_id;
+    uint16_t var_index;         /* string/bytes fields: index of the slot */
+    uint8_t kind;               /* enum io_spate_wire_fieldKind */
+    bool is_var;
+} spate_field;
+
+/* Per-record scratch of the writer: the value a record sets for a field (the last one sent). */
+typedef struct spate_pending
+{
+    uint64_t stamp;             /* == type's record_stamp when set by the current record */
+    const uint8_t *value;
+    uint32_t length_bytes;
+} spate_pending;
+
+typedef struct spate_type
+{
+    /* Read-only after open. */
+    uint8_t *rows;
+    uint8_t *arena;                       /* NULL when the type has no string/bytes field */
+    uint64_t rows_mapped_bytes;
+    uint64_t arena_mapped_bytes;
+    uint64_t arena_capacity_bytes;
+    int64_t max_nodes;
+    spate_field *fields;                  /* dense, ascending field id */
+    uint16_t *field_index_by_id;          /* field id -> dense index + 1; 0: no such field */
+    uint16_t *var_field_index;            /* slot index -> dense field index */
+    uint32_t field_id_limit;              /* largest field id + 1 */
+    uint32_t field_count;
+    uint32_t var_count;
+    uint32_t row_length_bytes;
+    uint32_t row_stride_bytes;
+    uint32_t slots_offset_bytes;
+    uint16_t type_id;
+
+    /* The writer's own (one writer per type). */
+    alignas(SPATE_CACHE_LINE_BYTES) uint64_t arena_used_bytes;
+    uint64_t record_stamp;
+    spate_pending *pending;               /* by dense field index */
+    uint16_t *touched;                    /* dense field indexes the current record set */
+
+    /* Shared with readers and reserve. */
+    alignas(SPATE_CACHE_LINE_BYTES) _Atomic int64_t next_id;
+    _Atomic int64_t live_count;
+    _Atomic uint64_t rows_populated_bytes;
+    _Atomic uint64_t arena_populated_bytes;
+    alignas(SPATE_CACHE_LINE_BYTES) _Atomic uint64_t sequence[SPATE_SEQUENCE_STRIPES];
+} spate_type;
+
+struct spate_store
+{
+    int64_t schema_hash;
+    uint32_t type_count;
+    uint32_t type_id_limit;               /* largest type id + 1 */
+    spate_type *types;                    /* dense, in schema order */
+    spate_type **type_by_id;              /* type id -> type, NULL: no such type */
+};
+
+/* One apply call's walk. Batch state lives here, never in the store (writers of other types
+   may be walking their own slices at the same time). */
+typedef struct spate_walk
+{
+    const uint8_t *records;
+    uint8_t *results;                     /* spate_result entries, any alignment: accessed by memcpy */
+    uint32_t result_count;                /* also the index of the current message's result */
+    uint32_t ref_base_index;              /* result index of record 1 of the current batch */
+    bool batch_rejected;                  /* after a BatchHeader with another hash, or malformed */
+} spate_walk;
+
+/* ------------------------------------------------------------------------------------------ */
+/* Small helpers                                                                               */
+/* ------------------------------------------------------------------------------------------ */
+
+static inline uint64_t spate_round_up(uint64_t value, uint64_t multiple)
+{
+    return (value + multiple - 1) / multiple * multiple;
+}
+
+static inline spate_type *spate_find_type(const spate_store *store, uint16_t type_id)
+{
+    return type_id < store->type_id_limit ? store->type_by_id[type_id] : NULL;
+}
+
+static inline const spate_field *spate_find_field(const spate_type *type, uint16_t field_id)
+{
+    if (field_id >= type->field_id_limit)
+    {
+        return NULL;
+    }
+    const uint32_t index_plus_one = type->field_index_by_id[field_id];
+    return index_plus_one == 0 ? NULL : &type->fields[index_plus_one - 1];
+}
+
+static inline uint8_t *spate_row(const spate_type *type, int64_t node_id)
+{
+    SPATE_ASSERT(node_id >= 1 && node_id <= type->max_nodes);
+    return type->rows + (uint64_t)(node_id - 1) * type->row_stride_bytes;
+}
+
+static inline spate_slot *spate_row_slot(const spate_type *type, uint8_t *row, uint32_t var_index)
+{
+    SPATE_ASSERT(var_index < type->var_count);
+    return (spate_slot *)(row + type->slots_offset_bytes + (uint64_t)var_index * SPATE_SLOT_BYTES);
+}
+
+static inline uint8_t spate_row_state(const uint8_t *row)
+{
+    return __atomic_load_n(row, __ATOMIC_RELAXED);
+}
+
+static inline void spate_set_row_state(uint8_t *row, uint8_t state)
+{
+    __atomic_store_n(row, state, __ATOMIC_RELAXED);
+}
+
+static inline unsigned spate_fixed_width_bytes(uint8_t kind)
+{
+    switch (kind)
+    {
+        case io_spate_wire_fieldKind_U8:
+        case io_spate_wire_fieldKind_BOOL:
+            return 1;
+        case io_spate_wire_fieldKind_U16:
+            return 2;
+        case io_spate_wire_fieldKind_U32:
+        case io_spate_wire_fieldKind_I32:
+            return 4;
+        case io_spate_wire_fieldKind_U64:
+        case io_spate_wire_fieldKind_I64:
+        case io_spate_wire_fieldKind_F64:
+        case io_spate_wire_fieldKind_TIMESTAMP:
+            return 8;
+        default:
+            return 0;
+    }
+}
+
+static inline bool spate_is_var_kind(uint8_t kind)
+{
+    return kind == io_spate_wire_fieldKind_STRING || kind == io_spate_wire_fieldKind_BYTES;
+}
+
+/* Constant-size copies for the widths a fixed field can have (a libc call costs more). */
+static inline void spate_copy_fixed(uint8_t *destination, const uint8_t *source, uint32_t width_bytes)
+{
+    switch (width_bytes)
+    {
+        case 1:
+            *destination = *source;
+            break;
+        case 2:
+            memcpy(destination, source, 2);
+            break;
+        case 4:
+            memcpy(destination, source, 4);
+            break;
+        default:
+            SPATE_ASSERT(width_bytes == 8);
+            memcpy(destination, source, 8);
+            break;
+    }
+}
+
+/*
+ * Copies rows and values: most are short (a few fields, a name), where the libc call costs more
+ * than the copy. Up to 32 bytes: two overlapping constant-size moves, which compile inline.
+ */
+static inline void spate_copy_bytes(uint8_t *destination, const uint8_t *source, uint64_t length_bytes)
+{
+    if (length_bytes >= 16 && length_bytes <= 32)
+    {
+        uint8_t head[16], tail[16];
+        memcpy(head, source, 16);
+        memcpy(tail, source + length_bytes - 16, 16);
+        memcpy(destination, head, 16);
+        memcpy(destination + length_bytes - 16, tail, 16);
+    }
+    else if (length_bytes >= 8 && length_bytes < 16)
+    {
+        uint64_t head, tail;
+        memcpy(&head, source, 8);
+        memcpy(&tail, source + length_bytes - 8, 8);
+        memcpy(destination, &head, 8);
+        memcpy(destination + length_bytes - 8, &tail, 8);
+    }
+    else if (length_bytes >= 4 && length_bytes < 8)
+    {
+        uint32_t head, tail;
+        memcpy(&head, source, 4);
+        memcpy(&tail, source + length_bytes - 4, 4);
+        memcpy(destination, &head, 4);
+        memcpy(destination + length_bytes - 4, &tail, 4);
+    }
+    else if (length_bytes > 0 && length_bytes < 4)
+    {
+        destination[0] = source[0];
+        destination[length_bytes / 2] = source[length_bytes / 2];
+        destination[length_bytes - 1] = source[length_bytes - 1];
+    }
+    else if (length_bytes > 32)
+    {
+        memcpy(destination, source, length_bytes);
+    }
+}
+
+static inline void spate_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Sequence lock                                                                               */
+/* ------------------------------------------------------------------------------------------ */
+
+static inline _Atomic uint64_t *spate_stripe(spate_type *type, int64_t node_id)
+{
+    return &type->sequence[(uint64_t)node_id & (SPATE_SEQUENCE_STRIPES - 1)];
+}
+
+/* Odd before the record's writes; the release fence keeps the writes after the odd value. */
+static inline uint64_t spate_write_begin(_Atomic uint64_t *sequence)
+{
+    const uint64_t value = atomic_load_explicit(sequence, memory_order_relaxed);
+    SPATE_ASSERT((value & 1) == 0);
+    atomic_store_explicit(sequence, value + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    return value;
+}
+
+static inline void spate_write_end(_Atomic uint64_t *sequence, uint64_t value)
+{
+    atomic_store_explicit(sequence, value + 2, memory_order_release);
+}
+
+static inline uint64_t spate_read_begin(_Atomic uint64_t *sequence)
+{
+    for (uint32_t spins = 1;; spins++)
+    {
+        const uint64_t value = atomic_load_explicit(sequence, memory_order_acquire);
+        if ((value & 1) == 0)
+        {
+            return value;
+        }
+        spate_cpu_relax();
+        if (spins % 1024 == 0)
+        {
+            sched_yield(); /* a record takes nanoseconds: this long means the writer was preempted */
+        }
+    }
+}
+
+/* True when what was read since spate_read_begin may be torn and must be read again. */
+static inline bool spate_read_retry(_Atomic uint64_t *sequence, uint64_t value)
+{
+    atomic_thread_fence(memory_order_acquire);
+    return atomic_load_explicit(sequence, memory_order_relaxed) != value;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Memory                                                                                      */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * Reserves address space without committing memory. Regions of at least a huge page are
+ * 2 MiB aligned and advised for transparent huge pages (THP runs in madvise mode here, and a
+ * first touch of a 4 KiB page costs about ten times a warm write); smaller ones are left to
+ * 4 KiB pages so that a small type does not commit 2 MiB on its first write.
+ */
+static int32_t spate_reserve_region(uint64_t length_bytes, uint8_t **region_out, uint64_t *mapped_bytes_out)
+{
+    *region_out = NULL;
+    *mapped_bytes_out = 0;
+    if (length_bytes == 0)
+    {
+        return 0;
+    }
+    const int protection = PROT_READ | PROT_WRITE;
+    const int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+    if (length_bytes < SPATE_HUGE_PAGE_BYTES)
+    {
+        const uint64_t mapped_bytes = spate_round_up(length_bytes, SPATE_PAGE_BYTES);
+        void *region = mmap(NULL, mapped_bytes, protection, flags, -1, 0);
+        if (region == MAP_FAILED)
+        {
+            return SPATE_ERROR_OUT_OF_MEMORY;
+        }
+        *region_out = region;
+        *mapped_bytes_out = mapped_bytes;
+        return 0;
+    }
+
+    const uint64_t mapped_bytes = spate_round_up(length_bytes, SPATE_HUGE_PAGE_BYTES);
+    const uint64_t reserved_bytes = mapped_bytes + SPATE_HUGE_PAGE_BYTES; /* room to align */
+    void *reservation = mmap(NULL, reserved_bytes, protection, flags, -1, 0);
+    if (reservation == MAP_FAILED)
+    {
+        return SPATE_ERROR_OUT_OF_MEMORY;
+    }
+    const uintptr_t start = (uintptr_t)reservation;
+    const uintptr_t aligned = (uintptr_t)spate_round_up(start, SPATE_HUGE_PAGE_BYTES);
+    const uint64_t head_bytes = aligned - start;
+    const uint64_t tail_bytes = reserved_bytes - head_bytes - mapped_bytes;
+    if (head_bytes != 0)
+    {
+        munmap(reservation, head_bytes);
+    }
+    if (tail_bytes != 0)
+    {
+        munmap((void *)(aligned + mapped_bytes), tail_bytes);
+    }
+    /* Best effort: without THP the store still works, only slower on first touch. */
+    (void)madvise((void *)aligned, mapped_bytes, MADV_HUGEPAGE);
+    *region_out = (uint8_t *)aligned;
+    *mapped_bytes_out = mapped_bytes;
+    return 0;
+}
+
+/* Commits [begin, begin + length_bytes) without changing its contents (a writer may be using it). */
+static int32_t spate_populate(uint8_t *begin, uint64_t length_bytes)
+{
+    SPATE_ASSERT(((uintptr_t)begin % SPATE_PAGE_BYTES) == 0);
+#ifdef MADV_POPULATE_WRITE
+    if (madvise(begin, length_bytes, MADV_POPULATE_WRITE) == 0)
+    {
+        return 0;
+    }
+    if (errno != EINVAL) /* EINVAL: a kernel older than 5.14; fall back to touching */
+    {
+        return SPATE_ERROR_OUT_OF_MEMORY;
+    }
+#endif
+    /* An atomic add of zero is a write fault that cannot lose a concurrent write of the writer. */
+    for (uint64_t offset_bytes = 0; offset_bytes < length_bytes; offset_bytes += SPATE_PAGE_BYTES)
+    {
+        __atomic_fetch_add(begin + offset_bytes, (uint8_t)0, __ATOMIC_RELAXED);
+    }
+    return 0;
+}
+
+/* Populates the region up to end_bytes (rounded to a page), past what was populated before. */
+static int32_t spate_populate_up_to(uint8_t *region, uint64_t mapped_bytes, _Atomic uint64_t *populated_bytes, uint64_t end_bytes)
+{
+    end_bytes = spate_round_up(end_bytes, SPATE_PAGE_BYTES);
+    if (end_bytes > mapped_bytes)
+    {
+        end_bytes = mapped_bytes;
+    }
+    uint64_t done_bytes = atomic_load_explicit(populated_bytes, memory_order_relaxed);
+    if (end_bytes <= done_bytes)
+    {
+        return 0;
+    }
+    const int32_t rc = spate_populate(region + done_bytes, end_bytes - done_bytes);
+    if (rc != 0)
+    {
+        return rc;
+    }
+    /* Monotonic maximum: a concurrent reserve may have gone further. */
+    while (done_bytes < end_bytes &&
+           !atomic_compare_exchange_weak_explicit(
+               populated_bytes, &done_bytes, end_bytes, memory_order_relaxed, memory_order_relaxed))
+    {
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Open and close                                                                              */
+/* ------------------------------------------------------------------------------------------ */
+
+static int spate_compare_fields(const void *left, const void *right)
+{
+    const spate_field *a = left;
+    const spate_field *b = right;
+    return (a->field_id > b->field_id) - (a->field_id < b->field_id);
+}
+
+/* Decodes and validates one entry of the types group (its fields group included). */
+static int32_t spate_decode_type(spate_type *type, struct io_spate_wire_storeSchema_types *types)
+{
+    type->max_nodes = io_spate_wire_storeSchema_types_maxNodes(types);
+    const int64_t max_arena_bytes = io_spate_wire_storeSchema_types_maxArenaBytes(types);
+    type->row_length_bytes = io_spate_wire_storeSchema_types_rowLengthBytes(types);
+    type->type_id = io_spate_wire_storeSchema_types_typeId(types);
+    if (type->max_nodes < 1 || type->max_nodes > SPATE_MAX_NODES_PER_TYPE ||
+        max_arena_bytes < 0 || max_arena_bytes > SPATE_MAX_ARENA_BYTES_PER_TYPE ||
+        type->row_length_bytes > SPATE_MAX_ROW_LENGTH_BYTES)
+    {
+        return SPATE_ERROR_BAD_SCHEMA;
+    }
+    type->arena_capacity_bytes = (uint64_t)max_arena_bytes;
+
+    struct io_spate_wire_storeSchema_types_fields fields;
+    if (!io_spate_wire_storeSchema_types_get_fields(types, &fields) ||
+        fields.block_length < io_spate_wire_storeSchema_types_fields_sbe_block_length() ||
+        io_spate_wire_storeSchema_types_fields_count(&fields) > SPATE_MAX_FIELDS_PER_TYPE)
+    {
+        return SPATE_ERROR_BAD_SCHEMA;
+    }
+    const uint32_t field_count = (uint32_t)io_spate_wire_storeSchema_types_fields_count(&fields);
+    type->field_count = field_count;
+    type->fields = calloc(field_count == 0 ? 1 : field_count, sizeof(spate_field));
+    if (type->fields == NULL)
+    {
+        return SPATE_ERROR_OUT_OF_MEMORY;
+    }
+    for (uint32_t i = 0; i < field_count; i++)
+    {
+        if (!io_spate_wire_storeSchema_types_fields_next(&fields))
+        {
+            return SPATE_ERROR_BAD_SCHEMA;
+        }
+        spate_field *field = &type->fields[i];
+        enum io_spate_wire_fieldKind kind;
+        if (!io_spate_wire_storeSchema_types_fields_kind(&fields, &kind) || (unsigned)kind > io_spate_wire_fieldKind_BYTES)
+        {
+            return SPATE_ERROR_BAD_SCHEMA;
+        }
+        field->kind = (uint8_t)kind;
+        field->field_id = io_spate_wire_storeSchema_types_fields_fieldId(&fields);
+        field->offset_bytes = io_spate_wire_storeSchema_types_fields_offsetBytes(&fields);
+        field->max_length_bytes = io_spate_wire_storeSchema_types_fields_maxLengthBytes(&fields);
+        field->is_var = spate_is_var_kind(field->kind);
+        if (field->is_var)
+        {
+            field->offset_bytes = 0; /* unused for string/bytes */
+            if (field->max_length_bytes > SPATE_MAX_VAR_LENGTH_BYTES)
+            {
+                return SPATE_ERROR_BAD_SCHEMA;
+            }
+        }
+        else
+        {
+            const uint32_t width_bytes = spate_fixed_width_bytes(field->kind);
+            if (field->max_length_bytes != width_bytes ||
+                (uint64_t)field->offset_bytes + width_bytes > type->row_length_bytes)
+            {
+                return SPATE_ERROR_BAD_SCHEMA;
+            }
+        }
+    }
+
+    /* Field-id order gives the slot order, which is the order spate_store_get writes values in. */
+    qsort(type->fields, field_count, sizeof(spate_field), spate_compare_fields);
+    type->field_id_limit = field_count == 0 ? 0 : (uint32_t)type->fields[field_count - 1].field_id + 1;
+    type->field_index_by_id = calloc(type->field_id_limit == 0 ? 1 : type->field_id_limit, sizeof(uint16_t));
+    uint8_t *row_bytes_used = calloc(type->row_length_bytes == 0 ? 1 : type->row_length_bytes, 1);
+    if (type->field_index_by_id == NULL || row_bytes_used == NULL)
+    {
+        free(row_bytes_used);
+        return SPATE_ERROR_OUT_OF_MEMORY;
+    }
+    int32_t rc = 0;
+    for (uint32_t i = 0; i < field_count && rc == 0; i++)
+    {
+        spate_field *field = &type->fields[i];
+        if (i > 0 && type->fields[i - 1].field_id == field->field_id)
+        {
+            rc = SPATE_ERROR_BAD_SCHEMA; /* duplicate field id */
+            break;
+        }
+        type->field_index_by_id[field->field_id] = (uint16_t)(i + 1);
+        if (field->is_var)
+        {
+            field->var_index = (uint16_t)type->var_count++;
+            continue;
+        }
+        for (uint32_t b = 0; b < field->max_length_bytes; b++)
+        {
+            if (row_bytes_used[field->offset_bytes + b])
+            {
+                rc = SPATE_ERROR_BAD_SCHEMA; /* overlapping fixed fields */
+                break;
+            }
+            row_bytes_used[field->offset_bytes + b] = 1;
+        }
+    }
+    free(row_bytes_used);
+    if (rc != 0)
+    {
+        return rc;
+    }
+
+    type->var_field_index = calloc(type->var_count == 0 ? 1 : type->var_count, sizeof(uint16_t));
+    type->pending = calloc(field_count == 0 ? 1 : field_count, sizeof(spate_pending));
+    type->touched = calloc(field_count == 0 ? 1 : field_count, sizeof(uint16_t));
+    if (type->var_field_index == NULL || type->pending == NULL || type->touched == NULL)
+    {
+        return SPATE_ERROR_OUT_OF_MEMORY;
+    }
+    for (uint32_t i = 0; i < field_count; i++)
+    {
+        if (type->fields[i].is_var)
+        {
+            type->var_field_index[type->fields[i].var_index] = (uint16_t)i;
+        }
+    }
+
+    type->slots_offset_bytes = SPATE_ROW_HEADER_BYTES + (uint32_t)spate_round_up(type->row_length_bytes, 8);
+    type->row_stride_bytes = type->slots_offset_bytes + type->var_count * SPATE_SLOT_BYTES;
+    SPATE_ASSERT(type->row_stride_bytes % 8 == 0);
+    return 0;
+}
+
+static int32_t spate_decode_schema(spate_store *store, const uint8_t *schema, uint64_t schema_length_bytes)
+{
+    char *buffer = (char *)schema; /* the generated decoders take a mutable buffer; decoding never writes */
+    struct io_spate_wire_messageHeader header;
+    if (!io_spate_wire_messageHeader_wrap(&header, buffer, 0, io_spate_wire_messageHeader_sbe_schema_version(), schema_length_bytes))
+    {
+        return SPATE_ERROR_BAD_SCHEMA;
+    }
+    const uint16_t block_length = io_spate_wire_messageHeader_blockLength(&header);
+    const uint32_t frame_length = io_spate_wire_messageHeader_frameLengthBytes(&header);
+    if (io_spate_wire_messageHeader_templateId(&header) != io_spate_wire_storeSchema_sbe_template_id() ||
+        io_spate_wire_messageHeader_schemaId(&header) != io_spate_wire_storeSchema_sbe_schema_id() ||
+        io_spate_wire_messageHeader_version(&header) > io_spate_wire_storeSchema_sbe_schema_version() ||
+        frame_length < SPATE_HEADER_LENGTH_BYTES || frame_length > schema_length_bytes ||
+        block_length < io_spate_wire_storeSchema_sbe_block_length())
+    {
+        return SPATE_ERROR_BAD_SCHEMA;
+    }
+
+    struct io_spate_wire_storeSchema message;
+    if (!io_spate_wire_storeSchema_wrap_for_decode(
+            &message, buffer, SPATE_HEADER_LENGTH_BYTES, block_length, io_spate_wire_messageHeader_version(&header), frame_length))
+    {
+        return SPATE_ERROR_BAD_SCHEMA;
+    }
+    store->schema_hash = io_spate_wire_storeSchema_schemaHash(&message);
+
+    struct io_spate_wire_storeSchema_types types;
+    if (!io_spate_wire_storeSchema_get_types(&message, &types) ||
+        types.block_length < io_spate_wire_storeSchema_types_sbe_block_length() ||
+        io_spate_wire_storeSchema_types_count(&types) > SPATE_MAX_TYPES)
+    {
+        return SPATE_ERROR_BAD_SCHEMA;
+    }
+    const uint32_t type_count = (uint32_t)io_spate_wire_storeSchema_types_count(&types);
+    const size_t types_bytes = spate_round_up((type_count == 0 ? 1 : type_count) * sizeof(spate_type), SPATE_CACHE_LINE_BYTES);
+    store->types = aligned_alloc(SPATE_CACHE_LINE_BYTES, types_bytes);
+    if (store->types == NULL)
+    {
+        return SPATE_ERROR_OUT_OF_MEMORY;
+    }
+    memset(store->types, 0, types_bytes);
+    store->type_count = type_count; /* zeroed types free cleanly if decoding stops half way */
+
+    uint32_t type_id_limit = 0;
+    for (uint32_t i = 0; i < type_count; i++)
+    {
+        spate_type *type = &store->types[i];
+        atomic_init(&type->next_id, 1);
+        if (!io_spate_wire_storeSchema_types_next(&types))
+        {
+            return SPATE_ERROR_BAD_SCHEMA;
+        }
+        const int32_t rc = spate_decode_type(type, &types);
+        if (rc != 0)
+        {
+            return rc;
+        }
+        if ((uint32_t)type->type_id + 1 > type_id_limit)
+        {
+            type_id_limit = (uint32_t)type->type_id + 1;
+        }
+    }
+    if (io_spate_wire_storeSchema_sbe_position(&message) != frame_length)
+    {
+        return SPATE_ERROR_BAD_SCHEMA; /* bytes left over in the frame */
+    }
+
+    store->type_id_limit = type_id_limit;
+    store->type_by_id = calloc(type_id_limit == 0 ? 1 : type_id_limit, sizeof(spate_type *));
+    if (store->type_by_id == NULL)
+    {
+        return SPATE_ERROR_OUT_OF_MEMORY;
+    }
+    for (uint32_t i = 0; i < type_count; i++)
+    {
+        spate_type *type = &store->types[i];
+        if (store->type_by_id[type->type_id] != NULL)
+        {
+            return SPATE_ERROR_BAD_SCHEMA; /* duplicate type id */
+        }
+        store->type_by_id[type->type_id] = type;
+    }
+    return 0;
+}
+
+static int32_t spate_reserve_types(spate_store *store)
+{
+    for (uint32_t i = 0; i < store->type_count; i++)
+    {
+        spate_type *type = &store->types[i];
+        const uint64_t rows_bytes = (uint64_t)type->max_nodes * type->row_stride_bytes; /* < 2^53 by the limits */
+        int32_t rc = spate_reserve_region(rows_bytes, &type->rows, &type->rows_mapped_bytes);
+        if (rc == 0 && type->var_count > 0)
+        {
+            /* At least a page, so that arena + offset is always a valid pointer, even for a 0-byte arena. */
+            const uint64_t arena_bytes = type->arena_capacity_bytes == 0 ? 1 : type->arena_capacity_bytes;
+            rc = spate_reserve_region(arena_bytes, &type->arena, &type->arena_mapped_bytes);
+        }
+        if (rc != 0)
+        {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+int32_t spate_store_open(const uint8_t *schema, uint64_t schema_length_bytes, spate_store **store_out)
+{
+    if (schema == NULL || store_out == NULL)
+    {
+        return SPATE_ERROR_NULL_ARGUMENT;
+    }
+    *store_out = NULL;
+    SPATE_ASSERT(io_spate_wire_messageHeader_encoded_length() == SPATE_HEADER_LENGTH_BYTES);
+    spate_store *store = calloc(1, sizeof(spate_store));
+    if (store == NULL)
+    {
+        return SPATE_ERROR_OUT_OF_MEMORY;
+    }
+    int32_t rc = spate_decode_schema(store, schema, schema_length_bytes);
+    if (rc == 0)
+    {
+        rc = spate_reserve_types(store);
+    }
+    if (rc != 0)
+    {
+        spate_store_close(store);
+        return rc;
+    }
+    *store_out = store;
+    return 0;
+}
+
+void spate_store_close(spate_store *store)
+{
+    if (store == NULL)
+    {
+        return;
+    }
+    for (uint32_t i = 0; store->types != NULL && i < store->type_count; i++)
+    {
+        spate_type *type = &store->types[i];
+        if (type->rows != NULL)
+        {
+            munmap(type->rows, type->rows_mapped_bytes);
+        }
+        if (type->arena != NULL)
+        {
+            munmap(type->arena, type->arena_mapped_bytes);
+        }
+        free(type->fields);
+        free(type->field_index_by_id);
+        free(type->var_field_index);
+        free(type->pending);
+        free(type->touched);
+    }
+    free(store->types);
+    free(store->type_by_id);
+    free(store);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Apply: shared pieces                                                                        */
+/* ------------------------------------------------------------------------------------------ */
+
+/* The row of a live node, or NULL. The writer's view: no sequence lock needed. */
+static inline uint8_t *spate_live_row(spate_type *type, int64_t node_id)
+{
+    if (node_id < 1 || node_id >= atomic_load_explicit(&type->next_id, memory_order_relaxed))
+    {
+        return NULL;
+    }
+    uint8_t *row = spate_row(type, node_id);
+    return spate_row_state(row) == SPATE_STATE_LIVE ? row : NULL;
+}
+
+/*
+ * The node a createRef names: the Create at that 1-based position after the latest BatchHeader,
+ * which must have been applied OK in this walk and be of the same type. Results written so far
+ * in this call are the record of the walk, so no per-batch table is needed.
+ */
+static inline uint8_t spate_resolve_target(
+    const spate_walk *walk, uint32_t create_ref, int64_t node_id, uint16_t type_id, int64_t *target_out)
+{
+    if (create_ref == 0)
+    {
+        *target_out = node_id;
+        return SPATE_STATUS_OK;
+    }
+    const uint64_t index = (uint64_t)walk->ref_base_index + create_ref - 1;
+    if (index >= walk->result_count)
+    {
+        return SPATE_STATUS_BAD_REFERENCE;
+    }
+    spate_result referenced;
+    memcpy(&referenced, walk->results + index * sizeof(spate_result), sizeof referenced);
+    if (referenced.template_id != (uint8_t)io_spate_wire_create_sbe_template_id() || referenced.status != SPATE_STATUS_OK)
+    {
+        return SPATE_STATUS_BAD_REFERENCE;
+    }
+    /* An OK Create had a full header and block; read its typeId from the slice. */
+    const uint8_t *create_frame = walk->records + referenced.offset_bytes;
+    uint16_t create_type_id;
+    memcpy(&create_type_id, create_frame + SPATE_HEADER_LENGTH_BYTES + io_spate_wire_create_typeId_encoding_offset(), sizeof create_type_id);
+    if (create_type_id != type_id)
+    {
+        return SPATE_STATUS_BAD_REFERENCE;
+    }
+    *target_out = referenced.node_id;
+    return SPATE_STATUS_OK;
+}
+
+/* Bump-allocates arena bytes for a value and copies it; the caller checked there is room. */
+static inline void spate_store_new_value(spate_type *type, spate_slot *slot, const uint8_t *value, uint32_t length_bytes)
+{
+    const uint64_t offset_bytes = type->arena_used_bytes;
+    SPATE_ASSERT(length_bytes <= type->arena_capacity_bytes - offset_bytes);
+    spate_copy_bytes(type->arena + offset_bytes, value, length_bytes);
+    type->arena_used_bytes = offset_bytes + length_bytes;
+    __atomic_store_n(&slot->arena_offset_bytes, offset_bytes, __ATOMIC_RELAXED);
+    __atomic_store_n(&slot->length_bytes, length_bytes, __ATOMIC_RELAXED);
+    __atomic_store_n(&slot->capacity_bytes, length_bytes, __ATOMIC_RELAXED);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* BatchHeader                                                                                 */
+/* ------------------------------------------------------------------------------------------ */
+
+static inline uint8_t spate_apply_batch_header(
+    const spate_store *store, spate_walk *walk, char *frame, uint32_t frame_length, uint16_t block_length)
+{
+    /* Records count from here whatever this header turns out to be. */
+    walk->ref_base_index = walk->result_count + 1;
+    struct io_spate_wire_batchHeader message;
+    if (block_length < io_spate_wire_batchHeader_sbe_block_length() ||
+        (uint64_t)SPATE_HEADER_LENGTH_BYTES + block_length != frame_length ||
+        !io_spate_wire_batchHeader_wrap_for_decode(&message, frame, SPATE_HEADER_LENGTH_BYTES, block_length, 0, frame_length))
+    {
+        /* The hash cannot be trusted: reject the batch's records rather than apply them blind. */
+        walk->batch_rejected = true;
+        return SPATE_STATUS_MALFORMED;
+    }
+    walk->batch_rejected = io_spate_wire_batchHeader_schemaHash(&message) != store->schema_hash;
+    return walk->batch_rejected ? SPATE_STATUS_SCHEMA_MISMATCH : SPATE_STATUS_OK;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Create                                                                                      */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * Decodes and checks a Create's body (var fields and row). type may be NULL (unknown type id):
+ * the structure is still checked. Records the var values sent as the type's pending values.
+ * Static status, in the order of the contract: MALFORMED (structure), UNKNOWN_TYPE, MALFORMED
+ * (row length not the type's), then the first field error in entry order.
+ */
+static inline uint8_t spate_check_create(
+    spate_type *type, struct io_spate_wire_create *message, uint64_t frame_length, uint64_t stamp, const uint8_t **row_out)
+{
+    struct io_spate_wire_create_varFields var_fields;
+    if (SPATE_UNLIKELY(!io_spate_wire_create_get_varFields(message, &var_fields) ||
+                       var_fields.block_length < io_spate_wire_create_varFields_sbe_block_length()))
+    {
+        return SPATE_STATUS_MALFORMED;
+    }
+    uint8_t field_status = SPATE_STATUS_OK;
+    while (io_spate_wire_create_varFields_has_next(&var_fields))
+    {
+        if (SPATE_UNLIKELY(!io_spate_wire_create_varFields_next(&var_fields)))
+        {
+            return SPATE_STATUS_MALFORMED;
+        }
+        const uint16_t field_id = io_spate_wire_create_varFields_fieldId(&var_fields);
+        /* The generated accessor reads the 4-byte length prefix unchecked: check it first. */
+        const uint64_t position = io_spate_wire_create_varFields_sbe_position(&var_fields);
+        SPATE_ASSERT(position <= frame_length);
+        if (SPATE_UNLIKELY(frame_length - position < io_spate_wire_create_varFields_value_header_length()))
+        {
+            return SPATE_STATUS_MALFORMED;
+        }
+        const struct io_spate_wire_create_string_view value =
+            io_spate_wire_create_varFields_get_value_as_string_view(&var_fields);
+        if (SPATE_UNLIKELY(value.data == NULL))
+        {
+            return SPATE_STATUS_MALFORMED;
+        }
+        if (type == NULL || field_status != SPATE_STATUS_OK)
+        {
+            continue; /* keep walking: the structure decides first */
+        }
+        const spate_field *field = spate_find_field(type, field_id);
+        if (SPATE_UNLIKELY(field == NULL || !field->is_var))
+        {
+            field_status = SPATE_STATUS_UNKNOWN_FIELD;
+        }
+        else if (SPATE_UNLIKELY(value.length > field->max_length_bytes))
+        {
+            field_status = SPATE_STATUS_VALUE_TOO_LARGE;
+        }
+        else
+        {
+            spate_pending *pending = &type->pending[field - type->fields];
+            pending->stamp = stamp;
+            pending->value = (const uint8_t *)value.data;
+            pending->length_bytes = (uint32_t)value.length;
+        }
+    }
+
+    const uint64_t position = io_spate_wire_create_sbe_position(message);
+    SPATE_ASSERT(position <= frame_length);
+    if (SPATE_UNLIKELY(frame_length - position < io_spate_wire_create_row_header_length()))
+    {
+        return SPATE_STATUS_MALFORMED;
+    }
+    const struct io_spate_wire_create_string_view row = io_spate_wire_create_get_row_as_string_view(message);
+    if (SPATE_UNLIKELY(row.data == NULL || io_spate_wire_create_sbe_position(message) != frame_length))
+    {
+        return SPATE_STATUS_MALFORMED;
+    }
+    if (SPATE_UNLIKELY(type == NULL))
+    {
+        return SPATE_STATUS_UNKNOWN_TYPE;
+    }
+    if (SPATE_UNLIKELY(row.length != type->row_length_bytes))
+    {
+        return SPATE_STATUS_MALFORMED;
+    }
+    *row_out = (const uint8_t *)row.data;
+    return field_status;
+}
+
+static inline uint8_t spate_apply_create(
+    spate_store *store, char *frame, uint32_t frame_length, uint16_t block_length, int64_t *node_id_out)
+{
+    struct io_spate_wire_create message;
+    if (SPATE_UNLIKELY(block_length < io_spate_wire_create_sbe_block_length() ||
+                       !io_spate_wire_create_wrap_for_decode(&message, frame, SPATE_HEADER_LENGTH_BYTES, block_length, 0, frame_length)))
+    {
+        return SPATE_STATUS_MALFORMED;
+    }
+    const int64_t node_id = io_spate_wire_create_nodeId(&message);
+    spate_type *type = spate_find_type(store, io_spate_wire_create_typeId(&message));
+    const uint64_t stamp = type != NULL ? ++type->record_stamp : 0;
+    const uint8_t *row_data = NULL;
+    const uint8_t static_status = spate_check_create(type, &message, frame_length, stamp, &row_data);
+    if (SPATE_UNLIKELY(type == NULL))
+    {
+        return static_status; /* UNKNOWN_TYPE, or MALFORMED: no type to take an id from */
+    }
+
+    /* Whether the record takes an id depends on the id alone, not on the rest of the record. */
+    const int64_t next_id = atomic_load_explicit(&type->next_id, memory_order_relaxed);
+    if (SPATE_UNLIKELY(node_id != 0 && node_id != next_id))
+    {
+        return static_status != SPATE_STATUS_OK ? static_status : SPATE_STATUS_ID_MISMATCH;
+    }
+    if (SPATE_UNLIKELY(next_id > type->max_nodes))
+    {
+        return static_status != SPATE_STATUS_OK ? static_status : SPATE_STATUS_TYPE_FULL;
+    }
+    /* The id is settled: from here it is consumed whatever the outcome. */
+    *node_id_out = next_id;
+    uint8_t status = static_status;
+    if (status == SPATE_STATUS_OK)
+    {
+        uint64_t arena_needed_bytes = 0;
+        for (uint32_t v = 0; v < type->var_count; v++)
+        {
+            const spate_pending *pending = &type->pending[type->var_field_index[v]];
+            arena_needed_bytes += pending->stamp == stamp ? pending->length_bytes : 0;
+        }
+        if (SPATE_UNLIKELY(arena_needed_bytes > type->arena_capacity_bytes - type->arena_used_bytes))
+        {
+            status = SPATE_STATUS_ARENA_FULL;
+        }
+    }
+    if (SPATE_UNLIKELY(status != SPATE_STATUS_OK))
+    {
+        /* A never-live tombstone: the row stays NEVER, the id is gone. */
+        atomic_store_explicit(&type->next_id, next_id + 1, memory_order_release);
+        return status;
+    }
+
+    uint8_t *row = spate_row(type, next_id);
+    SPATE_ASSERT(spate_row_state(row) == SPATE_STATE_NEVER);
+    _Atomic uint64_t *sequence = spate_stripe(type, next_id);
+    const uint64_t sequence_value = spate_write_begin(sequence);
+    spate_copy_bytes(row + SPATE_ROW_HEADER_BYTES, row_data, type->row_length_bytes);
+    for (uint32_t v = 0; v < type->var_count; v++)
+    {
+        const spate_pending *pending = &type->pending[type->var_field_index[v]];
+        spate_slot *slot = spate_row_slot(type, row, v);
+        if (pending->stamp == stamp)
+        {
+            spate_store_new_value(type, slot, pending->value, pending->length_bytes);
+        }
+        else
+        {
+            spate_store_new_value(type, slot, NULL, 0); /* not sent: empty */
+        }
+    }
+    spate_set_row_state(row, SPATE_STATE_LIVE);
+    spate_write_end(sequence, sequence_value);
+    atomic_store_explicit(&type->live_count, atomic_load_explicit(&type->live_count, memory_order_relaxed) + 1, memory_order_release);
+    atomic_store_explicit(&type->next_id, next_id + 1, memory_order_release);
+    return SPATE_STATUS_OK;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Update                                                                                      */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Checks one Update value against the type: the field, and its length against width or maximum. */
+static inline uint8_t spate_check_update_value(const spate_type *type, uint16_t field_id, uint32_t length_bytes, const spate_field **field_out)
+{
+    const spate_field *field = spate_find_field(type, field_id);
+    if (SPATE_UNLIKELY(field == NULL))
+    {
+        return SPATE_STATUS_UNKNOWN_FIELD;
+    }
+    if (SPATE_UNLIKELY(length_bytes > field->max_length_bytes))
+    {
+        return SPATE_STATUS_VALUE_TOO_LARGE;
+    }
+    if (SPATE_UNLIKELY(!field->is_var && length_bytes < field->max_length_bytes))
+    {
+        return SPATE_STATUS_MALFORMED;
+    }
+    *field_out = field;
+    return SPATE_STATUS_OK;
+}
+
+/* Records a checked value as pending for its field (the last one sent wins). */
+static inline void spate_set_pending(spate_type *type, const spate_field *field, const uint8_t *value, uint32_t length_bytes, uint64_t stamp, uint32_t *touched_count)
+{
+    const uint32_t field_index = (uint32_t)(field - type->fields);
+    spate_pending *pending = &type->pending[field_index];
+    if (pending->stamp != stamp)
+    {
+        pending->stamp = stamp;
+        type->touched[(*touched_count)++] = (uint16_t)field_index;
+    }
+    pending->value = value;
+    pending->length_bytes = length_bytes;
+}
+
+/* Writes a string/bytes value of a live node: in place when it fits the slot's capacity, else moved. */
+static inline void spate_write_var(spate_type *type, uint8_t *row, const spate_field *field, const uint8_t *value, uint32_t length_bytes)
+{
+    spate_slot *slot = spate_row_slot(type, row, field->var_index);
+    if (length_bytes <= slot->capacity_bytes)
+    {
+        spate_copy_bytes(type->arena + slot->arena_offset_bytes, value, length_bytes);
+        __atomic_store_n(&slot->length_bytes, length_bytes, __ATOMIC_RELAXED);
+    }
+    else
+    {
+        spate_store_new_value(type, slot, value, length_bytes);
+    }
+}
+
+/* Arena bytes a value needs: none when it fits where the old one is. */
+static inline uint64_t spate_var_arena_needed(const spate_type *type, uint8_t *row, const spate_field *field, uint32_t length_bytes)
+{
+    const spate_slot *slot = spate_row_slot(type, row, field->var_index);
+    return length_bytes > slot->capacity_bytes ? length_bytes : 0;
+}
+
+static inline uint8_t spate_apply_update(
+    spate_store *store, const spate_walk *walk, char *frame, uint32_t frame_length, uint16_t block_length, int64_t *node_id_out)
+{
+    struct io_spate_wire_update message;
+    if (SPATE_UNLIKELY(block_length < io_spate_wire_update_sbe_block_length() ||
+                       !io_spate_wire_update_wrap_for_decode(&message, frame, SPATE_HEADER_LENGTH_BYTES, block_length, 0, frame_length)))
+    {
+        return SPATE_STATUS_MALFORMED;
+    }
+    const int64_t node_id = io_spate_wire_update_nodeId(&message);
+    const uint32_t create_ref = io_spate_wire_update_createRef(&message);
+    const uint16_t type_id = io_spate_wire_update_typeId(&message);
+    spate_type *type = spate_find_type(store, type_id);
+
+    /* One pass: structure always, field semantics while no field error was found yet. */
+    struct io_spate_wire_update_fields fields;
+    if (SPATE_UNLIKELY(!io_spate_wire_update_get_fields(&message, &fields) ||
+                       fields.block_length < io_spate_wire_update_fields_sbe_block_length()))
+    {
+        return SPATE_STATUS_MALFORMED;
+    }
+    /* One entry (the common case) is kept in locals; several go through the pending table. */
+    const bool single = io_spate_wire_update_fields_count(&fields) == 1;
+    const uint64_t stamp = type != NULL && !single ? ++type->record_stamp : 0;
+    uint32_t touched_count = 0;
+    const spate_field *single_field = NULL;
+    const uint8_t *single_value = NULL;
+    uint32_t single_length_bytes = 0;
+    uint8_t field_status = SPATE_STATUS_OK;
+    while (io_spate_wire_update_fields_has_next(&fields))
+    {
+        if (SPATE_UNLIKELY(!io_spate_wire_update_fields_next(&fields)))
+        {
+            return SPATE_STATUS_MALFORMED;
+        }
+        const uint16_t field_id = io_spate_wire_update_fields_fieldId(&fields);
+        const uint64_t position = io_spate_wire_update_fields_sbe_position(&fields);
+        SPATE_ASSERT(position <= frame_length);
+        if (SPATE_UNLIKELY(frame_length - position < io_spate_wire_update_fields_value_header_length()))
+        {
+            return SPATE_STATUS_MALFORMED;
+        }
+        const struct io_spate_wire_update_string_view value = io_spate_wire_update_fields_get_value_as_string_view(&fields);
+        if (SPATE_UNLIKELY(value.data == NULL))
+        {
+            return SPATE_STATUS_MALFORMED;
+        }
+        if (type != NULL && field_status == SPATE_STATUS_OK)
+        {
+            const spate_field *field = NULL;
+            field_status = spate_check_update_value(type, field_id, (uint32_t)value.length, &field);
+            if (field_status == SPATE_STATUS_OK)
+            {
+                if (single)
+                {
+                    single_field = field;
+                    single_value = (const uint8_t *)value.data;
+                    single_length_bytes = (uint32_t)value.length;
+                }
+                else
+                {
+                    spate_set_pending(type, field, (const uint8_t *)value.data, (uint32_t)value.length, stamp, &touched_count);
+                }
+            }
+        }
+    }
+    if (SPATE_UNLIKELY(io_spate_wire_update_sbe_position(&message) != frame_length))
+    {
+        return SPATE_STATUS_MALFORMED;
+    }
+    if (SPATE_UNLIKELY(type == NULL))
+    {
+        return SPATE_STATUS_UNKNOWN_TYPE;
+    }
+    if (SPATE_UNLIKELY(field_status != SPATE_STATUS_OK))
+    {
+        return field_status;
+    }
+    int64_t target;
+    const uint8_t ref_status = spate_resolve_target(walk, create_ref, node_id, type_id, &target);
+    if (SPATE_UNLIKELY(ref_status != SPATE_STATUS_OK))
+    {
+        return ref_status;
+    }
+    *node_id_out = target;
+    uint8_t *row = spate_live_row(type, target);
+    if (SPATE_UNLIKELY(row == NULL))
+    {
+        return SPATE_STATUS_NO_SUCH_NODE;
+    }
+    _Atomic uint64_t *sequence = spate_stripe(type, target);
+    if (single)
+    {
+        SPATE_ASSERT(single_field != NULL);
+        if (SPATE_UNLIKELY(single_field->is_var &&
+                           spate_var_arena_needed(type, row, single_field, single_length_bytes) >
+                               type->arena_capacity_bytes - type->arena_used_bytes))
+        {
+            return SPATE_STATUS_ARENA_FULL;
+        }
+        const uint64_t sequence_value = spate_write_begin(sequence);
+        if (SPATE_LIKELY(!single_field->is_var))
+        {
+            spate_copy_fixed(row + SPATE_ROW_HEADER_BYTES + single_field->offset_bytes, single_value, single_field->max_length_bytes);
+        }
+        else
+        {
+            spate_write_var(type, row, single_field, single_value, single_length_bytes);
+        }
+        spate_write_end(sequence, sequence_value);
+        return SPATE_STATUS_OK;
+    }
+    if (touched_count == 0)
+    {
+        return SPATE_STATUS_OK; /* no fields: nothing to write */
+    }
+
+    uint64_t arena_needed_bytes = 0;
+    for (uint32_t i = 0; i < touched_count; i++)
+    {
+        const spate_field *field = &type->fields[type->touched[i]];
+        if (field->is_var)
+        {
+            arena_needed_bytes += spate_var_arena_needed(type, row, field, type->pending[type->touched[i]].length_bytes);
+        }
+    }
+    if (SPATE_UNLIKELY(arena_needed_bytes > type->arena_capacity_bytes - type->arena_used_bytes))
+    {
+        return SPATE_STATUS_ARENA_FULL;
+    }
+
+    const uint64_t sequence_value = spate_write_begin(sequence);
+    for (uint32_t i = 0; i < touched_count; i++)
+    {
+        const spate_field *field = &type->fields[type->touched[i]];
+        const spate_pending *pending = &type->pending[type->touched[i]];
+        if (SPATE_LIKELY(!field->is_var))
+        {
+            spate_copy_fixed(row + SPATE_ROW_HEADER_BYTES + field->offset_bytes, pending->value, field->max_length_bytes);
+        }
+        else
+        {
+            spate_write_var(type, row, field, pending->value, pending->length_bytes);
+        }
+    }
+    spate_write_end(sequence, sequence_value);
+    return SPATE_STATUS_OK;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Delete and Increment                                                                        */
+/* ------------------------------------------------------------------------------------------ */
+
+static inline uint8_t spate_apply_delete(
+    spate_store *store, const spate_walk *walk, char *frame, uint32_t frame_length, uint16_t block_length, int64_t *node_id_out)
+{
+    struct io_spate_wire_delete message;
+    if (SPATE_UNLIKELY(block_length < io_spate_wire_delete_sbe_block_length() ||
+                       (uint64_t)SPATE_HEADER_LENGTH_BYTES + block_length != frame_length ||
+                       !io_spate_wire_delete_wrap_for_decode(&message, frame, SPATE_HEADER_LENGTH_BYTES, block_length, 0, frame_length)))
+    {
+        return SPATE_STATUS_MALFORMED;
+    }
+    const int64_t node_id = io_spate_wire_delete_nodeId(&message);
+    const uint32_t create_ref = io_spate_wire_delete_createRef(&message);
+    const uint16_t type_id = io_spate_wire_delete_typeId(&message);
+    spate_type *type = spate_find_type(store, type_id);
+    if (SPATE_UNLIKELY(type == NULL))
+    {
+        return SPATE_STATUS_UNKNOWN_TYPE;
+    }
+    int64_t target;
+    const uint8_t ref_status = spate_resolve_target(walk, create_ref, node_id, type_id, &target);
+    if (SPATE_UNLIKELY(ref_status != SPATE_STATUS_OK))
+    {
+        return ref_status;
+    }
+    *node_id_out = target;
+    uint8_t *row = spate_live_row(type, target);
+    if (SPATE_UNLIKELY(row == NULL))
+    {
+        return SPATE_STATUS_NO_SUCH_NODE;
+    }
+    _Atomic uint64_t *sequence = spate_stripe(type, target);
+    const uint64_t sequence_value = spate_write_begin(sequence);
+    spate_set_row_state(row, SPATE_STATE_DELETED);
+    spate_write_end(sequence, sequence_value);
+    atomic_store_explicit(&type->live_count, atomic_load_explicit(&type->live_count, memory_order_relaxed) - 1, memory_order_release);
+    return SPATE_STATUS_OK;
+}
+
+/* Adds delta in place: integers wrap modulo their width (two's complement), F64 adds (double)delta. */
+static inline void spate_increment_value(uint8_t *value, uint8_t kind, int64_t delta)
+{
+    switch (kind)
+    {
+        case io_spate_wire_fieldKind_U8:
+            *value = (uint8_t)(*value + (uint8_t)delta);
+            break;
+        case io_spate_wire_fieldKind_U16:
+        {
+            uint16_t number;
+            memcpy(&number, value, sizeof number);
+            number = (uint16_t)(number + (uint16_t)delta);
+            memcpy(value, &number, sizeof number);
+            break;
+        }
+        case io_spate_wire_fieldKind_U32:
+        case io_spate_wire_fieldKind_I32:
+        {
+            uint32_t number;
+            memcpy(&number, value, sizeof number);
+            number += (uint32_t)delta;
+            memcpy(value, &number, sizeof number);
+            break;
+        }
+        case io_spate_wire_fieldKind_U64:
+        case io_spate_wire_fieldKind_I64:
+        case io_spate_wire_fieldKind_TIMESTAMP:
+        {
+            uint64_t number;
+            memcpy(&number, value, sizeof number);
+            number += (uint64_t)delta;
+            memcpy(value, &number, sizeof number);
+            break;
+        }
+        case io_spate_wire_fieldKind_F64:
+        {
+            double number;
+            memcpy(&number, value, sizeof number);
+            number += (double)delta;
+            memcpy(value, &number, sizeof number);
+            break;
+        }
+        default:
+            SPATE_ASSERT(false);
+            break;
+    }
+}
+
+static inline uint8_t spate_apply_increment(
+    spate_store *store, const spate_walk *walk, char *frame, uint32_t frame_length, uint16_t block_length, int64_t *node_id_out)
+{
+    struct io_spate_wire_increment message;
+    if (SPATE_UNLIKELY(block_length < io_spate_wire_increment_sbe_block_length() ||
+                       (uint64_t)SPATE_HEADER_LENGTH_BYTES + block_length != frame_length ||
+                       !io_spate_wire_increment_wrap_for_decode(&message, frame, SPATE_HEADER_LENGTH_BYTES, block_length, 0, frame_length)))
+    {
+        return SPATE_STATUS_MALFORMED;
+    }
+    const int64_t node_id = io_spate_wire_increment_nodeId(&message);
+    const int64_t delta = io_spate_wire_increment_delta(&message);
+    const uint32_t create_ref = io_spate_wire_increment_createRef(&message);
+    const uint16_t type_id = io_spate_wire_increment_typeId(&message);
+    const uint16_t field_id = io_spate_wire_increment_fieldId(&message);
+    spate_type *type = spate_find_type(store, type_id);
+    if (SPATE_UNLIKELY(type == NULL))
+    {
+        return SPATE_STATUS_UNKNOWN_TYPE;
+    }
+    const spate_field *field = spate_find_field(type, field_id);
+    if (SPATE_UNLIKELY(field == NULL))
+    {
+        return SPATE_STATUS_UNKNOWN_FIELD;
+    }
+    if (SPATE_UNLIKELY(field->is_var || field->kind == io_spate_wire_fieldKind_BOOL))
+    {
+        return SPATE_STATUS_WRONG_FIELD_KIND;
+    }
+    int64_t target;
+    const uint8_t ref_status = spate_resolve_target(walk, create_ref, node_id, type_id, &target);
+    if (SPATE_UNLIKELY(ref_status != SPATE_STATUS_OK))
+    {
+        return ref_status;
+    }
+    *node_id_out = target;
+    uint8_t *row = spate_live_row(type, target);
+    if (SPATE_UNLIKELY(row == NULL))
+    {
+        return SPATE_STATUS_NO_SUCH_NODE;
+    }
+    _Atomic uint64_t *sequence = spate_stripe(type, target);
+    const uint64_t sequence_value = spate_write_begin(sequence);
+    spate_increment_value(row + SPATE_ROW_HEADER_BYTES + field->offset_bytes, field->kind, delta);
+    spate_write_end(sequence, sequence_value);
+    return SPATE_STATUS_OK;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The walk                                                                                    */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * Row prefetch. Updates, deletes and increments land on random rows, each a cache miss to DRAM;
+ * a record takes enough instructions that the CPU does not reach the next record's row by
+ * itself, so without help the misses run one at a time. A second cursor walks the frames
+ * SPATE_PREFETCH_DISTANCE messages ahead and prefetches the rows they name. It is only a hint:
+ * every read is inside the slice, anything unexpected stops it, and it changes no state.
+ */
+static inline void spate_prefetch_line(const uint8_t *address, const uint8_t *already)
+{
+    if (((uintptr_t)address / SPATE_CACHE_LINE_BYTES) != ((uintptr_t)already / SPATE_CACHE_LINE_BYTES))
+    {
+        __builtin_prefetch(address, 1, 3);
+    }
+}
+
+/* The bytes of a field in a row: fixed fields in place, string/bytes fields by their slot. */
+static inline void spate_prefetch_field(const spate_type *type, const uint8_t *row, uint16_t field_id)
+{
+    const spate_field *field = spate_find_field(type, field_id);
+    if (field == NULL)
+    {
+        return;
+    }
+    const uint8_t *first = field->is_var ? row + type->slots_offset_bytes + (uint64_t)field->var_index * SPATE_SLOT_BYTES
+                                         : row + SPATE_ROW_HEADER_BYTES + field->offset_bytes;
+    const uint8_t *last = first + (field->is_var ? SPATE_SLOT_BYTES : field->max_length_bytes) - 1;
+    spate_prefetch_line(first, row);
+    spate_prefetch_line(last, first);
+}
+
+static inline void spate_prefetch_next(const spate_store *store, const uint8_t *records, uint64_t length_bytes, uint64_t *cursor)
+{
+    const uint64_t offset_bytes = *cursor;
+    /* Enough for the header and the block of any record (Increment's is the longest). */
+    const uint64_t needed_bytes = SPATE_HEADER_LENGTH_BYTES + io_spate_wire_increment_sbe_block_length();
+    if (offset_bytes >= length_bytes || length_bytes - offset_bytes < needed_bytes)
+    {
+        *cursor = length_bytes;
+        return;
+    }
+    const uint8_t *message = records + offset_bytes;
+    uint16_t block_length, template_id;
+    uint32_t frame_length;
+    memcpy(&block_length, message + io_spate_wire_messageHeader_blockLength_encoding_offset(), sizeof block_length);
+    memcpy(&template_id, message + io_spate_wire_messageHeader_templateId_encoding_offset(), sizeof template_id);
+    memcpy(&frame_length, message + io_spate_wire_messageHeader_frameLengthBytes_encoding_offset(), sizeof frame_length);
+    if (frame_length < SPATE_HEADER_LENGTH_BYTES || frame_length > length_bytes - offset_bytes)
+    {
+        *cursor = length_bytes; /* the walk will stop there; no more hints */
+        return;
+    }
+    *cursor = offset_bytes + frame_length;
+    const uint8_t *block = message + SPATE_HEADER_LENGTH_BYTES;
+    int64_t node_id;
+    uint32_t create_ref;
+    uint16_t type_id;
+    uint16_t field_id = 0;
+    bool has_field = false;
+    switch (template_id)
+    {
+        case IO_SPATE_WIRE_UPDATE_SBE_TEMPLATE_ID:
+        {
+            if (frame_length < needed_bytes)
+            {
+                return;
+            }
+            memcpy(&node_id, block + io_spate_wire_update_nodeId_encoding_offset(), sizeof node_id);
+            memcpy(&create_ref, block + io_spate_wire_update_createRef_encoding_offset(), sizeof create_ref);
+            memcpy(&type_id, block + io_spate_wire_update_typeId_encoding_offset(), sizeof type_id);
+            /* The first entry's field id: group header (4 bytes) then fieldId. */
+            const uint64_t entry_offset = (uint64_t)SPATE_HEADER_LENGTH_BYTES + block_length + 4;
+            if (entry_offset + sizeof field_id <= frame_length)
+            {
+                memcpy(&field_id, message + entry_offset, sizeof field_id);
+                has_field = true;
+            }
+            break;
+        }
+        case IO_SPATE_WIRE_DELETE_SBE_TEMPLATE_ID:
+            memcpy(&node_id, block + io_spate_wire_delete_nodeId_encoding_offset(), sizeof node_id);
+            memcpy(&create_ref, block + io_spate_wire_delete_createRef_encoding_offset(), sizeof create_ref);
+            memcpy(&type_id, block + io_spate_wire_delete_typeId_encoding_offset(), sizeof type_id);
+            break;
+        case IO_SPATE_WIRE_INCREMENT_SBE_TEMPLATE_ID:
+            if (frame_length < needed_bytes)
+            {
+                return;
+            }
+            memcpy(&node_id, block + io_spate_wire_increment_nodeId_encoding_offset(), sizeof node_id);
+            memcpy(&create_ref, block + io_spate_wire_increment_createRef_encoding_offset(), sizeof create_ref);
+            memcpy(&type_id, block + io_spate_wire_increment_typeId_encoding_offset(), sizeof type_id);
+            memcpy(&field_id, block + io_spate_wire_increment_fieldId_encoding_offset(), sizeof field_id);
+            has_field = true;
+            break;
+        default:
+            return; /* creates write rows in order: the hardware prefetcher sees those coming */
+    }
+    const spate_type *type = spate_find_type(store, type_id);
+    if (create_ref != 0 || type == NULL || node_id < 1 || node_id > type->max_nodes)
+    {
+        return;
+    }
+    const uint8_t *row = type->rows + (uint64_t)(node_id - 1) * type->row_stride_bytes;
+    __builtin_prefetch(row, 1, 3); /* the state byte */
+    if (has_field)
+    {
+        spate_prefetch_field(type, row, field_id);
+    }
+}
+
+/* One well-framed message (12 <= frame_length <= bytes left): its status, node id in *node_id_out. */
+static inline uint8_t spate_apply_message(
+    spate_store *store, spate_walk *walk, char *frame, uint32_t frame_length,
+    const struct io_spate_wire_messageHeader *header, int64_t *node_id_out)
+{
+    if (SPATE_UNLIKELY(io_spate_wire_messageHeader_schemaId(header) != io_spate_wire_messageHeader_sbe_schema_id() ||
+                       io_spate_wire_messageHeader_version(header) > io_spate_wire_messageHeader_sbe_schema_version()))
+    {
+        return SPATE_STATUS_SCHEMA_MISMATCH;
+    }
+    const uint16_t block_length = io_spate_wire_messageHeader_blockLength(header);
+    const uint16_t template_id = io_spate_wire_messageHeader_templateId(header);
+    if (SPATE_UNLIKELY(walk->batch_rejected && template_id != IO_SPATE_WIRE_BATCH_HEADER_SBE_TEMPLATE_ID))
+    {
+        const bool known = template_id == IO_SPATE_WIRE_CREATE_SBE_TEMPLATE_ID || template_id == IO_SPATE_WIRE_UPDATE_SBE_TEMPLATE_ID ||
+                           template_id == IO_SPATE_WIRE_DELETE_SBE_TEMPLATE_ID || template_id == IO_SPATE_WIRE_INCREMENT_SBE_TEMPLATE_ID;
+        return known ? SPATE_STATUS_SCHEMA_MISMATCH : SPATE_STATUS_UNKNOWN_TEMPLATE; /* not decoded, not applied */
+    }
+    switch (template_id)
+    {
+        case IO_SPATE_WIRE_CREATE_SBE_TEMPLATE_ID:
+            return spate_apply_create(store, frame, frame_length, block_length, node_id_out);
+        case IO_SPATE_WIRE_UPDATE_SBE_TEMPLATE_ID:
+            return spate_apply_update(store, walk, frame, frame_length, block_length, node_id_out);
+        case IO_SPATE_WIRE_DELETE_SBE_TEMPLATE_ID:
+            return spate_apply_delete(store, walk, frame, frame_length, block_length, node_id_out);
+        case IO_SPATE_WIRE_INCREMENT_SBE_TEMPLATE_ID:
+            return spate_apply_increment(store, walk, frame, frame_length, block_length, node_id_out);
+        case IO_SPATE_WIRE_BATCH_HEADER_SBE_TEMPLATE_ID:
+            return spate_apply_batch_header(store, walk, frame, frame_length, block_length);
+        default:
+            return SPATE_STATUS_UNKNOWN_TEMPLATE;
+    }
+}
+
+int64_t spate_store_apply(
+    spate_store *store,
+    const uint8_t *records,
+    uint64_t length_bytes,
+    int64_t *progress_counter,
+    spate_result *results,
+    uint32_t results_capacity)
+{
+    if (store == NULL || (records == NULL && length_bytes != 0) || (results == NULL && results_capacity != 0))
+    {
+        return SPATE_ERROR_NULL_ARGUMENT;
+    }
+    const uint64_t progress_base =
+        progress_counter != NULL ? (uint64_t)__atomic_load_n(progress_counter, __ATOMIC_RELAXED) : 0;
+    spate_walk walk = {
+        .records = records, .results = (uint8_t *)results, .result_count = 0, .ref_base_index = 0, .batch_rejected = false};
+    uint64_t offset_bytes = 0;
+    uint64_t prefetch_cursor = 0;
+    for (int i = 0; i < SPATE_PREFETCH_DISTANCE; i++)
+    {
+        spate_prefetch_next(store, records, length_bytes, &prefetch_cursor);
+    }
+    while (offset_bytes < length_bytes && walk.result_count < results_capacity && offset_bytes <= UINT32_MAX)
+    {
+        spate_prefetch_next(store, records, length_bytes, &prefetch_cursor);
+        const uint64_t remaining_bytes = length_bytes - offset_bytes;
+        char *frame = (char *)(records + offset_bytes); /* decoding never writes */
+        uint8_t *result = walk.results + (uint64_t)walk.result_count * sizeof(spate_result);
+        struct io_spate_wire_messageHeader header;
+        uint32_t frame_length = 0;
+        uint16_t template_id = 0;
+        bool framed = false;
+        if (SPATE_LIKELY(io_spate_wire_messageHeader_wrap(&header, frame, 0, 0, remaining_bytes) != NULL))
+        {
+            template_id = io_spate_wire_messageHeader_templateId(&header);
+            frame_length = io_spate_wire_messageHeader_frameLengthBytes(&header);
+            framed = frame_length >= SPATE_HEADER_LENGTH_BYTES && frame_length <= remaining_bytes;
+        }
+        if (SPATE_UNLIKELY(!framed))
+        {
+            /* Where the next message starts is unknowable: one MALFORMED for the rest, and stop. */
+            const spate_result malformed = {
+                .node_id = 0, .offset_bytes = (uint32_t)offset_bytes, .status = SPATE_STATUS_MALFORMED,
+                .template_id = (uint8_t)template_id, .reserved = 0};
+            memcpy(result, &malformed, sizeof malformed); /* results need not be aligned (Java memory) */
+            walk.result_count++;
+            offset_bytes = length_bytes;
+        }
+        else
+        {
+            int64_t node_id = 0;
+            const uint8_t status = spate_apply_message(store, &walk, frame, frame_length, &header, &node_id);
+            const spate_result outcome = {
+                .node_id = node_id, .offset_bytes = (uint32_t)offset_bytes, .status = status,
+                .template_id = (uint8_t)template_id, .reserved = 0};
+            memcpy(result, &outcome, sizeof outcome);
+            walk.result_count++;
+            offset_bytes += frame_length;
+        }
+        if (progress_counter != NULL)
+        {
+            __atomic_store_n(progress_counter, (int64_t)(progress_base + offset_bytes), __ATOMIC_RELEASE);
+        }
+    }
+    return walk.result_count;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Reads                                                                                       */
+/* ------------------------------------------------------------------------------------------ */
+
+int64_t spate_store_get(spate_store *store, uint16_t type_id, int64_t node_id, uint8_t *out, uint32_t out_capacity_bytes)
+{
+    if (store == NULL || (out == NULL && out_capacity_bytes != 0))
+    {
+        return SPATE_ERROR_NULL_ARGUMENT;
+    }
+    spate_type *type = spate_find_type(store, type_id);
+    if (type == NULL)
+    {
+        return SPATE_ERROR_UNKNOWN_TYPE;
+    }
+    if (node_id < 1 || node_id >= atomic_load_explicit(&type->next_id, memory_order_acquire))
+    {
+        return SPATE_ERROR_NO_SUCH_NODE;
+    }
+    uint8_t *row = spate_row(type, node_id);
+    _Atomic uint64_t *sequence = spate_stripe(type, node_id);
+    for (;;)
+    {
+        const uint64_t sequence_value = spate_read_begin(sequence);
+        if (spate_row_state(row) != SPATE_STATE_LIVE)
+        {
+            if (spate_read_retry(sequence, sequence_value))
+            {
+                continue;
+            }
+            return SPATE_ERROR_NO_SUCH_NODE;
+        }
+        bool too_small = false;
+        bool inconsistent = false;
+        uint64_t written_bytes = type->row_length_bytes;
+        if (written_bytes > out_capacity_bytes)
+        {
+            too_small = true;
+        }
+        else if (type->row_length_bytes != 0) /* out may be NULL for an empty node */
+        {
+            memcpy(out, row + SPATE_ROW_HEADER_BYTES, type->row_length_bytes);
+        }
+        for (uint32_t v = 0; v < type->var_count && !too_small; v++)
+        {
+            /* Each slot word is loaded once: a torn slot must not be checked and then used differently. */
+            const spate_slot *slot = spate_row_slot(type, row, v);
+            const uint64_t arena_offset_bytes = __atomic_load_n(&slot->arena_offset_bytes, __ATOMIC_RELAXED);
+            const uint32_t length_bytes = __atomic_load_n(&slot->length_bytes, __ATOMIC_RELAXED);
+            if (arena_offset_bytes > type->arena_capacity_bytes || length_bytes > type->arena_capacity_bytes - arena_offset_bytes)
+            {
+                inconsistent = true; /* torn by a concurrent write: the sequence check below retries */
+                break;
+            }
+            if (written_bytes + sizeof(uint32_t) + length_bytes > out_capacity_bytes)
+            {
+                too_small = true;
+                break;
+            }
+            memcpy(out + written_bytes, &length_bytes, sizeof(uint32_t));
+            written_bytes += sizeof(uint32_t);
+            if (length_bytes != 0)
+            {
+                memcpy(out + written_bytes, type->arena + arena_offset_bytes, length_bytes);
+            }
+            written_bytes += length_bytes;
+        }
+        if (spate_read_retry(sequence, sequence_value))
+        {
+            continue;
+        }
+        SPATE_ASSERT(!inconsistent);
+        if (inconsistent)
+        {
+            return SPATE_ERROR_NO_SUCH_NODE; /* unreachable unless memory is corrupt */
+        }
+        return too_small ? SPATE_ERROR_BUFFER_TOO_SMALL : (int64_t)written_bytes;
+    }
+}
+
+int32_t spate_store_exists(spate_store *store, uint16_t type_id, int64_t node_id)
+{
+    if (store == NULL)
+    {
+        return SPATE_ERROR_NULL_ARGUMENT;
+    }
+    spate_type *type = spate_find_type(store, type_id);
+    if (type == NULL)
+    {
+        return SPATE_ERROR_UNKNOWN_TYPE;
+    }
+    if (node_id < 1 || node_id >= atomic_load_explicit(&type->next_id, memory_order_acquire))
+    {
+        return 0;
+    }
+    const uint8_t *row = spate_row(type, node_id);
+    _Atomic uint64_t *sequence = spate_stripe(type, node_id);
+    for (;;)
+    {
+        const uint64_t sequence_value = spate_read_begin(sequence);
+        const bool live = spate_row_state(row) == SPATE_STATE_LIVE;
+        if (!spate_read_retry(sequence, sequence_value))
+        {
+            return live ? 1 : 0;
+        }
+    }
+}
+
+int64_t spate_store_count(spate_store *store, uint16_t type_id)
+{
+    if (store == NULL)
+    {
+        return SPATE_ERROR_NULL_ARGUMENT;
+    }
+    const spate_type *type = spate_find_type(store, type_id);
+    return type == NULL ? SPATE_ERROR_UNKNOWN_TYPE : atomic_load_explicit(&type->live_count, memory_order_acquire);
+}
+
+int64_t spate_store_next_id(spate_store *store, uint16_t type_id)
+{
+    if (store == NULL)
+    {
+        return SPATE_ERROR_NULL_ARGUMENT;
+    }
+    const spate_type *type = spate_find_type(store, type_id);
+    return type == NULL ? SPATE_ERROR_UNKNOWN_TYPE : atomic_load_explicit(&type->next_id, memory_order_acquire);
+}
+
+int32_t spate_store_reserve(spate_store *store, uint16_t type_id, int64_t node_count)
+{
+    if (store == NULL)
+    {
+        return SPATE_ERROR_NULL_ARGUMENT;
+    }
+    spate_type *type = spate_find_type(store, type_id);
+    if (type == NULL)
+    {
+        return SPATE_ERROR_UNKNOWN_TYPE;
+    }
+    if (node_count <= 0)
+    {
+        return 0;
+    }
+    if (node_count > type->max_nodes)
+    {
+        node_count = type->max_nodes;
+    }
+    int32_t rc = spate_populate_up_to(
+        type->rows, type->rows_mapped_bytes, &type->rows_populated_bytes, (uint64_t)node_count * type->row_stride_bytes);
+    if (rc == 0 && type->arena != NULL)
+    {
+        /* The type's share of the arena, as the schema sized it for maxNodes. */
+        const uint64_t arena_bytes =
+            (uint64_t)((unsigned __int128)type->arena_capacity_bytes * (uint64_t)node_count / (uint64_t)type->max_nodes);
+        rc = spate_populate_up_to(type->arena, type->arena_mapped_bytes, &type->arena_populated_bytes, arena_bytes);
+    }
+    return rc;
+}

@@ -1,0 +1,286 @@
+package io.spate.store;
+
+import io.spate.codec.DatabaseSchema;
+import io.spate.codec.TypeDefinition;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * The native C store behind Panama: per type a growable array of fixed-width rows indexed by
+ * id, variable fields in an arena, tombstones for deletes, ids never reused.
+ * <p>
+ * Threading: one thread at a time may apply records of a given type (the pipeline's type
+ * affinity); reads may come from any thread and never see a torn row. {@link #close()} must not
+ * race with other calls.
+ */
+public final class NativeStore implements AutoCloseable
+{
+    /** Bytes of one result entry ({@code struct spate_result}, the RecordOutcome block). */
+    public static final int RESULT_LENGTH_BYTES = ApplyResults.RESULT_LENGTH_BYTES;
+
+    private final DatabaseSchema schema;
+    private long handle;
+
+    private NativeStore(final DatabaseSchema schema, final long handle)
+    {
+        this.schema = schema;
+        this.handle = handle;
+    }
+
+    /**
+     * Opens an empty store for a schema.
+     *
+     * @param schema compiled database schema.
+     * @return the store; close it to free its memory.
+     */
+    public static NativeStore open(final DatabaseSchema schema)
+    {
+        try (Arena arena = Arena.ofConfined())
+        {
+            final int lengthBytes = schema.storeSchemaLengthBytes();
+            final MemorySegment message = arena.allocate(lengthBytes, 8);
+            final int written = schema.encodeStoreSchema(
+                new org.agrona.concurrent.UnsafeBuffer(message.address(), lengthBytes), 0);
+            final MemorySegment handleOut = arena.allocate(JAVA_LONG);
+            final int result = (int)NativeLibrary.OPEN.invokeExact(message.address(), (long)written, handleOut.address());
+            if (result != 0)
+            {
+                throw new NativeStoreException("spate_store_open refused schema " + schema.name() + ": " +
+                    errorName(result));
+            }
+            return new NativeStore(schema, handleOut.get(JAVA_LONG, 0));
+        }
+        catch (final NativeStoreException ex)
+        {
+            throw ex;
+        }
+        catch (final Throwable ex)
+        {
+            throw new NativeStoreException("spate_store_open failed: " + ex, ex);
+        }
+    }
+
+    public DatabaseSchema schema()
+    {
+        return schema;
+    }
+
+    /**
+     * Applies the messages in [address, address + lengthBytes): see spate_store.h.
+     *
+     * @param address         of the first message (off-heap).
+     * @param lengthBytes     of the slice.
+     * @param progressAddress of a 64-bit counter advanced by bytes consumed as records apply, or 0.
+     * @param results         where one entry per message goes.
+     * @return entries written; fewer messages than the slice holds when results filled up.
+     */
+    public int apply(final long address, final long lengthBytes, final long progressAddress, final ApplyResults results)
+    {
+        final long storeHandle = handle();
+        final long count;
+        try
+        {
+            count = (long)NativeLibrary.APPLY.invokeExact(
+                storeHandle, address, lengthBytes, progressAddress, results.address(), results.capacity());
+        }
+        catch (final Throwable ex)
+        {
+            throw new NativeStoreException("spate_store_apply failed: " + ex, ex);
+        }
+        if (count < 0)
+        {
+            throw new NativeStoreException("spate_store_apply: " + errorName((int)count));
+        }
+        results.count((int)count);
+        return (int)count;
+    }
+
+    /**
+     * Copies a live node: its fixed row, then each string/bytes field as a u32 length and the bytes.
+     *
+     * @param typeId        of the node.
+     * @param nodeId        of the node.
+     * @param outAddress    where to copy (off-heap).
+     * @param capacityBytes at outAddress.
+     * @return bytes written, or -1 when the node does not exist or is deleted.
+     * @throws NativeStoreException for an unknown type or too small an output.
+     */
+    public int get(final int typeId, final long nodeId, final long outAddress, final int capacityBytes)
+    {
+        final long storeHandle = handle();
+        final long result;
+        try
+        {
+            result = (long)NativeLibrary.GET.invokeExact(storeHandle, (short)typeId, nodeId, outAddress, capacityBytes);
+        }
+        catch (final Throwable ex)
+        {
+            throw new NativeStoreException("spate_store_get failed: " + ex, ex);
+        }
+        if (result == NativeErrors.NO_SUCH_NODE)
+        {
+            return -1;
+        }
+        if (result < 0)
+        {
+            throw new NativeStoreException("spate_store_get(type " + typeId + ", id " + nodeId + "): " +
+                errorName((int)result));
+        }
+        return (int)result;
+    }
+
+    /**
+     * @param type to size a {@link #get} output for.
+     * @return the most bytes {@link #get} writes for a node of the type.
+     */
+    public static int maxNodeLengthBytes(final TypeDefinition type)
+    {
+        long length = type.rowLengthBytes();
+        for (final var field : type.fields())
+        {
+            if (field.isVariable())
+            {
+                length += 4 + field.maxLengthBytes();
+            }
+        }
+        return (int)Math.min(length, Integer.MAX_VALUE);
+    }
+
+    /**
+     * @param typeId of the node.
+     * @param nodeId of the node.
+     * @return true when the node is live.
+     */
+    public boolean exists(final int typeId, final long nodeId)
+    {
+        final long storeHandle = handle();
+        final int result;
+        try
+        {
+            result = (int)NativeLibrary.EXISTS.invokeExact(storeHandle, (short)typeId, nodeId);
+        }
+        catch (final Throwable ex)
+        {
+            throw new NativeStoreException("spate_store_exists failed: " + ex, ex);
+        }
+        if (result < 0)
+        {
+            throw new NativeStoreException("spate_store_exists(type " + typeId + "): " + errorName(result));
+        }
+        return result == 1;
+    }
+
+    /**
+     * @param typeId of the nodes.
+     * @return live nodes of the type.
+     */
+    public long count(final int typeId)
+    {
+        return checkedTypeCall(NativeLibrary.COUNT, typeId, "spate_store_count");
+    }
+
+    /**
+     * @param typeId of the nodes.
+     * @return the id the type's next Create must carry.
+     */
+    public long nextId(final int typeId)
+    {
+        return checkedTypeCall(NativeLibrary.NEXT_ID, typeId, "spate_store_next_id");
+    }
+
+    /**
+     * Commits memory for nodeCount nodes of a type ahead of time (at most maxNodes), so creates do
+     * not pay first-touch page faults on the hot path.
+     *
+     * @param typeId    of the nodes.
+     * @param nodeCount how many.
+     */
+    public void reserve(final int typeId, final long nodeCount)
+    {
+        final long storeHandle = handle();
+        final int result;
+        try
+        {
+            result = (int)NativeLibrary.RESERVE.invokeExact(storeHandle, (short)typeId, nodeCount);
+        }
+        catch (final Throwable ex)
+        {
+            throw new NativeStoreException("spate_store_reserve failed: " + ex, ex);
+        }
+        if (result < 0)
+        {
+            throw new NativeStoreException("spate_store_reserve(type " + typeId + ", " + nodeCount + "): " +
+                errorName(result));
+        }
+    }
+
+    public boolean isClosed()
+    {
+        return handle == 0;
+    }
+
+    /**
+     * Frees the store. Idempotent.
+     */
+    public void close()
+    {
+        if (handle != 0)
+        {
+            final long h = handle;
+            handle = 0;
+            try
+            {
+                NativeLibrary.CLOSE.invokeExact(h);
+            }
+            catch (final Throwable ex)
+            {
+                throw new NativeStoreException("spate_store_close failed: " + ex, ex);
+            }
+        }
+    }
+
+    private long checkedTypeCall(final java.lang.invoke.MethodHandle handleMethod, final int typeId, final String name)
+    {
+        final long storeHandle = handle();
+        final long result;
+        try
+        {
+            result = (long)handleMethod.invokeExact(storeHandle, (short)typeId);
+        }
+        catch (final Throwable ex)
+        {
+            throw new NativeStoreException(name + " failed: " + ex, ex);
+        }
+        if (result < 0)
+        {
+            throw new NativeStoreException(name + "(type " + typeId + "): " + errorName((int)result));
+        }
+        return result;
+    }
+
+    private long handle()
+    {
+        if (handle == 0)
+        {
+            throw new IllegalStateException("store is closed");
+        }
+        return handle;
+    }
+
+    static String errorName(final int error)
+    {
+        return switch (error)
+        {
+            case NativeErrors.NULL_ARGUMENT -> "null argument";
+            case NativeErrors.BAD_SCHEMA -> "bad schema descriptor";
+            case NativeErrors.OUT_OF_MEMORY -> "out of memory (could not reserve address space)";
+            case NativeErrors.UNKNOWN_TYPE -> "unknown type";
+            case NativeErrors.NO_SUCH_NODE -> "no such node";
+            case NativeErrors.BUFFER_TOO_SMALL -> "buffer too small";
+            default -> "error " + error;
+        };
+    }
+}
