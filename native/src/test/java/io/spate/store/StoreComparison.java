@@ -16,28 +16,21 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Applies the same slices to the native store and the reference model and compares them: every
  * outcome as it happens, and every node field by field on demand.
  */
-final class StoreComparison implements AutoCloseable
+public final class StoreComparison implements AutoCloseable
 {
     private final DatabaseSchema schema;
     private final NativeStore store;
     private final ReferenceStore reference;
     private final ApplyResults results;
-    private final OffHeapBuffer nodeCopy;
     private final OffHeapBuffer progress = new OffHeapBuffer(64);
     private long outcomesCompared;
 
-    StoreComparison(final DatabaseSchema schema, final int resultsCapacity)
+    public StoreComparison(final DatabaseSchema schema, final int resultsCapacity)
     {
         this.schema = schema;
         this.store = NativeStore.open(schema);
         this.reference = new ReferenceStore(schema);
         this.results = new ApplyResults(resultsCapacity);
-        int maxNode = 8;
-        for (final TypeDefinition type : schema.types())
-        {
-            maxNode = Math.max(maxNode, NativeStore.maxNodeLengthBytes(type));
-        }
-        this.nodeCopy = new OffHeapBuffer(maxNode);
     }
 
     NativeStore store()
@@ -112,6 +105,31 @@ final class StoreComparison implements AutoCloseable
      */
     void assertSameState(final String context)
     {
+        assertSameState(schema, store, reference, context);
+    }
+
+    /**
+     * Compares a native store with the reference model: counts, next ids and every node of every
+     * type, field by field.
+     */
+    public static void assertSameState(
+        final DatabaseSchema schema, final NativeStore store, final ReferenceStore reference, final String context)
+    {
+        int maxNode = 8;
+        for (final TypeDefinition type : schema.types())
+        {
+            maxNode = Math.max(maxNode, NativeStore.maxNodeLengthBytes(type));
+        }
+        try (OffHeapBuffer nodeCopy = new OffHeapBuffer(maxNode))
+        {
+            compare(schema, store, reference, context, nodeCopy);
+        }
+    }
+
+    private static void compare(
+        final DatabaseSchema schema, final NativeStore store, final ReferenceStore reference, final String context,
+        final OffHeapBuffer nodeCopy)
+    {
         final NodeView view = new NodeView();
         final UnsafeBuffer copy = nodeCopy.buffer();
         for (final TypeDefinition type : schema.types())
@@ -156,7 +174,6 @@ final class StoreComparison implements AutoCloseable
     {
         store.close();
         results.close();
-        nodeCopy.close();
         progress.close();
     }
 }

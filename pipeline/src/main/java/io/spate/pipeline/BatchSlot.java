@@ -1,0 +1,81 @@
+package io.spate.pipeline;
+
+/**
+ * One modify batch from assembly to ack, preallocated and reused: where its records lie, which
+ * producer batches (segments) it carries, and per producer record its status and created id.
+ * Entries cover every record of each producer batch, also those refused before the buffer;
+ * buffered records map back to their entry so the worker's failures land on the right record.
+ */
+final class BatchSlot
+{
+    static final int COPY_MODE = -1;
+
+    long seq;
+    int worker;
+    int regionId = COPY_MODE;
+    int offsetBytes;
+    int lengthBytes;
+    long startPosition;
+    int recordCount;
+    int typeCount;
+    final int[] typeIds;
+    final boolean[] typePresent;
+
+    int segmentCount;
+    final long[] segmentClientIds;
+    final long[] segmentCorrelationIds;
+    final int[] segmentFirstEntry;
+    final int[] segmentEntryCount;
+
+    int entryCount;
+    final byte[] entryStatus;
+    final long[] entryNodeId;
+    final boolean[] entryIsCreate;
+    final int[] bufferIndexToEntry;
+
+    BatchSlot(final int maxRecords, final int maxTypeId)
+    {
+        typeIds = new int[maxTypeId + 1];
+        typePresent = new boolean[maxTypeId + 1];
+        segmentClientIds = new long[maxRecords];
+        segmentCorrelationIds = new long[maxRecords];
+        segmentFirstEntry = new int[maxRecords];
+        segmentEntryCount = new int[maxRecords];
+        entryStatus = new byte[maxRecords];
+        entryNodeId = new long[maxRecords];
+        entryIsCreate = new boolean[maxRecords];
+        bufferIndexToEntry = new int[maxRecords];
+    }
+
+    void addType(final int typeId)
+    {
+        if (!typePresent[typeId])
+        {
+            typePresent[typeId] = true;
+            typeIds[typeCount++] = typeId;
+        }
+    }
+
+    boolean isFree()
+    {
+        return seq == 0;
+    }
+
+    void reset()
+    {
+        for (int i = 0; i < typeCount; i++)
+        {
+            typePresent[typeIds[i]] = false;
+        }
+        seq = 0;
+        worker = -1;
+        regionId = COPY_MODE;
+        offsetBytes = 0;
+        lengthBytes = 0;
+        startPosition = 0;
+        recordCount = 0;
+        typeCount = 0;
+        segmentCount = 0;
+        entryCount = 0;
+    }
+}

@@ -1,0 +1,342 @@
+package io.spate.pipeline;
+
+import io.aeron.Aeron;
+import io.spate.codec.DatabaseSchema;
+import io.spate.codec.FieldDefinition;
+import io.spate.codec.SchemaCompiler;
+import io.spate.codec.TypeDefinition;
+import io.spate.driver.DriverConfiguration;
+import io.spate.driver.SpateDriver;
+import io.spate.store.NativeStore;
+import io.spate.store.NodeView;
+import io.spate.store.OffHeapBuffer;
+import io.spate.wire.AckDecoder;
+import io.spate.wire.RecordStatus;
+import org.HdrHistogram.Histogram;
+import org.agrona.CloseHelper;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.SplittableRandom;
+
+/**
+ * The main job, {@code bin/spate demo}: an embedded media driver, the pipeline and an in-process
+ * producer. With the example schema it creates 1,000,000 nodes over four types, updates and
+ * increments a share of them, deletes some, then verifies the store (counts read back through the
+ * pipeline, and a checksum of every node against what was sent). Prints a progress line each
+ * second and a summary line starting {@code demo:}; exits 0 only when verified.
+ */
+public final class Demo
+{
+    private static final int RECORDS_PER_BATCH = 256;
+
+    private final DatabaseSchema schema;
+    private final long creates;
+    private final int workers;
+    private final TypeDefinition[] types;
+    private final FieldDefinition[] checkedFields;
+    private final int[] weights = { 40, 30, 20, 10 };
+    private final long[][] expectedValue;
+    private final boolean[][] deleted;
+    private final long[] createdByType;
+    private final Histogram ackLatencyNs = new Histogram(3_600_000_000_000L, 3);
+    private final long[] sendTimeNs = new long[1 << 20];
+    private long recordsSent;
+    private long recordsAcked;
+    private long recordErrors;
+    private long createdIdsAcked;
+    private long lastProgressNs;
+    private long startNs;
+
+    Demo(final DatabaseSchema schema, final long creates, final int workers)
+    {
+        this.schema = schema;
+        this.creates = creates;
+        this.workers = workers;
+        types = new TypeDefinition[]{ schema.type("User"), schema.type("Post"), schema.type("Follow"), schema.type("Counter") };
+        checkedFields = new FieldDefinition[]{ types[0].field("karma"), types[1].field("likes"), types[2].field("weight"),
+            types[3].field("hits") };
+        expectedValue = new long[types.length][];
+        deleted = new boolean[types.length][];
+        createdByType = new long[types.length];
+        for (int t = 0; t < types.length; t++)
+        {
+            final int capacity = (int)creates;
+            expectedValue[t] = new long[capacity + 1];
+            deleted[t] = new boolean[capacity + 1];
+        }
+    }
+
+    public static void main(final String[] args) throws Exception
+    {
+        Path schemaPath = Path.of(System.getProperty("spate.home", "."), "schema/examples/social.json");
+        long creates = 1_000_000;
+        int workers = Math.max(1, Runtime.getRuntime().availableProcessors() - 1);
+        for (int i = 0; i < args.length; i++)
+        {
+            switch (args[i])
+            {
+                case "--schema" -> schemaPath = Path.of(args[++i]);
+                case "--creates" -> creates = Long.parseLong(args[++i].replace("_", ""));
+                case "--workers" -> workers = Integer.parseInt(args[++i]);
+                case "--help", "-h" ->
+                {
+                    System.out.println("Usage: bin/spate demo [--creates N] [--workers N] [--schema FILE]");
+                    return;
+                }
+                default ->
+                {
+                    System.err.println("demo: unknown option " + args[i] + " (try --help)");
+                    System.exit(2);
+                }
+            }
+        }
+        if (!Files.isReadable(schemaPath))
+        {
+            System.err.println("demo: cannot read the schema " + schemaPath + "; pass --schema FILE");
+            System.exit(2);
+        }
+        final boolean verified = new Demo(SchemaCompiler.compile(schemaPath), creates, workers).run();
+        System.exit(verified ? 0 : 1);
+    }
+
+    boolean run() throws Exception
+    {
+        final Path dir = Files.createTempDirectory("spate-demo-");
+        final DriverConfiguration driverConfiguration = new DriverConfiguration()
+            .aeronDirectoryName(dir.resolve("aeron").toString())
+            .embedded(true);
+        SpateDriver driver = null;
+        Aeron aeron = null;
+        NativeStore store = null;
+        Pipeline pipeline = null;
+        SpateClient client = null;
+        try
+        {
+            driver = SpateDriver.launchEmbedded(driverConfiguration);
+            aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(driver.aeronDirectoryName()));
+            store = NativeStore.open(schema);
+            for (int t = 0; t < types.length; t++)
+            {
+                store.reserve(types[t].typeId(), expectedValue[t].length);
+            }
+            final PipelineConfiguration configuration = new PipelineConfiguration().schema(schema).workerCount(workers);
+            pipeline = new Pipeline(configuration, aeron, store);
+            System.out.println("demo: " + configuration);
+            client = SpateClient.connect(new SpateClient.Context().aeron(aeron).schema(schema));
+            client.ackListener(this::onAck);
+            startNs = System.nanoTime();
+            lastProgressNs = startNs;
+            produce(client);
+            if (!client.awaitAcks(60_000))
+            {
+                System.out.println("demo: " + client.inFlightBatches() + " batches never acked");
+                return false;
+            }
+            final double seconds = (System.nanoTime() - startNs) / 1e9;
+            final boolean verified = verify(client, store);
+            System.out.printf(Locale.ROOT,
+                "demo: records=%d records/s=%.0f ack_p50_us=%.1f ack_p99_us=%.1f errors=%d workers=%d verified=%b%n",
+                recordsAcked, recordsAcked / seconds, ackLatencyNs.getValueAtPercentile(50) / 1e3,
+                ackLatencyNs.getValueAtPercentile(99) / 1e3, recordErrors, workers, verified);
+            if (null != pipeline.firstError())
+            {
+                System.out.println("demo: the pipeline reported an error: " + pipeline.firstError());
+                return false;
+            }
+            return verified;
+        }
+        finally
+        {
+            CloseHelper.closeAll(client, pipeline, store, aeron, driver);
+            deleteRecursively(dir);
+        }
+    }
+
+    private void produce(final SpateClient client)
+    {
+        final SplittableRandom random = new SplittableRandom(7);
+        // Creates: weighted over the four types; the checked field gets a value derived from the id.
+        for (long i = 0; i < creates; i++)
+        {
+            final int t = pickType(random);
+            final long id = ++createdByType[t];
+            final long value = initialValue(t, id);
+            expectedValue[t][(int)id] = value;
+            client.create(types[t]);
+            client.setLong(checkedFields[t], value);
+            if (t == 0)
+            {
+                client.setString(types[0].field("name"), "user-" + (id & 1023));
+            }
+            sent(client);
+        }
+        // Updates of a fifth, increments of a fifth.
+        for (long i = 0; i < creates / 5; i++)
+        {
+            final int t = pickType(random);
+            final long id = 1 + random.nextLong(createdByType[t]);
+            final long value = initialValue(t, id + i);
+            client.update(types[t], id);
+            client.setLong(checkedFields[t], value);
+            expectedValue[t][(int)id] = value;
+            sent(client);
+        }
+        for (long i = 0; i < creates / 5; i++)
+        {
+            final int t = random.nextBoolean() ? 0 : 3;
+            final long id = 1 + random.nextLong(createdByType[t]);
+            final long delta = random.nextInt(1000) - 500;
+            client.increment(types[t], id, checkedFields[t], delta);
+            expectedValue[t][(int)id] += delta;
+            sent(client);
+        }
+        // Deletes last, so no earlier record names a deleted node.
+        for (long i = 0; i < creates / 20; i++)
+        {
+            final int t = pickType(random);
+            final long id = 1 + random.nextLong(createdByType[t]);
+            if (!deleted[t][(int)id])
+            {
+                deleted[t][(int)id] = true;
+                client.delete(types[t], id);
+                sent(client);
+            }
+        }
+        flush(client);
+    }
+
+    private void sent(final SpateClient client)
+    {
+        recordsSent++;
+        if (recordsSent % RECORDS_PER_BATCH == 0)
+        {
+            flush(client);
+        }
+    }
+
+    private void flush(final SpateClient client)
+    {
+        final long correlationId = client.flush();
+        if (correlationId > 0)
+        {
+            sendTimeNs[(int)(correlationId & (sendTimeNs.length - 1))] = System.nanoTime();
+        }
+        client.poll();
+        final long nowNs = System.nanoTime();
+        if (nowNs - lastProgressNs >= 1_000_000_000L)
+        {
+            lastProgressNs = nowNs;
+            System.out.printf(Locale.ROOT, "demo: %,d records sent, %,d acked, %,d errors, %.0f records/s%n",
+                recordsSent, recordsAcked, recordErrors, recordsAcked / ((nowNs - startNs) / 1e9));
+        }
+    }
+
+    private void onAck(final AckDecoder ack)
+    {
+        final long sentNs = sendTimeNs[(int)(ack.correlationId() & (sendTimeNs.length - 1))];
+        ackLatencyNs.recordValue(Math.max(0, System.nanoTime() - sentNs));
+        recordsAcked += ack.recordCount();
+        for (final AckDecoder.CreatedIdsDecoder ignored : ack.createdIds())
+        {
+            createdIdsAcked++;
+        }
+        for (final AckDecoder.ErrorsDecoder error : ack.errors())
+        {
+            if (error.status() != RecordStatus.OK)
+            {
+                recordErrors++;
+            }
+        }
+    }
+
+    private boolean verify(final SpateClient client, final NativeStore store)
+    {
+        boolean verified = recordErrors == 0 && recordsAcked == recordsSent && createdIdsAcked == creates;
+        if (!verified)
+        {
+            System.out.println("demo: sent " + recordsSent + ", acked " + recordsAcked + ", errors " + recordErrors +
+                ", created ids acked " + createdIdsAcked + " of " + creates);
+        }
+        int maxNodeBytes = 8;
+        for (final TypeDefinition type : types)
+        {
+            maxNodeBytes = Math.max(maxNodeBytes, NativeStore.maxNodeLengthBytes(type));
+        }
+        try (OffHeapBuffer copy = new OffHeapBuffer(maxNodeBytes))
+        {
+            final NodeView view = new NodeView();
+            for (int t = 0; t < types.length; t++)
+            {
+                long expectedLive = 0;
+                long expectedChecksum = 0;
+                long actualChecksum = 0;
+                for (long id = 1; id <= createdByType[t]; id++)
+                {
+                    final int length = store.get(types[t].typeId(), id, copy.address(), copy.capacityBytes());
+                    if (!deleted[t][(int)id])
+                    {
+                        expectedLive++;
+                        expectedChecksum += mix(id, expectedValue[t][(int)id]);
+                    }
+                    if (length > 0)
+                    {
+                        view.wrap(types[t], copy.buffer(), 0, length);
+                        actualChecksum += mix(id, view.getLong(checkedFields[t]));
+                    }
+                }
+                final long countThroughPipeline = client.count(types[t]);
+                final boolean typeOk = countThroughPipeline == expectedLive && actualChecksum == expectedChecksum;
+                System.out.printf(Locale.ROOT, "demo: %-8s live=%,d (expected %,d) checksum %s%n", types[t].name(),
+                    countThroughPipeline, expectedLive, actualChecksum == expectedChecksum ? "matches" : "DIFFERS");
+                verified &= typeOk;
+            }
+        }
+        return verified;
+    }
+
+    private int pickType(final SplittableRandom random)
+    {
+        int dice = random.nextInt(100);
+        for (int t = 0; t < weights.length; t++)
+        {
+            dice -= weights[t];
+            if (dice < 0)
+            {
+                return t;
+            }
+        }
+        return weights.length - 1;
+    }
+
+    private static long initialValue(final int type, final long seed)
+    {
+        final long mixed = mix(type, seed);
+        return switch (type)
+        {
+            case 1 -> mixed & 0xFFFF_FFFFL;
+            case 2 -> (int)mixed;
+            default -> mixed;
+        };
+    }
+
+    private static long mix(final long a, final long b)
+    {
+        long x = a * 0x9E3779B97F4A7C15L + b;
+        x ^= x >>> 31;
+        x *= 0xBF58476D1CE4E5B9L;
+        return x ^ (x >>> 29);
+    }
+
+    private static void deleteRecursively(final Path dir)
+    {
+        try (var paths = Files.walk(dir))
+        {
+            paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
+        catch (final java.io.IOException ignore)
+        {
+        }
+    }
+}

@@ -1,0 +1,243 @@
+package io.spate.pipeline;
+
+import io.spate.driver.IdleStrategies;
+
+import io.spate.codec.DatabaseSchema;
+
+/**
+ * Configuration of the pipeline process, Aeron style: every value has a system-property default
+ * read once here, a fluent setter, and {@link #conclude()} validates them together before start.
+ */
+public final class PipelineConfiguration
+{
+    public static final String INGRESS_CHANNEL_PROP = "spate.ingress.channel";
+    public static final String INGRESS_STREAM_ID_PROP = "spate.ingress.stream.id";
+    public static final String DISPATCH_STREAM_ID_BASE_PROP = "spate.dispatch.stream.id.base";
+    public static final String APPLIED_STREAM_ID_PROP = "spate.applied.stream.id";
+    public static final String WORKER_COUNT_PROP = "spate.workers";
+    public static final String MODIFY_BUFFER_BYTES_PROP = "spate.modify.buffer.bytes";
+    public static final String COPY_MODE_THRESHOLD_BYTES_PROP = "spate.copy.mode.threshold.bytes";
+    public static final String MAX_BATCH_BYTES_PROP = "spate.max.batch.bytes";
+    public static final String MAX_RECORDS_PER_BATCH_PROP = "spate.max.records.per.batch";
+    public static final String MAX_IN_FLIGHT_BATCHES_PROP = "spate.max.in.flight.batches";
+    public static final String CONDUCTOR_IDLE_PROP = "spate.conductor.idle.strategy";
+    public static final String WORKER_IDLE_PROP = "spate.worker.idle.strategy";
+
+    public static final String DEFAULT_INGRESS_CHANNEL = "aeron:ipc";
+    public static final int DEFAULT_INGRESS_STREAM_ID = 1001;
+
+    private DatabaseSchema schema;
+    private String ingressChannel = System.getProperty(INGRESS_CHANNEL_PROP, DEFAULT_INGRESS_CHANNEL);
+    private int ingressStreamId = Integer.getInteger(INGRESS_STREAM_ID_PROP, DEFAULT_INGRESS_STREAM_ID);
+    private int dispatchStreamIdBase = Integer.getInteger(DISPATCH_STREAM_ID_BASE_PROP, 1100);
+    private int appliedStreamId = Integer.getInteger(APPLIED_STREAM_ID_PROP, 1099);
+    private int workerCount = Integer.getInteger(WORKER_COUNT_PROP,
+        Math.max(1, Runtime.getRuntime().availableProcessors() - 1));
+    private int modifyBufferBytes = Integer.getInteger(MODIFY_BUFFER_BYTES_PROP, 64 << 20);
+    private int copyModeThresholdBytes = Integer.getInteger(COPY_MODE_THRESHOLD_BYTES_PROP, -1);
+    private int maxBatchBytes = Integer.getInteger(MAX_BATCH_BYTES_PROP, 256 << 10);
+    private int maxRecordsPerBatch = Integer.getInteger(MAX_RECORDS_PER_BATCH_PROP, 8192);
+    private int maxInFlightBatches = Integer.getInteger(MAX_IN_FLIGHT_BATCHES_PROP, 256);
+    private String conductorIdleStrategy = System.getProperty(CONDUCTOR_IDLE_PROP, "backoff");
+    private String workerIdleStrategy = System.getProperty(WORKER_IDLE_PROP, "backoff");
+
+    /**
+     * Validates the settings together and fills derived ones.
+     *
+     * @return this.
+     */
+    public PipelineConfiguration conclude()
+    {
+        if (null == schema)
+        {
+            throw new IllegalStateException("a database schema is required");
+        }
+        require(workerCount >= 1 && workerCount <= 64, WORKER_COUNT_PROP + " must be 1..64: " + workerCount);
+        require(maxBatchBytes >= 1024, MAX_BATCH_BYTES_PROP + " must be at least 1024: " + maxBatchBytes);
+        require(modifyBufferBytes >= maxBatchBytes,
+            MODIFY_BUFFER_BYTES_PROP + " (" + modifyBufferBytes + ") must hold one batch of " + maxBatchBytes);
+        if (copyModeThresholdBytes < 0)
+        {
+            copyModeThresholdBytes = Math.min(modifyBufferBytes / 2, maxBatchBytes);
+        }
+        require(copyModeThresholdBytes <= modifyBufferBytes,
+            COPY_MODE_THRESHOLD_BYTES_PROP + " must not exceed the buffer: " + copyModeThresholdBytes);
+        require(maxRecordsPerBatch >= 1 && maxRecordsPerBatch <= 1 << 20,
+            MAX_RECORDS_PER_BATCH_PROP + " must be 1..1048576: " + maxRecordsPerBatch);
+        require(maxInFlightBatches >= 2 && Integer.bitCount(maxInFlightBatches) == 1,
+            MAX_IN_FLIGHT_BATCHES_PROP + " must be a power of two >= 2: " + maxInFlightBatches);
+        require(schema.maxRecordLengthBytes() <= maxBatchBytes,
+            "a record of this schema may take " + schema.maxRecordLengthBytes() + " bytes, more than " +
+            MAX_BATCH_BYTES_PROP + " " + maxBatchBytes);
+        IdleStrategies.parse(conductorIdleStrategy);
+        IdleStrategies.parse(workerIdleStrategy);
+        return this;
+    }
+
+    private static void require(final boolean condition, final String message)
+    {
+        if (!condition)
+        {
+            throw new IllegalArgumentException(message);
+        }
+    }
+
+    public DatabaseSchema schema()
+    {
+        return schema;
+    }
+
+    public PipelineConfiguration schema(final DatabaseSchema schema)
+    {
+        this.schema = schema;
+        return this;
+    }
+
+    public String ingressChannel()
+    {
+        return ingressChannel;
+    }
+
+    public PipelineConfiguration ingressChannel(final String ingressChannel)
+    {
+        this.ingressChannel = ingressChannel;
+        return this;
+    }
+
+    public int ingressStreamId()
+    {
+        return ingressStreamId;
+    }
+
+    public PipelineConfiguration ingressStreamId(final int ingressStreamId)
+    {
+        this.ingressStreamId = ingressStreamId;
+        return this;
+    }
+
+    public int dispatchStreamIdBase()
+    {
+        return dispatchStreamIdBase;
+    }
+
+    public PipelineConfiguration dispatchStreamIdBase(final int dispatchStreamIdBase)
+    {
+        this.dispatchStreamIdBase = dispatchStreamIdBase;
+        return this;
+    }
+
+    public int appliedStreamId()
+    {
+        return appliedStreamId;
+    }
+
+    public PipelineConfiguration appliedStreamId(final int appliedStreamId)
+    {
+        this.appliedStreamId = appliedStreamId;
+        return this;
+    }
+
+    public int workerCount()
+    {
+        return workerCount;
+    }
+
+    public PipelineConfiguration workerCount(final int workerCount)
+    {
+        this.workerCount = workerCount;
+        return this;
+    }
+
+    public int modifyBufferBytes()
+    {
+        return modifyBufferBytes;
+    }
+
+    public PipelineConfiguration modifyBufferBytes(final int modifyBufferBytes)
+    {
+        this.modifyBufferBytes = modifyBufferBytes;
+        return this;
+    }
+
+    public int copyModeThresholdBytes()
+    {
+        return copyModeThresholdBytes;
+    }
+
+    public PipelineConfiguration copyModeThresholdBytes(final int copyModeThresholdBytes)
+    {
+        this.copyModeThresholdBytes = copyModeThresholdBytes;
+        return this;
+    }
+
+    public int maxBatchBytes()
+    {
+        return maxBatchBytes;
+    }
+
+    public PipelineConfiguration maxBatchBytes(final int maxBatchBytes)
+    {
+        this.maxBatchBytes = maxBatchBytes;
+        return this;
+    }
+
+    public int maxRecordsPerBatch()
+    {
+        return maxRecordsPerBatch;
+    }
+
+    public PipelineConfiguration maxRecordsPerBatch(final int maxRecordsPerBatch)
+    {
+        this.maxRecordsPerBatch = maxRecordsPerBatch;
+        return this;
+    }
+
+    public int maxInFlightBatches()
+    {
+        return maxInFlightBatches;
+    }
+
+    public PipelineConfiguration maxInFlightBatches(final int maxInFlightBatches)
+    {
+        this.maxInFlightBatches = maxInFlightBatches;
+        return this;
+    }
+
+    public String conductorIdleStrategy()
+    {
+        return conductorIdleStrategy;
+    }
+
+    public PipelineConfiguration conductorIdleStrategy(final String name)
+    {
+        this.conductorIdleStrategy = name;
+        return this;
+    }
+
+    public String workerIdleStrategy()
+    {
+        return workerIdleStrategy;
+    }
+
+    public PipelineConfiguration workerIdleStrategy(final String name)
+    {
+        this.workerIdleStrategy = name;
+        return this;
+    }
+
+    public String toString()
+    {
+        return "PipelineConfiguration{schema=" + (null == schema ? "none" : schema.name()) +
+            ", ingress=" + ingressChannel + " stream " + ingressStreamId +
+            ", workers=" + workerCount +
+            ", modifyBufferBytes=" + modifyBufferBytes +
+            ", copyModeThresholdBytes=" + copyModeThresholdBytes +
+            ", maxBatchBytes=" + maxBatchBytes +
+            ", maxRecordsPerBatch=" + maxRecordsPerBatch +
+            ", maxInFlightBatches=" + maxInFlightBatches +
+            ", dispatchStreamIdBase=" + dispatchStreamIdBase +
+            ", appliedStreamId=" + appliedStreamId +
+            ", conductorIdle=" + conductorIdleStrategy +
+            ", workerIdle=" + workerIdleStrategy + "}";
+    }
+}

@@ -1,0 +1,129 @@
+package io.spate.pipeline;
+
+import io.aeron.Aeron;
+import io.aeron.Counter;
+import org.agrona.CloseHelper;
+
+/**
+ * The pipeline's observable state as Aeron counters in the CnC file, so AeronStat and
+ * {@code spate stat} read them from any process. Type ids are 1000 and up; labels say what the
+ * value is and in which unit.
+ */
+public final class PipelineCounters implements AutoCloseable
+{
+    public static final int WORKER_POSITION_TYPE_ID = 1001;
+    public static final int WORKER_DONE_BATCH_TYPE_ID = 1002;
+    public static final int WORKER_RECORDS_APPLIED_TYPE_ID = 1003;
+    public static final int WORKER_ERRORS_TYPE_ID = 1004;
+    public static final int CONDUCTOR_RECORDS_IN_TYPE_ID = 1010;
+    public static final int CONDUCTOR_BATCHES_TYPE_ID = 1011;
+    public static final int CONDUCTOR_BUFFER_BYTES_FREE_TYPE_ID = 1012;
+    public static final int CONDUCTOR_COPY_MODE_DISPATCHES_TYPE_ID = 1013;
+    public static final int CONDUCTOR_BACK_PRESSURE_EVENTS_TYPE_ID = 1014;
+    public static final int CONDUCTOR_REJECTED_MESSAGES_TYPE_ID = 1015;
+    public static final int CONDUCTOR_ACKS_SENT_TYPE_ID = 1016;
+    public static final int PIPELINE_AGENT_ERRORS_TYPE_ID = 1017;
+    public static final int CONDUCTOR_BARRIER_DISPATCHES_TYPE_ID = 1018;
+
+    /** Counters of one worker. */
+    public record WorkerCounters(Counter position, Counter doneBatch, Counter recordsApplied, Counter errors)
+    {
+    }
+
+    private final WorkerCounters[] workers;
+    private final Counter recordsIn;
+    private final Counter batches;
+    private final Counter bufferBytesFree;
+    private final Counter copyModeDispatches;
+    private final Counter backPressureEvents;
+    private final Counter rejectedMessages;
+    private final Counter acksSent;
+    private final Counter barrierDispatches;
+
+    /**
+     * @param aeron       client whose CnC file holds the counters.
+     * @param workerCount workers to make counters for.
+     */
+    public PipelineCounters(final Aeron aeron, final int workerCount)
+    {
+        workers = new WorkerCounters[workerCount];
+        for (int i = 0; i < workerCount; i++)
+        {
+            workers[i] = new WorkerCounters(
+                aeron.addCounter(WORKER_POSITION_TYPE_ID, "spate worker " + i + " position (bytes applied)"),
+                aeron.addCounter(WORKER_DONE_BATCH_TYPE_ID, "spate worker " + i + " done batch (seq)"),
+                aeron.addCounter(WORKER_RECORDS_APPLIED_TYPE_ID, "spate worker " + i + " records applied"),
+                aeron.addCounter(WORKER_ERRORS_TYPE_ID, "spate worker " + i + " record errors"));
+        }
+        recordsIn = aeron.addCounter(CONDUCTOR_RECORDS_IN_TYPE_ID, "spate conductor records in");
+        batches = aeron.addCounter(CONDUCTOR_BATCHES_TYPE_ID, "spate conductor batches dispatched");
+        bufferBytesFree = aeron.addCounter(CONDUCTOR_BUFFER_BYTES_FREE_TYPE_ID, "spate conductor modify buffer bytes free");
+        copyModeDispatches = aeron.addCounter(CONDUCTOR_COPY_MODE_DISPATCHES_TYPE_ID, "spate conductor copy-mode dispatches");
+        backPressureEvents = aeron.addCounter(CONDUCTOR_BACK_PRESSURE_EVENTS_TYPE_ID, "spate conductor back-pressure events");
+        rejectedMessages = aeron.addCounter(CONDUCTOR_REJECTED_MESSAGES_TYPE_ID, "spate conductor rejected messages");
+        acksSent = aeron.addCounter(CONDUCTOR_ACKS_SENT_TYPE_ID, "spate conductor acks sent");
+        barrierDispatches = aeron.addCounter(CONDUCTOR_BARRIER_DISPATCHES_TYPE_ID,
+            "spate conductor dispatches with barriers (types held by 2+ busy workers)");
+    }
+
+    public WorkerCounters worker(final int index)
+    {
+        return workers[index];
+    }
+
+    public int workerCount()
+    {
+        return workers.length;
+    }
+
+    public Counter recordsIn()
+    {
+        return recordsIn;
+    }
+
+    public Counter batches()
+    {
+        return batches;
+    }
+
+    public Counter bufferBytesFree()
+    {
+        return bufferBytesFree;
+    }
+
+    public Counter copyModeDispatches()
+    {
+        return copyModeDispatches;
+    }
+
+    public Counter backPressureEvents()
+    {
+        return backPressureEvents;
+    }
+
+    public Counter rejectedMessages()
+    {
+        return rejectedMessages;
+    }
+
+    public Counter acksSent()
+    {
+        return acksSent;
+    }
+
+    public Counter barrierDispatches()
+    {
+        return barrierDispatches;
+    }
+
+    public void close()
+    {
+        CloseHelper.closeAll(barrierDispatches, acksSent, rejectedMessages, backPressureEvents, copyModeDispatches, bufferBytesFree,
+            batches, recordsIn);
+        for (int i = workers.length - 1; i >= 0; i--)
+        {
+            CloseHelper.closeAll(workers[i].errors(), workers[i].recordsApplied(), workers[i].doneBatch(),
+                workers[i].position());
+        }
+    }
+}

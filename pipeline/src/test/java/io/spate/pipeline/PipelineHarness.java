@@ -1,0 +1,84 @@
+package io.spate.pipeline;
+
+import io.aeron.Aeron;
+import io.spate.codec.DatabaseSchema;
+import io.spate.codec.SchemaCompiler;
+import io.spate.driver.DriverConfiguration;
+import io.spate.driver.SpateDriver;
+import io.spate.store.NativeStore;
+import org.agrona.CloseHelper;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.function.Consumer;
+
+/**
+ * An embedded driver, an Aeron client, a native store and a pipeline, for tests; closed in
+ * reverse order.
+ */
+final class PipelineHarness implements AutoCloseable
+{
+    final DatabaseSchema schema;
+    final SpateDriver driver;
+    final Aeron aeron;
+    final NativeStore store;
+    final Pipeline pipeline;
+
+    PipelineHarness(final DatabaseSchema schema, final Consumer<PipelineConfiguration> configure)
+    {
+        this.schema = schema;
+        final String dir;
+        try
+        {
+            dir = Files.createTempDirectory("spate-test-").resolve("aeron").toString();
+        }
+        catch (final java.io.IOException ex)
+        {
+            throw new IllegalStateException(ex);
+        }
+        driver = SpateDriver.launchEmbedded(new DriverConfiguration().aeronDirectoryName(dir).embedded(true));
+        aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(driver.aeronDirectoryName()));
+        store = NativeStore.open(schema);
+        final PipelineConfiguration configuration = new PipelineConfiguration()
+            .schema(schema)
+            .workerCount(1)
+            .conductorIdleStrategy("backoff")
+            .workerIdleStrategy("backoff");
+        configure.accept(configuration);
+        pipeline = new Pipeline(configuration, aeron, store);
+    }
+
+    static DatabaseSchema exampleSchema()
+    {
+        final String root = System.getProperty("maven.multiModuleProjectDirectory", "..");
+        Path path = Path.of(root, "schema/examples/social.json");
+        if (!path.toFile().exists())
+        {
+            path = Path.of("../schema/examples/social.json");
+        }
+        return SchemaCompiler.compile(path);
+    }
+
+    SpateClient client()
+    {
+        return SpateClient.connect(new SpateClient.Context().aeron(aeron).schema(schema).timeoutMs(20_000));
+    }
+
+    RawProducer rawProducer(final long clientId)
+    {
+        return new RawProducer(aeron, pipeline.configuration(), clientId);
+    }
+
+    void assertNoAgentError()
+    {
+        if (null != pipeline.firstError())
+        {
+            throw new AssertionError("pipeline agent error", pipeline.firstError());
+        }
+    }
+
+    public void close()
+    {
+        CloseHelper.closeAll(pipeline, store, aeron, driver);
+    }
+}

@@ -1,0 +1,144 @@
+package io.spate.pipeline;
+
+import io.aeron.Aeron;
+import io.aeron.ExclusivePublication;
+import io.aeron.FragmentAssembler;
+import io.aeron.Publication;
+import io.aeron.Subscription;
+import io.spate.codec.RecordFraming;
+import io.spate.wire.AckDecoder;
+import io.spate.wire.BatchHeaderEncoder;
+import io.spate.wire.ConnectEncoder;
+import io.spate.wire.MessageHeaderDecoder;
+import io.spate.wire.MessageHeaderEncoder;
+import io.spate.wire.RecordStatus;
+import org.agrona.CloseHelper;
+import org.agrona.DirectBuffer;
+import org.agrona.MutableDirectBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A producer on a raw Aeron publication, for tests that send exactly the bytes they choose
+ * (including garbage) and read every ack.
+ */
+final class RawProducer implements AutoCloseable
+{
+    /** One ack as received. */
+    record Ack(long correlationId, RecordStatus status, long recordCount, Map<Integer, Long> createdIds,
+        Map<Integer, RecordStatus> errors)
+    {
+    }
+
+    private final ExclusivePublication publication;
+    private final Subscription responses;
+    private final FragmentAssembler assembler;
+    private final long clientId;
+    private final MessageHeaderDecoder headerDecoder = new MessageHeaderDecoder();
+    private final AckDecoder ackDecoder = new AckDecoder();
+    final List<Ack> acks = new ArrayList<>();
+
+    RawProducer(final Aeron aeron, final PipelineConfiguration configuration, final long clientId)
+    {
+        this.clientId = clientId;
+        final int responseStreamId = (int)(20_000 + (clientId & 0xFFFF));
+        publication = aeron.addExclusivePublication(configuration.ingressChannel(), configuration.ingressStreamId());
+        responses = aeron.addSubscription("aeron:ipc", responseStreamId);
+        assembler = new FragmentAssembler(this::onResponse);
+        await(publication::isConnected, "ingress");
+        final UnsafeBuffer buffer = new UnsafeBuffer(new byte[256]);
+        final MessageHeaderEncoder header = new MessageHeaderEncoder();
+        final ConnectEncoder connect = new ConnectEncoder().wrapAndApplyHeader(buffer, 0, header)
+            .clientId(clientId).responseStreamId(responseStreamId).responseChannel("aeron:ipc");
+        final int length = MessageHeaderEncoder.ENCODED_LENGTH + connect.encodedLength();
+        header.frameLengthBytes(length);
+        send(buffer, 0, length);
+        await(responses::isConnected, "response stream");
+    }
+
+    /**
+     * Sends bytes as one message; when they start with a BatchHeader its client id is set to ours.
+     */
+    void send(final MutableDirectBuffer buffer, final int offset, final int length)
+    {
+        if (length >= RecordFraming.HEADER_LENGTH_BYTES + BatchHeaderEncoder.BLOCK_LENGTH &&
+            buffer.getShort(offset + RecordFraming.TEMPLATE_ID_OFFSET, ByteOrder.LITTLE_ENDIAN) == BatchHeaderEncoder.TEMPLATE_ID)
+        {
+            buffer.putLong(offset + RecordFraming.HEADER_LENGTH_BYTES + BatchHeaderEncoder.clientIdEncodingOffset(),
+                clientId, ByteOrder.LITTLE_ENDIAN);
+        }
+        final long deadlineNs = System.nanoTime() + 20_000_000_000L;
+        long result;
+        while ((result = publication.offer(buffer, offset, length)) < 0)
+        {
+            if (result == Publication.CLOSED || System.nanoTime() > deadlineNs)
+            {
+                throw new AssertionError("could not send: " + result);
+            }
+            poll();
+            Thread.onSpinWait();
+        }
+    }
+
+    int poll()
+    {
+        return responses.poll(assembler, 64);
+    }
+
+    /**
+     * Polls until `count` acks arrived in all.
+     */
+    void awaitAcks(final int count)
+    {
+        await(() ->
+        {
+            poll();
+            return acks.size() >= count;
+        }, count + " acks (have " + acks.size() + ")");
+    }
+
+    private void onResponse(final DirectBuffer buffer, final int offset, final int length, final io.aeron.logbuffer.Header h)
+    {
+        headerDecoder.wrap(buffer, offset);
+        if (headerDecoder.templateId() != AckDecoder.TEMPLATE_ID)
+        {
+            return;
+        }
+        ackDecoder.wrapAndApplyHeader(buffer, offset, headerDecoder);
+        final Map<Integer, Long> ids = new HashMap<>();
+        for (final AckDecoder.CreatedIdsDecoder created : ackDecoder.createdIds())
+        {
+            ids.put((int)created.recordIndex(), created.nodeId());
+        }
+        final Map<Integer, RecordStatus> errors = new HashMap<>();
+        for (final AckDecoder.ErrorsDecoder error : ackDecoder.errors())
+        {
+            errors.put((int)error.recordIndex(), error.status());
+        }
+        ackDecoder.wrapAndApplyHeader(buffer, offset, headerDecoder);
+        acks.add(new Ack(ackDecoder.correlationId(), ackDecoder.status(), ackDecoder.recordCount(), ids, errors));
+    }
+
+    static void await(final java.util.function.BooleanSupplier condition, final String what)
+    {
+        final long deadlineNs = System.nanoTime() + 30_000_000_000L;
+        while (!condition.getAsBoolean())
+        {
+            if (System.nanoTime() > deadlineNs)
+            {
+                throw new AssertionError("timed out waiting for " + what);
+            }
+            Thread.yield();
+        }
+    }
+
+    public void close()
+    {
+        CloseHelper.closeAll(responses, publication);
+    }
+}
