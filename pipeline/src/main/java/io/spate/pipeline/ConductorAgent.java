@@ -57,6 +57,8 @@ public final class ConductorAgent implements Agent
     private static final int APPLIED_FRAGMENT_LIMIT = 64;
     private static final int MAX_PENDING_READS = 1024;
     private static final long ACK_OFFER_TIMEOUT_NS = 1_000_000_000L;
+    /** Producers with a response publication at once; past it, disconnected ones are closed first. */
+    static final int MAX_CLIENTS = 4096;
 
     private final PipelineConfiguration configuration;
     private final DatabaseSchema schema;
@@ -105,6 +107,9 @@ public final class ConductorAgent implements Agent
     private long completedThroughSeq;
     private int pendingDispatchLengthBytes;
     private int pendingDispatchWorker = -1;
+
+    private volatile boolean ingressStopped;
+    private volatile boolean drained;
 
     private final long[] readClientIds = new long[MAX_PENDING_READS];
     private final long[] readCorrelationIds = new long[MAX_PENDING_READS];
@@ -198,24 +203,46 @@ public final class ConductorAgent implements Agent
         }
         if (pendingDispatchLengthBytes == 0)
         {
-            work += ingress.controlledPoll(ingressAssembler, INGRESS_FRAGMENT_LIMIT);
+            if (!ingressStopped)
+            {
+                work += ingress.controlledPoll(ingressAssembler, INGRESS_FRAGMENT_LIMIT);
+            }
             work += drain();
         }
         work += answerReads();
+        if (ingressStopped && !drained)
+        {
+            drained = !assemblingOpen && completedThroughSeq == lastSeq && pendingDispatchLengthBytes == 0 &&
+                readHead == readTail;
+        }
         return work;
+    }
+
+    /**
+     * Stops taking ingress (what stays in the log is not consumed); batches already taken in are
+     * still dispatched, applied and acked. Safe from any thread.
+     */
+    void stopIngress()
+    {
+        ingressStopped = true;
+    }
+
+    /**
+     * @return true once, after {@link #stopIngress()}, every batch taken in is applied and acked.
+     */
+    boolean isDrained()
+    {
+        return drained;
     }
 
     public void onClose()
     {
+        for (final ExclusivePublication client : clients.values())
+        {
+            client.close();
+        }
+        clients.clear();
         nodeCopy.close();
-    }
-
-    /**
-     * @return true when no batch is being assembled, in flight or waiting to be dispatched.
-     */
-    boolean isIdle()
-    {
-        return !assemblingOpen && completedThroughSeq == lastSeq && pendingDispatchLengthBytes == 0;
     }
 
     // ------------------------------------------------------------------------------------------
@@ -271,6 +298,15 @@ public final class ConductorAgent implements Agent
         {
             previous.close();
         }
+        if (clients.size() >= MAX_CLIENTS)
+        {
+            closeDisconnectedClients();
+            if (clients.size() >= MAX_CLIENTS)
+            {
+                counters.rejectedMessages().increment();
+                return ControlledFragmentHandler.Action.CONTINUE;
+            }
+        }
         try
         {
             // Rare and blocking (a round trip to the driver): acceptable at connect time.
@@ -281,6 +317,21 @@ public final class ConductorAgent implements Agent
             counters.rejectedMessages().increment();
         }
         return ControlledFragmentHandler.Action.CONTINUE;
+    }
+
+    private void closeDisconnectedClients()
+    {
+        final Long2ObjectHashMap<ExclusivePublication>.EntryIterator entries = clients.entrySet().iterator();
+        while (entries.hasNext())
+        {
+            entries.next();
+            final ExclusivePublication publication = entries.getValue();
+            if (!publication.isConnected())
+            {
+                publication.close();
+                entries.remove();
+            }
+        }
     }
 
     private ControlledFragmentHandler.Action onReadRequest(final DirectBuffer buffer, final int offset, final int length)

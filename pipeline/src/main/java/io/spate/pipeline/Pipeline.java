@@ -133,13 +133,34 @@ public final class Pipeline implements AutoCloseable
     }
 
     /**
-     * @return true when nothing is assembled, queued or in flight (a best-effort view from another thread).
+     * Graceful stop: takes no more ingress, lets every batch already taken in finish and be acked.
+     * Call {@link #close()} afterwards.
+     *
+     * @param timeoutMs how long to wait.
+     * @return true when everything taken in was applied and acked in time.
      */
-    public boolean isIdle()
+    public boolean drain(final long timeoutMs)
     {
-        return conductor.isIdle();
+        conductor.stopIngress();
+        final long deadlineNs = System.nanoTime() + timeoutMs * 1_000_000L;
+        while (!conductor.isDrained())
+        {
+            if (System.nanoTime() > deadlineNs)
+            {
+                return false;
+            }
+            try
+            {
+                Thread.sleep(1);
+            }
+            catch (final InterruptedException ex)
+            {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        return true;
     }
-
 
     public void close()
     {
