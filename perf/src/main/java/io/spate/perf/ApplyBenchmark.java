@@ -28,7 +28,7 @@ import java.util.SplittableRandom;
  */
 public final class ApplyBenchmark
 {
-    static final String SCHEMA_JSON = """
+    public static final String SCHEMA_JSON = """
         {"name": "bench", "types": [{"name": "Event", "maxNodes": 68719476736, "maxArenaBytes": 1099511627776,
           "fields": [{"name": "seq", "type": "u64"}, {"name": "value", "type": "u32"},
                      {"name": "amount", "type": "f64"}, {"name": "tag", "type": "string", "maxBytes": 16}]}]}

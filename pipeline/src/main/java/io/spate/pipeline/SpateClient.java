@@ -286,6 +286,15 @@ public final class SpateClient implements AutoCloseable
     }
 
     /**
+     * @return true while a pipeline is subscribed to this client's ingress stream; false once it has
+     * gone (closed, or timed out by the driver), when flushes can only back-pressure.
+     */
+    public boolean isConnected()
+    {
+        return ingress.isConnected();
+    }
+
+    /**
      * @return batches sent and not yet acked.
      */
     public long inFlightBatches()
