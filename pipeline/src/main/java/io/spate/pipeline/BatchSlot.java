@@ -16,6 +16,8 @@ final class BatchSlot
     int offsetBytes;
     int lengthBytes;
     long startPosition;
+    long firstIngressNs;
+    long dispatchNs;
     int recordCount;
     int typeCount;
     final int[] typeIds;

@@ -73,6 +73,7 @@ public final class ConductorAgent implements Agent
     private final ExclusivePublication[] dispatchPublications;
     private final AtomicCounter[] positionCounters;
     private final PipelineCounters counters;
+    private final StageLatencies stageLatencies;
     private final ControlledFragmentAssembler ingressAssembler;
     private final FragmentHandler appliedHandler = new FragmentAssembler(this::onApplied);
 
@@ -128,8 +129,10 @@ public final class ConductorAgent implements Agent
         final Subscription ingress,
         final Subscription applied,
         final ExclusivePublication[] dispatchPublications,
-        final PipelineCounters counters)
+        final PipelineCounters counters,
+        final StageLatencies stageLatencies)
     {
+        this.stageLatencies = stageLatencies;
         this.configuration = configuration;
         this.schema = configuration.schema();
         this.aeron = aeron;
@@ -454,6 +457,10 @@ public final class ConductorAgent implements Agent
     {
         final BatchSlot batch = assembling;
         final UnsafeBuffer target = assemblingCopyMode ? copyBuffer : modifyBuffer;
+        if (batch.segmentCount == 0)
+        {
+            batch.firstIngressNs = System.nanoTime();
+        }
         final int segment = batch.segmentCount++;
         batch.segmentClientIds[segment] = clientId;
         batch.segmentCorrelationIds[segment] = correlationId;
@@ -610,7 +617,8 @@ public final class ConductorAgent implements Agent
             .batchSeq(seq)
             .offsetBytes(assemblingCopyMode ? 0 : batch.offsetBytes)
             .lengthBytes(batch.lengthBytes)
-            .recordCount(batch.recordCount);
+            .recordCount(batch.recordCount)
+            .dispatchTimeNs(batch.dispatchNs = System.nanoTime());
         if (barriers.count() > 0)
         {
             counters.barrierDispatches().increment();
@@ -680,6 +688,8 @@ public final class ConductorAgent implements Agent
         {
             sendAck(batch, segment);
         }
+        stageLatencies.record(batch.firstIngressNs, batch.dispatchNs, appliedDecoder.applyStartNs(),
+            appliedDecoder.applyEndNs(), System.nanoTime());
         if (batch.regionId != BatchSlot.COPY_MODE)
         {
             space.release(batch.regionId);

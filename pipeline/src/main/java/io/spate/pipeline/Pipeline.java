@@ -35,6 +35,7 @@ public final class Pipeline implements AutoCloseable
     private final AgentRunner conductorRunner;
     private final List<AgentRunner> workerRunners = new ArrayList<>();
     private final AtomicCounter errorCounter;
+    private final StageLatencies stageLatencies = new StageLatencies();
     private volatile Throwable firstError;
     private boolean closed;
 
@@ -68,7 +69,7 @@ public final class Pipeline implements AutoCloseable
 
         final ErrorHandler errorHandler = this::onError;
         conductor = new ConductorAgent(configuration, aeron, store, modifyBuffer.buffer(), ingress, applied,
-            dispatchPublications, counters);
+            dispatchPublications, counters, stageLatencies);
         final CountersReader countersReader = aeron.countersReader();
         for (int i = 0; i < workerCount; i++)
         {
@@ -98,6 +99,15 @@ public final class Pipeline implements AutoCloseable
     public PipelineCounters counters()
     {
         return counters;
+    }
+
+    /**
+     * @return per-stage latency histograms of the batches applied (ingress to dispatch, queue wait,
+     * apply, ack delivery).
+     */
+    public StageLatencies stageLatencies()
+    {
+        return stageLatencies;
     }
 
     /**

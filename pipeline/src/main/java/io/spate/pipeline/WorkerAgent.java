@@ -168,7 +168,9 @@ public final class WorkerAgent implements Agent, ControlledFragmentHandler
 
     private void apply(final long batchSeq, final long address, final long lengthBytes, final int recordCount)
     {
+        final long applyStartNs = System.nanoTime();
         final int walked = store.apply(address, lengthBytes, positionCounterAddress, results);
+        final long applyEndNs = System.nanoTime();
         if (walked != recordCount)
         {
             throw new IllegalStateException("batch " + batchSeq + ": store walked " + walked + " messages, " +
@@ -177,7 +179,9 @@ public final class WorkerAgent implements Agent, ControlledFragmentHandler
         appliedEncoder.wrapAndApplyHeader(reportBuffer, 0, headerEncoder)
             .batchSeq(batchSeq)
             .recordCount(recordCount)
-            .worker(workerIndex);
+            .worker(workerIndex)
+            .applyStartNs(applyStartNs)
+            .applyEndNs(applyEndNs);
         int failureCount = 0;
         for (int i = 0; i < walked; i++)
         {
