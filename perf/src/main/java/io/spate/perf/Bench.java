@@ -1,0 +1,404 @@
+package io.spate.perf;
+
+import io.aeron.Aeron;
+import io.spate.codec.DatabaseSchema;
+import io.spate.codec.SchemaCompiler;
+import io.spate.codec.TypeDefinition;
+import io.spate.driver.DriverConfiguration;
+import io.spate.driver.SpateDriver;
+import io.spate.pipeline.Pipeline;
+import io.spate.pipeline.PipelineConfiguration;
+import io.spate.pipeline.StageLatencies;
+import io.spate.store.NativeStore;
+import org.HdrHistogram.Histogram;
+import org.HdrHistogram.HistogramLogReader;
+import org.HdrHistogram.HistogramLogWriter;
+import org.agrona.CloseHelper;
+
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * {@code bin/spate bench}: ceilings (transport, apply) and the pipeline measured in the same run
+ * with the same records, the producer in a separate process; ack latency at fixed offered rates
+ * (coordinated-omission corrected by the producer) with a per-stage breakdown; bytes allocated per
+ * record on the conductor and worker threads. Writes .hgrm files, interval logs, a PNG of the
+ * latency percentile curves, summary.json and summary.md into one folder; the last line printed
+ * starts {@code bench:}.
+ */
+public final class Bench
+{
+    private static final int RECORDS_PER_BATCH = 100;
+
+    private final Path home;
+    private final Path out;
+    private final Path argfile;
+    private final Path schemaFile;
+    private final DatabaseSchema schema;
+    private final boolean quick;
+    private final long throughputRecords;
+    private final long latencySeconds;
+    private final int maxWorkers;
+    private final Map<String, Object> summary = new LinkedHashMap<>();
+    private final List<String> markdownRows = new ArrayList<>();
+    private final List<LatencyPlot.Curve> curves = new ArrayList<>();
+    private int step;
+    private int steps;
+
+    Bench(final Path home, final Path out, final boolean quick)
+    {
+        this.home = home;
+        this.out = out;
+        this.quick = quick;
+        this.argfile = home.resolve("perf/target/spate.argfile");
+        this.schemaFile = home.resolve("schema/examples/social.json");
+        this.schema = SchemaCompiler.compile(schemaFile);
+        this.throughputRecords = quick ? 300_000 : 2_000_000;
+        this.latencySeconds = quick ? 2 : 8;
+        this.maxWorkers = Math.max(2, Runtime.getRuntime().availableProcessors() - 1);
+    }
+
+    public static void main(final String[] args) throws Exception
+    {
+        boolean quick = false;
+        Path out = null;
+        final Path home = Path.of(System.getProperty("spate.home", "."));
+        for (int i = 0; i < args.length; i++)
+        {
+            switch (args[i])
+            {
+                case "--quick" -> quick = true;
+                case "--out" -> out = Path.of(args[++i]);
+                case "--help", "-h" ->
+                {
+                    System.out.println("""
+                        Usage: bin/spate bench [--quick] [--out DIR]
+                          --quick    a shorter run (under 2 minutes)
+                          --out DIR  output folder (default target/bench/<timestamp>)""");
+                    return;
+                }
+                default ->
+                {
+                    System.err.println("bench: unknown option " + args[i] + " (try --help)");
+                    System.exit(2);
+                }
+            }
+        }
+        if (null == out)
+        {
+            out = home.resolve("target/bench").resolve(LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+        }
+        Files.createDirectories(out);
+        new Bench(home, out, quick).run();
+    }
+
+    void run() throws Exception
+    {
+        final long startNs = System.nanoTime();
+        final String[] shapes = { "creates", "updates", "mix" };
+        final long[] rates = { 10_000, 100_000, 1_000_000 };
+        steps = 2 * shapes.length + shapes.length * maxWorkers + rates.length + 1;
+        summary.put("machine", Runtime.getRuntime().availableProcessors() + " cpus, " +
+            System.getProperty("os.name") + " " + System.getProperty("os.arch"));
+        summary.put("jdk", Runtime.version().toString());
+        summary.put("quick", quick);
+
+        final Map<String, Double> lowerCeiling = new LinkedHashMap<>();
+        final Path dir = Files.createTempDirectory("spate-bench-");
+        try (SpateDriver driver = SpateDriver.launchEmbedded(new DriverConfiguration()
+            .aeronDirectoryName(dir.resolve("ceilings").toString()).embedded(true));
+            Aeron aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(driver.aeronDirectoryName())))
+        {
+            int streamId = 9001;
+            for (final String shape : shapes)
+            {
+                final EncodedBatches batches = new EncodedBatches(schema, EncodedBatches.Shape.valueOf(shape.toUpperCase(Locale.ROOT)),
+                    512, RECORDS_PER_BATCH, 11);
+                progress("ceiling: transport, " + shape);
+                final double transport = Ceilings.transport(aeron, batches, throughputRecords, streamId++);
+                progress("ceiling: apply, " + shape);
+                final double apply = Ceilings.apply(schema, batches, throughputRecords);
+                lowerCeiling.put(shape, Math.min(transport, apply));
+                summary.put("ceiling_transport_" + shape + "_records_per_s", Math.round(transport));
+                summary.put("ceiling_apply_" + shape + "_records_per_s", Math.round(apply));
+                markdownRows.add(row("ceiling: transport (IPC, counting subscriber), " + shape, transport, "records/s", ""));
+                markdownRows.add(row("ceiling: apply (native store, one thread), " + shape, apply, "records/s", ""));
+            }
+        }
+
+        double bestMix = 0;
+        double bestCreates = 0;
+        double allocationPerRecord = 0;
+        for (final String shape : shapes)
+        {
+            for (int workers = 1; workers <= maxWorkers; workers++)
+            {
+                progress("pipeline: " + shape + ", " + workers + " worker(s), producer in a separate process");
+                final RunResult result = pipelineRun(dir.resolve(shape + "-" + workers), shape, workers, 0, throughputRecords);
+                final double ratio = result.recordsPerSecond / lowerCeiling.get(shape);
+                summary.put("pipeline_" + shape + "_" + workers + "w_records_per_s", Math.round(result.recordsPerSecond));
+                summary.put("pipeline_" + shape + "_" + workers + "w_ratio_to_ceiling", round(ratio));
+                markdownRows.add(row("pipeline " + shape + ", " + workers + " worker(s)", result.recordsPerSecond,
+                    "records/s", String.format(Locale.ROOT, "%.0f%% of lower ceiling", 100 * ratio)));
+                if (shape.equals("mix"))
+                {
+                    bestMix = Math.max(bestMix, result.recordsPerSecond);
+                }
+                if (shape.equals("creates"))
+                {
+                    bestCreates = Math.max(bestCreates, result.recordsPerSecond);
+                    allocationPerRecord = Math.max(allocationPerRecord, result.allocatedBytesPerRecord);
+                }
+            }
+        }
+        summary.put("allocated_bytes_per_record", allocationPerRecord);
+        markdownRows.add(row("allocation on conductor + worker threads (creates, steady state)", allocationPerRecord,
+            "bytes/record", "goal 0"));
+
+        final long sustained = Math.max(10_000, Math.round(bestMix * 0.8 / 1000) * 1000);
+        final long[] offered = { rates[0], rates[1], rates[2], sustained };
+        double p99At100k = Double.NaN;
+        for (final long rate : offered)
+        {
+            progress("latency: " + rate + " records/s offered for " + latencySeconds + " s, 1 worker");
+            final RunResult result = pipelineRun(dir.resolve("rate-" + rate), "mix", 1, rate,
+                Math.max(rate * latencySeconds, 10_000));
+            final String prefix = "latency_" + rate + "_";
+            summary.put(prefix + "ack_p50_us", round(result.p50Us));
+            summary.put(prefix + "ack_p99_us", round(result.p99Us));
+            summary.put(prefix + "ack_p999_us", round(result.p999Us));
+            summary.put(prefix + "achieved_records_per_s", Math.round(result.recordsPerSecond));
+            markdownRows.add(row(String.format(Locale.ROOT, "ack latency at %,d records/s: p50 / p99 / p99.9", rate),
+                result.p50Us, "µs", String.format(Locale.ROOT, "p99 %.1f µs, p99.9 %.1f µs", result.p99Us, result.p999Us)));
+            for (final Map.Entry<String, Histogram> stage : result.stages.entrySet())
+            {
+                final Histogram histogram = stage.getValue();
+                summary.put(prefix + "stage_" + stage.getKey() + "_p50_us", round(histogram.getValueAtPercentile(50) / 1e3));
+                summary.put(prefix + "stage_" + stage.getKey() + "_p99_us", round(histogram.getValueAtPercentile(99) / 1e3));
+                markdownRows.add(row(String.format(Locale.ROOT, "  stage %s at %,d/s: p50", stage.getKey(), rate),
+                    histogram.getValueAtPercentile(50) / 1e3, "µs",
+                    String.format(Locale.ROOT, "p99 %.1f µs", histogram.getValueAtPercentile(99) / 1e3)));
+                writeHgrm(histogram, out.resolve(String.format(Locale.ROOT, "stage-%s-%d.hgrm", stage.getKey(), rate)));
+            }
+            if (null != result.ackLatency)
+            {
+                writeHgrm(result.ackLatency, out.resolve("ack-latency-" + rate + ".hgrm"));
+                curves.add(new LatencyPlot.Curve(String.format(Locale.ROOT, "%,d/s", rate), result.ackLatency));
+            }
+            if (rate == 100_000)
+            {
+                p99At100k = result.p99Us;
+            }
+        }
+
+        progress("writing reports");
+        LatencyPlot.write(curves, out.resolve("latency.png"));
+        writeSummary();
+        final double seconds = (System.nanoTime() - startNs) / 1e9;
+        System.out.printf(Locale.ROOT,
+            "bench: creates=%.0f records/s (goal 10000000) mix=%.0f records/s mix_ratio=%.2f ack_p99_at_100k=%.1fus " +
+            "(goal 20) alloc=%.3f B/record out=%s took=%.0fs%n",
+            bestCreates, bestMix, bestMix / lowerCeiling.get("mix"), p99At100k, allocationPerRecord, out, seconds);
+    }
+
+    /** What one pipeline run measured. */
+    record RunResult(double recordsPerSecond, double p50Us, double p99Us, double p999Us,
+        double allocatedBytesPerRecord, Histogram ackLatency, Map<String, Histogram> stages)
+    {
+    }
+
+    private RunResult pipelineRun(final Path dir, final String shape, final int workers, final long rate,
+        final long records) throws IOException
+    {
+        Files.createDirectories(dir);
+        final com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean)ManagementFactory.getThreadMXBean();
+        SpateDriver driver = null;
+        Aeron aeron = null;
+        NativeStore store = null;
+        Pipeline pipeline = null;
+        try
+        {
+            driver = SpateDriver.launchEmbedded(new DriverConfiguration()
+                .aeronDirectoryName(dir.resolve("aeron").toString()).embedded(true));
+            aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(driver.aeronDirectoryName()));
+            store = NativeStore.open(schema);
+            for (final TypeDefinition type : schema.types())
+            {
+                store.reserve(type.typeId(), Math.min(records, type.maxNodes()));
+            }
+            pipeline = new Pipeline(new PipelineConfiguration().schema(schema).workerCount(workers), aeron, store);
+            final StageLatencies stageLatencies = pipeline.stageLatencies();
+            final long[] agentThreads = pipeline.agentThreadIds();
+            final Path histogramFile = dir.resolve("ack-latency.hlog");
+            final List<String> args = new ArrayList<>(List.of(
+                "--schema", schemaFile.toString(),
+                "--dir", driver.aeronDirectoryName(),
+                "--records", Long.toString(records),
+                "--rate", Long.toString(rate),
+                "--batch-size", Integer.toString(RECORDS_PER_BATCH),
+                "--seed", "42",
+                "--histogram-file", histogramFile.toString()));
+            switch (shape)
+            {
+                case "creates" -> args.addAll(List.of("--types", "User:1", "--ops", "create:100"));
+                case "updates" -> args.addAll(List.of("--types", "Counter:1", "--ops", "create:1,update:99"));
+                default ->
+                {
+                }
+            }
+            // Warm the pipeline's JIT with a short run, then measure.
+            ProducerProcess.run(argfile, withRecords(args, Math.min(records, 100_000), 0), 300);
+            stageLatencies.ingressToDispatch();
+            stageLatencies.queueWait();
+            stageLatencies.apply();
+            stageLatencies.ackDelivery();
+            final long allocatedBefore = allocated(threads, agentThreads);
+            final Map<String, String> result = ProducerProcess.run(argfile, args, 600);
+            final long allocatedBytes = allocated(threads, agentThreads) - allocatedBefore;
+            final Map<String, Histogram> stages = new LinkedHashMap<>();
+            stages.put("ingress-to-dispatch", stageLatencies.ingressToDispatch());
+            stages.put("queue-wait", stageLatencies.queueWait());
+            stages.put("apply", stageLatencies.apply());
+            stages.put("ack-delivery", stageLatencies.ackDelivery());
+            final Histogram ackLatency = readHistogram(histogramFile);
+            if (null != ackLatency)
+            {
+                Files.copy(histogramFile, out.resolve(String.format(Locale.ROOT, "ack-latency-%s-%dw-%d.hlog", shape,
+                    workers, rate)), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            }
+            return new RunResult(
+                ProducerProcess.number(result, "records/s"),
+                ProducerProcess.number(result, "ack_p50_us"),
+                ProducerProcess.number(result, "ack_p99_us"),
+                ProducerProcess.number(result, "ack_p99.9_us"),
+                (double)allocatedBytes / records,
+                ackLatency,
+                stages);
+        }
+        finally
+        {
+            CloseHelper.closeAll(pipeline, store, aeron, driver);
+        }
+    }
+
+    private static List<String> withRecords(final List<String> args, final long records, final long rate)
+    {
+        final List<String> copy = new ArrayList<>(args);
+        copy.set(copy.indexOf("--records") + 1, Long.toString(records));
+        copy.set(copy.indexOf("--rate") + 1, Long.toString(rate));
+        final int histogram = copy.indexOf("--histogram-file");
+        copy.remove(histogram + 1);
+        copy.remove(histogram);
+        return copy;
+    }
+
+    private static Histogram readHistogram(final Path file)
+    {
+        if (!Files.exists(file))
+        {
+            return null;
+        }
+        try
+        {
+            final HistogramLogReader reader = new HistogramLogReader(file.toFile());
+            Histogram total = null;
+            while (reader.hasNext())
+            {
+                final Histogram interval = (Histogram)reader.nextIntervalHistogram();
+                if (null == interval)
+                {
+                    break;
+                }
+                if (null == total)
+                {
+                    total = new Histogram(interval.getHighestTrackableValue(), interval.getNumberOfSignificantValueDigits());
+                }
+                total.add(interval);
+            }
+            return total;
+        }
+        catch (final IOException ex)
+        {
+            throw new IllegalStateException("cannot read " + file + ": " + ex, ex);
+        }
+    }
+
+    private static long allocated(final com.sun.management.ThreadMXBean threads, final long[] ids)
+    {
+        long total = 0;
+        for (final long bytes : threads.getThreadAllocatedBytes(ids))
+        {
+            total += bytes;
+        }
+        return total;
+    }
+
+    private void writeHgrm(final Histogram histogram, final Path file) throws IOException
+    {
+        try (PrintStream stream = new PrintStream(new FileOutputStream(file.toFile()), false, StandardCharsets.UTF_8))
+        {
+            histogram.outputPercentileDistribution(stream, 1000.0);
+        }
+        final Path log = Path.of(file.toString().replace(".hgrm", ".hlog"));
+        if (!Files.exists(log))
+        {
+            try (PrintStream stream = new PrintStream(new FileOutputStream(log.toFile()), false, StandardCharsets.UTF_8))
+            {
+                final HistogramLogWriter writer = new HistogramLogWriter(stream);
+                writer.outputLogFormatVersion();
+                writer.outputLegend();
+                writer.outputIntervalHistogram(histogram);
+            }
+        }
+    }
+
+    private void writeSummary() throws IOException
+    {
+        final StringBuilder json = new StringBuilder("{\n");
+        int i = 0;
+        for (final Map.Entry<String, Object> entry : summary.entrySet())
+        {
+            final Object value = entry.getValue();
+            json.append("  \"").append(entry.getKey()).append("\": ")
+                .append(value instanceof String ? "\"" + value + "\"" : String.valueOf(value))
+                .append(++i < summary.size() ? ",\n" : "\n");
+        }
+        Files.writeString(out.resolve("summary.json"), json.append("}\n").toString());
+
+        final StringBuilder markdown = new StringBuilder()
+            .append("# Spate bench\n\n")
+            .append("Machine: ").append(summary.get("machine")).append("; JDK ").append(summary.get("jdk"))
+            .append(quick ? "; --quick" : "").append("\n\n")
+            .append("| measurement | value | unit | note |\n|---|---:|---|---|\n");
+        markdownRows.forEach(row -> markdown.append(row).append('\n'));
+        markdown.append("\n![ack latency percentiles](latency.png)\n");
+        Files.writeString(out.resolve("summary.md"), markdown.toString());
+    }
+
+    private static String row(final String name, final double value, final String unit, final String note)
+    {
+        return String.format(Locale.ROOT, "| %s | %,.1f | %s | %s |", name, value, unit, note);
+    }
+
+    private static double round(final double value)
+    {
+        return Math.round(value * 100) / 100.0;
+    }
+
+    private void progress(final String what)
+    {
+        System.out.printf(Locale.ROOT, "bench [%d/%d] %s%n", ++step, steps, what);
+    }
+}
