@@ -5,7 +5,6 @@ import org.HdrHistogram.HistogramIterationValue;
 import org.jfree.chart.ChartUtils;
 import org.jfree.chart.JFreeChart;
 import org.jfree.chart.axis.LogAxis;
-import org.jfree.chart.axis.NumberAxis;
 import org.jfree.chart.plot.XYPlot;
 import org.jfree.chart.renderer.xy.XYLineAndShapeRenderer;
 import org.jfree.data.xy.XYSeries;
@@ -44,13 +43,15 @@ final class LatencyPlot
                 {
                     break;
                 }
-                series.add(1.0 / (1.0 - percentile / 100.0), value.getValueIteratedTo() / 1e3);
+                series.add(1.0 / (1.0 - percentile / 100.0), Math.max(1.0, value.getValueIteratedTo() / 1e3));
             }
             dataset.addSeries(series);
         }
         final LogAxis xAxis = new LogAxis("percentile: 1 / (1 - p)   (10 = 90%, 100 = 99%, 1000 = 99.9%)");
         xAxis.setBase(10);
-        final NumberAxis yAxis = new NumberAxis("ack latency (µs)");
+        final LogAxis yAxis = new LogAxis("ack latency (µs, log scale)");
+        yAxis.setBase(10);
+        yAxis.setSmallestValue(1);
         final XYPlot plot = new XYPlot(dataset, xAxis, yAxis, new XYLineAndShapeRenderer(true, false));
         final JFreeChart chart = new JFreeChart("Spate ack latency by offered rate", JFreeChart.DEFAULT_TITLE_FONT, plot, true);
         ChartUtils.saveChartAsPNG(file.toFile(), chart, 1000, 600);

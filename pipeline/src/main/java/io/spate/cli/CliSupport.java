@@ -133,8 +133,8 @@ final class CliSupport
     }
 
     /**
-     * @param message of an exception, possibly null.
-     * @return the message on one line.
+     * @param error any exception.
+     * @return its message (or itself, when it has none) on one line.
      */
     static String oneLine(final Throwable error)
     {

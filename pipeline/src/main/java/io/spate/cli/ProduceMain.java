@@ -105,6 +105,7 @@ public final class ProduceMain
         "  --client-id ID           client id, non-zero (default: random)",
         "  --timeout-ms N           how long to wait for acks at the end, and for back pressure to ease",
         "                           (default " + DEFAULT_TIMEOUT_MS + ")",
+        "  --histogram-file FILE    also write the ack latency histogram (ns) there, HdrHistogram log format",
         "  --help                   print this help and exit",
         "Prints 'produce: sent=.. acked=.. errors=.. rate=../s' each second and a summary line",
         "'produce: records=.. acked=.. errors=.. records/s=.. ack_p50_us=.. ack_p99_us=.. ack_p99.9_us=.. ...'.",
@@ -112,7 +113,7 @@ public final class ProduceMain
 
     private static final Set<String> VALUE_OPTIONS = Set.of("--schema", "--dir", "--channel", "--stream",
         "--response-channel", "--records", "--rate", "--batch-size", "--types", "--ops", "--seed", "--client-id",
-        "--timeout-ms");
+        "--timeout-ms", "--histogram-file");
     private static final Set<String> FLAG_OPTIONS = Set.of("--embedded-driver");
 
     // Settings.
@@ -134,6 +135,7 @@ public final class ProduceMain
     private final long seed;
     private final long clientId;
     private final long timeoutMs;
+    private final String histogramFile;
 
     // State of a run.
     private final SplittableRandom random;
@@ -149,6 +151,7 @@ public final class ProduceMain
     private final IdleStrategy idle = IdleStrategies.parse("backoff");
     private SpateClient client;
     private long nextCorrelationId = 1;
+    private long recordSeq;
     private long sentRecords;
     private long ackedRecords;
     private long errorRecords;
@@ -244,6 +247,7 @@ public final class ProduceMain
             throw new UsageException("--client-id must not be 0");
         }
         timeoutMs = options.getLong("--timeout-ms", DEFAULT_TIMEOUT_MS, 1, TimeUnit.DAYS.toMillis(1));
+        histogramFile = options.get("--histogram-file", null);
         if (!options.positionals().isEmpty())
         {
             throw new UsageException("unexpected argument '" + options.positionals().get(0) + "'");
@@ -423,7 +427,7 @@ public final class ProduceMain
             final String directory;
             if (embeddedDriver)
             {
-                temporaryDirectory = Files.createTempDirectory("spate-produce-");
+                temporaryDirectory = createTemporaryDirectory();
                 driver = SpateDriver.launchEmbedded(
                     new DriverConfiguration().aeronDirectoryName(temporaryDirectory.resolve("aeron").toString()));
                 directory = driver.aeronDirectoryName();
@@ -587,6 +591,7 @@ public final class ProduceMain
             err.println(PREFIX + "stopped by a signal after " + sentRecords + " of " + records + " records");
         }
         out.println(summary());
+        writeHistogram();
         return null == failure && !stopped && sentRecords == records && ackedRecords == sentRecords ?
             CliSupport.EXIT_OK : CliSupport.EXIT_FAILURE;
     }
@@ -813,6 +818,7 @@ public final class ProduceMain
                 default -> throw new IllegalStateException("op " + op);
             }
             recordMeta[base + i] = op << OP_SHIFT | t;
+            recordSeq++;
         }
     }
 
@@ -832,7 +838,7 @@ public final class ProduceMain
             case STRING ->
             {
                 text.setLength(0);
-                text.append('p').append(sentRecords);
+                text.append('p').append(recordSeq);
                 text.setLength(Math.min(text.length(), field.maxLengthBytes()));
                 client.setString(field, text);
             }
@@ -970,6 +976,40 @@ public final class ProduceMain
             latencyNs.getValueAtPercentile(50) / 1e3, latencyNs.getValueAtPercentile(99) / 1e3,
             latencyNs.getValueAtPercentile(99.9) / 1e3, latencyNs.getMaxValue() / 1e3, sentRecords - ackedRecords,
             created, deleted, unexpectedAcks > 0 ? " unexpected_acks=" + unexpectedAcks : "", live);
+    }
+
+    private void writeHistogram()
+    {
+        if (null == histogramFile)
+        {
+            return;
+        }
+        try (java.io.PrintStream stream = new java.io.PrintStream(
+            new java.io.FileOutputStream(histogramFile), false, java.nio.charset.StandardCharsets.UTF_8))
+        {
+            final org.HdrHistogram.HistogramLogWriter writer = new org.HdrHistogram.HistogramLogWriter(stream);
+            writer.outputLogFormatVersion();
+            writer.outputLegend();
+            writer.outputIntervalHistogram(latencyNs);
+        }
+        catch (final IOException ex)
+        {
+            System.err.println(PREFIX + "cannot write " + histogramFile + ": " + ex.getMessage());
+        }
+    }
+
+    /**
+     * @return a fresh directory for the embedded driver, next to Aeron's default directory (in memory,
+     * /dev/shm, on Linux) when that is writable, else in java.io.tmpdir.
+     */
+    private static Path createTemporaryDirectory() throws IOException
+    {
+        final Path parent = Path.of(io.aeron.CommonContext.getAeronDirectoryName()).toAbsolutePath().getParent();
+        if (null != parent && Files.isDirectory(parent) && Files.isWritable(parent))
+        {
+            return Files.createTempDirectory(parent, "spate-produce-");
+        }
+        return Files.createTempDirectory("spate-produce-");
     }
 
     private static void deleteRecursively(final Path directory)

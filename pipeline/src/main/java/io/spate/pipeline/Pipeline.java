@@ -134,12 +134,28 @@ public final class Pipeline implements AutoCloseable
     public long[] agentThreadIds()
     {
         final long[] ids = new long[workerRunners.size() + 1];
-        ids[0] = conductorRunner.thread().threadId();
+        ids[0] = threadOf(conductorRunner).threadId();
         for (int i = 0; i < workerRunners.size(); i++)
         {
-            ids[i + 1] = workerRunners.get(i).thread().threadId();
+            ids[i + 1] = threadOf(workerRunners.get(i)).threadId();
         }
         return ids;
+    }
+
+    private static Thread threadOf(final AgentRunner runner)
+    {
+        // An AgentRunner learns its thread when that thread starts running.
+        final long deadlineNs = System.nanoTime() + 5_000_000_000L;
+        Thread thread;
+        while (null == (thread = runner.thread()))
+        {
+            if (System.nanoTime() > deadlineNs)
+            {
+                throw new IllegalStateException("agent " + runner.agent().roleName() + " did not start");
+            }
+            Thread.yield();
+        }
+        return thread;
     }
 
     /**

@@ -23,19 +23,20 @@ final class PipelineHarness implements AutoCloseable
     final Aeron aeron;
     final NativeStore store;
     final Pipeline pipeline;
+    private final Path tempDirectory;
 
     PipelineHarness(final DatabaseSchema schema, final Consumer<PipelineConfiguration> configure)
     {
         this.schema = schema;
-        final String dir;
         try
         {
-            dir = Files.createTempDirectory("spate-test-").resolve("aeron").toString();
+            tempDirectory = Files.createTempDirectory("spate-test-");
         }
         catch (final java.io.IOException ex)
         {
             throw new IllegalStateException(ex);
         }
+        final String dir = tempDirectory.resolve("aeron").toString();
         driver = SpateDriver.launchEmbedded(new DriverConfiguration().aeronDirectoryName(dir).embedded(true));
         aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(driver.aeronDirectoryName()));
         store = NativeStore.open(schema);
@@ -80,5 +81,7 @@ final class PipelineHarness implements AutoCloseable
     public void close()
     {
         CloseHelper.closeAll(pipeline, store, aeron, driver);
+        // The driver removed its own directory; the folder it lived in goes too.
+        tempDirectory.toFile().delete();
     }
 }

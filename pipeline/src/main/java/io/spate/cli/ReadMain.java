@@ -1,0 +1,232 @@
+package io.spate.cli;
+
+import io.aeron.Aeron;
+import io.spate.cli.CliSupport.CliException;
+import io.spate.cli.CliSupport.Options;
+import io.spate.cli.CliSupport.UsageException;
+import io.spate.codec.DatabaseSchema;
+import io.spate.codec.FieldDefinition;
+import io.spate.codec.TypeDefinition;
+import io.spate.pipeline.PipelineConfiguration;
+import io.spate.pipeline.SpateClient;
+import io.spate.pipeline.SpateClientException;
+import io.spate.store.NodeView;
+import org.agrona.CloseHelper;
+
+import java.io.PrintStream;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * {@code bin/spate get TYPE ID} and {@code bin/spate count TYPE}: reads through a running pipeline
+ * with a {@link SpateClient} (the read is answered once every write the pipeline took in before it is
+ * applied). {@code get} prints the node as {@code Type#id field=value ...} (strings quoted, bytes in
+ * hex) or {@code not found} (exit 1); {@code count} prints the number of live nodes of the type.
+ * Bad options exit 2; no driver or no pipeline: one line, exit 1.
+ */
+public final class ReadMain
+{
+    static final long DEFAULT_TIMEOUT_MS = 10_000;
+
+    static final String USAGE = String.join(System.lineSeparator(),
+        "Usage: bin/spate get TYPE ID --schema FILE [options]",
+        "       bin/spate count TYPE --schema FILE [options]",
+        "Reads through a running pipeline: get prints one node ('Type#id field=value ...', strings quoted,",
+        "bytes in hex) or 'not found' (exit 1); count prints the number of live nodes of the type.",
+        "  --schema FILE            database schema (JSON) the pipeline runs with (required)",
+        "  --dir DIR                Aeron directory of the driver (default: spate.driver.dir, aeron.dir,",
+        "                           else /dev/shm/aeron-USER)",
+        "  --channel CH             ingress channel of the pipeline (default aeron:ipc)",
+        "  --stream N               ingress stream id (default " + PipelineConfiguration.DEFAULT_INGRESS_STREAM_ID + ")",
+        "  --response-channel CH    where the answer comes back (default aeron:ipc)",
+        "  --timeout-ms N           how long to wait for the pipeline (default " + DEFAULT_TIMEOUT_MS + ")",
+        "  --help                   print this help and exit");
+
+    private static final Set<String> VALUE_OPTIONS =
+        Set.of("--schema", "--dir", "--channel", "--stream", "--response-channel", "--timeout-ms");
+
+    private ReadMain()
+    {
+    }
+
+    /**
+     * @param args {@code get TYPE ID ...} or {@code count TYPE ...}.
+     */
+    public static void main(final String[] args)
+    {
+        final int status = run(args, System.out, System.err);
+        System.out.flush();
+        System.err.flush();
+        System.exit(status);
+    }
+
+    static int run(final String[] args, final PrintStream out, final PrintStream err)
+    {
+        final String command = args.length > 0 && ("get".equals(args[0]) || "count".equals(args[0])) ? args[0] : null;
+        final String prefix = (null == command ? "read" : command) + ": ";
+        if (CliSupport.wantsHelp(args))
+        {
+            out.println(USAGE);
+            return CliSupport.EXIT_OK;
+        }
+        if (null == command)
+        {
+            err.println(prefix + "the first argument must be get or count (see --help)");
+            return CliSupport.EXIT_USAGE;
+        }
+        final String[] rest = java.util.Arrays.copyOfRange(args, 1, args.length);
+        final Options options;
+        final String typeName;
+        long nodeId = 0;
+        final String directory;
+        final SpateClient.Context context;
+        try
+        {
+            options = new Options(rest, VALUE_OPTIONS, Set.of());
+            final List<String> positionals = options.positionals();
+            final int expected = "get".equals(command) ? 2 : 1;
+            if (positionals.size() != expected)
+            {
+                throw new UsageException("get".equals(command) ? "get wants TYPE ID" : "count wants TYPE");
+            }
+            typeName = positionals.get(0);
+            if ("get".equals(command))
+            {
+                nodeId = CliSupport.parseLong("ID", positionals.get(1), 1, Long.MAX_VALUE);
+            }
+            final String schemaFile = options.require("--schema", "the database schema file the pipeline runs with");
+            directory = options.get("--dir", CliSupport.defaultAeronDirectory());
+            context = new SpateClient.Context()
+                .ingressChannel(options.get("--channel", PipelineConfiguration.DEFAULT_INGRESS_CHANNEL))
+                .ingressStreamId(options.getInt("--stream", PipelineConfiguration.DEFAULT_INGRESS_STREAM_ID,
+                    Integer.MIN_VALUE, Integer.MAX_VALUE))
+                .responseChannel(options.get("--response-channel", "aeron:ipc"))
+                .timeoutMs(options.getLong("--timeout-ms", DEFAULT_TIMEOUT_MS, 1, 3_600_000));
+            final DatabaseSchema schema = CliSupport.loadSchema(schemaFile);
+            context.schema(schema);
+            try
+            {
+                schema.type(typeName);
+            }
+            catch (final IllegalArgumentException ex)
+            {
+                throw new UsageException(ex.getMessage());
+            }
+        }
+        catch (final UsageException ex)
+        {
+            err.println(prefix + ex.getMessage() + " (see --help)");
+            return CliSupport.EXIT_USAGE;
+        }
+        catch (final CliException ex)
+        {
+            err.println(prefix + "error: " + ex.getMessage());
+            return CliSupport.EXIT_FAILURE;
+        }
+
+        Aeron aeron = null;
+        SpateClient client = null;
+        try
+        {
+            CliSupport.requireDriver(directory);
+            try
+            {
+                aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(directory).errorHandler((error) -> {}));
+            }
+            catch (final RuntimeException ex)
+            {
+                throw new CliException("cannot connect to the media driver in " + directory + ": " +
+                    CliSupport.oneLine(ex));
+            }
+            client = SpateClient.connect(context.aeron(aeron));
+            final TypeDefinition type = client.schema().type(typeName);
+            if ("count".equals(command))
+            {
+                out.println(client.count(type));
+                return CliSupport.EXIT_OK;
+            }
+            final NodeView node = client.get(type, nodeId);
+            if (null == node)
+            {
+                out.println("not found");
+                return CliSupport.EXIT_FAILURE;
+            }
+            out.println(format(node, nodeId));
+            return CliSupport.EXIT_OK;
+        }
+        catch (final CliException | SpateClientException ex)
+        {
+            err.println(prefix + "error: " + ex.getMessage());
+            return CliSupport.EXIT_FAILURE;
+        }
+        catch (final RuntimeException ex)
+        {
+            err.println(prefix + "error: " + CliSupport.oneLine(ex));
+            return CliSupport.EXIT_FAILURE;
+        }
+        finally
+        {
+            CloseHelper.quietCloseAll(client, aeron);
+        }
+    }
+
+    /**
+     * @return {@code Type#id field=value ...} in field-id order: strings quoted (JSON-style escapes),
+     * bytes as 0x and hex, u64 unsigned.
+     */
+    static String format(final NodeView node, final long nodeId)
+    {
+        final TypeDefinition type = node.type();
+        final StringBuilder line = new StringBuilder().append(type.name()).append('#').append(nodeId);
+        for (final FieldDefinition field : type.fields())
+        {
+            line.append(' ').append(field.name()).append('=');
+            switch (field.kind())
+            {
+                case U64 -> line.append(Long.toUnsignedString(node.getLong(field)));
+                case F64 -> line.append(node.getDouble(field));
+                case BOOL -> line.append(node.getBoolean(field));
+                case STRING -> quote(line, node.getString(field));
+                case BYTES ->
+                {
+                    line.append("0x");
+                    for (final byte b : node.getBytes(field))
+                    {
+                        line.append(Character.forDigit((b >> 4) & 0xF, 16)).append(Character.forDigit(b & 0xF, 16));
+                    }
+                }
+                default -> line.append(node.getLong(field));
+            }
+        }
+        return line.toString();
+    }
+
+    private static void quote(final StringBuilder line, final String value)
+    {
+        line.append('"');
+        for (int i = 0; i < value.length(); i++)
+        {
+            final char c = value.charAt(i);
+            switch (c)
+            {
+                case '"' -> line.append("\\\"");
+                case '\\' -> line.append("\\\\");
+                case '\n' -> line.append("\\n");
+                case '\r' -> line.append("\\r");
+                case '\t' -> line.append("\\t");
+                default ->
+                {
+                    if (c < 0x20 || c == 0x7F)
+                    {
+                        line.append(String.format("\\u%04x", (int)c));
+                    }
+                    else
+                    {
+                        line.append(c);
+                    }
+                }
+            }
+        }
+        line.append('"');
+    }
+}
