@@ -109,7 +109,7 @@ public final class Bench
         final long startNs = System.nanoTime();
         final String[] shapes = { "creates", "updates", "mix" };
         final long[] rates = { 10_000, 100_000, 1_000_000 };
-        steps = 2 * shapes.length + shapes.length * maxWorkers + rates.length + 1;
+        steps = 2 * shapes.length + shapes.length * maxWorkers + rates.length + 2;
         summary.put("machine", Runtime.getRuntime().availableProcessors() + " cpus, " +
             System.getProperty("os.name") + " " + System.getProperty("os.arch"));
         summary.put("jdk", Runtime.version().toString());

@@ -98,6 +98,11 @@ final class Ceilings
             OffHeapBuffer copy = new OffHeapBuffer(batches.buffer().capacity()))
         {
             copy.buffer().putBytes(0, batches.buffer(), 0, batches.buffer().capacity());
+            // Memory committed ahead, as the pipeline runs do (first-touch page faults are not the subject).
+            for (final io.spate.codec.TypeDefinition type : schema.types())
+            {
+                store.reserve(type.typeId(), Math.min(records + NODES_PER_TYPE, type.maxNodes()));
+            }
             createNodes(schema, store, results);
             long applied = 0;
             int index = 0;

@@ -9,7 +9,9 @@ import io.spate.store.NativeStore;
 import io.spate.store.OffHeapBuffer;
 import org.agrona.CloseHelper;
 import org.agrona.ErrorHandler;
+import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.AgentRunner;
+import org.agrona.concurrent.CompositeAgent;
 import org.agrona.concurrent.status.AtomicCounter;
 import org.agrona.concurrent.status.CountersReader;
 
@@ -71,19 +73,36 @@ public final class Pipeline implements AutoCloseable
         conductor = new ConductorAgent(configuration, aeron, store, modifyBuffer.buffer(), ingress, applied,
             dispatchPublications, counters, stageLatencies);
         final CountersReader countersReader = aeron.countersReader();
+        final List<Agent> workers = new ArrayList<>();
         for (int i = 0; i < workerCount; i++)
         {
             final int positionId = counters.worker(i).position().id();
             final long positionAddress = countersReader.valuesBuffer().addressOffset() + CountersReader.counterOffset(positionId);
-            final WorkerAgent worker = new WorkerAgent(i, dispatchSubscriptions[i], appliedPublications[i], store,
+            workers.add(new WorkerAgent(i, dispatchSubscriptions[i], appliedPublications[i], store,
                 modifyBuffer.buffer(), positionAddress, doneCounters, counters.worker(i).recordsApplied(),
-                counters.worker(i).errors(), configuration.maxRecordsPerBatch(),
-                configuration.maxBatchBytes());
-            workerRunners.add(new AgentRunner(
-                IdleStrategies.parse(configuration.workerIdleStrategy()), errorHandler, errorCounter, worker));
+                counters.worker(i).errors(), configuration.maxRecordsPerBatch(), configuration.maxBatchBytes()));
         }
-        conductorRunner = new AgentRunner(
-            IdleStrategies.parse(configuration.conductorIdleStrategy()), errorHandler, errorCounter, conductor);
+        if (configuration.threadingMode() == PipelineConfiguration.ThreadingMode.SHARED)
+        {
+            // One thread runs the conductor then each worker every duty cycle: a dispatched batch is
+            // picked up in the same cycle, with no thread to wake. A worker waiting on a barrier
+            // returns (ABORT) and the cycle goes on, so the barrier's worker gets its turn.
+            final List<Agent> all = new ArrayList<>();
+            all.add(conductor);
+            all.addAll(workers);
+            conductorRunner = new AgentRunner(IdleStrategies.parse(configuration.conductorIdleStrategy()), errorHandler,
+                errorCounter, new CompositeAgent(all));
+        }
+        else
+        {
+            for (final Agent worker : workers)
+            {
+                workerRunners.add(new AgentRunner(
+                    IdleStrategies.parse(configuration.workerIdleStrategy()), errorHandler, errorCounter, worker));
+            }
+            conductorRunner = new AgentRunner(
+                IdleStrategies.parse(configuration.conductorIdleStrategy()), errorHandler, errorCounter, conductor);
+        }
         for (final AgentRunner runner : workerRunners)
         {
             AgentRunner.startOnThread(runner);

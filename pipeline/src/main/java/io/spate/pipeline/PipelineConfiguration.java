@@ -22,6 +22,16 @@ public final class PipelineConfiguration
     public static final String MAX_IN_FLIGHT_BATCHES_PROP = "spate.max.in.flight.batches";
     public static final String CONDUCTOR_IDLE_PROP = "spate.conductor.idle.strategy";
     public static final String WORKER_IDLE_PROP = "spate.worker.idle.strategy";
+    public static final String THREADING_MODE_PROP = "spate.pipeline.threading.mode";
+
+    /** How the conductor and workers are run; the agents are the same either way. */
+    public enum ThreadingMode
+    {
+        /** One thread per agent: for machines with a core for each. */
+        DEDICATED,
+        /** Conductor and workers composed on one thread (no hand-off wake-ups): for few cores. */
+        SHARED
+    }
 
     public static final String DEFAULT_INGRESS_CHANNEL = "aeron:ipc";
     public static final int DEFAULT_INGRESS_STREAM_ID = 1001;
@@ -40,6 +50,8 @@ public final class PipelineConfiguration
     private int maxInFlightBatches = Integer.getInteger(MAX_IN_FLIGHT_BATCHES_PROP, 256);
     private String conductorIdleStrategy = System.getProperty(CONDUCTOR_IDLE_PROP, "backoff");
     private String workerIdleStrategy = System.getProperty(WORKER_IDLE_PROP, "backoff");
+    private ThreadingMode threadingMode = ThreadingMode.valueOf(System.getProperty(THREADING_MODE_PROP,
+        Runtime.getRuntime().availableProcessors() <= 2 ? "shared" : "dedicated").toUpperCase(java.util.Locale.ROOT));
 
     /**
      * Validates the settings together and fills derived ones.
@@ -225,6 +237,17 @@ public final class PipelineConfiguration
         return this;
     }
 
+    public ThreadingMode threadingMode()
+    {
+        return threadingMode;
+    }
+
+    public PipelineConfiguration threadingMode(final ThreadingMode threadingMode)
+    {
+        this.threadingMode = threadingMode;
+        return this;
+    }
+
     public String toString()
     {
         return "PipelineConfiguration{schema=" + (null == schema ? "none" : schema.name()) +
@@ -238,6 +261,7 @@ public final class PipelineConfiguration
             ", dispatchStreamIdBase=" + dispatchStreamIdBase +
             ", appliedStreamId=" + appliedStreamId +
             ", conductorIdle=" + conductorIdleStrategy +
-            ", workerIdle=" + workerIdleStrategy + "}";
+            ", workerIdle=" + workerIdleStrategy +
+            ", threading=" + threadingMode + "}";
     }
 }

@@ -29,16 +29,19 @@ class PipelineOrderingTest
 
     static Stream<Arguments> runs()
     {
-        return IntStream.rangeClosed(1, 4).boxed().flatMap(workers ->
-            IntStream.rangeClosed(1, 4).mapToObj(seed -> Arguments.of(workers, 1000L * workers + seed)));
+        return Stream.of(PipelineConfiguration.ThreadingMode.values()).flatMap(mode ->
+            IntStream.rangeClosed(1, 4).boxed().flatMap(workers ->
+            IntStream.rangeClosed(1, 3).mapToObj(seed -> Arguments.of(mode, workers, 1000L * workers + seed))));
     }
 
-    @ParameterizedTest(name = "{0} workers, seed {1}")
+    @ParameterizedTest(name = "{0} threading, {1} workers, seed {2}")
     @MethodSource("runs")
-    void everyTypeShouldBeAppliedInIngressOrder(final int workers, final long seed)
+    void everyTypeShouldBeAppliedInIngressOrder(
+        final PipelineConfiguration.ThreadingMode mode, final int workers, final long seed)
     {
         final DatabaseSchema schema = PipelineHarness.exampleSchema();
         try (PipelineHarness harness = new PipelineHarness(schema, c -> c
+            .threadingMode(mode)
             .workerCount(workers)
             .modifyBufferBytes(1 << 20)
             .maxBatchBytes(32 << 10));
