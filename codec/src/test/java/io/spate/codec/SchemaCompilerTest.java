@@ -1,5 +1,6 @@
 package io.spate.codec;
 
+import io.spate.codec.testing.ExampleSchemas;
 import io.spate.wire.FieldKind;
 import io.spate.wire.MessageHeaderDecoder;
 import io.spate.wire.StoreSchemaDecoder;
@@ -8,7 +9,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-import java.nio.file.Path;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -18,13 +18,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class SchemaCompilerTest
 {
-    static final Path EXAMPLE = Path.of(System.getProperty("maven.multiModuleProjectDirectory", ".."))
-        .resolve("schema/examples/social.json");
-
     static DatabaseSchema example()
     {
-        final Path path = EXAMPLE.toFile().exists() ? EXAMPLE : Path.of("../schema/examples/social.json");
-        return SchemaCompiler.compile(path);
+        return ExampleSchemas.social();
     }
 
     @Test

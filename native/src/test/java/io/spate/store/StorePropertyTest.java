@@ -1,12 +1,11 @@
 package io.spate.store;
 
 import io.spate.codec.DatabaseSchema;
-import io.spate.codec.SchemaCompiler;
+import io.spate.codec.testing.ExampleSchemas;
 import io.spate.codec.testing.RandomWorkload;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
-import java.nio.file.Path;
 import java.util.stream.LongStream;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -22,13 +21,7 @@ class StorePropertyTest
 
     static DatabaseSchema exampleSchema()
     {
-        final String root = System.getProperty("maven.multiModuleProjectDirectory", "..");
-        Path path = Path.of(root, "schema/examples/social.json");
-        if (!path.toFile().exists())
-        {
-            path = Path.of("../schema/examples/social.json");
-        }
-        return SchemaCompiler.compile(path);
+        return ExampleSchemas.social();
     }
 
     static LongStream seeds()

@@ -243,12 +243,7 @@ final class JvmProcess implements AutoCloseable
      */
     static Path exampleSchema()
     {
-        final String root = System.getProperty("maven.multiModuleProjectDirectory");
-        if (null != root && Files.exists(Path.of(root, "schema/examples/social.json")))
-        {
-            return Path.of(root, "schema/examples/social.json").toAbsolutePath();
-        }
-        return Path.of("..", "schema/examples/social.json").toAbsolutePath().normalize();
+        return io.spate.codec.testing.ExampleSchemas.socialPath().toAbsolutePath().normalize();
     }
 
     /**

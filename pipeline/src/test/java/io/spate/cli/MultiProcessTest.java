@@ -57,9 +57,10 @@ class MultiProcessTest
         final List<JvmProcess> producers = new ArrayList<>();
         for (int p = 1; p <= 3; p++)
         {
-            // The default mix: creates, updates, increments and deletes of the producer's own nodes.
+            // The default mix: creates, updates, increments and deletes of the producer's own nodes. A
+            // producer only names nodes it has seen acked, so it sends at a rate that lets acks return.
             producers.add(scope.produce("producer-" + p, "--dir", dir, "--stream", stream, "--records", RECORDS,
-                "--seed", Integer.toString(p), "--client-id", Integer.toString(100 + p), "--timeout-ms", "20000"));
+                "--rate", "20000", "--seed", Integer.toString(p), "--client-id", Integer.toString(100 + p), "--timeout-ms", "20000"));
         }
         final Map<String, Long> expected = new HashMap<>();
         for (final JvmProcess producer : producers)

@@ -2,7 +2,7 @@ package io.spate.pipeline;
 
 import io.aeron.Aeron;
 import io.spate.codec.DatabaseSchema;
-import io.spate.codec.SchemaCompiler;
+import io.spate.codec.testing.ExampleSchemas;
 import io.spate.driver.DriverConfiguration;
 import io.spate.driver.SpateDriver;
 import io.spate.store.NativeStore;
@@ -51,13 +51,7 @@ final class PipelineHarness implements AutoCloseable
 
     static DatabaseSchema exampleSchema()
     {
-        final String root = System.getProperty("maven.multiModuleProjectDirectory", "..");
-        Path path = Path.of(root, "schema/examples/social.json");
-        if (!path.toFile().exists())
-        {
-            path = Path.of("../schema/examples/social.json");
-        }
-        return SchemaCompiler.compile(path);
+        return ExampleSchemas.social();
     }
 
     SpateClient client()
