@@ -207,7 +207,7 @@ public final class RecordWriter
         buffer.putLong(blockOffset + CreateEncoder.nodeIdEncodingOffset(), nodeId, ByteOrder.LITTLE_ENDIAN);
         buffer.putShort(blockOffset + CreateEncoder.typeIdEncodingOffset(), (short)type.typeId(), ByteOrder.LITTLE_ENDIAN);
         openGroup(blockOffset + CreateEncoder.BLOCK_LENGTH, CreateEncoder.VarFieldsEncoder.sbeBlockLength());
-        rowScratch.setMemory(0, type.rowLengthBytes(), (byte)0);
+        clearRowScratch(type.rowLengthBytes());
         pendingKind = CREATE;
         pendingType = type;
         return ++recordCount;
@@ -365,6 +365,17 @@ public final class RecordWriter
     {
         checkField(field);
         checkKind(field, FieldKind.STRING);
+        final int asciiLength = value.length();
+        if (asciiLength <= field.maxLengthBytes() && Utf8.isAscii(value))
+        {
+            // The common case in one pass: one byte per char.
+            final int valueOffset = openEntry(field, asciiLength);
+            for (int i = 0; i < asciiLength; i++)
+            {
+                buffer.putByte(valueOffset + i, (byte)value.charAt(i));
+            }
+            return this;
+        }
         final int lengthBytes = Utf8.encodedLength(value);
         final int valueOffset = openEntry(field, lengthBytes);
         Utf8.encode(value, buffer, valueOffset);
@@ -465,6 +476,15 @@ public final class RecordWriter
         buffer.putInt(positionOffset + FRAME_LENGTH_OFFSET, lengthBytes, ByteOrder.LITTLE_ENDIAN);
         positionOffset += lengthBytes;
         return ++recordCount;
+    }
+
+    private void clearRowScratch(final int rowLengthBytes)
+    {
+        // Rows are small: word stores beat a setMemory call (the scratch is 8-byte aligned and padded).
+        for (int offset = 0; offset < rowLengthBytes; offset += 8)
+        {
+            rowScratch.putLong(offset, 0L);
+        }
     }
 
     private void putHeader(final int blockLength, final int templateId)

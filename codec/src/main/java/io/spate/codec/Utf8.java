@@ -12,6 +12,18 @@ final class Utf8
     {
     }
 
+    static boolean isAscii(final CharSequence value)
+    {
+        for (int i = 0, length = value.length(); i < length; i++)
+        {
+            if (value.charAt(i) >= 0x80)
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
     static int encodedLength(final CharSequence value)
     {
         final int length = value.length();
