@@ -92,6 +92,8 @@ public final class DriverConfiguration
     public static final long MIN_DRIVER_TIMEOUT_MS = 1_000;
 
     /** Clients' commands to the driver: Aeron refuses anything smaller than its default (1 MiB + trailer). */
+    /** Largest IPC fragment: Aeron's maximum MTU (64 KB less a frame alignment). */
+    public static final int IPC_MTU_LENGTH = 65504;
     public static final int CONDUCTOR_BUFFER_LENGTH = Configuration.CONDUCTOR_BUFFER_LENGTH_DEFAULT;
     /** Driver broadcasts to clients: likewise Aeron's minimum. */
     public static final int TO_CLIENTS_BUFFER_LENGTH = Configuration.TO_CLIENTS_BUFFER_LENGTH_DEFAULT;
@@ -206,6 +208,14 @@ public final class DriverConfiguration
      * @return a context ready for {@link MediaDriver#launch(MediaDriver.Context)}.
      * @throws IllegalArgumentException as {@link #conclude()}.
      */
+    /**
+     * @return the IPC MTU used: {@link #IPC_MTU_LENGTH}, or an eighth of a smaller IPC term.
+     */
+    public int ipcMtuLength()
+    {
+        return Math.min(IPC_MTU_LENGTH, ipcTermBufferLength / 8);
+    }
+
     public MediaDriver.Context toMediaDriverContext()
     {
         conclude();
@@ -214,6 +224,11 @@ public final class DriverConfiguration
             .driverTimeoutMs(driverTimeoutMs)
             .threadingMode(threadingMode)
             .ipcTermBufferLength(ipcTermBufferLength)
+            // Client batches of 100 records are 5-10 KB: with Aeron's default 1408-byte IPC MTU each
+            // is split into fragments and reassembled (a copy) on the other side. IPC has no network
+            // MTU, so let a fragment hold up to 64 KB (Aeron caps it at an eighth of the term): one
+            // batch, one fragment, read in place.
+            .ipcMtuLength(ipcMtuLength())
             .publicationTermBufferLength(publicationTermBufferLength)
             .dirDeleteOnStart(dirDeleteOnStart())
             .dirDeleteOnShutdown(dirDeleteOnShutdown())
