@@ -142,6 +142,11 @@ public final class ProduceMain
     // State of a run.
     private final SplittableRandom random;
     private final Histogram latencyNs = new Histogram(HIGHEST_LATENCY_NS, 3);
+    /** This second's latencies, for the interval log (--histogram-file). */
+    private final Histogram intervalLatencyNs = new Histogram(HIGHEST_LATENCY_NS, 3);
+    private java.io.PrintStream intervalLogStream;
+    private org.HdrHistogram.HistogramLogWriter intervalLog;
+    private long intervalStartMs;
     private final int ringMask;
     private final boolean[] slotBusy;
     private final long[] slotCorrelationId;
@@ -903,7 +908,9 @@ public final class ProduceMain
             return;
         }
         final long nowNs = System.nanoTime();
-        latencyNs.recordValue(Math.min(HIGHEST_LATENCY_NS, Math.max(0, nowNs - slotStartNs[slot])));
+        final long batchLatencyNs = Math.min(HIGHEST_LATENCY_NS, Math.max(0, nowNs - slotStartNs[slot]));
+        latencyNs.recordValue(batchLatencyNs);
+        intervalLatencyNs.recordValue(batchLatencyNs);
         lastAckNs = nowNs;
         final int count = slotRecords[slot];
         final int base = slot * batchSize;
@@ -956,6 +963,7 @@ public final class ProduceMain
         final double seconds = (nowNs - lastProgressNs) / 1e9;
         out.printf(Locale.ROOT, "%ssent=%d acked=%d errors=%d rate=%.0f/s%n", PREFIX, sentRecords, ackedRecords,
             errorRecords, (ackedRecords - lastProgressAcked) / seconds);
+        logInterval();
         lastProgressNs = nowNs;
         lastProgressAcked = ackedRecords;
     }
@@ -982,23 +990,55 @@ public final class ProduceMain
             created, deleted, unexpectedAcks > 0 ? " unexpected_acks=" + unexpectedAcks : "", live);
     }
 
+    /**
+     * Appends this second's latencies to the HdrHistogram interval log named by --histogram-file.
+     */
+    private void logInterval()
+    {
+        if (null == histogramFile)
+        {
+            return;
+        }
+        final long nowMs = System.currentTimeMillis();
+        if (null == intervalLog)
+        {
+            try
+            {
+                intervalLogStream = new java.io.PrintStream(
+                    new java.io.FileOutputStream(histogramFile), false, java.nio.charset.StandardCharsets.UTF_8);
+            }
+            catch (final IOException ex)
+            {
+                System.err.println(PREFIX + "cannot write " + histogramFile + ": " + ex.getMessage());
+                return;
+            }
+            intervalLog = new org.HdrHistogram.HistogramLogWriter(intervalLogStream);
+            intervalStartMs = nowMs - Math.max(0, (System.nanoTime() - startNs) / 1_000_000);
+            intervalLog.outputLogFormatVersion();
+            intervalLog.outputStartTime(intervalStartMs);
+            intervalLog.setBaseTime(intervalStartMs);
+            intervalLog.outputLegend();
+        }
+        intervalLatencyNs.setEndTimeStamp(nowMs);
+        if (intervalLatencyNs.getStartTimeStamp() == Long.MAX_VALUE || intervalLatencyNs.getStartTimeStamp() == 0)
+        {
+            intervalLatencyNs.setStartTimeStamp(Math.max(intervalStartMs, nowMs - 1000));
+        }
+        intervalLog.outputIntervalHistogram(intervalLatencyNs);
+        intervalLatencyNs.reset();
+        intervalLatencyNs.setStartTimeStamp(nowMs);
+    }
+
     private void writeHistogram()
     {
         if (null == histogramFile)
         {
             return;
         }
-        try (java.io.PrintStream stream = new java.io.PrintStream(
-            new java.io.FileOutputStream(histogramFile), false, java.nio.charset.StandardCharsets.UTF_8))
+        logInterval();
+        if (null != intervalLogStream)
         {
-            final org.HdrHistogram.HistogramLogWriter writer = new org.HdrHistogram.HistogramLogWriter(stream);
-            writer.outputLogFormatVersion();
-            writer.outputLegend();
-            writer.outputIntervalHistogram(latencyNs);
-        }
-        catch (final IOException ex)
-        {
-            System.err.println(PREFIX + "cannot write " + histogramFile + ": " + ex.getMessage());
+            intervalLogStream.close();
         }
     }
 
