@@ -171,19 +171,19 @@ public final class WorkerAgent implements Agent, ControlledFragmentHandler
         final long applyStartNs = System.nanoTime();
         final int walked = store.apply(address, lengthBytes, positionCounterAddress, results);
         final long applyEndNs = System.nanoTime();
-        if (walked != recordCount)
-        {
-            throw new IllegalStateException("batch " + batchSeq + ": store walked " + walked + " messages, " +
-                recordCount + " dispatched");
-        }
+        // The conductor validated every record, so the store walks them all. Should it not, the
+        // records it did not reach are reported MALFORMED rather than thrown about: an exception
+        // here would leave the dispatch in the log and apply the batch a second time.
+        final int unwalked = Math.max(0, recordCount - walked);
         appliedEncoder.wrapAndApplyHeader(reportBuffer, 0, headerEncoder)
             .batchSeq(batchSeq)
             .recordCount(recordCount)
             .worker(workerIndex)
             .applyStartNs(applyStartNs)
             .applyEndNs(applyEndNs);
-        int failureCount = 0;
-        for (int i = 0; i < walked; i++)
+        final int reported = Math.min(walked, recordCount);
+        int failureCount = unwalked;
+        for (int i = 0; i < reported; i++)
         {
             if (results.status(i) != RecordStatus.OK.value())
             {
@@ -191,7 +191,7 @@ public final class WorkerAgent implements Agent, ControlledFragmentHandler
             }
         }
         final BatchAppliedEncoder.FailuresEncoder failures = appliedEncoder.failuresCount(failureCount);
-        for (int i = 0; i < walked; i++)
+        for (int i = 0; i < reported; i++)
         {
             final int status = results.status(i);
             if (status != RecordStatus.OK.value())
@@ -199,10 +199,14 @@ public final class WorkerAgent implements Agent, ControlledFragmentHandler
                 failures.next().recordIndex(i).status(RecordStatus.get((short)status));
             }
         }
+        for (int i = reported; i < recordCount; i++)
+        {
+            failures.next().recordIndex(i).status(RecordStatus.MALFORMED);
+        }
         pendingReportLengthBytes = MessageHeaderEncoder.ENCODED_LENGTH + appliedEncoder.encodedLength();
         headerEncoder.frameLengthBytes(pendingReportLengthBytes);
         pendingDoneSeq = batchSeq;
-        recordsApplied.getAndAddRelease(walked - failureCount);
+        recordsApplied.getAndAddRelease(recordCount - failureCount);
         errors.getAndAddRelease(failureCount);
         sendPendingReport();
     }
