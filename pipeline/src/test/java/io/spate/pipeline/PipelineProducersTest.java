@@ -61,6 +61,7 @@ class PipelineProducersTest
         final DatabaseSchema schema = PipelineHarness.exampleSchema();
         final TypeDefinition follow = schema.type("Follow");
         try (PipelineHarness harness = new PipelineHarness(schema, c -> c
+            .threadingMode(PipelineConfiguration.ThreadingMode.DEDICATED)
             .workerCount(1)
             .workerIdleStrategy("sleeping")
             .modifyBufferBytes(16 << 10)
