@@ -56,7 +56,8 @@ public final class ConductorAgent implements Agent
     private static final int INGRESS_FRAGMENT_LIMIT = 64;
     private static final int APPLIED_FRAGMENT_LIMIT = 64;
     private static final int MAX_PENDING_READS = 1024;
-    private static final long ACK_OFFER_TIMEOUT_NS = 1_000_000_000L;
+    /** A retry bound for offers that fail for reasons other than a full window (admin actions). */
+    private static final long ACK_OFFER_TIMEOUT_NS = 1_000_000L;
     /** Producers with a response publication at once; past it, disconnected ones are closed first. */
     static final int MAX_CLIENTS = 4096;
 
@@ -799,6 +800,13 @@ public final class ConductorAgent implements Agent
         final ExclusivePublication client = clients.get(clientId);
         if (null == client)
         {
+            return;
+        }
+        if (client.availableWindow() < lengthBytes)
+        {
+            // The producer has left a whole publication window of acks unread: it is stuck, and
+            // waiting for it would stall every other producer. Its acks are dropped and counted.
+            counters.rejectedMessages().increment();
             return;
         }
         final long deadlineNs = System.nanoTime() + ACK_OFFER_TIMEOUT_NS;
