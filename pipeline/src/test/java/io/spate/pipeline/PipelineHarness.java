@@ -27,6 +27,14 @@ final class PipelineHarness implements AutoCloseable
 
     PipelineHarness(final DatabaseSchema schema, final Consumer<PipelineConfiguration> configure)
     {
+        this(schema, driver -> { }, configure);
+    }
+
+    PipelineHarness(
+        final DatabaseSchema schema,
+        final Consumer<DriverConfiguration> configureDriver,
+        final Consumer<PipelineConfiguration> configure)
+    {
         this.schema = schema;
         try
         {
@@ -37,7 +45,9 @@ final class PipelineHarness implements AutoCloseable
             throw new IllegalStateException(ex);
         }
         final String dir = tempDirectory.resolve("aeron").toString();
-        driver = SpateDriver.launchEmbedded(new DriverConfiguration().aeronDirectoryName(dir).embedded(true));
+        final DriverConfiguration driverConfiguration = new DriverConfiguration().aeronDirectoryName(dir).embedded(true);
+        configureDriver.accept(driverConfiguration);
+        driver = SpateDriver.launchEmbedded(driverConfiguration);
         aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(driver.aeronDirectoryName()));
         store = NativeStore.open(schema);
         final PipelineConfiguration configuration = new PipelineConfiguration()

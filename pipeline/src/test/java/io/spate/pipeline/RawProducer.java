@@ -42,6 +42,8 @@ final class RawProducer implements AutoCloseable
     private final MessageHeaderDecoder headerDecoder = new MessageHeaderDecoder();
     private final AckDecoder ackDecoder = new AckDecoder();
     final List<Ack> acks = new ArrayList<>();
+    /** False for a producer that never reads its acks, not even while its sends are back-pressured. */
+    boolean readsAcks = true;
 
     RawProducer(final Aeron aeron, final PipelineConfiguration configuration, final long clientId)
     {
@@ -80,7 +82,10 @@ final class RawProducer implements AutoCloseable
             {
                 throw new AssertionError("could not send: " + result);
             }
-            poll();
+            if (readsAcks)
+            {
+                poll();
+            }
             Thread.onSpinWait();
         }
     }
