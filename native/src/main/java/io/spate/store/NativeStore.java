@@ -150,6 +150,20 @@ public final class NativeStore implements AutoCloseable
     }
 
     /**
+     * @param schema to size a {@link #get} output for.
+     * @return the most bytes {@link #get} writes for a node of any type of the schema.
+     */
+    public static int maxNodeLengthBytes(final DatabaseSchema schema)
+    {
+        int max = 8;
+        for (final TypeDefinition type : schema.types())
+        {
+            max = Math.max(max, maxNodeLengthBytes(type));
+        }
+        return max;
+    }
+
+    /**
      * @param typeId of the node.
      * @param nodeId of the node.
      * @return true when the node is live.

@@ -115,12 +115,7 @@ public final class StoreComparison implements AutoCloseable
     public static void assertSameState(
         final DatabaseSchema schema, final NativeStore store, final ReferenceStore reference, final String context)
     {
-        int maxNode = 8;
-        for (final TypeDefinition type : schema.types())
-        {
-            maxNode = Math.max(maxNode, NativeStore.maxNodeLengthBytes(type));
-        }
-        try (OffHeapBuffer nodeCopy = new OffHeapBuffer(maxNode))
+        try (OffHeapBuffer nodeCopy = new OffHeapBuffer(NativeStore.maxNodeLengthBytes(schema)))
         {
             compare(schema, store, reference, context, nodeCopy);
         }

@@ -25,7 +25,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
@@ -486,7 +485,7 @@ public final class ProduceMain
             CloseHelper.quietCloseAll(client, aeron, driver);
             if (null != temporaryDirectory)
             {
-                deleteRecursively(temporaryDirectory);
+                org.agrona.IoUtil.delete(temporaryDirectory.toFile(), true);
             }
         }
     }
@@ -1054,17 +1053,5 @@ public final class ProduceMain
             return Files.createTempDirectory(parent, "spate-produce-");
         }
         return Files.createTempDirectory("spate-produce-");
-    }
-
-    private static void deleteRecursively(final Path directory)
-    {
-        try (Stream<Path> paths = Files.walk(directory))
-        {
-            paths.sorted(Comparator.reverseOrder()).forEach((path) -> path.toFile().delete());
-        }
-        catch (final IOException | RuntimeException ignore)
-        {
-            // Best effort: a temporary directory.
-        }
     }
 }

@@ -181,11 +181,7 @@ public final class ConductorAgent implements Agent
         copyBuffer = new UnsafeBuffer(new byte[configuration.maxBatchBytes()]);
         dispatchBuffer = new UnsafeBuffer(new byte[MessageHeaderEncoder.ENCODED_LENGTH + DispatchEncoder.BLOCK_LENGTH +
             4 + workerCount * DispatchEncoder.BarriersEncoder.sbeBlockLength() + 4 + configuration.maxBatchBytes()]);
-        int maxNodeBytes = 8;
-        for (final TypeDefinition type : schema.types())
-        {
-            maxNodeBytes = Math.max(maxNodeBytes, NativeStore.maxNodeLengthBytes(type));
-        }
+        final int maxNodeBytes = NativeStore.maxNodeLengthBytes(schema);
         nodeCopy = new OffHeapBuffer(maxNodeBytes);
         readResponseBuffer = new UnsafeBuffer(new byte[MessageHeaderEncoder.ENCODED_LENGTH +
             ReadResponseEncoder.BLOCK_LENGTH + 4 + maxNodeBytes]);

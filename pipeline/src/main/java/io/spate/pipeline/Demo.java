@@ -151,7 +151,7 @@ public final class Demo
         finally
         {
             CloseHelper.closeAll(client, pipeline, store, aeron, driver);
-            deleteRecursively(dir);
+            org.agrona.IoUtil.delete(dir.toFile(), true);
         }
     }
 
@@ -272,11 +272,7 @@ public final class Demo
             System.out.println("demo: sent " + recordsSent + ", acked " + recordsAcked + ", errors " + recordErrors +
                 ", created ids acked " + createdIdsAcked + " of " + creates);
         }
-        int maxNodeBytes = 8;
-        for (final TypeDefinition type : types)
-        {
-            maxNodeBytes = Math.max(maxNodeBytes, NativeStore.maxNodeLengthBytes(type));
-        }
+        final int maxNodeBytes = NativeStore.maxNodeLengthBytes(schema);
         try (OffHeapBuffer copy = new OffHeapBuffer(maxNodeBytes))
         {
             final NodeView view = new NodeView();
@@ -340,16 +336,5 @@ public final class Demo
         x ^= x >>> 31;
         x *= 0xBF58476D1CE4E5B9L;
         return x ^ (x >>> 29);
-    }
-
-    private static void deleteRecursively(final Path dir)
-    {
-        try (var paths = Files.walk(dir))
-        {
-            paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        }
-        catch (final java.io.IOException ignore)
-        {
-        }
     }
 }

@@ -200,12 +200,7 @@ public final class SpateClient implements AutoCloseable
         this.batchBuffer = new UnsafeBuffer(new byte[capacity]);
         this.writer = new RecordWriter(schema);
         this.idle = IdleStrategies.parse(context.idleStrategy);
-        int maxNodeBytes = 8;
-        for (final TypeDefinition type : schema.types())
-        {
-            maxNodeBytes = Math.max(maxNodeBytes, io.spate.store.NativeStore.maxNodeLengthBytes(type));
-        }
-        this.readNode = new UnsafeBuffer(new byte[maxNodeBytes]);
+        this.readNode = new UnsafeBuffer(new byte[io.spate.store.NativeStore.maxNodeLengthBytes(schema)]);
 
         if (null != context.aeron)
         {

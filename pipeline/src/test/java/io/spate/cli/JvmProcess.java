@@ -11,7 +11,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -261,17 +260,9 @@ final class JvmProcess implements AutoCloseable
 
     static void deleteRecursively(final Path directory)
     {
-        if (null == directory || !Files.exists(directory))
+        if (null != directory)
         {
-            return;
-        }
-        try (Stream<Path> paths = Files.walk(directory))
-        {
-            paths.sorted(Comparator.reverseOrder()).forEach((path) -> path.toFile().delete());
-        }
-        catch (final IOException | UncheckedIOException ignore)
-        {
-            // Best effort.
+            org.agrona.IoUtil.delete(directory.toFile(), true);
         }
     }
 
