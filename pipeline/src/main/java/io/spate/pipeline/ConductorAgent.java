@@ -66,7 +66,7 @@ public final class ConductorAgent implements Agent
     private final Aeron aeron;
     private final NativeStore store;
     private final UnsafeBuffer modifyBuffer;
-    private final ModifyBuffer space;
+    private final RegionAllocator space;
     private final Scheduler scheduler;
     private final Scheduler.Barriers barriers;
     private final Subscription ingress;
@@ -147,7 +147,7 @@ public final class ConductorAgent implements Agent
         final int maxRecords = configuration.maxRecordsPerBatch();
         final int maxTypeId = schema.types().size();
 
-        space = new ModifyBuffer(modifyBuffer.capacity(), configuration.maxInFlightBatches());
+        space = new RegionAllocator(modifyBuffer.capacity(), configuration.maxInFlightBatches());
         scheduler = new Scheduler(workerCount, maxTypeId, configuration.maxInFlightBatches());
         barriers = new Scheduler.Barriers(workerCount);
         reader = new RecordReader(schema);
@@ -544,11 +544,11 @@ public final class ConductorAgent implements Agent
         }
         assembling.reset();
         final long gap = space.open();
-        final int gapLengthBytes = gap < 0 ? 0 : ModifyBuffer.lengthOf(gap);
+        final int gapLengthBytes = gap < 0 ? 0 : RegionAllocator.lengthOf(gap);
         if (gapLengthBytes >= configuration.copyModeThresholdBytes() && gapLengthBytes >= RecordFraming.MAX_FIXED_RECORD_LENGTH_BYTES)
         {
             assemblingCopyMode = false;
-            assembling.offsetBytes = ModifyBuffer.offsetOf(gap);
+            assembling.offsetBytes = RegionAllocator.offsetOf(gap);
             assemblingCapacityBytes = Math.min(gapLengthBytes, configuration.maxBatchBytes());
         }
         else

@@ -1,4 +1,4 @@
-package io.spate.pipeline;
+package io.spate.load;
 
 import io.aeron.Aeron;
 import io.spate.codec.DatabaseSchema;
@@ -7,6 +7,9 @@ import io.spate.codec.SchemaCompiler;
 import io.spate.codec.TypeDefinition;
 import io.spate.driver.DriverConfiguration;
 import io.spate.driver.SpateDriver;
+import io.spate.pipeline.Pipeline;
+import io.spate.pipeline.PipelineConfiguration;
+import io.spate.pipeline.SpateClient;
 import io.spate.store.NativeStore;
 import io.spate.store.NodeView;
 import io.spate.store.OffHeapBuffer;

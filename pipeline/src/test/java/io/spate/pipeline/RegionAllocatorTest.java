@@ -15,30 +15,30 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
-class ModifyBufferTest
+class RegionAllocatorTest
 {
     private static long gap(final int offsetBytes, final int lengthBytes)
     {
-        return ModifyBuffer.pack(offsetBytes, lengthBytes);
+        return RegionAllocator.pack(offsetBytes, lengthBytes);
     }
 
     private static String describe(final long gap)
     {
-        return gap < 0 ? "none" : "[" + ModifyBuffer.offsetOf(gap) + ", +" + ModifyBuffer.lengthOf(gap) + ")";
+        return gap < 0 ? "none" : "[" + RegionAllocator.offsetOf(gap) + ", +" + RegionAllocator.lengthOf(gap) + ")";
     }
 
     @Test
     void packsOffsetAndLength()
     {
         final long gap = gap(123_456_789, 2_000_000_000);
-        assertEquals(123_456_789, ModifyBuffer.offsetOf(gap));
-        assertEquals(2_000_000_000, ModifyBuffer.lengthOf(gap));
+        assertEquals(123_456_789, RegionAllocator.offsetOf(gap));
+        assertEquals(2_000_000_000, RegionAllocator.lengthOf(gap));
     }
 
     @Test
     void emptyBufferIsOneGap()
     {
-        final ModifyBuffer buffer = new ModifyBuffer(1000, 4);
+        final RegionAllocator buffer = new RegionAllocator(1000, 4);
         assertEquals(1000, buffer.capacityBytes());
         assertEquals(gap(0, 1000), buffer.open());
         assertEquals(1000, buffer.largestGapBytes());
@@ -50,7 +50,7 @@ class ModifyBufferTest
     @Test
     void openDoesNotChangeState()
     {
-        final ModifyBuffer buffer = new ModifyBuffer(1000, 4);
+        final RegionAllocator buffer = new RegionAllocator(1000, 4);
         buffer.commit(0, 100);
         assertEquals(buffer.open(), buffer.open());
         assertEquals(1, buffer.regionsInFlight());
@@ -60,7 +60,7 @@ class ModifyBufferTest
     @Test
     void commitAtStartLeavesGapAfterIt()
     {
-        final ModifyBuffer buffer = new ModifyBuffer(1000, 4);
+        final RegionAllocator buffer = new RegionAllocator(1000, 4);
         final int region = buffer.commit(0, 300);
         assertEquals(0, region);
         assertEquals(gap(300, 700), buffer.open());
@@ -72,7 +72,7 @@ class ModifyBufferTest
     @Test
     void fullBufferHasNoGap()
     {
-        final ModifyBuffer buffer = new ModifyBuffer(1000, 4);
+        final RegionAllocator buffer = new RegionAllocator(1000, 4);
         buffer.commit(0, 1000);
         assertEquals(-1, buffer.open());
         assertEquals(0, buffer.largestGapBytes());
@@ -82,7 +82,7 @@ class ModifyBufferTest
     @Test
     void consumedPrefixMergesWithGapBefore()
     {
-        final ModifyBuffer buffer = new ModifyBuffer(1000, 4);
+        final RegionAllocator buffer = new RegionAllocator(1000, 4);
         final int first = buffer.commit(0, 200);
         final int second = buffer.commit(200, 500);
         // [0, 200) first, [200, 700) second, gap [700, 1000).
@@ -98,7 +98,7 @@ class ModifyBufferTest
     @Test
     void consumedSameValueTwiceIsNoOp()
     {
-        final ModifyBuffer buffer = new ModifyBuffer(1000, 4);
+        final RegionAllocator buffer = new RegionAllocator(1000, 4);
         final int region = buffer.commit(0, 500);
         buffer.consumed(region, 100);
         buffer.consumed(region, 100);
@@ -113,7 +113,7 @@ class ModifyBufferTest
     @Test
     void releaseMergesNeighbouringGaps()
     {
-        final ModifyBuffer buffer = new ModifyBuffer(1000, 4);
+        final RegionAllocator buffer = new RegionAllocator(1000, 4);
         final int a = buffer.commit(0, 100);
         final int b = buffer.commit(100, 100);
         final int c = buffer.commit(200, 100);
@@ -131,7 +131,7 @@ class ModifyBufferTest
     @Test
     void releaseOfPartlyConsumedRegionFreesTheRest()
     {
-        final ModifyBuffer buffer = new ModifyBuffer(1000, 4);
+        final RegionAllocator buffer = new RegionAllocator(1000, 4);
         final int region = buffer.commit(100, 400);
         buffer.consumed(region, 150);
         assertEquals(750, buffer.freeBytes());
@@ -143,7 +143,7 @@ class ModifyBufferTest
     @Test
     void wrapsToBeginningWhenGapThereIsBigger()
     {
-        final ModifyBuffer buffer = new ModifyBuffer(1000, 4);
+        final RegionAllocator buffer = new RegionAllocator(1000, 4);
         final int a = buffer.commit(0, 400);
         final int b = buffer.commit(400, 400);
         // Ahead: [800, 1000) = 200 bytes.
@@ -168,7 +168,7 @@ class ModifyBufferTest
     @Test
     void tiesGoToLowestOffset()
     {
-        final ModifyBuffer buffer = new ModifyBuffer(900, 4);
+        final RegionAllocator buffer = new RegionAllocator(900, 4);
         final int a = buffer.commit(0, 300);
         buffer.commit(300, 300);
         // Ahead [600, 900) and, once a is released, [0, 300): equal, the beginning wins.
@@ -180,7 +180,7 @@ class ModifyBufferTest
     @Test
     void committingInsideGapSplitsIt()
     {
-        final ModifyBuffer buffer = new ModifyBuffer(1000, 4);
+        final RegionAllocator buffer = new RegionAllocator(1000, 4);
         buffer.commit(400, 100);
         assertEquals(gap(500, 500), buffer.open());
         buffer.commit(600, 100);
@@ -193,7 +193,7 @@ class ModifyBufferTest
     @Test
     void commitIntoBytesFreedByConsumptionWhileRegionRuns()
     {
-        final ModifyBuffer buffer = new ModifyBuffer(1000, 4);
+        final RegionAllocator buffer = new RegionAllocator(1000, 4);
         final int a = buffer.commit(0, 1000);
         buffer.consumed(a, 600);
         assertEquals(gap(0, 600), buffer.open());
@@ -210,7 +210,7 @@ class ModifyBufferTest
     @Test
     void maxRegionsLimitsOpenAndCommit()
     {
-        final ModifyBuffer buffer = new ModifyBuffer(1000, 2);
+        final RegionAllocator buffer = new RegionAllocator(1000, 2);
         final int a = buffer.commit(0, 10);
         buffer.commit(10, 10);
         assertFalse(buffer.canOpen());
@@ -226,7 +226,7 @@ class ModifyBufferTest
     @Test
     void commitOutsideGapFails()
     {
-        final ModifyBuffer buffer = new ModifyBuffer(1000, 8);
+        final RegionAllocator buffer = new RegionAllocator(1000, 8);
         final int a = buffer.commit(100, 100);
         buffer.consumed(a, 50);
         assertThrows(IllegalStateException.class, () -> buffer.commit(100, 100), "same range");
@@ -251,7 +251,7 @@ class ModifyBufferTest
     @Test
     void consumedBackwardsOrBeyondLengthFails()
     {
-        final ModifyBuffer buffer = new ModifyBuffer(1000, 4);
+        final RegionAllocator buffer = new RegionAllocator(1000, 4);
         final int region = buffer.commit(0, 100);
         buffer.consumed(region, 60);
         assertThrows(IllegalStateException.class, () -> buffer.consumed(region, 59));
@@ -263,7 +263,7 @@ class ModifyBufferTest
     @Test
     void unknownOrReleasedRegionFails()
     {
-        final ModifyBuffer buffer = new ModifyBuffer(1000, 4);
+        final RegionAllocator buffer = new RegionAllocator(1000, 4);
         final int region = buffer.commit(0, 100);
         buffer.release(region);
         assertThrows(IllegalStateException.class, () -> buffer.release(region));
@@ -275,8 +275,8 @@ class ModifyBufferTest
     @Test
     void invalidConstructionFails()
     {
-        assertThrows(IllegalArgumentException.class, () -> new ModifyBuffer(0, 4));
-        assertThrows(IllegalArgumentException.class, () -> new ModifyBuffer(1000, 0));
+        assertThrows(IllegalArgumentException.class, () -> new RegionAllocator(0, 4));
+        assertThrows(IllegalArgumentException.class, () -> new RegionAllocator(1000, 0));
     }
 
     // -------------------------------------------------------------------------------------------
@@ -309,7 +309,7 @@ class ModifyBufferTest
             return free;
         }
 
-        /** Largest run of free bytes, lowest offset on ties, packed like {@link ModifyBuffer#open()}. */
+        /** Largest run of free bytes, lowest offset on ties, packed like {@link RegionAllocator#open()}. */
         long largestGap()
         {
             int bestOffset = 0;
@@ -372,7 +372,7 @@ class ModifyBufferTest
         final SplittableRandom random = new SplittableRandom(seed);
         final int capacityBytes = 256 + random.nextInt(4096 - 256 + 1);
         final int maxRegions = 1 + random.nextInt(16);
-        final ModifyBuffer buffer = new ModifyBuffer(capacityBytes, maxRegions);
+        final RegionAllocator buffer = new RegionAllocator(capacityBytes, maxRegions);
         final Reference reference = new Reference(capacityBytes);
         final String where = "seed " + seed + " capacity " + capacityBytes + " maxRegions " + maxRegions;
 
@@ -390,8 +390,8 @@ class ModifyBufferTest
                     continue;
                 }
                 assertEquals(describe(reference.largestGap()), describe(gap), context + ": open is the reference's largest gap");
-                final int offset = ModifyBuffer.offsetOf(gap);
-                final int length = 1 + random.nextInt(ModifyBuffer.lengthOf(gap));
+                final int offset = RegionAllocator.offsetOf(gap);
+                final int length = 1 + random.nextInt(RegionAllocator.lengthOf(gap));
                 commit(buffer, reference, maxRegions, offset, length, context);
             }
             else if (operation < 40)
@@ -432,7 +432,7 @@ class ModifyBufferTest
 
             buffer.verify();
             assertEquals(reference.freeBytes(), buffer.freeBytes(), context + ": freeBytes");
-            assertEquals(ModifyBuffer.lengthOf(reference.largestGap()), buffer.largestGapBytes(), context + ": largestGap");
+            assertEquals(RegionAllocator.lengthOf(reference.largestGap()), buffer.largestGapBytes(), context + ": largestGap");
             assertEquals(reference.regions.size(), buffer.regionsInFlight(), context + ": regionsInFlight");
             assertEquals(reference.regions.size() < maxRegions, buffer.canOpen(), context + ": canOpen");
         }
@@ -448,7 +448,7 @@ class ModifyBufferTest
     }
 
     private static void commit(
-        final ModifyBuffer buffer,
+        final RegionAllocator buffer,
         final Reference reference,
         final int maxRegions,
         final int offset,

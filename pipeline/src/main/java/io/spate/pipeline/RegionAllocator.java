@@ -16,7 +16,7 @@ package io.spate.pipeline;
  * scan of at most {@code maxRegions} entries, and nothing is allocated after construction.
  * Single-threaded: the conductor owns it.
  */
-public final class ModifyBuffer
+public final class RegionAllocator
 {
     private final int capacityBytes;
     private final int maxRegions;
@@ -40,7 +40,7 @@ public final class ModifyBuffer
      * @param capacityBytes size of the modify region the offsets refer to.
      * @param maxRegions    bound on regions in flight at once (committed and not released).
      */
-    public ModifyBuffer(final int capacityBytes, final int maxRegions)
+    public RegionAllocator(final int capacityBytes, final int maxRegions)
     {
         if (capacityBytes <= 0)
         {
