@@ -10,6 +10,7 @@ import io.spate.driver.DriverConfiguration;
 import io.spate.driver.SpateDriver;
 import io.spate.pipeline.Pipeline;
 import io.spate.pipeline.PipelineConfiguration;
+import io.spate.pipeline.PipelineErrors;
 import io.spate.store.NativeStore;
 import org.agrona.CloseHelper;
 import sun.misc.Signal;
@@ -17,6 +18,8 @@ import sun.misc.Signal;
 import java.io.File;
 import java.nio.file.Path;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * {@code bin/spate pipeline}: the conductor and workers attached to a running media driver (or
@@ -101,6 +104,7 @@ public final class PipelineMain
         NativeStore store = null;
         Pipeline pipeline = null;
         final CountDownLatch stop = new CountDownLatch(1);
+        AtomicReference<String> lostDriver = new AtomicReference<>();
         try
         {
             if (embeddedDriver)
@@ -112,7 +116,22 @@ public final class PipelineMain
                 return error("no Aeron media driver is running in " + dir + ": start one with bin/spate driver --dir " +
                     dir + ", or pass --embedded-driver", 1);
             }
-            aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(dir));
+            final AtomicReference<String> driverLost = new AtomicReference<>();
+            final String directory = dir;
+            aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(dir).errorHandler(error ->
+            {
+                if (PipelineErrors.isDriverGone(error))
+                {
+                    // One line, no stack trace: the main thread reports it and exits.
+                    driverLost.compareAndSet(null, "lost the media driver in " + directory + " (" + error.getMessage() + ")");
+                    stop.countDown();
+                }
+                else
+                {
+                    System.err.println("pipeline: aeron client error: " + error);
+                }
+            }));
+            lostDriver = driverLost;
             store = NativeStore.open(schema);
             pipeline = new Pipeline(configuration, aeron, store);
             Signal.handle(new Signal("TERM"), signal -> stop.countDown());
@@ -121,7 +140,34 @@ public final class PipelineMain
                 (embeddedDriver ? " (embedded driver)" : ""));
             System.out.println("pipeline: ready");
             System.out.flush();
-            stop.await();
+            while (!stop.await(100, TimeUnit.MILLISECONDS))
+            {
+                if (null != pipeline.fatalError() || pipeline.isDriverGone())
+                {
+                    break;
+                }
+            }
+            if (pipeline.isDriverGone() || null != lostDriver.get())
+            {
+                final String message = null != lostDriver.get() ? lostDriver.get() :
+                    "lost the media driver in " + dir;
+                CloseHelper.quietCloseAll(pipeline, store, aeron, driver);
+                pipeline = null;
+                store = null;
+                aeron = null;
+                driver = null;
+                return error(message, 1);
+            }
+            if (null != pipeline.fatalError())
+            {
+                final String message = "stopped: " + pipeline.fatalError();
+                CloseHelper.quietCloseAll(pipeline, store, aeron, driver);
+                pipeline = null;
+                store = null;
+                aeron = null;
+                driver = null;
+                return error(message, 1);
+            }
 
             System.out.println("pipeline: stopping");
             System.out.flush();
@@ -148,7 +194,7 @@ public final class PipelineMain
         }
         finally
         {
-            CloseHelper.closeAll(pipeline, store, aeron, driver);
+            CloseHelper.quietCloseAll(pipeline, store, aeron, driver);
         }
     }
 

@@ -24,6 +24,8 @@ final class BatchSlot
     final boolean[] typePresent;
 
     int segmentCount;
+    final ClientSession[] segmentSessions;
+    final int[] segmentReservedBytes;
     final long[] segmentClientIds;
     final long[] segmentCorrelationIds;
     final int[] segmentFirstEntry;
@@ -39,6 +41,8 @@ final class BatchSlot
     {
         typeIds = new int[maxTypeId + 1];
         typePresent = new boolean[maxTypeId + 1];
+        segmentSessions = new ClientSession[maxRecords];
+        segmentReservedBytes = new int[maxRecords];
         segmentClientIds = new long[maxRecords];
         segmentCorrelationIds = new long[maxRecords];
         segmentFirstEntry = new int[maxRecords];
@@ -56,6 +60,18 @@ final class BatchSlot
             typePresent[typeId] = true;
             typeIds[typeCount++] = typeId;
         }
+    }
+
+    /**
+     * Forgets the types added since the batch held {@code typeCount} of them (roll-back of a client batch).
+     */
+    void removeTypesFrom(final int typeCountMark)
+    {
+        for (int i = typeCountMark; i < typeCount; i++)
+        {
+            typePresent[typeIds[i]] = false;
+        }
+        typeCount = typeCountMark;
     }
 
     boolean isFree()
@@ -77,6 +93,10 @@ final class BatchSlot
         startPosition = 0;
         recordCount = 0;
         typeCount = 0;
+        for (int i = 0; i < segmentCount; i++)
+        {
+            segmentSessions[i] = null;
+        }
         segmentCount = 0;
         entryCount = 0;
     }

@@ -1,126 +1,96 @@
 package io.spate.pipeline;
 
 import io.aeron.Aeron;
-import io.aeron.ExclusivePublication;
+import io.aeron.ControlledFragmentAssembler;
 import io.aeron.FragmentAssembler;
-import io.aeron.Publication;
 import io.aeron.Subscription;
-import io.aeron.logbuffer.ControlledFragmentHandler;
+import io.aeron.logbuffer.ControlledFragmentHandler.Action;
 import io.aeron.logbuffer.FragmentHandler;
 import io.aeron.logbuffer.Header;
-import io.aeron.ControlledFragmentAssembler;
 import io.spate.codec.DatabaseSchema;
 import io.spate.codec.RecordFraming;
 import io.spate.codec.RecordReader;
 import io.spate.codec.TypeDefinition;
+import io.spate.codec.WireBounds;
 import io.spate.store.NativeStore;
-import io.spate.store.OffHeapBuffer;
-import io.spate.wire.AckEncoder;
 import io.spate.wire.BatchAppliedDecoder;
 import io.spate.wire.ConnectDecoder;
-import io.spate.wire.CreateEncoder;
-import io.spate.wire.DeleteEncoder;
-import io.spate.wire.DispatchEncoder;
-import io.spate.wire.IncrementEncoder;
 import io.spate.wire.MessageHeaderDecoder;
-import io.spate.wire.MessageHeaderEncoder;
-import io.spate.wire.ReadKind;
 import io.spate.wire.ReadRequestDecoder;
-import io.spate.wire.ReadResponseEncoder;
 import io.spate.wire.RecordStatus;
-import io.spate.wire.UpdateEncoder;
+import org.agrona.CloseHelper;
 import org.agrona.DirectBuffer;
-import org.agrona.collections.Long2ObjectHashMap;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.agrona.concurrent.status.AtomicCounter;
 
-import java.nio.ByteOrder;
+import java.io.PrintStream;
 
 /**
- * The pipeline's main agent. Each duty cycle it
- * <ol>
- * <li>takes the workers' reports of applied batches: acks every producer batch they carried and
- * frees their buffer regions;</li>
- * <li>reads the workers' position counters: bytes behind them are free while a batch still runs;</li>
- * <li>polls ingress with a controlled poll: validates each client batch against the database
- * schema, assigns ids to creates (per type, dense, in ingress order), resolves createRefs to ids,
- * and appends the valid records to the batch being assembled. When there is no room it leaves the
- * message in the log (ABORT), so producers see back pressure and nothing is dropped;</li>
- * <li>dispatches the assembled batch to the worker the {@link Scheduler} picks, with barriers;</li>
- * <li>answers reads whose writes are all applied.</li>
- * </ol>
+ * The pipeline's main agent: it owns the order of things and delegates the rest.
+ * <ul>
+ * <li>{@link ClientSessions}: producers' sessions, and every answer back to them (acks, reads);</li>
+ * <li>{@link BatchAssembler}: validates client batches and appends them to the next modify batch in
+ * one pass, handing out ids;</li>
+ * <li>{@link Dispatcher}: hands batches to workers, one pending at most;</li>
+ * <li>{@link RegionAllocator} and {@link Scheduler}: where a batch's bytes go, which worker takes it;</li>
+ * <li>{@link ReadQueue}: reads waiting for the writes before them.</li>
+ * </ul>
+ * Each duty cycle: take the workers' reports (ack the producer batches, free regions), reclaim bytes
+ * behind the workers' positions, offer a pending dispatch again, poll ingress (back pressure by
+ * ABORT: a message that cannot be taken stays in its image), dispatch what was assembled, answer
+ * reads, move the sessions' backlogs.
+ * <p>
+ * Failures inside handlers are caught here, never left to Aeron's poll (which would skip the
+ * fragment): a client batch whose handling throws is rolled back and refused in its ack; a broken
+ * report from a worker stops the pipeline.
  */
 public final class ConductorAgent implements Agent
 {
     private static final int INGRESS_FRAGMENT_LIMIT = 64;
     private static final int APPLIED_FRAGMENT_LIMIT = 64;
-    private static final int MAX_PENDING_READS = 1024;
-    /** A retry bound for offers that fail for reasons other than a full window (admin actions). */
-    private static final long ACK_OFFER_TIMEOUT_NS = 1_000_000L;
-    /** Producers with a response publication at once; past it, disconnected ones are closed first. */
-    static final int MAX_CLIENTS = 4096;
+    private static final long REJECTION_LOG_INTERVAL_NS = 1_000_000_000L;
 
     private final PipelineConfiguration configuration;
     private final DatabaseSchema schema;
-    private final Aeron aeron;
-    private final NativeStore store;
-    private final UnsafeBuffer modifyBuffer;
+    private final int maxRecordsPerBatch;
     private final RegionAllocator space;
     private final Scheduler scheduler;
     private final Scheduler.Barriers barriers;
     private final Subscription ingress;
     private final Subscription applied;
-    private final ExclusivePublication[] dispatchPublications;
+    private final int[] appliedSessionIds;
     private final AtomicCounter[] positionCounters;
     private final PipelineCounters counters;
+    private final PipelineErrors errors;
     private final StageLatencies stageLatencies;
-    private final ControlledFragmentAssembler ingressAssembler;
+    private final ClientSessions sessions;
+    private final BatchAssembler assembler;
+    private final Dispatcher dispatcher;
+    private final AckWriter acks;
+    private final ReadQueue reads;
+    private final InputRejections rejections;
+    private final FaultInjector faults;
+    private final ControlledFragmentAssembler ingressAssembler = new ControlledFragmentAssembler(this::onIngress);
     private final FragmentHandler appliedHandler = new FragmentAssembler(this::onApplied);
 
-    private final RecordReader reader;
+    private final RecordReader headerReader;
     private final MessageHeaderDecoder headerDecoder = new MessageHeaderDecoder();
     private final ConnectDecoder connectDecoder = new ConnectDecoder();
     private final ReadRequestDecoder readRequestDecoder = new ReadRequestDecoder();
     private final BatchAppliedDecoder appliedDecoder = new BatchAppliedDecoder();
-    private final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
-    private final AckEncoder ackEncoder = new AckEncoder();
-    private final DispatchEncoder dispatchEncoder = new DispatchEncoder();
-    private final ReadResponseEncoder readResponseEncoder = new ReadResponseEncoder();
-    private final UnsafeBuffer ackBuffer;
-    private final UnsafeBuffer dispatchBuffer;
-    private final UnsafeBuffer copyBuffer;
-    private final OffHeapBuffer nodeCopy;
-    private final UnsafeBuffer readResponseBuffer;
 
-    private final Long2ObjectHashMap<ExclusivePublication> clients = new Long2ObjectHashMap<>();
-    private final long[] nextIdByType;
-    private final long[] createIdByRecord;
-    private final int[] createTypeByRecord;
     private final long[] workerDispatchedBytes;
-
     private final BatchSlot[] inFlight;
     private final int inFlightMask;
-    private BatchSlot assembling;
-    private boolean assemblingOpen;
-    private boolean assemblingCopyMode;
-    private int assemblingCapacityBytes;
+    private BatchSlot spare;
     private long lastSeq;
     private long completedThroughSeq;
-    private int pendingDispatchLengthBytes;
-    private int pendingDispatchWorker = -1;
+    private long nowNs;
+    private PipelineErrors.Fatal fatal;
 
     private volatile boolean ingressStopped;
     private volatile boolean drained;
-
-    private final long[] readClientIds = new long[MAX_PENDING_READS];
-    private final long[] readCorrelationIds = new long[MAX_PENDING_READS];
-    private final long[] readNodeIds = new long[MAX_PENDING_READS];
-    private final int[] readTypeIds = new int[MAX_PENDING_READS];
-    private final byte[] readKinds = new byte[MAX_PENDING_READS];
-    private final long[] readWatermarks = new long[MAX_PENDING_READS];
-    private int readHead;
-    private int readTail;
 
     ConductorAgent(
         final PipelineConfiguration configuration,
@@ -129,62 +99,58 @@ public final class ConductorAgent implements Agent
         final UnsafeBuffer modifyBuffer,
         final Subscription ingress,
         final Subscription applied,
-        final ExclusivePublication[] dispatchPublications,
+        final int[] appliedSessionIds,
+        final Dispatcher dispatcher,
         final PipelineCounters counters,
-        final StageLatencies stageLatencies)
+        final PipelineErrors errors,
+        final StageLatencies stageLatencies,
+        final PrintStream log)
     {
-        this.stageLatencies = stageLatencies;
         this.configuration = configuration;
         this.schema = configuration.schema();
-        this.aeron = aeron;
-        this.store = store;
-        this.modifyBuffer = modifyBuffer;
+        this.maxRecordsPerBatch = configuration.maxRecordsPerBatch();
         this.ingress = ingress;
         this.applied = applied;
-        this.dispatchPublications = dispatchPublications;
+        this.appliedSessionIds = appliedSessionIds;
+        this.dispatcher = dispatcher;
         this.counters = counters;
+        this.errors = errors;
+        this.stageLatencies = stageLatencies;
         final int workerCount = configuration.workerCount();
-        final int maxRecords = configuration.maxRecordsPerBatch();
-        final int maxTypeId = schema.types().size();
+        final int maxTypeId = schema.types().size(); // type ids are dense from 1
 
         space = new RegionAllocator(modifyBuffer.capacity(), configuration.maxInFlightBatches());
         scheduler = new Scheduler(workerCount, maxTypeId, configuration.maxInFlightBatches());
         barriers = new Scheduler.Barriers(workerCount);
-        reader = new RecordReader(schema);
-        ingressAssembler = new ControlledFragmentAssembler(this::onIngress);
+        headerReader = new RecordReader(schema);
         positionCounters = new AtomicCounter[workerCount];
         for (int i = 0; i < workerCount; i++)
         {
             positionCounters[i] = counters.worker(i).position();
         }
         workerDispatchedBytes = new long[workerCount];
-        nextIdByType = new long[maxTypeId + 1];
+        final long[] nextIdByType = new long[maxTypeId + 1];
         for (final TypeDefinition type : schema.types())
         {
             nextIdByType[type.typeId()] = store.nextId(type.typeId());
         }
-        createIdByRecord = new long[maxRecords];
-        createTypeByRecord = new int[maxRecords];
+        sessions = new ClientSessions(aeron, counters, log, configuration.sessionTimeoutNs(),
+            configuration.sessionBacklogBytes());
+        assembler = new BatchAssembler(schema, modifyBuffer, configuration.maxBatchBytes(), maxRecordsPerBatch,
+            nextIdByType, configuration.faultInjector());
+        acks = new AckWriter(sessions, maxRecordsPerBatch);
+        reads = new ReadQueue(schema, store, sessions);
+        faults = configuration.faultInjector();
+        rejections = new InputRejections(counters.rejectedMessages(), log, REJECTION_LOG_INTERVAL_NS, "ingress");
 
         inFlight = new BatchSlot[configuration.maxInFlightBatches()];
         for (int i = 0; i < inFlight.length; i++)
         {
-            inFlight[i] = new BatchSlot(maxRecords, maxTypeId);
+            inFlight[i] = new BatchSlot(maxRecordsPerBatch, maxTypeId);
         }
         inFlightMask = inFlight.length - 1;
-        assembling = new BatchSlot(maxRecords, maxTypeId);
-        assembling.reset();
-
-        final int maxAckBytes = MessageHeaderEncoder.ENCODED_LENGTH + AckEncoder.BLOCK_LENGTH + 8 +
-            maxRecords * (AckEncoder.CreatedIdsEncoder.sbeBlockLength() + AckEncoder.ErrorsEncoder.sbeBlockLength());
-        ackBuffer = new UnsafeBuffer(new byte[maxAckBytes]);
-        copyBuffer = new UnsafeBuffer(new byte[configuration.maxBatchBytes()]);
-        dispatchBuffer = new UnsafeBuffer(new byte[MessageHeaderEncoder.ENCODED_LENGTH + DispatchEncoder.BLOCK_LENGTH +
-            4 + workerCount * DispatchEncoder.BarriersEncoder.sbeBlockLength() + 4 + configuration.maxBatchBytes()]);
-        final int maxNodeBytes = NativeStore.maxNodeLengthBytes(schema);
-        nodeCopy = new OffHeapBuffer(maxNodeBytes);
-        readResponseBuffer = new UnsafeBuffer(new byte[MessageHeaderEncoder.ENCODED_LENGTH +
-            ReadResponseEncoder.BLOCK_LENGTH + 4 + maxNodeBytes]);
+        spare = new BatchSlot(maxRecordsPerBatch, maxTypeId);
+        spare.reset();
         counters.bufferBytesFree().setRelease(space.freeBytes());
     }
 
@@ -195,27 +161,34 @@ public final class ConductorAgent implements Agent
 
     public int doWork()
     {
+        nowNs = System.nanoTime();
         int work = applied.poll(appliedHandler, APPLIED_FRAGMENT_LIMIT);
+        checkFatal();
         work += reclaimBehindWorkers();
-        if (pendingDispatchLengthBytes > 0)
+        work += dispatcher.doWork();
+        if (!ingressStopped)
         {
-            work += retryPendingDispatch();
+            work += ingress.controlledPoll(ingressAssembler, INGRESS_FRAGMENT_LIMIT);
+            checkFatal();
         }
-        if (pendingDispatchLengthBytes == 0)
-        {
-            if (!ingressStopped)
-            {
-                work += ingress.controlledPoll(ingressAssembler, INGRESS_FRAGMENT_LIMIT);
-            }
-            work += drain();
-        }
-        work += answerReads();
+        work += dispatchAssembled();
+        work += reads.answer(completedThroughSeq);
+        work += sessions.doWork(nowNs);
+        rejections.onTick(nowNs);
         if (ingressStopped && !drained)
         {
-            drained = !assemblingOpen && completedThroughSeq == lastSeq && pendingDispatchLengthBytes == 0 &&
-                readHead == readTail;
+            drained = !assembler.hasSegments() && completedThroughSeq == lastSeq && dispatcher.isIdle() &&
+                reads.isEmpty() && counters.egressBacklogBytes().get() == 0;
         }
         return work;
+    }
+
+    private void checkFatal()
+    {
+        if (null != fatal)
+        {
+            throw fatal;
+        }
     }
 
     /**
@@ -237,456 +210,410 @@ public final class ConductorAgent implements Agent
 
     public void onClose()
     {
-        for (final ExclusivePublication client : clients.values())
-        {
-            client.close();
-        }
-        clients.clear();
-        nodeCopy.close();
+        CloseHelper.closeAll(sessions, reads);
     }
 
     // ------------------------------------------------------------------------------------------
     // Ingress
     // ------------------------------------------------------------------------------------------
 
-    private ControlledFragmentHandler.Action onIngress(
-        final DirectBuffer buffer, final int offset, final int length, final Header header)
+    private Action onIngress(final DirectBuffer buffer, final int offset, final int length, final Header header)
     {
-        if (length < RecordFraming.HEADER_LENGTH_BYTES)
+        try
         {
-            counters.rejectedMessages().increment();
-            return ControlledFragmentHandler.Action.CONTINUE;
-        }
-        headerDecoder.wrap(buffer, offset);
-        if (headerDecoder.schemaId() != RecordFraming.SCHEMA_ID)
-        {
-            counters.rejectedMessages().increment();
-            return ControlledFragmentHandler.Action.CONTINUE;
-        }
-        return switch (headerDecoder.templateId())
-        {
-            case RecordReader.BATCH_HEADER -> onClientBatch(buffer, offset, length);
-            case ConnectDecoder.TEMPLATE_ID -> onConnect(buffer, offset, length);
-            case ReadRequestDecoder.TEMPLATE_ID -> onReadRequest(buffer, offset, length);
-            default ->
+            if (length < RecordFraming.HEADER_LENGTH_BYTES)
             {
-                counters.rejectedMessages().increment();
-                yield ControlledFragmentHandler.Action.CONTINUE;
+                rejections.reject("shorter than a message header");
+                return Action.CONTINUE;
             }
-        };
+            headerDecoder.wrap(buffer, offset);
+            if (headerDecoder.schemaId() != RecordFraming.SCHEMA_ID)
+            {
+                rejections.reject("not of the Spate wire schema");
+                return Action.CONTINUE;
+            }
+            return switch (headerDecoder.templateId())
+            {
+                case RecordReader.BATCH_HEADER -> onClientBatch(buffer, offset, length);
+                case ConnectDecoder.TEMPLATE_ID -> onConnect(buffer, offset, length);
+                case ReadRequestDecoder.TEMPLATE_ID -> onReadRequest(buffer, offset, length);
+                default ->
+                {
+                    rejections.reject("a template ingress does not take");
+                    yield Action.CONTINUE;
+                }
+            };
+        }
+        catch (final PipelineErrors.Fatal ex)
+        {
+            fatal = ex;
+            return Action.ABORT;
+        }
+        catch (final Throwable ex)
+        {
+            // Never thrown into Aeron's poll (it would skip the fragment silently): counted, logged, and
+            // the message is dropped. A client batch was rolled back and refused in onClientBatch.
+            errors.onError(ex);
+            return Action.CONTINUE;
+        }
     }
 
-    private ControlledFragmentHandler.Action onConnect(final DirectBuffer buffer, final int offset, final int length)
+    private Action onConnect(final DirectBuffer buffer, final int offset, final int length)
     {
-        if (length < MessageHeaderDecoder.ENCODED_LENGTH + ConnectDecoder.BLOCK_LENGTH + 4)
+        final int check = WireBounds.checkConnect(buffer, offset, length);
+        if (check != WireBounds.OK)
         {
-            counters.rejectedMessages().increment();
-            return ControlledFragmentHandler.Action.CONTINUE;
+            rejections.reject(WireBounds.reason(check));
+            return Action.CONTINUE;
         }
         connectDecoder.wrapAndApplyHeader(buffer, offset, headerDecoder);
         final long clientId = connectDecoder.clientId();
         final int streamId = connectDecoder.responseStreamId();
-        final int channelLength = connectDecoder.responseChannelLength();
-        if (channelLength <= 0 || channelLength > length)
-        {
-            counters.rejectedMessages().increment();
-            return ControlledFragmentHandler.Action.CONTINUE;
-        }
         final String channel = connectDecoder.responseChannel();
-        final ExclusivePublication previous = clients.remove(clientId);
-        if (null != previous)
+        if (channel.isEmpty())
         {
-            previous.close();
+            rejections.reject("Connect without a response channel");
+            return Action.CONTINUE;
         }
-        if (clients.size() >= MAX_CLIENTS)
+        if (null == sessions.connect(clientId, channel, streamId, nowNs))
         {
-            closeDisconnectedClients();
-            if (clients.size() >= MAX_CLIENTS)
-            {
-                counters.rejectedMessages().increment();
-                return ControlledFragmentHandler.Action.CONTINUE;
-            }
+            rejections.reject("Connect refused (see the log)");
         }
-        try
-        {
-            // Rare and blocking (a round trip to the driver): acceptable at connect time.
-            clients.put(clientId, aeron.addExclusivePublication(channel, streamId));
-        }
-        catch (final RuntimeException ex)
-        {
-            counters.rejectedMessages().increment();
-        }
-        return ControlledFragmentHandler.Action.CONTINUE;
+        return Action.CONTINUE;
     }
 
-    private void closeDisconnectedClients()
+    private Action onReadRequest(final DirectBuffer buffer, final int offset, final int length)
     {
-        final Long2ObjectHashMap<ExclusivePublication>.EntryIterator entries = clients.entrySet().iterator();
-        while (entries.hasNext())
+        final int check = WireBounds.checkReadRequest(buffer, offset, length);
+        if (check != WireBounds.OK)
         {
-            entries.next();
-            final ExclusivePublication publication = entries.getValue();
-            if (!publication.isConnected())
-            {
-                publication.close();
-                entries.remove();
-            }
-        }
-    }
-
-    private ControlledFragmentHandler.Action onReadRequest(final DirectBuffer buffer, final int offset, final int length)
-    {
-        if (length < MessageHeaderDecoder.ENCODED_LENGTH + ReadRequestDecoder.BLOCK_LENGTH)
-        {
-            counters.rejectedMessages().increment();
-            return ControlledFragmentHandler.Action.CONTINUE;
-        }
-        if (readTail - readHead == MAX_PENDING_READS)
-        {
-            counters.backPressureEvents().increment();
-            return ControlledFragmentHandler.Action.ABORT;
+            rejections.reject(WireBounds.reason(check));
+            return Action.CONTINUE;
         }
         readRequestDecoder.wrapAndApplyHeader(buffer, offset, headerDecoder);
-        final int index = readTail++ & (MAX_PENDING_READS - 1);
-        readClientIds[index] = readRequestDecoder.clientId();
-        readCorrelationIds[index] = readRequestDecoder.correlationId();
-        readNodeIds[index] = readRequestDecoder.nodeId();
-        readTypeIds[index] = readRequestDecoder.typeId();
-        readKinds[index] = (byte)readRequestDecoder.kindRaw();
+        final ClientSession session = sessions.session(readRequestDecoder.clientId());
+        if (null == session)
+        {
+            rejections.reject("read request of a client with no session");
+            return Action.CONTINUE;
+        }
+        if (reads.isFull() || !session.canReserve(reads.answerBacklogBytes()))
+        {
+            counters.backPressureEvents().incrementRelease();
+            return Action.ABORT;
+        }
+        session.reserve(reads.answerBacklogBytes());
         // Everything this client sent before the read is in a batch up to this seq.
-        readWatermarks[index] = assemblingOpen && assembling.recordCount > 0 ? lastSeq + 1 : lastSeq;
-        return ControlledFragmentHandler.Action.CONTINUE;
+        final long watermark = assembler.hasSegments() && assembler.batch().recordCount > 0 ? lastSeq + 1 : lastSeq;
+        reads.add(session, readRequestDecoder.correlationId(), readRequestDecoder.typeId(), readRequestDecoder.nodeId(),
+            readRequestDecoder.kindRaw(), watermark);
+        return Action.CONTINUE;
     }
 
-    private ControlledFragmentHandler.Action onClientBatch(final DirectBuffer buffer, final int offset, final int length)
+    private Action onClientBatch(final DirectBuffer buffer, final int offset, final int length)
     {
-        reader.wrap(buffer, offset, length);
-        reader.next();
-        if (reader.status() != RecordStatus.OK.value())
+        headerReader.wrap(buffer, offset, length);
+        headerReader.next();
+        if (headerReader.status() != RecordStatus.OK.value())
         {
-            counters.rejectedMessages().increment();
-            return ControlledFragmentHandler.Action.CONTINUE;
+            rejections.reject("malformed batch header");
+            return Action.CONTINUE;
         }
-        final long clientId = reader.batchClientId();
-        final long correlationId = reader.batchCorrelationId();
-        final long declaredRecordCount = reader.batchRecordCount();
-        final ExclusivePublication client = clients.get(clientId);
-        if (null == client)
+        final long clientId = headerReader.batchClientId();
+        final long correlationId = headerReader.batchCorrelationId();
+        final long declaredRecordCount = headerReader.batchRecordCount();
+        final ClientSession session = sessions.session(clientId);
+        if (null == session)
         {
             // Acks have nowhere to go: a producer must connect first.
-            counters.rejectedMessages().increment();
-            return ControlledFragmentHandler.Action.CONTINUE;
+            rejections.reject("batch of a client with no session");
+            return Action.CONTINUE;
         }
-        if (reader.batchSchemaHash() != schema.hash())
+        final int refusalBytes = AckWriter.refusalBacklogBytes();
+        if (headerReader.batchSchemaHash() != schema.hash())
         {
-            sendBatchRefusal(client, clientId, correlationId, declaredRecordCount, RecordStatus.SCHEMA_MISMATCH);
-            return ControlledFragmentHandler.Action.CONTINUE;
+            return refuse(session, correlationId, declaredRecordCount, RecordStatus.SCHEMA_MISMATCH, refusalBytes);
+        }
+        if (declaredRecordCount > maxRecordsPerBatch)
+        {
+            return refuse(session, correlationId, declaredRecordCount, RecordStatus.VALUE_TOO_LARGE, refusalBytes);
+        }
+        final int ackBytes = AckWriter.ackBacklogBytes(declaredRecordCount);
+        if (!session.canReserve(ackBytes))
+        {
+            // This producer's answers are not being read fast enough: it alone waits (its image only).
+            counters.backPressureEvents().incrementRelease();
+            return Action.ABORT;
         }
 
-        // Pass 1: count and size what will enter the buffer.
-        int recordCount = 0;
-        int bufferedBytes = 0;
-        while (reader.next())
+        final int result;
+        try
         {
-            if (reader.isFramingStop() || reader.templateId() == RecordReader.BATCH_HEADER)
+            result = appendWithRoom(session, buffer, offset, length);
+        }
+        catch (final PipelineErrors.Fatal ex)
+        {
+            throw ex;
+        }
+        catch (final Throwable ex)
+        {
+            // The assembler rolled the batch back: nothing of it stays. The producer learns from its ack.
+            errors.onError(ex);
+            return refuse(session, correlationId, declaredRecordCount, RecordStatus.MALFORMED, refusalBytes);
+        }
+        switch (result)
+        {
+            case BatchAssembler.APPENDED ->
             {
-                sendBatchRefusal(client, clientId, correlationId, declaredRecordCount, RecordStatus.MALFORMED);
-                return ControlledFragmentHandler.Action.CONTINUE;
+                session.reserve(ackBytes);
+                final BatchSlot batch = assembler.batch();
+                batch.segmentReservedBytes[batch.segmentCount - 1] = ackBytes;
+                counters.recordsIn().getAndAddRelease(declaredRecordCount);
+                faults.onClientBatchAppended(clientId, correlationId);
+                if (assembler.isFull())
+                {
+                    dispatchAssembled();
+                }
+                return Action.CONTINUE;
             }
-            recordCount++;
-            if (reader.status() == RecordStatus.OK.value())
+            case BatchAssembler.MALFORMED ->
             {
-                bufferedBytes += reader.frameLengthBytes();
+                return refuse(session, correlationId, declaredRecordCount, RecordStatus.MALFORMED, refusalBytes);
             }
-        }
-        if (recordCount != declaredRecordCount)
-        {
-            sendBatchRefusal(client, clientId, correlationId, declaredRecordCount, RecordStatus.MALFORMED);
-            return ControlledFragmentHandler.Action.CONTINUE;
-        }
-        if (recordCount > configuration.maxRecordsPerBatch() || bufferedBytes > configuration.maxBatchBytes())
-        {
-            sendBatchRefusal(client, clientId, correlationId, declaredRecordCount, RecordStatus.VALUE_TOO_LARGE);
-            return ControlledFragmentHandler.Action.CONTINUE;
-        }
-
-        if (assemblingOpen && !fits(recordCount, bufferedBytes))
-        {
-            if (dispatchAssembling() == 0)
+            case BatchAssembler.DOES_NOT_FIT ->
             {
-                counters.backPressureEvents().increment();
-                return ControlledFragmentHandler.Action.ABORT;
+                final int bytes = assembler.measure(buffer, offset, length);
+                if (bytes < 0)
+                {
+                    return refuse(session, correlationId, declaredRecordCount, RecordStatus.MALFORMED, refusalBytes);
+                }
+                if (bytes > configuration.maxBatchBytes())
+                {
+                    return refuse(session, correlationId, declaredRecordCount, RecordStatus.VALUE_TOO_LARGE,
+                        refusalBytes);
+                }
+                counters.backPressureEvents().incrementRelease();
+                return Action.ABORT;
             }
+            default -> throw new IllegalStateException("append result " + result);
         }
-        if (!assemblingOpen && !openAssembling())
-        {
-            counters.backPressureEvents().increment();
-            return ControlledFragmentHandler.Action.ABORT;
-        }
-        if (!fits(recordCount, bufferedBytes))
-        {
-            counters.backPressureEvents().increment();
-            return ControlledFragmentHandler.Action.ABORT;
-        }
-
-        appendClientBatch(buffer, offset, length, clientId, correlationId, recordCount);
-        counters.recordsIn().getAndAddRelease(recordCount);
-        if (assembling.lengthBytes >= assemblingCapacityBytes - RecordFraming.MAX_FIXED_RECORD_LENGTH_BYTES ||
-            assembling.entryCount >= configuration.maxRecordsPerBatch())
-        {
-            dispatchAssembling();
-        }
-        return ControlledFragmentHandler.Action.CONTINUE;
-    }
-
-    private boolean fits(final int recordCount, final int bufferedBytes)
-    {
-        return assembling.entryCount + recordCount <= configuration.maxRecordsPerBatch() &&
-            assembling.lengthBytes + bufferedBytes <= assemblingCapacityBytes;
     }
 
     /**
-     * Pass 2: copies the valid records into the batch, assigning ids and resolving createRefs.
+     * Appends into the open batch; when it does not fit, dispatches that batch and tries a fresh one.
+     *
+     * @return the assembler's result; DOES_NOT_FIT when no batch can take it now.
      */
-    private void appendClientBatch(
-        final DirectBuffer buffer, final int offset, final int length, final long clientId, final long correlationId,
-        final int recordCount)
+    private int appendWithRoom(final ClientSession session, final DirectBuffer buffer, final int offset, final int length)
     {
-        final BatchSlot batch = assembling;
-        final UnsafeBuffer target = assemblingCopyMode ? copyBuffer : modifyBuffer;
-        if (batch.segmentCount == 0)
+        if (!assembler.isOpen() && !openBatch())
         {
-            batch.firstIngressNs = System.nanoTime();
+            return BatchAssembler.DOES_NOT_FIT;
         }
-        final int segment = batch.segmentCount++;
-        batch.segmentClientIds[segment] = clientId;
-        batch.segmentCorrelationIds[segment] = correlationId;
-        batch.segmentFirstEntry[segment] = batch.entryCount;
-        batch.segmentEntryCount[segment] = recordCount;
-
-        reader.wrap(buffer, offset, length);
-        reader.next();
-        for (int recordIndex = 0; reader.next(); recordIndex++)
+        int result = assembler.append(session, buffer, offset, length);
+        if (result != BatchAssembler.DOES_NOT_FIT)
         {
-            final int entry = batch.entryCount++;
-            createIdByRecord[recordIndex] = 0;
-            batch.entryNodeId[entry] = 0;
-            batch.entryIsCreate[entry] = false;
-            int status = reader.status();
-            if (status == RecordStatus.OK.value())
+            return result;
+        }
+        if (assembler.hasSegments())
+        {
+            if (dispatchAssembled() == 0 || !openBatch())
             {
-                final TypeDefinition type = reader.type();
-                final int templateId = reader.templateId();
-                long nodeId = reader.nodeId();
-                if (templateId != RecordReader.CREATE && reader.createRef() != 0)
-                {
-                    final long ref = reader.createRef() - 1;
-                    if (ref >= recordIndex || createIdByRecord[(int)ref] == 0 ||
-                        createTypeByRecord[(int)ref] != type.typeId())
-                    {
-                        status = RecordStatus.BAD_REFERENCE.value();
-                    }
-                    else
-                    {
-                        nodeId = createIdByRecord[(int)ref];
-                    }
-                }
-                if (status == RecordStatus.OK.value())
-                {
-                    final int to = (assemblingCopyMode ? 0 : batch.offsetBytes) + batch.lengthBytes;
-                    target.putBytes(to, buffer, reader.offset(), reader.frameLengthBytes());
-                    final int block = to + RecordFraming.HEADER_LENGTH_BYTES;
-                    switch (templateId)
-                    {
-                        case RecordReader.CREATE ->
-                        {
-                            nodeId = nextIdByType[type.typeId()]++;
-                            target.putLong(block + CreateEncoder.nodeIdEncodingOffset(), nodeId, ByteOrder.LITTLE_ENDIAN);
-                            createIdByRecord[recordIndex] = nodeId;
-                            createTypeByRecord[recordIndex] = type.typeId();
-                            batch.entryIsCreate[entry] = true;
-                        }
-                        case RecordReader.UPDATE ->
-                        {
-                            target.putLong(block + UpdateEncoder.nodeIdEncodingOffset(), nodeId, ByteOrder.LITTLE_ENDIAN);
-                            target.putInt(block + UpdateEncoder.createRefEncodingOffset(), 0, ByteOrder.LITTLE_ENDIAN);
-                        }
-                        case RecordReader.DELETE ->
-                        {
-                            target.putLong(block + DeleteEncoder.nodeIdEncodingOffset(), nodeId, ByteOrder.LITTLE_ENDIAN);
-                            target.putInt(block + DeleteEncoder.createRefEncodingOffset(), 0, ByteOrder.LITTLE_ENDIAN);
-                        }
-                        default ->
-                        {
-                            target.putLong(block + IncrementEncoder.nodeIdEncodingOffset(), nodeId, ByteOrder.LITTLE_ENDIAN);
-                            target.putInt(block + IncrementEncoder.createRefEncodingOffset(), 0, ByteOrder.LITTLE_ENDIAN);
-                        }
-                    }
-                    batch.entryNodeId[entry] = nodeId;
-                    batch.bufferIndexToEntry[batch.recordCount++] = entry;
-                    batch.lengthBytes += reader.frameLengthBytes();
-                    batch.addType(type.typeId());
-                }
+                return BatchAssembler.DOES_NOT_FIT;
             }
-            batch.entryStatus[entry] = (byte)status;
         }
+        else
+        {
+            // Even an empty batch of this size cannot take it (a small gap, or copy mode): start over when
+            // the workers have freed space.
+            spare = assembler.close();
+            spare.reset();
+            if (!openBatch())
+            {
+                return BatchAssembler.DOES_NOT_FIT;
+            }
+        }
+        result = assembler.append(session, buffer, offset, length);
+        if (result == BatchAssembler.DOES_NOT_FIT && !assembler.hasSegments())
+        {
+            spare = assembler.close();
+            spare.reset();
+        }
+        return result;
+    }
+
+    private Action refuse(
+        final ClientSession session,
+        final long correlationId,
+        final long recordCount,
+        final RecordStatus status,
+        final int refusalBytes)
+    {
+        if (!session.canReserve(refusalBytes))
+        {
+            counters.backPressureEvents().incrementRelease();
+            return Action.ABORT;
+        }
+        session.reserve(refusalBytes);
+        acks.sendRefusal(session, correlationId, recordCount, status, refusalBytes);
+        return Action.CONTINUE;
     }
 
     // ------------------------------------------------------------------------------------------
     // Batches: open, dispatch, complete
     // ------------------------------------------------------------------------------------------
 
-    private boolean openAssembling()
+    private boolean openBatch()
     {
         if (!inFlight[(int)((lastSeq + 1) & inFlightMask)].isFree() || !scheduler.canAssign())
         {
             return false;
         }
-        assembling.reset();
         final long gap = space.open();
         final int gapLengthBytes = gap < 0 ? 0 : RegionAllocator.lengthOf(gap);
-        if (gapLengthBytes >= configuration.copyModeThresholdBytes() && gapLengthBytes >= RecordFraming.MAX_FIXED_RECORD_LENGTH_BYTES)
+        if (gapLengthBytes >= configuration.copyModeThresholdBytes() &&
+            gapLengthBytes >= RecordFraming.MAX_FIXED_RECORD_LENGTH_BYTES)
         {
-            assemblingCopyMode = false;
-            assembling.offsetBytes = RegionAllocator.offsetOf(gap);
-            assemblingCapacityBytes = Math.min(gapLengthBytes, configuration.maxBatchBytes());
+            assembler.open(spare, false, RegionAllocator.offsetOf(gap), Math.min(gapLengthBytes, configuration.maxBatchBytes()));
         }
         else
         {
             // The buffer is busy: the records travel inside the dispatch message instead of waiting.
-            assemblingCopyMode = true;
-            assembling.offsetBytes = 0;
-            assemblingCapacityBytes = Math.min(configuration.maxBatchBytes(),
-                dispatchPublications[0].maxMessageLength() - dispatchBuffer.capacity() + configuration.maxBatchBytes());
+            assembler.open(spare, true, 0, dispatcher.maxCopyModePayloadBytes());
         }
-        assemblingOpen = true;
+        spare = null;
         return true;
     }
 
-    private int drain()
-    {
-        return assemblingOpen && assembling.segmentCount > 0 ? dispatchAssembling() : 0;
-    }
-
     /**
-     * @return 1 when the assembled batch left (dispatched, or acked at once when it holds no
-     * record for the store), 0 when it must wait.
+     * Hands the assembled batch to a worker (or acks it at once when none of its records is for the
+     * store).
+     *
+     * @return 1 when the batch left, 0 when it waits (a dispatch pending, no worker capacity, the ring full).
      */
-    private int dispatchAssembling()
+    private int dispatchAssembled()
     {
-        final BatchSlot batch = assembling;
-        if (batch.recordCount == 0)
-        {
-            for (int segment = 0; segment < batch.segmentCount; segment++)
-            {
-                sendAck(batch, segment);
-            }
-            batch.reset();
-            assemblingOpen = false;
-            return 1;
-        }
-        if (!scheduler.canAssign())
+        if (!assembler.hasSegments())
         {
             return 0;
+        }
+        final BatchSlot batch = assembler.batch();
+        if (batch.recordCount == 0)
+        {
+            spare = assembler.close();
+            for (int segment = 0; segment < batch.segmentCount; segment++)
+            {
+                acks.sendSegmentAck(batch, segment);
+            }
+            spare.reset();
+            return 1;
         }
         final long seq = lastSeq + 1;
         final int ringIndex = (int)(seq & inFlightMask);
-        if (!inFlight[ringIndex].isFree())
+        if (!dispatcher.isIdle() || !scheduler.canAssign() || !inFlight[ringIndex].isFree())
         {
             return 0;
         }
+        final boolean copyMode = assembler.isCopyMode();
+        assembler.close();
         final int worker = scheduler.assign(seq, batch.typeIds, batch.typeCount, batch.lengthBytes, barriers);
         batch.seq = seq;
         batch.worker = worker;
         batch.startPosition = workerDispatchedBytes[worker];
         workerDispatchedBytes[worker] += batch.lengthBytes;
-        if (assemblingCopyMode)
+        if (copyMode)
         {
             batch.regionId = BatchSlot.COPY_MODE;
-            counters.copyModeDispatches().increment();
+            counters.copyModeDispatches().incrementRelease();
         }
         else
         {
             batch.regionId = space.commit(batch.offsetBytes, batch.lengthBytes);
         }
-
-        dispatchEncoder.wrapAndApplyHeader(dispatchBuffer, 0, headerEncoder)
-            .batchSeq(seq)
-            .offsetBytes(assemblingCopyMode ? 0 : batch.offsetBytes)
-            .lengthBytes(batch.lengthBytes)
-            .recordCount(batch.recordCount)
-            .dispatchTimeNs(batch.dispatchNs = System.nanoTime());
         if (barriers.count() > 0)
         {
-            counters.barrierDispatches().increment();
+            counters.barrierDispatches().incrementRelease();
         }
-        final DispatchEncoder.BarriersEncoder barriersEncoder = dispatchEncoder.barriersCount(barriers.count());
-        for (int i = 0; i < barriers.count(); i++)
-        {
-            barriersEncoder.next().seq(barriers.seq(i)).worker(barriers.worker(i));
-        }
-        if (assemblingCopyMode)
-        {
-            dispatchEncoder.putPayload(copyBuffer, 0, batch.lengthBytes);
-        }
-        else
-        {
-            dispatchEncoder.putPayload(copyBuffer, 0, 0);
-        }
-        pendingDispatchLengthBytes = MessageHeaderEncoder.ENCODED_LENGTH + dispatchEncoder.encodedLength();
-        headerEncoder.frameLengthBytes(pendingDispatchLengthBytes);
-        pendingDispatchWorker = worker;
-
-        // The assembled slot goes into the ring; the free ring slot becomes the next to assemble.
-        final BatchSlot free = inFlight[ringIndex];
+        batch.dispatchNs = System.nanoTime();
+        spare = inFlight[ringIndex];
         inFlight[ringIndex] = batch;
-        assembling = free;
-        assembling.reset();
-        assemblingOpen = false;
         lastSeq = seq;
-        counters.batches().increment();
+        counters.batches().incrementRelease();
         counters.bufferBytesFree().setRelease(space.freeBytes());
-        retryPendingDispatch();
+        dispatcher.dispatch(batch, barriers, copyMode ? assembler.copyBuffer() : null);
         return 1;
-    }
-
-    private int retryPendingDispatch()
-    {
-        final long result = dispatchPublications[pendingDispatchWorker].offer(dispatchBuffer, 0, pendingDispatchLengthBytes);
-        if (result > 0)
-        {
-            pendingDispatchLengthBytes = 0;
-            pendingDispatchWorker = -1;
-            return 1;
-        }
-        if (result == Publication.CLOSED || result == Publication.MAX_POSITION_EXCEEDED)
-        {
-            throw new IllegalStateException("dispatch publication unusable: " + result);
-        }
-        return 0;
     }
 
     private void onApplied(final DirectBuffer buffer, final int offset, final int length, final Header header)
     {
-        headerDecoder.wrap(buffer, offset);
-        appliedDecoder.wrapAndApplyHeader(buffer, offset, headerDecoder);
-        final long seq = appliedDecoder.batchSeq();
-        final BatchSlot batch = inFlight[(int)(seq & inFlightMask)];
-        if (batch.seq != seq)
+        try
         {
-            throw new IllegalStateException("report for batch " + seq + " but slot holds " + batch.seq);
+            if (!isWorkerSession(header.sessionId()))
+            {
+                rejections.reject("applied report from a stranger's publication");
+                return;
+            }
+            final int check = WireBounds.checkBatchApplied(buffer, offset, length);
+            if (check != WireBounds.OK)
+            {
+                throw errors.fatal("a worker's applied report is malformed: " + WireBounds.reason(check), null);
+            }
+            headerDecoder.wrap(buffer, offset);
+            appliedDecoder.wrapAndApplyHeader(buffer, offset, headerDecoder);
+            complete(appliedDecoder);
         }
-        for (final BatchAppliedDecoder.FailuresDecoder failure : appliedDecoder.failures())
+        catch (final PipelineErrors.Fatal ex)
         {
-            final int entry = batch.bufferIndexToEntry[(int)failure.recordIndex()];
-            batch.entryStatus[entry] = (byte)failure.statusRaw();
+            fatal = ex;
+        }
+        catch (final Throwable ex)
+        {
+            errors.onError(ex);
+            fatal = errors.fatal("handling a worker's applied report failed", ex);
+        }
+    }
+
+    private boolean isWorkerSession(final int sessionId)
+    {
+        for (final int id : appliedSessionIds)
+        {
+            if (id == sessionId)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private void complete(final BatchAppliedDecoder report)
+    {
+        final long seq = report.batchSeq();
+        final BatchSlot batch = inFlight[(int)(seq & inFlightMask)];
+        if (batch.seq != seq || seq <= completedThroughSeq)
+        {
+            throw errors.fatal("report for batch " + seq + " but its slot holds batch " + batch.seq, null);
+        }
+        if (report.worker() != batch.worker || report.recordCount() != batch.recordCount)
+        {
+            throw errors.fatal("report for batch " + seq + " from worker " + report.worker() + " with " +
+                report.recordCount() + " records; it went to worker " + batch.worker + " with " + batch.recordCount, null);
+        }
+        for (final BatchAppliedDecoder.FailuresDecoder failure : report.failures())
+        {
+            final long recordIndex = failure.recordIndex();
+            if (recordIndex >= batch.recordCount)
+            {
+                throw errors.fatal("report for batch " + seq + " names record " + recordIndex + " of " +
+                    batch.recordCount, null);
+            }
+            batch.entryStatus[batch.bufferIndexToEntry[(int)recordIndex]] = (byte)failure.statusRaw();
         }
         for (int segment = 0; segment < batch.segmentCount; segment++)
         {
-            sendAck(batch, segment);
+            acks.sendSegmentAck(batch, segment);
         }
-        stageLatencies.record(batch.firstIngressNs, batch.dispatchNs, appliedDecoder.applyStartNs(),
-            appliedDecoder.applyEndNs(), System.nanoTime());
+        stageLatencies.record(batch.firstIngressNs, batch.dispatchNs, report.applyStartNs(), report.applyEndNs(),
+            System.nanoTime());
         if (batch.regionId != BatchSlot.COPY_MODE)
         {
             space.release(batch.regionId);
@@ -721,164 +648,5 @@ public final class ConductorAgent implements Agent
             }
         }
         return work > 0 ? 1 : 0;
-    }
-
-    // ------------------------------------------------------------------------------------------
-    // Acks and reads
-    // ------------------------------------------------------------------------------------------
-
-    private void sendAck(final BatchSlot batch, final int segment)
-    {
-        final long clientId = batch.segmentClientIds[segment];
-        final int first = batch.segmentFirstEntry[segment];
-        final int count = batch.segmentEntryCount[segment];
-        int created = 0;
-        int failed = 0;
-        int firstFailure = RecordStatus.OK.value();
-        for (int i = first; i < first + count; i++)
-        {
-            if (batch.entryStatus[i] != RecordStatus.OK.value())
-            {
-                if (failed++ == 0)
-                {
-                    firstFailure = batch.entryStatus[i];
-                }
-            }
-            else if (batch.entryIsCreate[i])
-            {
-                created++;
-            }
-        }
-        ackEncoder.wrapAndApplyHeader(ackBuffer, 0, headerEncoder)
-            .clientId(clientId)
-            .correlationId(batch.segmentCorrelationIds[segment])
-            .recordCount(count)
-            .status(RecordStatus.get((short)firstFailure));
-        final AckEncoder.CreatedIdsEncoder ids = ackEncoder.createdIdsCount(created);
-        for (int i = first; i < first + count; i++)
-        {
-            if (batch.entryIsCreate[i] && batch.entryStatus[i] == RecordStatus.OK.value())
-            {
-                ids.next().nodeId(batch.entryNodeId[i]).recordIndex(i - first);
-            }
-        }
-        final AckEncoder.ErrorsEncoder errors = ackEncoder.errorsCount(failed);
-        for (int i = first; i < first + count; i++)
-        {
-            if (batch.entryStatus[i] != RecordStatus.OK.value())
-            {
-                errors.next().recordIndex(i - first).status(RecordStatus.get(batch.entryStatus[i]));
-            }
-        }
-        final int lengthBytes = MessageHeaderEncoder.ENCODED_LENGTH + ackEncoder.encodedLength();
-        headerEncoder.frameLengthBytes(lengthBytes);
-        offerToClient(clientId, ackBuffer, lengthBytes);
-    }
-
-    private void sendBatchRefusal(
-        final ExclusivePublication client, final long clientId, final long correlationId, final long recordCount,
-        final RecordStatus status)
-    {
-        ackEncoder.wrapAndApplyHeader(ackBuffer, 0, headerEncoder)
-            .clientId(clientId)
-            .correlationId(correlationId)
-            .recordCount(recordCount)
-            .status(status);
-        ackEncoder.createdIdsCount(0);
-        ackEncoder.errorsCount(0);
-        final int lengthBytes = MessageHeaderEncoder.ENCODED_LENGTH + ackEncoder.encodedLength();
-        headerEncoder.frameLengthBytes(lengthBytes);
-        offerToClient(clientId, ackBuffer, lengthBytes);
-    }
-
-    private void offerToClient(final long clientId, final UnsafeBuffer buffer, final int lengthBytes)
-    {
-        final ExclusivePublication client = clients.get(clientId);
-        if (null == client)
-        {
-            return;
-        }
-        if (client.availableWindow() < lengthBytes)
-        {
-            // The producer has left a whole publication window of acks unread: it is stuck, and
-            // waiting for it would stall every other producer. Its acks are dropped and counted.
-            counters.rejectedMessages().increment();
-            return;
-        }
-        final long deadlineNs = System.nanoTime() + ACK_OFFER_TIMEOUT_NS;
-        while (true)
-        {
-            final long result = client.offer(buffer, 0, lengthBytes);
-            if (result > 0)
-            {
-                counters.acksSent().increment();
-                return;
-            }
-            if (result == Publication.NOT_CONNECTED || result == Publication.CLOSED ||
-                result == Publication.MAX_POSITION_EXCEEDED || System.nanoTime() > deadlineNs)
-            {
-                // The producer is gone (or stopped reading): its acks have no reader.
-                counters.rejectedMessages().increment();
-                return;
-            }
-            Thread.onSpinWait();
-        }
-    }
-
-    private int answerReads()
-    {
-        int work = 0;
-        while (readHead != readTail)
-        {
-            final int index = readHead & (MAX_PENDING_READS - 1);
-            if (readWatermarks[index] > completedThroughSeq)
-            {
-                if (assemblingOpen && assembling.recordCount > 0)
-                {
-                    dispatchAssembling();
-                }
-                break;
-            }
-            answerRead(index);
-            readHead++;
-            work++;
-        }
-        return work;
-    }
-
-    private void answerRead(final int index)
-    {
-        final int typeId = readTypeIds[index];
-        final TypeDefinition type = schema.typeById(typeId);
-        long count = 0;
-        int nodeLength = 0;
-        RecordStatus status = RecordStatus.OK;
-        if (null == type)
-        {
-            status = RecordStatus.UNKNOWN_TYPE;
-        }
-        else if (readKinds[index] == ReadKind.COUNT.value())
-        {
-            count = store.count(typeId);
-        }
-        else
-        {
-            nodeLength = store.get(typeId, readNodeIds[index], nodeCopy.address(), nodeCopy.capacityBytes());
-            if (nodeLength < 0)
-            {
-                status = RecordStatus.NO_SUCH_NODE;
-                nodeLength = 0;
-            }
-        }
-        readResponseEncoder.wrapAndApplyHeader(readResponseBuffer, 0, headerEncoder)
-            .clientId(readClientIds[index])
-            .correlationId(readCorrelationIds[index])
-            .count(count)
-            .typeId(typeId)
-            .status(status)
-            .putNode(nodeCopy.buffer(), 0, nodeLength);
-        final int lengthBytes = MessageHeaderEncoder.ENCODED_LENGTH + readResponseEncoder.encodedLength();
-        headerEncoder.frameLengthBytes(lengthBytes);
-        offerToClient(readClientIds[index], readResponseBuffer, lengthBytes);
     }
 }

@@ -3,30 +3,40 @@ package io.spate.pipeline;
 import io.spate.driver.IdleStrategies;
 
 import io.aeron.Aeron;
+import io.aeron.Counter;
 import io.aeron.ExclusivePublication;
 import io.aeron.Subscription;
 import io.spate.store.NativeStore;
 import io.spate.store.OffHeapBuffer;
 import org.agrona.CloseHelper;
-import org.agrona.ErrorHandler;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.AgentRunner;
 import org.agrona.concurrent.CompositeAgent;
+import org.agrona.concurrent.SleepingMillisIdleStrategy;
 import org.agrona.concurrent.status.AtomicCounter;
 import org.agrona.concurrent.status.CountersReader;
 
+import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
  * The conductor and its workers attached to an Aeron client: opens the counters, the modify
  * buffer, the dispatch and applied streams, and starts one {@link AgentRunner} per agent.
- * Closes everything in reverse order of opening.
+ * Closes everything in reverse order of opening. One pipeline per driver and stream set
+ * ({@link PipelineInstanceLock}); a watchdog thread reports workers that stall ({@link WorkerWatchdog}).
  */
 public final class Pipeline implements AutoCloseable
 {
+    /** How long a new pipeline waits for the driver to release the streams of one that died. */
+    private static final long WAIT_FOR_DEAD_PIPELINE_MS = 20_000;
+    private static final long WATCHDOG_PERIOD_MS = 50;
+
     private final PipelineConfiguration configuration;
+    private final Counter instance;
     private final PipelineCounters counters;
+    private final AtomicCounter errorCounter;
+    private final PipelineErrors errors;
     private final OffHeapBuffer modifyBuffer;
     private final Subscription ingress;
     private final Subscription applied;
@@ -36,9 +46,8 @@ public final class Pipeline implements AutoCloseable
     private final ConductorAgent conductor;
     private final AgentRunner conductorRunner;
     private final List<AgentRunner> workerRunners = new ArrayList<>();
-    private final AtomicCounter errorCounter;
+    private final AgentRunner watchdogRunner;
     private final StageLatencies stageLatencies = new StageLatencies();
-    private volatile Throwable firstError;
     private boolean closed;
 
     /**
@@ -47,40 +56,56 @@ public final class Pipeline implements AutoCloseable
      * @param configuration concluded here.
      * @param aeron         a connected client (the pipeline does not close it).
      * @param store         the native store for configuration.schema() (the pipeline does not close it).
+     * @throws IllegalStateException when another pipeline runs on the driver with the same streams.
      */
     public Pipeline(final PipelineConfiguration configuration, final Aeron aeron, final NativeStore store)
     {
         this.configuration = configuration.conclude();
+        final PrintStream log = System.err;
         final int workerCount = configuration.workerCount();
+        try
+        {
+            instance = PipelineInstanceLock.acquire(aeron, configuration, WAIT_FOR_DEAD_PIPELINE_MS, log);
+        }
+        catch (final PipelineInstanceLock.AlreadyRunningException ex)
+        {
+            throw new IllegalStateException(ex.getMessage());
+        }
         counters = new PipelineCounters(aeron, workerCount);
         errorCounter = aeron.addCounter(PipelineCounters.PIPELINE_AGENT_ERRORS_TYPE_ID, "spate pipeline agent errors");
+        errors = new PipelineErrors(errorCounter, log);
         modifyBuffer = new OffHeapBuffer(configuration.modifyBufferBytes());
         ingress = aeron.addSubscription(configuration.ingressChannel(), configuration.ingressStreamId());
         applied = aeron.addSubscription("aeron:ipc", configuration.appliedStreamId());
         dispatchPublications = new ExclusivePublication[workerCount];
         dispatchSubscriptions = new Subscription[workerCount];
         appliedPublications = new ExclusivePublication[workerCount];
-        final AtomicCounter[] doneCounters = new AtomicCounter[workerCount];
+        final int[] appliedSessionIds = new int[workerCount];
         for (int i = 0; i < workerCount; i++)
         {
-            dispatchPublications[i] = aeron.addExclusivePublication("aeron:ipc", configuration.dispatchStreamIdBase() + i);
-            dispatchSubscriptions[i] = aeron.addSubscription("aeron:ipc", configuration.dispatchStreamIdBase() + i);
+            final int dispatchStreamId = configuration.dispatchStreamIdBase() + i;
+            dispatchPublications[i] = aeron.addExclusivePublication("aeron:ipc", dispatchStreamId);
+            // The worker reads only its conductor's publication: another process on the driver may add
+            // one to the same stream, but the driver refuses a second one with this session id.
+            dispatchSubscriptions[i] = aeron.addSubscription(
+                "aeron:ipc?session-id=" + dispatchPublications[i].sessionId(), dispatchStreamId);
             appliedPublications[i] = aeron.addExclusivePublication("aeron:ipc", configuration.appliedStreamId());
-            doneCounters[i] = counters.worker(i).doneBatch();
+            appliedSessionIds[i] = appliedPublications[i].sessionId();
         }
 
-        final ErrorHandler errorHandler = this::onError;
+        final Dispatcher dispatcher = new Dispatcher(dispatchPublications, workerCount, configuration.maxBatchBytes(),
+            counters, errors);
         conductor = new ConductorAgent(configuration, aeron, store, modifyBuffer.buffer(), ingress, applied,
-            dispatchPublications, counters, stageLatencies);
+            appliedSessionIds, dispatcher, counters, errors, stageLatencies, log);
         final CountersReader countersReader = aeron.countersReader();
         final List<Agent> workers = new ArrayList<>();
         for (int i = 0; i < workerCount; i++)
         {
             final int positionId = counters.worker(i).position().id();
             final long positionAddress = countersReader.valuesBuffer().addressOffset() + CountersReader.counterOffset(positionId);
-            workers.add(new WorkerAgent(i, dispatchSubscriptions[i], appliedPublications[i], store,
-                modifyBuffer.buffer(), positionAddress, doneCounters, counters.worker(i).recordsApplied(),
-                counters.worker(i).errors(), configuration.maxRecordsPerBatch(), configuration.maxBatchBytes()));
+            workers.add(new WorkerAgent(i, dispatchSubscriptions[i], dispatchPublications[i].sessionId(),
+                appliedPublications[i], store, modifyBuffer.buffer(), positionAddress, counters, errors,
+                configuration.faultInjector(), configuration.maxRecordsPerBatch(), configuration.maxBatchBytes()));
         }
         if (configuration.threadingMode() == PipelineConfiguration.ThreadingMode.SHARED)
         {
@@ -90,7 +115,7 @@ public final class Pipeline implements AutoCloseable
             final List<Agent> all = new ArrayList<>();
             all.add(conductor);
             all.addAll(workers);
-            conductorRunner = new AgentRunner(IdleStrategies.parse(configuration.conductorIdleStrategy()), errorHandler,
+            conductorRunner = new AgentRunner(IdleStrategies.parse(configuration.conductorIdleStrategy()), errors,
                 errorCounter, new CompositeAgent(all));
         }
         else
@@ -98,16 +123,20 @@ public final class Pipeline implements AutoCloseable
             for (final Agent worker : workers)
             {
                 workerRunners.add(new AgentRunner(
-                    IdleStrategies.parse(configuration.workerIdleStrategy()), errorHandler, errorCounter, worker));
+                    IdleStrategies.parse(configuration.workerIdleStrategy()), errors, errorCounter, worker));
             }
             conductorRunner = new AgentRunner(
-                IdleStrategies.parse(configuration.conductorIdleStrategy()), errorHandler, errorCounter, conductor);
+                IdleStrategies.parse(configuration.conductorIdleStrategy()), errors, errorCounter, conductor);
         }
+        // On its own thread, so it sees a stall even when the stuck worker shares the conductor's thread.
+        watchdogRunner = new AgentRunner(new SleepingMillisIdleStrategy(WATCHDOG_PERIOD_MS), errors, errorCounter,
+            new WorkerWatchdog(counters, configuration.workerStallTimeoutMs() * 1_000_000L, System::nanoTime, log));
         for (final AgentRunner runner : workerRunners)
         {
             AgentRunner.startOnThread(runner);
         }
         AgentRunner.startOnThread(conductorRunner);
+        AgentRunner.startOnThread(watchdogRunner);
     }
 
     public PipelineConfiguration configuration()
@@ -130,21 +159,27 @@ public final class Pipeline implements AutoCloseable
     }
 
     /**
-     * @return errors the agents raised (each also counted); null when none.
+     * @return the first error the agents met (each is also counted and logged); null when none.
      */
     public Throwable firstError()
     {
-        return firstError;
+        return errors.firstError();
     }
 
-    private void onError(final Throwable error)
+    /**
+     * @return why the pipeline stopped itself (its state could no longer be trusted), or null while it runs.
+     */
+    public String fatalError()
     {
-        if (null == firstError)
-        {
-            firstError = error;
-        }
-        System.err.println("spate pipeline: agent error: " + error);
-        error.printStackTrace(System.err);
+        return errors.fatalMessage();
+    }
+
+    /**
+     * @return true once the agents found the Aeron client closed because the media driver went away.
+     */
+    public boolean isDriverGone()
+    {
+        return errors.isDriverGone();
     }
 
     /**
@@ -190,7 +225,7 @@ public final class Pipeline implements AutoCloseable
         final long deadlineNs = System.nanoTime() + timeoutMs * 1_000_000L;
         while (!conductor.isDrained())
         {
-            if (System.nanoTime() > deadlineNs)
+            if (System.nanoTime() > deadlineNs || null != errors.fatalMessage())
             {
                 return false;
             }
@@ -214,7 +249,7 @@ public final class Pipeline implements AutoCloseable
             return;
         }
         closed = true;
-        CloseHelper.close(conductorRunner);
+        CloseHelper.closeAll(watchdogRunner, conductorRunner);
         for (int i = workerRunners.size() - 1; i >= 0; i--)
         {
             CloseHelper.close(workerRunners.get(i));
@@ -225,6 +260,6 @@ public final class Pipeline implements AutoCloseable
         }
         CloseHelper.closeAll(applied, ingress);
         modifyBuffer.close();
-        CloseHelper.closeAll(errorCounter, counters);
+        CloseHelper.closeAll(errorCounter, counters, instance);
     }
 }

@@ -23,6 +23,9 @@ public final class PipelineConfiguration
     public static final String CONDUCTOR_IDLE_PROP = "spate.conductor.idle.strategy";
     public static final String WORKER_IDLE_PROP = "spate.worker.idle.strategy";
     public static final String THREADING_MODE_PROP = "spate.pipeline.threading.mode";
+    public static final String SESSION_TIMEOUT_MS_PROP = "spate.session.timeout.ms";
+    public static final String SESSION_BACKLOG_BYTES_PROP = "spate.session.backlog.bytes";
+    public static final String WORKER_STALL_TIMEOUT_MS_PROP = "spate.worker.stall.timeout.ms";
 
     /** How the conductor and workers are run; the agents are the same either way. */
     public enum ThreadingMode
@@ -50,6 +53,10 @@ public final class PipelineConfiguration
     private int maxInFlightBatches = Integer.getInteger(MAX_IN_FLIGHT_BATCHES_PROP, 256);
     private String conductorIdleStrategy = System.getProperty(CONDUCTOR_IDLE_PROP, "backoff");
     private String workerIdleStrategy = System.getProperty(WORKER_IDLE_PROP, "backoff");
+    private long sessionTimeoutMs = Long.getLong(SESSION_TIMEOUT_MS_PROP, 10_000);
+    private int sessionBacklogBytes = Integer.getInteger(SESSION_BACKLOG_BYTES_PROP, 8 << 20);
+    private long workerStallTimeoutMs = Long.getLong(WORKER_STALL_TIMEOUT_MS_PROP, 5_000);
+    private FaultInjector faultInjector = FaultInjector.NONE;
     private ThreadingMode threadingMode = ThreadingMode.valueOf(System.getProperty(THREADING_MODE_PROP,
         Runtime.getRuntime().availableProcessors() <= 2 ? "shared" : "dedicated").toUpperCase(java.util.Locale.ROOT));
 
@@ -81,6 +88,19 @@ public final class PipelineConfiguration
         require(schema.maxRecordLengthBytes() <= maxBatchBytes,
             "a record of this schema may take " + schema.maxRecordLengthBytes() + " bytes, more than " +
             MAX_BATCH_BYTES_PROP + " " + maxBatchBytes);
+        require(sessionTimeoutMs >= 100 && sessionTimeoutMs <= 3_600_000,
+            SESSION_TIMEOUT_MS_PROP + " must be 100..3600000: " + sessionTimeoutMs);
+        require(workerStallTimeoutMs >= 10 && workerStallTimeoutMs <= 3_600_000,
+            WORKER_STALL_TIMEOUT_MS_PROP + " must be 10..3600000: " + workerStallTimeoutMs);
+        final long minBacklogBytes = 2L * (AckWriter.ackBacklogBytes(maxRecordsPerBatch) +
+            ClientSession.backlogBytesFor(ReadQueue.maxAnswerBytes(schema)));
+        require(sessionBacklogBytes >= minBacklogBytes && sessionBacklogBytes <= 1 << 30,
+            SESSION_BACKLOG_BYTES_PROP + " must hold two acks of a full batch and two read answers (" +
+            minBacklogBytes + " bytes here) and be at most 1 GiB: " + sessionBacklogBytes);
+        if (null == faultInjector)
+        {
+            faultInjector = FaultInjector.NONE;
+        }
         IdleStrategies.parse(conductorIdleStrategy);
         IdleStrategies.parse(workerIdleStrategy);
         return this;
@@ -237,6 +257,70 @@ public final class PipelineConfiguration
         return this;
     }
 
+    /**
+     * @return how long a producer's answers may stay unsent (it stopped reading, or its response stream
+     * is gone) before its session is closed.
+     */
+    public long sessionTimeoutMs()
+    {
+        return sessionTimeoutMs;
+    }
+
+    public long sessionTimeoutNs()
+    {
+        return sessionTimeoutMs * 1_000_000L;
+    }
+
+    public PipelineConfiguration sessionTimeoutMs(final long sessionTimeoutMs)
+    {
+        this.sessionTimeoutMs = sessionTimeoutMs;
+        return this;
+    }
+
+    /**
+     * @return most bytes of answers owed to one producer (sent or not): past it, that producer's
+     * batches wait at ingress.
+     */
+    public int sessionBacklogBytes()
+    {
+        return sessionBacklogBytes;
+    }
+
+    public PipelineConfiguration sessionBacklogBytes(final int sessionBacklogBytes)
+    {
+        this.sessionBacklogBytes = sessionBacklogBytes;
+        return this;
+    }
+
+    /**
+     * @return how long a worker with work may make no progress before it is reported stalled.
+     */
+    public long workerStallTimeoutMs()
+    {
+        return workerStallTimeoutMs;
+    }
+
+    public PipelineConfiguration workerStallTimeoutMs(final long workerStallTimeoutMs)
+    {
+        this.workerStallTimeoutMs = workerStallTimeoutMs;
+        return this;
+    }
+
+    public FaultInjector faultInjector()
+    {
+        return faultInjector;
+    }
+
+    /**
+     * @param faultInjector hooks for fault-injection tests; {@link FaultInjector#NONE} in production.
+     * @return this.
+     */
+    public PipelineConfiguration faultInjector(final FaultInjector faultInjector)
+    {
+        this.faultInjector = faultInjector;
+        return this;
+    }
+
     public ThreadingMode threadingMode()
     {
         return threadingMode;
@@ -262,6 +346,9 @@ public final class PipelineConfiguration
             ", appliedStreamId=" + appliedStreamId +
             ", conductorIdle=" + conductorIdleStrategy +
             ", workerIdle=" + workerIdleStrategy +
-            ", threading=" + threadingMode + "}";
+            ", threading=" + threadingMode +
+            ", sessionTimeoutMs=" + sessionTimeoutMs +
+            ", sessionBacklogBytes=" + sessionBacklogBytes +
+            ", workerStallTimeoutMs=" + workerStallTimeoutMs + "}";
     }
 }

@@ -24,9 +24,28 @@ public final class PipelineCounters implements AutoCloseable
     public static final int CONDUCTOR_ACKS_SENT_TYPE_ID = 1016;
     public static final int PIPELINE_AGENT_ERRORS_TYPE_ID = 1017;
     public static final int CONDUCTOR_BARRIER_DISPATCHES_TYPE_ID = 1018;
+    public static final int WORKER_ASSIGNED_BATCH_TYPE_ID = 1005;
+    public static final int WORKER_STALLED_TYPE_ID = 1006;
+    public static final int WORKER_STALLS_TYPE_ID = 1007;
+    public static final int WORKER_REPORT_RETRIES_TYPE_ID = 1008;
+    public static final int CONDUCTOR_SESSIONS_OPEN_TYPE_ID = 1019;
+    public static final int CONDUCTOR_SESSIONS_CLOSED_TYPE_ID = 1020;
+    public static final int CONDUCTOR_ANSWERS_DISCARDED_TYPE_ID = 1021;
+    public static final int CONDUCTOR_EGRESS_RETRIES_TYPE_ID = 1022;
+    public static final int CONDUCTOR_EGRESS_BACKLOG_BYTES_TYPE_ID = 1023;
+    public static final int CONDUCTOR_DISPATCH_RETRIES_TYPE_ID = 1024;
+    public static final int PIPELINE_INSTANCE_TYPE_ID = 1030;
 
     /** Counters of one worker. */
-    public record WorkerCounters(Counter position, Counter doneBatch, Counter recordsApplied, Counter errors)
+    public record WorkerCounters(
+        Counter position,
+        Counter doneBatch,
+        Counter recordsApplied,
+        Counter errors,
+        Counter assignedBatch,
+        Counter stalled,
+        Counter stalls,
+        Counter reportRetries)
     {
     }
 
@@ -39,6 +58,12 @@ public final class PipelineCounters implements AutoCloseable
     private final Counter rejectedMessages;
     private final Counter acksSent;
     private final Counter barrierDispatches;
+    private final Counter sessionsOpen;
+    private final Counter sessionsClosed;
+    private final Counter answersDiscarded;
+    private final Counter egressRetries;
+    private final Counter egressBacklogBytes;
+    private final Counter dispatchRetries;
 
     /**
      * @param aeron       client whose CnC file holds the counters.
@@ -53,7 +78,11 @@ public final class PipelineCounters implements AutoCloseable
                 aeron.addCounter(WORKER_POSITION_TYPE_ID, "spate worker " + i + " position (bytes applied)"),
                 aeron.addCounter(WORKER_DONE_BATCH_TYPE_ID, "spate worker " + i + " done batch (seq)"),
                 aeron.addCounter(WORKER_RECORDS_APPLIED_TYPE_ID, "spate worker " + i + " records applied"),
-                aeron.addCounter(WORKER_ERRORS_TYPE_ID, "spate worker " + i + " record errors"));
+                aeron.addCounter(WORKER_ERRORS_TYPE_ID, "spate worker " + i + " record errors"),
+                aeron.addCounter(WORKER_ASSIGNED_BATCH_TYPE_ID, "spate worker " + i + " assigned batch (seq)"),
+                aeron.addCounter(WORKER_STALLED_TYPE_ID, "spate worker " + i + " stalled (1: no progress with work)"),
+                aeron.addCounter(WORKER_STALLS_TYPE_ID, "spate worker " + i + " stalls"),
+                aeron.addCounter(WORKER_REPORT_RETRIES_TYPE_ID, "spate worker " + i + " applied-report offer retries"));
         }
         recordsIn = aeron.addCounter(CONDUCTOR_RECORDS_IN_TYPE_ID, "spate conductor records in");
         batches = aeron.addCounter(CONDUCTOR_BATCHES_TYPE_ID, "spate conductor batches dispatched");
@@ -64,6 +93,16 @@ public final class PipelineCounters implements AutoCloseable
         acksSent = aeron.addCounter(CONDUCTOR_ACKS_SENT_TYPE_ID, "spate conductor acks sent");
         barrierDispatches = aeron.addCounter(CONDUCTOR_BARRIER_DISPATCHES_TYPE_ID,
             "spate conductor dispatches with barriers (types held by 2+ busy workers)");
+        sessionsOpen = aeron.addCounter(CONDUCTOR_SESSIONS_OPEN_TYPE_ID, "spate conductor sessions open");
+        sessionsClosed = aeron.addCounter(CONDUCTOR_SESSIONS_CLOSED_TYPE_ID, "spate conductor sessions closed");
+        answersDiscarded = aeron.addCounter(CONDUCTOR_ANSWERS_DISCARDED_TYPE_ID,
+            "spate conductor answers discarded (their session was closed)");
+        egressRetries = aeron.addCounter(CONDUCTOR_EGRESS_RETRIES_TYPE_ID,
+            "spate conductor response offers retried (back pressure, term rotation)");
+        egressBacklogBytes = aeron.addCounter(CONDUCTOR_EGRESS_BACKLOG_BYTES_TYPE_ID,
+            "spate conductor answers waiting for producers (bytes)");
+        dispatchRetries = aeron.addCounter(CONDUCTOR_DISPATCH_RETRIES_TYPE_ID,
+            "spate conductor dispatch offers retried (back pressure, term rotation)");
     }
 
     public WorkerCounters worker(final int index)
@@ -116,13 +155,45 @@ public final class PipelineCounters implements AutoCloseable
         return barrierDispatches;
     }
 
+    public Counter sessionsOpen()
+    {
+        return sessionsOpen;
+    }
+
+    public Counter sessionsClosed()
+    {
+        return sessionsClosed;
+    }
+
+    public Counter answersDiscarded()
+    {
+        return answersDiscarded;
+    }
+
+    public Counter egressRetries()
+    {
+        return egressRetries;
+    }
+
+    public Counter egressBacklogBytes()
+    {
+        return egressBacklogBytes;
+    }
+
+    public Counter dispatchRetries()
+    {
+        return dispatchRetries;
+    }
+
     public void close()
     {
-        CloseHelper.closeAll(barrierDispatches, acksSent, rejectedMessages, backPressureEvents, copyModeDispatches, bufferBytesFree,
+        CloseHelper.closeAll(dispatchRetries, egressBacklogBytes, egressRetries, answersDiscarded, sessionsClosed,
+            sessionsOpen, barrierDispatches, acksSent, rejectedMessages, backPressureEvents, copyModeDispatches, bufferBytesFree,
             batches, recordsIn);
         for (int i = workers.length - 1; i >= 0; i--)
         {
-            CloseHelper.closeAll(workers[i].errors(), workers[i].recordsApplied(), workers[i].doneBatch(),
+            CloseHelper.closeAll(workers[i].reportRetries(), workers[i].stalls(), workers[i].stalled(),
+                workers[i].assignedBatch(), workers[i].errors(), workers[i].recordsApplied(), workers[i].doneBatch(),
                 workers[i].position());
         }
     }

@@ -21,6 +21,8 @@ import io.spate.wire.ReadKind;
 import io.spate.wire.ReadRequestEncoder;
 import io.spate.wire.ReadResponseDecoder;
 import io.spate.wire.RecordStatus;
+import io.spate.wire.SessionClosedDecoder;
+import io.spate.codec.WireBounds;
 import org.agrona.CloseHelper;
 import org.agrona.DirectBuffer;
 import org.agrona.collections.Long2ObjectHashMap;
@@ -167,6 +169,8 @@ public final class SpateClient implements AutoCloseable
     private final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
     private final AckDecoder ackDecoder = new AckDecoder();
     private final ReadResponseDecoder readResponseDecoder = new ReadResponseDecoder();
+    private final SessionClosedDecoder sessionClosedDecoder = new SessionClosedDecoder();
+    private String closedReason;
     private final Long2ObjectHashMap<CompletableFuture<BatchResult>> futures = new Long2ObjectHashMap<>();
     private final long clientId;
     private final int maxRecordLengthBytes;
@@ -494,6 +498,7 @@ public final class SpateClient implements AutoCloseable
         {
             return NOTHING_TO_FLUSH;
         }
+        checkSessionOpen();
         final int length = writer.endBatch();
         final long result = ingress.offer(batchBuffer, 0, length);
         if (result > 0)
@@ -536,6 +541,7 @@ public final class SpateClient implements AutoCloseable
         final long deadlineNs = System.nanoTime() + timeoutMs * 1_000_000L;
         while (inFlightBatches > 0)
         {
+            checkSessionOpen();
             if (System.nanoTime() > deadlineNs)
             {
                 return false;
@@ -555,7 +561,48 @@ public final class SpateClient implements AutoCloseable
      */
     public int poll()
     {
-        return responses.poll(responseAssembler, 16);
+        final int fragments = responses.poll(responseAssembler, 16);
+        if (fragments == 0 && null == closedReason && !responses.isConnected())
+        {
+            // Everything the pipeline sent has been read (the image drains before it goes): the stream is gone.
+            onSessionClosed("the response stream from the pipeline is gone (the pipeline stopped, or closed this " +
+                "session without a word)");
+        }
+        return fragments;
+    }
+
+    /**
+     * @return why the pipeline closed this client's session, or null while it is open.
+     */
+    public String sessionClosedReason()
+    {
+        return closedReason;
+    }
+
+    private void checkSessionOpen()
+    {
+        if (null != closedReason)
+        {
+            throw new SpateClientException(closedReason);
+        }
+    }
+
+    private void onSessionClosed(final String reason)
+    {
+        if (null != closedReason)
+        {
+            return;
+        }
+        closedReason = reason;
+        // Batches in flight get no ack: they may or may not have been applied.
+        final SpateClientException failure = new SpateClientException(reason + "; " + inFlightBatches +
+            " batch(es) sent without an ack may or may not have been applied");
+        for (final CompletableFuture<BatchResult> future : futures.values())
+        {
+            future.completeExceptionally(failure);
+        }
+        futures.clear();
+        inFlightBatches = 0;
     }
 
     // ------------------------------------------------------------------------------------------
@@ -598,6 +645,7 @@ public final class SpateClient implements AutoCloseable
         final long deadlineNs = System.nanoTime() + context.timeoutNs;
         while (!readAnswered)
         {
+            checkSessionOpen();
             checkDeadline(deadlineNs, "no answer to the " + kind + " read of " + type.name());
             if (poll() == 0)
             {
@@ -609,14 +657,29 @@ public final class SpateClient implements AutoCloseable
 
     private void onResponse(final DirectBuffer buffer, final int offset, final int length, final Header header)
     {
+        if (WireBounds.check(buffer, offset, length) != WireBounds.OK)
+        {
+            return; // not a message this client can read: nothing of it is trusted
+        }
         headerDecoder.wrap(buffer, offset);
         switch (headerDecoder.templateId())
         {
             case AckDecoder.TEMPLATE_ID -> onAck(buffer, offset);
             case ReadResponseDecoder.TEMPLATE_ID -> onReadResponse(buffer, offset);
+            case SessionClosedDecoder.TEMPLATE_ID -> onSessionClosedMessage(buffer, offset);
             default ->
             {
             }
+        }
+    }
+
+    private void onSessionClosedMessage(final DirectBuffer buffer, final int offset)
+    {
+        sessionClosedDecoder.wrapAndApplyHeader(buffer, offset, headerDecoder);
+        if (sessionClosedDecoder.clientId() == clientId)
+        {
+            final String reason = String.valueOf(sessionClosedDecoder.reason());
+            onSessionClosed("session closed by the pipeline (" + reason + "): " + sessionClosedDecoder.detail());
         }
     }
 

@@ -5,6 +5,7 @@ import io.aeron.ExclusivePublication;
 import io.aeron.Subscription;
 import io.aeron.logbuffer.ControlledFragmentHandler;
 import io.aeron.logbuffer.Header;
+import io.spate.codec.WireBounds;
 import io.spate.store.ApplyResults;
 import io.spate.store.NativeStore;
 import io.spate.store.OffHeapBuffer;
@@ -24,20 +25,31 @@ import org.agrona.concurrent.status.AtomicCounter;
  * the barriers a batch carries (other workers' done counters), calls the native store with the
  * address of its position counter so progress is visible while the batch runs, reports the
  * records that failed, then publishes its done counter. One per {@link org.agrona.concurrent.AgentRunner}.
+ * <p>
+ * Every dispatch taken from the stream is reported, whatever happens: if applying throws (a fault in
+ * the worker or the binding), the records the store did not reach are reported {@code NOT_APPLIED}
+ * and the batch completes, so nothing waits for it forever and its ids are never reused. Only the
+ * pipeline's own dispatch publication is read (its session id); a dispatch that does not decode is a
+ * broken invariant and stops the pipeline.
  */
 public final class WorkerAgent implements Agent, ControlledFragmentHandler
 {
     private final int workerIndex;
     private final Subscription dispatchSubscription;
+    private final int dispatchSessionId;
     private final ExclusivePublication appliedPublication;
     private final NativeStore store;
     private final long modifyBufferAddress;
     private final int modifyBufferCapacityBytes;
     private final long positionCounterAddress;
+    private final AtomicCounter positionCounter;
     private final AtomicCounter doneCounter;
     private final AtomicCounter recordsApplied;
-    private final AtomicCounter errors;
+    private final AtomicCounter errorsCounter;
+    private final AtomicCounter reportRetries;
     private final AtomicCounter[] doneCounters;
+    private final PipelineErrors errors;
+    private final FaultInjector faults;
     private final ApplyResults results;
     private final MessageHeaderDecoder headerDecoder = new MessageHeaderDecoder();
     private final DispatchDecoder dispatchDecoder = new DispatchDecoder();
@@ -46,46 +58,62 @@ public final class WorkerAgent implements Agent, ControlledFragmentHandler
     private final UnsafeBuffer reportBuffer;
     private final ControlledFragmentAssembler assembler = new ControlledFragmentAssembler(this);
     private final OffHeapBuffer copyModeScratch;
+    private final int maxRecordsPerBatch;
+    private long appliedBytes;
     private int pendingReportLengthBytes;
     private long pendingDoneSeq;
+    private PipelineErrors.Fatal fatal;
 
     /**
-     * @param workerIndex               this worker's index.
-     * @param dispatchSubscription      its dispatch stream.
-     * @param appliedPublication        where it reports applied batches.
-     * @param store                     the native store.
-     * @param modifyBuffer              the shared modify buffer (off-heap).
-     * @param positionCounterAddress    address of its position counter's value (native code advances it).
-     * @param doneCounters              every worker's done counter (its own at workerIndex).
-     * @param recordsApplied            counter of records applied.
-     * @param errors                    counter of records that failed.
-     * @param maxRecordsPerBatch        most records a dispatched batch holds.
-     * @param maxBatchBytes             most bytes a dispatched batch holds.
+     * @param workerIndex            this worker's index.
+     * @param dispatchSubscription   its dispatch stream.
+     * @param dispatchSessionId      session id of the conductor's dispatch publication to it.
+     * @param appliedPublication     where it reports applied batches.
+     * @param store                  the native store.
+     * @param modifyBuffer           the shared modify buffer (off-heap).
+     * @param positionCounterAddress address of its position counter's value (native code advances it).
+     * @param counters               the pipeline's counters (its own, and every worker's done counter).
+     * @param errors                 where failures go.
+     * @param faults                 fault-injection hooks ({@link FaultInjector#NONE} in production).
+     * @param maxRecordsPerBatch     most records a dispatched batch holds.
+     * @param maxBatchBytes          most bytes a dispatched batch holds.
      */
     public WorkerAgent(
         final int workerIndex,
         final Subscription dispatchSubscription,
+        final int dispatchSessionId,
         final ExclusivePublication appliedPublication,
         final NativeStore store,
         final AtomicBuffer modifyBuffer,
         final long positionCounterAddress,
-        final AtomicCounter[] doneCounters,
-        final AtomicCounter recordsApplied,
-        final AtomicCounter errors,
+        final PipelineCounters counters,
+        final PipelineErrors errors,
+        final FaultInjector faults,
         final int maxRecordsPerBatch,
         final int maxBatchBytes)
     {
         this.workerIndex = workerIndex;
         this.dispatchSubscription = dispatchSubscription;
+        this.dispatchSessionId = dispatchSessionId;
         this.appliedPublication = appliedPublication;
         this.store = store;
         this.modifyBufferAddress = modifyBuffer.addressOffset();
         this.modifyBufferCapacityBytes = modifyBuffer.capacity();
         this.positionCounterAddress = positionCounterAddress;
-        this.doneCounters = doneCounters;
-        this.doneCounter = doneCounters[workerIndex];
-        this.recordsApplied = recordsApplied;
         this.errors = errors;
+        this.faults = faults;
+        this.maxRecordsPerBatch = maxRecordsPerBatch;
+        final PipelineCounters.WorkerCounters own = counters.worker(workerIndex);
+        this.positionCounter = own.position();
+        this.doneCounter = own.doneBatch();
+        this.recordsApplied = own.recordsApplied();
+        this.errorsCounter = own.errors();
+        this.reportRetries = own.reportRetries();
+        this.doneCounters = new AtomicCounter[counters.workerCount()];
+        for (int i = 0; i < doneCounters.length; i++)
+        {
+            doneCounters[i] = counters.worker(i).doneBatch();
+        }
         // Every message of a batch may fail: the report is sized for that.
         this.results = new ApplyResults(maxRecordsPerBatch + 1);
         this.copyModeScratch = new OffHeapBuffer(maxBatchBytes);
@@ -104,20 +132,54 @@ public final class WorkerAgent implements Agent, ControlledFragmentHandler
         {
             return sendPendingReport() ? 1 : 0;
         }
-        return dispatchSubscription.controlledPoll(assembler, 1);
+        final int work = dispatchSubscription.controlledPoll(assembler, 1);
+        if (null != fatal)
+        {
+            throw fatal;
+        }
+        return work;
     }
 
     public Action onFragment(final DirectBuffer buffer, final int offset, final int length, final Header header)
     {
-        headerDecoder.wrap(buffer, offset);
-        if (headerDecoder.templateId() != DispatchDecoder.TEMPLATE_ID)
+        try
         {
-            throw new IllegalStateException("worker " + workerIndex + " got template " + headerDecoder.templateId());
+            return onDispatch(buffer, offset, length, header);
         }
+        catch (final PipelineErrors.Fatal ex)
+        {
+            fatal = ex;
+            return Action.ABORT;
+        }
+        catch (final Throwable ex)
+        {
+            fatal = errors.fatal("worker " + workerIndex + " could not take a dispatch", ex);
+            return Action.ABORT;
+        }
+    }
+
+    private Action onDispatch(final DirectBuffer buffer, final int offset, final int length, final Header header)
+    {
+        if (header.sessionId() != dispatchSessionId)
+        {
+            // The subscription names the session, so this cannot happen; should it, the stranger is ignored.
+            return Action.CONTINUE;
+        }
+        final int check = WireBounds.checkDispatch(buffer, offset, length);
+        if (check != WireBounds.OK)
+        {
+            throw errors.fatal("worker " + workerIndex + " got a malformed dispatch: " + WireBounds.reason(check), null);
+        }
+        headerDecoder.wrap(buffer, offset);
         dispatchDecoder.wrapAndApplyHeader(buffer, offset, headerDecoder);
         for (final DispatchDecoder.BarriersDecoder barrier : dispatchDecoder.barriers())
         {
-            if (doneCounters[barrier.worker()].get() < barrier.seq())
+            final int barrierWorker = barrier.worker();
+            if (barrierWorker >= doneCounters.length)
+            {
+                throw errors.fatal("dispatch names worker " + barrierWorker + " of " + doneCounters.length, null);
+            }
+            if (doneCounters[barrierWorker].getAcquire() < barrier.seq())
             {
                 // Another worker still holds one of this batch's types: try again next duty cycle.
                 return Action.ABORT;
@@ -126,14 +188,18 @@ public final class WorkerAgent implements Agent, ControlledFragmentHandler
         final long batchSeq = dispatchDecoder.batchSeq();
         final long lengthBytes = dispatchDecoder.lengthBytes();
         final long offsetBytes = dispatchDecoder.offsetBytes();
-        final int recordCount = (int)dispatchDecoder.recordCount();
+        final long recordCount = dispatchDecoder.recordCount();
         final int payloadLength = dispatchDecoder.payloadLength();
+        if (recordCount < 1 || recordCount > maxRecordsPerBatch)
+        {
+            throw errors.fatal("batch " + batchSeq + " has " + recordCount + " records", null);
+        }
         final long address;
         if (payloadLength > 0)
         {
             if (payloadLength != lengthBytes || payloadLength > copyModeScratch.capacityBytes())
             {
-                throw new IllegalStateException("copy-mode payload of " + payloadLength + " bytes, batch says " + lengthBytes);
+                throw errors.fatal("copy-mode payload of " + payloadLength + " bytes, batch says " + lengthBytes, null);
             }
             final int payloadOffset = dispatchDecoder.limit() + DispatchDecoder.payloadHeaderLength();
             if (isDirect(buffer))
@@ -152,12 +218,12 @@ public final class WorkerAgent implements Agent, ControlledFragmentHandler
         {
             if (offsetBytes + lengthBytes > modifyBufferCapacityBytes)
             {
-                throw new IllegalStateException("batch " + batchSeq + " [" + offsetBytes + ", +" + lengthBytes +
-                    ") is outside the modify buffer");
+                throw errors.fatal("batch " + batchSeq + " [" + offsetBytes + ", +" + lengthBytes +
+                    ") is outside the modify buffer", null);
             }
             address = modifyBufferAddress + offsetBytes;
         }
-        apply(batchSeq, address, lengthBytes, recordCount);
+        apply(batchSeq, address, lengthBytes, (int)recordCount);
         return Action.CONTINUE;
     }
 
@@ -169,20 +235,27 @@ public final class WorkerAgent implements Agent, ControlledFragmentHandler
     private void apply(final long batchSeq, final long address, final long lengthBytes, final int recordCount)
     {
         final long applyStartNs = System.nanoTime();
-        final int walked = store.apply(address, lengthBytes, positionCounterAddress, results);
+        int walked = 0;
+        try
+        {
+            faults.beforeApply(workerIndex, batchSeq);
+            final long applyLengthBytes = Math.min(lengthBytes, faults.applyLengthBytes(workerIndex, batchSeq, lengthBytes));
+            walked = store.apply(address, applyLengthBytes, positionCounterAddress, results);
+        }
+        catch (final Throwable ex)
+        {
+            // Counted and reported; the batch completes with what the store did (nothing, here).
+            errors.onError(ex);
+        }
         final long applyEndNs = System.nanoTime();
-        // The conductor validated every record, so the store walks them all. Should it not, the
-        // records it did not reach are reported MALFORMED rather than thrown about: an exception
-        // here would leave the dispatch in the log and apply the batch a second time.
-        final int unwalked = Math.max(0, recordCount - walked);
-        appliedEncoder.wrapAndApplyHeader(reportBuffer, 0, headerEncoder)
-            .batchSeq(batchSeq)
-            .recordCount(recordCount)
-            .worker(workerIndex)
-            .applyStartNs(applyStartNs)
-            .applyEndNs(applyEndNs);
-        final int reported = Math.min(walked, recordCount);
-        int failureCount = unwalked;
+        // Bytes the store did not walk are done with too: the position says so, for reclaim and barriers.
+        appliedBytes += lengthBytes;
+        positionCounter.setRelease(appliedBytes);
+        // The conductor validated every record, so the store walks them all. Should it not (a fault, a
+        // store that stopped early), the records it did not reach are reported NOT_APPLIED rather than
+        // thrown about: an exception here would lose the dispatch and stall everyone behind it.
+        final int reported = Math.max(0, Math.min(walked, recordCount));
+        int failureCount = recordCount - reported;
         for (int i = 0; i < reported; i++)
         {
             if (results.status(i) != RecordStatus.OK.value())
@@ -190,6 +263,12 @@ public final class WorkerAgent implements Agent, ControlledFragmentHandler
                 failureCount++;
             }
         }
+        appliedEncoder.wrapAndApplyHeader(reportBuffer, 0, headerEncoder)
+            .batchSeq(batchSeq)
+            .recordCount(recordCount)
+            .worker(workerIndex)
+            .applyStartNs(applyStartNs)
+            .applyEndNs(applyEndNs);
         final BatchAppliedEncoder.FailuresEncoder failures = appliedEncoder.failuresCount(failureCount);
         for (int i = 0; i < reported; i++)
         {
@@ -201,13 +280,13 @@ public final class WorkerAgent implements Agent, ControlledFragmentHandler
         }
         for (int i = reported; i < recordCount; i++)
         {
-            failures.next().recordIndex(i).status(RecordStatus.MALFORMED);
+            failures.next().recordIndex(i).status(RecordStatus.NOT_APPLIED);
         }
         pendingReportLengthBytes = MessageHeaderEncoder.ENCODED_LENGTH + appliedEncoder.encodedLength();
         headerEncoder.frameLengthBytes(pendingReportLengthBytes);
         pendingDoneSeq = batchSeq;
         recordsApplied.getAndAddRelease(recordCount - failureCount);
-        errors.getAndAddRelease(failureCount);
+        errorsCounter.getAndAddRelease(failureCount);
         sendPendingReport();
     }
 
@@ -217,20 +296,28 @@ public final class WorkerAgent implements Agent, ControlledFragmentHandler
         results.close();
     }
 
+    /**
+     * The one place the applied stream is offered to. The done counter moves only once the report is
+     * out, so a batch waiting on a barrier never starts before the conductor can ack the one before.
+     */
     private boolean sendPendingReport()
     {
         final long result = appliedPublication.offer(reportBuffer, 0, pendingReportLengthBytes);
-        if (result > 0)
+        switch (OfferOutcome.of(result))
         {
-            pendingReportLengthBytes = 0;
-            doneCounter.setRelease(pendingDoneSeq);
-            return true;
+            case SENT ->
+            {
+                pendingReportLengthBytes = 0;
+                doneCounter.setRelease(pendingDoneSeq);
+                return true;
+            }
+            case RETRY, NOT_CONNECTED ->
+            {
+                reportRetries.incrementRelease();
+                return false;
+            }
+            default -> throw errors.fatal("worker " + workerIndex + " cannot report batch " + pendingDoneSeq + ": " +
+                OfferOutcome.describe(result), null);
         }
-        if (result == io.aeron.Publication.CLOSED || result == io.aeron.Publication.MAX_POSITION_EXCEEDED)
-        {
-            throw new IllegalStateException("applied publication unusable: " + result);
-        }
-        return false;
     }
-
 }

@@ -80,6 +80,10 @@ final class PipelineHarness implements AutoCloseable
         {
             throw new AssertionError("pipeline agent error", pipeline.firstError());
         }
+        if (null != pipeline.fatalError())
+        {
+            throw new AssertionError("pipeline stopped: " + pipeline.fatalError());
+        }
     }
 
     public void close()

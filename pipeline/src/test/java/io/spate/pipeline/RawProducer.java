@@ -42,8 +42,20 @@ final class RawProducer implements AutoCloseable
     private final MessageHeaderDecoder headerDecoder = new MessageHeaderDecoder();
     private final AckDecoder ackDecoder = new AckDecoder();
     final List<Ack> acks = new ArrayList<>();
+    /** Why the pipeline closed this producer's session, once a SessionClosed arrived. */
+    volatile io.spate.wire.SessionCloseReason closedReason;
     /** False for a producer that never reads its acks, not even while its sends are back-pressured. */
     boolean readsAcks = true;
+
+    final long clientId()
+    {
+        return clientId;
+    }
+
+    long sendPosition()
+    {
+        return publication.position();
+    }
 
     RawProducer(final Aeron aeron, final PipelineConfiguration configuration, final long clientId)
     {
@@ -110,6 +122,11 @@ final class RawProducer implements AutoCloseable
     private void onResponse(final DirectBuffer buffer, final int offset, final int length, final io.aeron.logbuffer.Header h)
     {
         headerDecoder.wrap(buffer, offset);
+        if (headerDecoder.templateId() == io.spate.wire.SessionClosedDecoder.TEMPLATE_ID)
+        {
+            closedReason = new io.spate.wire.SessionClosedDecoder().wrapAndApplyHeader(buffer, offset, headerDecoder).reason();
+            return;
+        }
         if (headerDecoder.templateId() != AckDecoder.TEMPLATE_ID)
         {
             return;

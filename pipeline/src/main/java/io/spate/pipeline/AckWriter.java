@@ -1,0 +1,132 @@
+package io.spate.pipeline;
+
+import io.spate.wire.AckEncoder;
+import io.spate.wire.MessageHeaderEncoder;
+import io.spate.wire.RecordStatus;
+import org.agrona.concurrent.UnsafeBuffer;
+
+/**
+ * Encodes the {@code Ack} of a producer batch (the segment of a modify batch it became, or a refusal
+ * of the whole batch) and hands it to the producer's session.
+ */
+final class AckWriter
+{
+    private final ClientSessions sessions;
+    private final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
+    private final AckEncoder encoder = new AckEncoder();
+    private final UnsafeBuffer buffer;
+
+    AckWriter(final ClientSessions sessions, final int maxRecordsPerBatch)
+    {
+        this.sessions = sessions;
+        this.buffer = new UnsafeBuffer(new byte[maxAckBytes(maxRecordsPerBatch)]);
+    }
+
+    /**
+     * @return the longest ack of a batch of that many records: every record either a created id or an error.
+     */
+    static int maxAckBytes(final long recordCount)
+    {
+        final int perRecordBytes = Math.max(AckEncoder.CreatedIdsEncoder.sbeBlockLength(),
+            AckEncoder.ErrorsEncoder.sbeBlockLength());
+        return (int)(MessageHeaderEncoder.ENCODED_LENGTH + AckEncoder.BLOCK_LENGTH + 4 + 4 + recordCount * perRecordBytes);
+    }
+
+    /**
+     * @return what a session reserves for the ack of a batch of that many records.
+     */
+    static int ackBacklogBytes(final long recordCount)
+    {
+        return ClientSession.backlogBytesFor(maxAckBytes(recordCount));
+    }
+
+    /**
+     * Acks one producer batch of an applied (or wholly refused) modify batch.
+     */
+    void sendSegmentAck(final BatchSlot batch, final int segment)
+    {
+        final int first = batch.segmentFirstEntry[segment];
+        final int count = batch.segmentEntryCount[segment];
+        int created = 0;
+        int failed = 0;
+        int firstFailure = RecordStatus.OK.value();
+        for (int i = first; i < first + count; i++)
+        {
+            if (batch.entryStatus[i] != RecordStatus.OK.value())
+            {
+                if (failed++ == 0)
+                {
+                    firstFailure = batch.entryStatus[i];
+                }
+            }
+            else if (batch.entryIsCreate[i])
+            {
+                created++;
+            }
+        }
+        final ClientSession session = batch.segmentSessions[segment];
+        encoder.wrapAndApplyHeader(buffer, 0, headerEncoder)
+            .clientId(session.clientId)
+            .correlationId(batch.segmentCorrelationIds[segment])
+            .recordCount(count)
+            .status(RecordStatus.get((short)firstFailure));
+        final AckEncoder.CreatedIdsEncoder ids = encoder.createdIdsCount(created);
+        final AckEncoder.ErrorsEncoder errors;
+        if (created > 0)
+        {
+            for (int i = first; i < first + count; i++)
+            {
+                if (batch.entryIsCreate[i] && batch.entryStatus[i] == RecordStatus.OK.value())
+                {
+                    ids.next().nodeId(batch.entryNodeId[i]).recordIndex(i - first);
+                }
+            }
+        }
+        errors = encoder.errorsCount(failed);
+        if (failed > 0)
+        {
+            for (int i = first; i < first + count; i++)
+            {
+                if (batch.entryStatus[i] != RecordStatus.OK.value())
+                {
+                    errors.next().recordIndex(i - first).status(RecordStatus.get(batch.entryStatus[i]));
+                }
+            }
+        }
+        final int lengthBytes = MessageHeaderEncoder.ENCODED_LENGTH + encoder.encodedLength();
+        headerEncoder.frameLengthBytes(lengthBytes);
+        sessions.send(session, buffer, lengthBytes, batch.segmentReservedBytes[segment]);
+    }
+
+    /**
+     * Refuses a whole producer batch: no record of it reached the store.
+     *
+     * @param reservedBytes what the session reserved for this answer.
+     */
+    void sendRefusal(
+        final ClientSession session,
+        final long correlationId,
+        final long recordCount,
+        final RecordStatus status,
+        final int reservedBytes)
+    {
+        encoder.wrapAndApplyHeader(buffer, 0, headerEncoder)
+            .clientId(session.clientId)
+            .correlationId(correlationId)
+            .recordCount(recordCount)
+            .status(status);
+        encoder.createdIdsCount(0);
+        encoder.errorsCount(0);
+        final int lengthBytes = MessageHeaderEncoder.ENCODED_LENGTH + encoder.encodedLength();
+        headerEncoder.frameLengthBytes(lengthBytes);
+        sessions.send(session, buffer, lengthBytes, reservedBytes);
+    }
+
+    /**
+     * @return what a session reserves for a refusal.
+     */
+    static int refusalBacklogBytes()
+    {
+        return ClientSession.backlogBytesFor(maxAckBytes(0));
+    }
+}
