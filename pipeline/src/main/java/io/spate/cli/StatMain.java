@@ -74,6 +74,10 @@ public final class StatMain
         long doneBatch;
         long applied;
         long errors;
+        long assignedBatch;
+        long stalled;
+        long stalls;
+        long reportRetries;
     }
 
     /** Spate's counters owned by one Aeron client: one pipeline. */
@@ -253,7 +257,7 @@ public final class StatMain
         final Map<Long, PipelineView> pipelines = new TreeMap<>();
         counters.forEach((counterId, typeId, keyBuffer, label) ->
         {
-            if (typeId < PipelineCounters.WORKER_POSITION_TYPE_ID || typeId > PipelineCounters.CONDUCTOR_BARRIER_DISPATCHES_TYPE_ID)
+            if (typeId < PipelineCounters.WORKER_POSITION_TYPE_ID || typeId > PipelineCounters.CONDUCTOR_DISPATCH_RETRIES_TYPE_ID)
             {
                 return;
             }
@@ -262,7 +266,9 @@ public final class StatMain
             switch (typeId)
             {
                 case PipelineCounters.WORKER_POSITION_TYPE_ID, PipelineCounters.WORKER_DONE_BATCH_TYPE_ID,
-                    PipelineCounters.WORKER_RECORDS_APPLIED_TYPE_ID, PipelineCounters.WORKER_ERRORS_TYPE_ID ->
+                    PipelineCounters.WORKER_RECORDS_APPLIED_TYPE_ID, PipelineCounters.WORKER_ERRORS_TYPE_ID,
+                    PipelineCounters.WORKER_ASSIGNED_BATCH_TYPE_ID, PipelineCounters.WORKER_STALLED_TYPE_ID,
+                    PipelineCounters.WORKER_STALLS_TYPE_ID, PipelineCounters.WORKER_REPORT_RETRIES_TYPE_ID ->
                 {
                     final Matcher matcher = WORKER_LABEL.matcher(label);
                     if (!matcher.lookingAt())
@@ -276,6 +282,10 @@ public final class StatMain
                         case PipelineCounters.WORKER_POSITION_TYPE_ID -> worker.position = value;
                         case PipelineCounters.WORKER_DONE_BATCH_TYPE_ID -> worker.doneBatch = value;
                         case PipelineCounters.WORKER_RECORDS_APPLIED_TYPE_ID -> worker.applied = value;
+                        case PipelineCounters.WORKER_ASSIGNED_BATCH_TYPE_ID -> worker.assignedBatch = value;
+                        case PipelineCounters.WORKER_STALLED_TYPE_ID -> worker.stalled = value;
+                        case PipelineCounters.WORKER_STALLS_TYPE_ID -> worker.stalls = value;
+                        case PipelineCounters.WORKER_REPORT_RETRIES_TYPE_ID -> worker.reportRetries = value;
                         default -> worker.errors = value;
                     }
                 }
@@ -300,15 +310,19 @@ public final class StatMain
                 final Worker old = null == before ? null : before.workers.get(entry.getKey());
                 final double rate = null == old ? 0 : Math.max(0, worker.applied - old.applied) / seconds;
                 text.append(String.format(Locale.ROOT,
-                    "  worker %d: position=%d done_batch=%d records/s=%.0f applied=%d errors=%d%n",
-                    entry.getKey(), worker.position, worker.doneBatch, rate, worker.applied, worker.errors));
+                    "  worker %d: position=%d assigned_batch=%d done_batch=%d records/s=%.0f applied=%d errors=%d " +
+                    "stalls=%d report_retries=%d%s%n",
+                    entry.getKey(), worker.position, worker.assignedBatch, worker.doneBatch, rate, worker.applied,
+                    worker.errors, worker.stalls, worker.reportRetries, worker.stalled != 0 ? " STALLED" : ""));
             }
             final long recordsIn = view.conductor(PipelineCounters.CONDUCTOR_RECORDS_IN_TYPE_ID);
             final double inRate = null == before ? 0 :
                 Math.max(0, recordsIn - before.conductor(PipelineCounters.CONDUCTOR_RECORDS_IN_TYPE_ID)) / seconds;
             text.append(String.format(Locale.ROOT,
                 "  conductor: records_in=%d records_in/s=%.0f batches=%d buffer_free_bytes=%d copy_mode=%d " +
-                "back_pressure=%d rejected=%d acks=%d barriers=%d agent_errors=%d%n",
+                "back_pressure=%d rejected=%d acks=%d barriers=%d agent_errors=%d%n" +
+                "  sessions: open=%d closed=%d answers_waiting_bytes=%d answers_discarded=%d response_retries=%d " +
+                "dispatch_retries=%d%n",
                 recordsIn, inRate,
                 view.conductor(PipelineCounters.CONDUCTOR_BATCHES_TYPE_ID),
                 view.conductor(PipelineCounters.CONDUCTOR_BUFFER_BYTES_FREE_TYPE_ID),
@@ -317,7 +331,13 @@ public final class StatMain
                 view.conductor(PipelineCounters.CONDUCTOR_REJECTED_MESSAGES_TYPE_ID),
                 view.conductor(PipelineCounters.CONDUCTOR_ACKS_SENT_TYPE_ID),
                 view.conductor(PipelineCounters.CONDUCTOR_BARRIER_DISPATCHES_TYPE_ID),
-                view.conductor(PipelineCounters.PIPELINE_AGENT_ERRORS_TYPE_ID)));
+                view.conductor(PipelineCounters.PIPELINE_AGENT_ERRORS_TYPE_ID),
+                view.conductor(PipelineCounters.CONDUCTOR_SESSIONS_OPEN_TYPE_ID),
+                view.conductor(PipelineCounters.CONDUCTOR_SESSIONS_CLOSED_TYPE_ID),
+                view.conductor(PipelineCounters.CONDUCTOR_EGRESS_BACKLOG_BYTES_TYPE_ID),
+                view.conductor(PipelineCounters.CONDUCTOR_ANSWERS_DISCARDED_TYPE_ID),
+                view.conductor(PipelineCounters.CONDUCTOR_EGRESS_RETRIES_TYPE_ID),
+                view.conductor(PipelineCounters.CONDUCTOR_DISPATCH_RETRIES_TYPE_ID)));
         }
         out.print(text);
         out.flush();
