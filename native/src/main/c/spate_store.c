@@ -9,6 +9,8 @@
  *          place when the new one fits the slot's capacity, else it moves to fresh space.
  *          Arena bytes are never reused, so a reader holding an old slot still reads bytes
  *          that belong to that node.
+ *   rows_written: one bit per 2 MiB of rows, set before the first row there is written, so
+ *          that ids a Create skipped are found not live without touching (committing) their rows.
  *
  * Concurrency: one writer per type (several writers on different types may run at once; all
  * mutable state is per type). Readers use a sequence lock per type, striped by id: a write to
@@ -115,7 +117,7 @@ enum
 
 enum
 {
-    SPATE_STATE_NEVER = 0,   /* id not consumed yet, or consumed by a Create that failed */
+    SPATE_STATE_NEVER = 0,   /* id not consumed yet, consumed by a Create that failed, or skipped */
     SPATE_STATE_LIVE = 1,
     SPATE_STATE_DELETED = 2,
 };
@@ -153,6 +155,7 @@ typedef struct spate_type
     /* Read-only after open. */
     uint8_t *rows;
     uint8_t *arena;                       /* NULL when the type has no string/bytes field */
+    uint64_t *rows_written;               /* one bit per SPATE_HUGE_PAGE_BYTES of rows, see spate_row_written */
     uint64_t rows_mapped_bytes;
     uint64_t arena_mapped_bytes;
     uint64_t arena_capacity_bytes;
@@ -230,6 +233,38 @@ static inline uint8_t *spate_row(const spate_type *type, int64_t node_id)
 {
     SPATE_ASSERT(node_id >= 1 && node_id <= type->max_nodes);
     return type->rows + (uint64_t)(node_id - 1) * type->row_stride_bytes;
+}
+
+/*
+ * Row memory is committed where it is first touched, and even a read commits it (a whole huge
+ * page under THP). A Create may skip any number of ids, so a read of an id in such a gap must
+ * not touch its row, or reading a few gap ids could commit gigabytes that hold nothing. The
+ * writer sets the bit of each SPATE_HUGE_PAGE_BYTES of rows before it first writes a row there,
+ * and every read of a row checks it first: a row whose bit is clear was never written, so it is
+ * not live. Readers on other threads see the bit of a row a Create wrote: it is set before the
+ * Create's release store of next_id, which they load with acquire before they look.
+ */
+static inline bool spate_row_written(const spate_type *type, int64_t node_id)
+{
+    const uint64_t chunk = (uint64_t)(node_id - 1) * type->row_stride_bytes / SPATE_HUGE_PAGE_BYTES;
+    return ((__atomic_load_n(&type->rows_written[chunk / 64], __ATOMIC_RELAXED) >> (chunk % 64)) & 1) != 0;
+}
+
+/* The writer's half of spate_row_written: marks every chunk the row spans (two at most). */
+static inline void spate_mark_row_written(spate_type *type, int64_t node_id)
+{
+    const uint64_t first_byte = (uint64_t)(node_id - 1) * type->row_stride_bytes;
+    const uint64_t last_byte = first_byte + type->row_stride_bytes - 1;
+    for (uint64_t chunk = first_byte / SPATE_HUGE_PAGE_BYTES; chunk <= last_byte / SPATE_HUGE_PAGE_BYTES; chunk++)
+    {
+        uint64_t *word = &type->rows_written[chunk / 64];
+        const uint64_t bit = UINT64_C(1) << (chunk % 64);
+        const uint64_t value = __atomic_load_n(word, __ATOMIC_RELAXED);
+        if ((value & bit) == 0)
+        {
+            __atomic_store_n(word, value | bit, __ATOMIC_RELAXED); /* one writer per type: no lost bits */
+        }
+    }
 }
 
 static inline spate_slot *spate_row_slot(const spate_type *type, uint8_t *row, uint32_t var_index)
@@ -734,6 +769,14 @@ static int32_t spate_reserve_types(spate_store *store)
         spate_type *type = &store->types[i];
         const uint64_t rows_bytes = (uint64_t)type->max_nodes * type->row_stride_bytes; /* < 2^53 by the limits */
         int32_t rc = spate_reserve_region(rows_bytes, &type->rows, &type->rows_mapped_bytes);
+        if (rc == 0)
+        {
+            /* At most 2^47 / 2^21 bits for all the address space there is: 8 MiB. */
+            const uint64_t chunks = spate_round_up(type->rows_mapped_bytes, SPATE_HUGE_PAGE_BYTES) / SPATE_HUGE_PAGE_BYTES;
+            const uint64_t words = spate_round_up(chunks, 64) / 64;
+            type->rows_written = calloc(words == 0 ? 1 : words, sizeof(uint64_t));
+            rc = type->rows_written == NULL ? SPATE_ERROR_OUT_OF_MEMORY : 0;
+        }
         if (rc == 0 && type->var_count > 0)
         {
             /* At least a page, so that arena + offset is always a valid pointer, even for a 0-byte arena. */
@@ -797,6 +840,7 @@ void spate_store_close(spate_store *store)
         free(type->var_field_index);
         free(type->pending);
         free(type->touched);
+        free(type->rows_written);
     }
     free(store->types);
     free(store->type_by_id);
@@ -810,7 +854,8 @@ void spate_store_close(spate_store *store)
 /* The row of a live node, or NULL. The writer's view: no sequence lock needed. */
 static inline uint8_t *spate_live_row(spate_type *type, int64_t node_id)
 {
-    if (node_id < 1 || node_id >= atomic_load_explicit(&type->next_id, memory_order_relaxed))
+    if (node_id < 1 || node_id >= atomic_load_explicit(&type->next_id, memory_order_relaxed) ||
+        !spate_row_written(type, node_id))
     {
         return NULL;
     }
@@ -992,18 +1037,30 @@ static inline uint8_t spate_apply_create(
         return static_status; /* UNKNOWN_TYPE, or MALFORMED: no type to take an id from */
     }
 
-    /* Whether the record takes an id depends on the id alone, not on the rest of the record. */
+    /*
+     * Whether the record takes an id depends on the id alone, not on the rest of the record.
+     * An explicit id at or past next_id is taken as it is: the pipeline assigns ids, and when
+     * records it numbered never reach the store, the ids in between must be skipped, not
+     * refused, or every later Create of the type would be refused too. An id below next_id was
+     * consumed already (ids are never reused); one past max_nodes has no row.
+     */
     const int64_t next_id = atomic_load_explicit(&type->next_id, memory_order_relaxed);
-    if (SPATE_UNLIKELY(node_id != 0 && node_id != next_id))
+    const int64_t id = node_id == 0 ? next_id : node_id;
+    if (SPATE_UNLIKELY(id < next_id))
     {
         return static_status != SPATE_STATUS_OK ? static_status : SPATE_STATUS_ID_MISMATCH;
     }
-    if (SPATE_UNLIKELY(next_id > type->max_nodes))
+    if (SPATE_UNLIKELY(id > type->max_nodes))
     {
         return static_status != SPATE_STATUS_OK ? static_status : SPATE_STATUS_TYPE_FULL;
     }
-    /* The id is settled: from here it is consumed whatever the outcome. */
-    *node_id_out = next_id;
+    /*
+     * The id is settled: from here it is consumed whatever the outcome, and so is every id
+     * skipped below it. Skipped rows are never written (nor their memory touched): they stay
+     * NEVER, exactly like the row of a Create that failed, so every read and write of them
+     * reports no such node.
+     */
+    *node_id_out = id;
     uint8_t status = static_status;
     if (status == SPATE_STATUS_OK)
     {
@@ -1021,13 +1078,14 @@ static inline uint8_t spate_apply_create(
     if (SPATE_UNLIKELY(status != SPATE_STATUS_OK))
     {
         /* A never-live tombstone: the row stays NEVER, the id is gone. */
-        atomic_store_explicit(&type->next_id, next_id + 1, memory_order_release);
+        atomic_store_explicit(&type->next_id, id + 1, memory_order_release);
         return status;
     }
 
-    uint8_t *row = spate_row(type, next_id);
+    spate_mark_row_written(type, id);
+    uint8_t *row = spate_row(type, id);
     SPATE_ASSERT(spate_row_state(row) == SPATE_STATE_NEVER);
-    _Atomic uint64_t *sequence = spate_stripe(type, next_id);
+    _Atomic uint64_t *sequence = spate_stripe(type, id);
     const uint64_t sequence_value = spate_write_begin(sequence);
     spate_copy_bytes(row + SPATE_ROW_HEADER_BYTES, row_data, type->row_length_bytes);
     for (uint32_t v = 0; v < type->var_count; v++)
@@ -1046,7 +1104,7 @@ static inline uint8_t spate_apply_create(
     spate_set_row_state(row, SPATE_STATE_LIVE);
     spate_write_end(sequence, sequence_value);
     atomic_store_explicit(&type->live_count, atomic_load_explicit(&type->live_count, memory_order_relaxed) + 1, memory_order_release);
-    atomic_store_explicit(&type->next_id, next_id + 1, memory_order_release);
+    atomic_store_explicit(&type->next_id, id + 1, memory_order_release);
     return SPATE_STATUS_OK;
 }
 
@@ -1629,7 +1687,8 @@ int64_t spate_store_get(spate_store *store, uint16_t type_id, int64_t node_id, u
     {
         return SPATE_ERROR_UNKNOWN_TYPE;
     }
-    if (node_id < 1 || node_id >= atomic_load_explicit(&type->next_id, memory_order_acquire))
+    if (node_id < 1 || node_id >= atomic_load_explicit(&type->next_id, memory_order_acquire) ||
+        !spate_row_written(type, node_id))
     {
         return SPATE_ERROR_NO_SUCH_NODE;
     }
@@ -1705,7 +1764,8 @@ int32_t spate_store_exists(spate_store *store, uint16_t type_id, int64_t node_id
     {
         return SPATE_ERROR_UNKNOWN_TYPE;
     }
-    if (node_id < 1 || node_id >= atomic_load_explicit(&type->next_id, memory_order_acquire))
+    if (node_id < 1 || node_id >= atomic_load_explicit(&type->next_id, memory_order_acquire) ||
+        !spate_row_written(type, node_id))
     {
         return 0;
     }

@@ -127,16 +127,25 @@ void spate_store_close(spate_store *store);
  *      field): UNKNOWN_FIELD; longer than the field's width or maxLengthBytes: VALUE_TOO_LARGE;
  *      an Update's fixed value shorter than its width: MALFORMED; an Increment of BOOL, STRING
  *      or BYTES: WRONG_FIELD_KIND.
- *   4. State: Create: nodeId neither 0 nor the type's next id: ID_MISMATCH; next id > maxNodes:
+ *   4. State: Create: the id it asks for is its nodeId, or the type's next id when nodeId is 0;
+ *      that id below the next id (consumed already, or negative): ID_MISMATCH; above maxNodes:
  *      TYPE_FULL. Update/Delete/Increment: createRef not the 1-based position, counted from the
  *      latest BatchHeader, of an earlier Create of the same type that was OK in this call:
  *      BAD_REFERENCE; target never created, or deleted: NO_SUCH_NODE. Then ARENA_FULL.
- * Create ids: a Create whose block is readable and whose type exists CONSUMES the type's next id
- * exactly when its nodeId is 0 or that id and the type is not full, whatever else fails
- * (MALFORMED, UNKNOWN_FIELD, VALUE_TOO_LARGE, ARENA_FULL leave a never-live tombstone), so the
- * pipeline's ids stay in step; the status is then the static one if any, else ARENA_FULL or OK.
- * A failing Create that does not consume reports its static status if any, else ID_MISMATCH or
- * TYPE_FULL. Var fields not sent are empty; a field sent twice: the last value wins.
+ * Create ids: the pipeline is the one source of truth for ids. A Create whose block is readable
+ * and whose type exists CONSUMES the id it asks for exactly when that id is >= the type's next
+ * id and <= maxNodes: nodeId 0 takes the next id; an explicit nodeId takes exactly nodeId, and
+ * the ids from the next id to nodeId - 1 are consumed as never-live (they read as no such node
+ * forever, as a refused Create's id does: ids are never reused), so records the pipeline
+ * numbered but the store never saw leave gaps instead of refusing every later Create. Either
+ * way the next id becomes the id taken + 1, whatever else fails (MALFORMED, UNKNOWN_FIELD,
+ * VALUE_TOO_LARGE, ARENA_FULL leave a never-live tombstone), so the pipeline's ids stay in
+ * step; the status is then the static one if any, else ARENA_FULL or OK. A Create whose id
+ * is refused (below the next id, or above maxNodes, as in 4.) consumes nothing, skipped ids
+ * included, and reports its static status if any, else ID_MISMATCH or TYPE_FULL. Skipped ids
+ * cost nothing: no row is written for them and no memory committed, nor by reading, updating,
+ * deleting or incrementing them later. Var fields not sent are empty; a field sent twice: the
+ * last value wins.
  * Records are applied whole or not at all. Fixed values are little-endian bytes copied into the
  * row; a string/bytes value is overwritten in place when it fits the space the field had, else
  * moved to new arena space. An Update without fields of a live node is OK and changes nothing.
@@ -175,7 +184,11 @@ int32_t spate_store_exists(spate_store *store, uint16_t type_id, int64_t node_id
 /* Live nodes of a type, or negative SPATE_ERROR_UNKNOWN_TYPE (or NULL_ARGUMENT). Any thread. */
 int64_t spate_store_count(spate_store *store, uint16_t type_id);
 
-/* The id the next Create of the type must carry, or negative SPATE_ERROR_UNKNOWN_TYPE (or NULL_ARGUMENT). Any thread. */
+/*
+ * The lowest id a Create of the type may still take (what nodeId 0 takes; explicit ids below it
+ * are ID_MISMATCH), maxNodes + 1 when the type is full, or negative SPATE_ERROR_UNKNOWN_TYPE (or
+ * NULL_ARGUMENT). Any thread.
+ */
 int64_t spate_store_next_id(spate_store *store, uint16_t type_id);
 
 /*

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "io_spate_wire/batchHeader.h"
 #include "io_spate_wire/create.h"
@@ -1015,14 +1016,14 @@ static void test_statuses(void)
         CHECK(g_results[i].status == SPATE_STATUS_UNKNOWN_TYPE, "unknown type %d: %s", i, status_name(g_results[i].status));
     }
 
-    /* ID_MISMATCH: not consumed. */
+    /* ID_MISMATCH (an id below the next one: negative, or consumed already): not consumed. */
     b.length = 0;
-    put_create(&b, 2, T_ALL, NULL, 0, row, ALL_ROW_BYTES);
+    put_create(&b, INT64_MIN, T_ALL, NULL, 0, row, ALL_ROW_BYTES);
     put_create(&b, -5, T_ALL, NULL, 0, row, ALL_ROW_BYTES);
     put_create(&b, 1, T_ALL, NULL, 0, row, ALL_ROW_BYTES);
     put_create(&b, 1, T_ALL, NULL, 0, row, ALL_ROW_BYTES);
     CHECK(apply(store, &b) == 4, "4");
-    CHECK(g_results[0].status == SPATE_STATUS_ID_MISMATCH && g_results[0].node_id == 0, "id 2 when 1 is next");
+    CHECK(g_results[0].status == SPATE_STATUS_ID_MISMATCH && g_results[0].node_id == 0, "most negative id");
     CHECK(g_results[1].status == SPATE_STATUS_ID_MISMATCH && g_results[1].node_id == 0, "negative id");
     CHECK(g_results[2].status == SPATE_STATUS_OK && g_results[2].node_id == 1, "then 1 is still next");
     CHECK(g_results[3].status == SPATE_STATUS_ID_MISMATCH, "1 again");
@@ -1095,7 +1096,7 @@ static void test_statuses(void)
     put_increment(&b, 999, 1, 0, T_ALL, F_STRING);                        /* wrong kind, missing node */
     put_increment(&b, 0, 1, 50, T_ALL, 77);                               /* unknown field, bad createRef */
     put_delete(&b, 999, 0, 77);                                           /* unknown type, missing node */
-    put_create(&b, 99, T_ALL, &(var_value){55, "x", 1}, 1, row, ALL_ROW_BYTES); /* unknown field, wrong id */
+    put_create(&b, 3, T_ALL, &(var_value){55, "x", 1}, 1, row, ALL_ROW_BYTES); /* unknown field, id consumed already */
     const size_t cut = put_create(&b, 0, 77, NULL, 0, row, ALL_ROW_BYTES); /* unknown type, body cut short */
     patch_u32(&b, cut + HEADER_FRAME_LENGTH, 12 + 10 + 4 + 4 + ALL_ROW_BYTES - 1);
     b.length -= 1;
@@ -1232,6 +1233,224 @@ static void test_statuses(void)
     patch_u32(&b, at + HEADER_FRAME_LENGTH, 12 + 20);
     b.length += 6;
     CHECK(apply_one(store, &b, NULL) == SPATE_STATUS_OK && spate_store_exists(store, T_ALL, 1) == 0, "extended delete");
+    buffer_free(&b);
+    spate_store_close(store);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Explicit Create ids: the pipeline's id is taken as it is, skipping ids, never going back    */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Checks that an id is never live: not readable, and updates, increments, deletes find nothing. */
+static bool never_live(spate_store *store, uint16_t type_id, int64_t node_id, uint16_t field_id)
+{
+    uint8_t out[256];
+    const uint32_t u32 = 1;
+    buffer b = buffer_new(512);
+    put_update(&b, node_id, 0, type_id, &(var_value){field_id, &u32, 4}, 1);
+    put_increment(&b, node_id, 1, 0, type_id, field_id);
+    put_delete(&b, node_id, 0, type_id);
+    const int64_t count_before = spate_store_count(store, type_id);
+    bool ok = apply(store, &b) == 3;
+    for (int i = 0; ok && i < 3; i++)
+    {
+        ok = g_results[i].status == SPATE_STATUS_NO_SUCH_NODE && g_results[i].node_id == node_id;
+    }
+    buffer_free(&b);
+    return ok && spate_store_exists(store, type_id, node_id) == 0 &&
+           spate_store_get(store, type_id, node_id, out, sizeof out) == SPATE_ERROR_NO_SUCH_NODE &&
+           spate_store_count(store, type_id) == count_before;
+}
+
+static void test_explicit_ids(void)
+{
+    spate_store *store = open_standard();
+    buffer b = buffer_new(8192);
+    uint8_t row[ALL_ROW_BYTES];
+    all_row(row, &(all_values){.u32 = 0xABCD, .i64 = -3});
+    uint8_t out[256];
+
+    /* Ahead of the next id: taken as it is, the ids between skipped; createRef names the id taken. */
+    put_batch_header(&b, SCHEMA_HASH, 4);
+    put_create(&b, 0, T_ALL, NULL, 0, row, ALL_ROW_BYTES);
+    put_create(&b, 5, T_ALL, &(var_value){F_STRING, "five", 4}, 1, row, ALL_ROW_BYTES);
+    put_increment(&b, 0, 2, 2, T_ALL, F_U32);
+    put_create(&b, 0, T_ALL, NULL, 0, row, ALL_ROW_BYTES);
+    CHECK(apply(store, &b) == 5, "5");
+    const int64_t ids[] = {0, 1, 5, 5, 6};
+    for (int i = 0; i < 5; i++)
+    {
+        CHECK(g_results[i].status == SPATE_STATUS_OK && g_results[i].node_id == ids[i], "message %d: %s node %" PRId64, i,
+              status_name(g_results[i].status), g_results[i].node_id);
+    }
+    CHECK(spate_store_next_id(store, T_ALL) == 7 && spate_store_count(store, T_ALL) == 3, "next 7, 3 live");
+    const int64_t length = get_node(store, T_ALL, 5, out, sizeof out);
+    uint32_t var_length;
+    const uint8_t *value = get_var(out, length, ALL_ROW_BYTES, 0, &var_length);
+    CHECK(read_all_row(out).u32 == 0xABCD + 2 && read_all_row(out).i64 == -3 && var_length == 4 && memcmp(value, "five", 4) == 0,
+          "node 5 as created and incremented");
+    for (int64_t gap = 2; gap <= 4; gap++)
+    {
+        CHECK(never_live(store, T_ALL, gap, F_U32), "skipped id %" PRId64 " is never live", gap);
+    }
+
+    /* Below the next id (skipped, taken, or deleted): ID_MISMATCH, nothing consumed. */
+    b.length = 0;
+    put_delete(&b, 6, 0, T_ALL);
+    put_create(&b, 3, T_ALL, NULL, 0, row, ALL_ROW_BYTES);
+    put_create(&b, 5, T_ALL, NULL, 0, row, ALL_ROW_BYTES);
+    put_create(&b, 6, T_ALL, NULL, 0, row, ALL_ROW_BYTES);
+    put_create(&b, -1, T_ALL, NULL, 0, row, ALL_ROW_BYTES);
+    CHECK(apply(store, &b) == 5 && g_results[0].status == SPATE_STATUS_OK, "delete 6");
+    for (int i = 1; i < 5; i++)
+    {
+        CHECK(g_results[i].status == SPATE_STATUS_ID_MISMATCH && g_results[i].node_id == 0, "backwards %d: %s", i,
+              status_name(g_results[i].status));
+    }
+    CHECK(spate_store_next_id(store, T_ALL) == 7 && spate_store_count(store, T_ALL) == 2, "nothing consumed");
+    CHECK(never_live(store, T_ALL, 3, F_U32) && never_live(store, T_ALL, 6, F_U32), "3 and 6 stay dead");
+
+    /* A Create that fails after its id is settled consumes the id and the skipped ones; one that
+       fails before (id below the next, or past maxNodes) consumes nothing, whatever its status. */
+    b.length = 0;
+    put_create(&b, 10, T_ALL, &(var_value){55, "x", 1}, 1, row, ALL_ROW_BYTES);  /* UNKNOWN_FIELD, consumes 7..10 */
+    put_create(&b, 12, T_ALL, NULL, 0, row, ALL_ROW_BYTES - 1);                   /* MALFORMED row, consumes 11, 12 */
+    put_create(&b, 9, T_ALL, &(var_value){55, "x", 1}, 1, row, ALL_ROW_BYTES);   /* below: UNKNOWN_FIELD, nothing */
+    put_create(&b, ALL_MAX_NODES + 1, T_ALL, &(var_value){55, "x", 1}, 1, row, ALL_ROW_BYTES); /* past: UNKNOWN_FIELD */
+    put_create(&b, 13, T_ALL, NULL, 0, row, ALL_ROW_BYTES);
+    CHECK(apply(store, &b) == 5, "5");
+    const uint8_t statuses[] = {SPATE_STATUS_UNKNOWN_FIELD, SPATE_STATUS_MALFORMED, SPATE_STATUS_UNKNOWN_FIELD,
+                                SPATE_STATUS_UNKNOWN_FIELD, SPATE_STATUS_OK};
+    const int64_t consumed[] = {10, 12, 0, 0, 13};
+    for (int i = 0; i < 5; i++)
+    {
+        CHECK(g_results[i].status == statuses[i] && g_results[i].node_id == consumed[i], "failing %d: %s node %" PRId64, i,
+              status_name(g_results[i].status), g_results[i].node_id);
+    }
+    CHECK(spate_store_next_id(store, T_ALL) == 14 && spate_store_count(store, T_ALL) == 3, "next 14, 3 live");
+    for (int64_t id = 7; id <= 12; id++)
+    {
+        CHECK(never_live(store, T_ALL, id, F_U32), "id %" PRId64 " consumed, never live", id);
+    }
+
+    /* Past maxNodes on a type with room: TYPE_FULL, nothing consumed. */
+    b.length = 0;
+    put_create(&b, ALL_MAX_NODES + 1, T_ALL, NULL, 0, row, ALL_ROW_BYTES);
+    put_create(&b, INT64_MAX, T_ALL, NULL, 0, row, ALL_ROW_BYTES);
+    CHECK(apply(store, &b) == 2, "2");
+    CHECK(g_results[0].status == SPATE_STATUS_TYPE_FULL && g_results[0].node_id == 0, "maxNodes + 1: %s", status_name(g_results[0].status));
+    CHECK(g_results[1].status == SPATE_STATUS_TYPE_FULL && g_results[1].node_id == 0, "INT64_MAX: %s", status_name(g_results[1].status));
+    CHECK(spate_store_next_id(store, T_ALL) == 14, "nothing consumed");
+
+    /* Exactly maxNodes: taken; the type is then full for every id, and the ids below stay dead. */
+    b.length = 0;
+    put_create(&b, ALL_MAX_NODES, T_ALL, &(var_value){F_STRING, "last", 4}, 1, row, ALL_ROW_BYTES);
+    put_create(&b, 0, T_ALL, NULL, 0, row, ALL_ROW_BYTES);
+    put_create(&b, ALL_MAX_NODES + 1, T_ALL, NULL, 0, row, ALL_ROW_BYTES);
+    put_create(&b, ALL_MAX_NODES, T_ALL, NULL, 0, row, ALL_ROW_BYTES);
+    put_create(&b, ALL_MAX_NODES - 1, T_ALL, NULL, 0, row, ALL_ROW_BYTES);
+    CHECK(apply(store, &b) == 5, "5");
+    CHECK(g_results[0].status == SPATE_STATUS_OK && g_results[0].node_id == ALL_MAX_NODES, "the last id: %s", status_name(g_results[0].status));
+    CHECK(g_results[1].status == SPATE_STATUS_TYPE_FULL && g_results[1].node_id == 0, "0 on a full type");
+    CHECK(g_results[2].status == SPATE_STATUS_TYPE_FULL && g_results[2].node_id == 0, "past maxNodes on a full type");
+    CHECK(g_results[3].status == SPATE_STATUS_ID_MISMATCH && g_results[3].node_id == 0, "maxNodes again");
+    CHECK(g_results[4].status == SPATE_STATUS_ID_MISMATCH && g_results[4].node_id == 0, "skipped, below");
+    CHECK(spate_store_next_id(store, T_ALL) == ALL_MAX_NODES + 1 && spate_store_count(store, T_ALL) == 4, "full, 4 live");
+    const int64_t last_length = get_node(store, T_ALL, ALL_MAX_NODES, out, sizeof out);
+    value = get_var(out, last_length, ALL_ROW_BYTES, 0, &var_length);
+    CHECK(var_length == 4 && memcmp(value, "last", 4) == 0, "the last node reads back");
+    const int64_t gaps[] = {14, 15, ALL_MAX_NODES / 2, ALL_MAX_NODES - 1};
+    for (size_t i = 0; i < sizeof gaps / sizeof gaps[0]; i++)
+    {
+        CHECK(never_live(store, T_ALL, gaps[i], F_U32), "gap id %" PRId64, gaps[i]);
+    }
+    CHECK(spate_store_exists(store, T_ALL, ALL_MAX_NODES + 1) == 0, "past maxNodes");
+    CHECK(spate_store_get(store, T_ALL, ALL_MAX_NODES + 1, out, sizeof out) == SPATE_ERROR_NO_SUCH_NODE, "past maxNodes get");
+    /* reserve after a skip: commits, changes nothing. */
+    CHECK(spate_store_reserve(store, T_ALL, ALL_MAX_NODES) == 0, "reserve everything");
+    CHECK(get_node(store, T_ALL, ALL_MAX_NODES, out, sizeof out) == last_length && never_live(store, T_ALL, 14, F_U32),
+          "reserve changed nothing");
+
+    /* The id is settled before the arena is checked: ARENA_FULL consumes a skipping id too. */
+    b.length = 0;
+    put_create(&b, 2, T_SMALL, &(var_value){S_STRING, "0123456789ABCDEF", 16}, 1, (uint32_t[]){7}, SMALL_ROW_BYTES);
+    put_create(&b, 3, T_SMALL, &(var_value){S_STRING, "x", 1}, 1, (uint32_t[]){8}, SMALL_ROW_BYTES);
+    put_create(&b, 0, T_SMALL, NULL, 0, (uint32_t[]){9}, SMALL_ROW_BYTES);
+    CHECK(apply(store, &b) == 3, "3");
+    CHECK(g_results[0].status == SPATE_STATUS_OK && g_results[0].node_id == 2, "small 2 fills the arena");
+    CHECK(g_results[1].status == SPATE_STATUS_ARENA_FULL && g_results[1].node_id == 3, "arena full consumes 3: %s",
+          status_name(g_results[1].status));
+    CHECK(g_results[2].status == SPATE_STATUS_TYPE_FULL && g_results[2].node_id == 0, "then full");
+    CHECK(spate_store_next_id(store, T_SMALL) == 4 && spate_store_count(store, T_SMALL) == 1, "small: next 4, 1 live");
+    CHECK(never_live(store, T_SMALL, 1, S_U32) && never_live(store, T_SMALL, 3, S_U32), "small 1 and 3 never live");
+    buffer_free(&b);
+    spate_store_close(store);
+}
+
+/* Resident set of this process, in bytes (Linux: /proc/self/statm, in pages). */
+static int64_t resident_bytes(void)
+{
+    FILE *statm = fopen("/proc/self/statm", "r");
+    REQUIRE(statm != NULL);
+    long size_pages = 0, resident_pages = 0;
+    REQUIRE(fscanf(statm, "%ld %ld", &size_pages, &resident_pages) == 2);
+    fclose(statm);
+    return (int64_t)resident_pages * sysconf(_SC_PAGESIZE);
+}
+
+/*
+ * A skip as far as it goes (maxNodes 2^36: 1 TiB of rows) writes the row taken and nothing else:
+ * the memory in between is not touched, so the resident set grows by a few (huge) pages, and
+ * reading ids in the gap maps no memory either.
+ */
+static void test_far_skip(void)
+{
+    static const schema_field u64_field[] = {{1, io_spate_wire_fieldKind_U64, 0, 8}};
+    const schema_type huge_type = {7, SPATE_MAX_NODES_PER_TYPE, 0, 8, u64_field, 1};
+    buffer b = buffer_new(1 << 16);
+    put_store_schema(&b, SCHEMA_HASH, &huge_type, 1);
+    spate_store *store = NULL;
+    CHECK(spate_store_open(b.data, b.length, &store) == 0, "open a type of 2^36 nodes");
+    const int64_t resident_before = resident_bytes();
+    const int64_t half = SPATE_MAX_NODES_PER_TYPE / 2;
+    const uint64_t values[] = {1, 2, 3};
+    b.length = 0;
+    put_create(&b, 0, 7, NULL, 0, &values[0], 8);
+    put_create(&b, half, 7, NULL, 0, &values[1], 8);
+    put_increment(&b, half, 40, 0, 7, 1);
+    put_create(&b, SPATE_MAX_NODES_PER_TYPE, 7, NULL, 0, &values[2], 8);
+    put_create(&b, 0, 7, NULL, 0, &values[0], 8);
+    CHECK(apply(store, &b) == 5, "5");
+    CHECK(g_results[0].status == SPATE_STATUS_OK && g_results[0].node_id == 1, "1");
+    CHECK(g_results[1].status == SPATE_STATUS_OK && g_results[1].node_id == half, "2^35");
+    CHECK(g_results[2].status == SPATE_STATUS_OK, "increment 2^35");
+    CHECK(g_results[3].status == SPATE_STATUS_OK && g_results[3].node_id == SPATE_MAX_NODES_PER_TYPE, "2^36");
+    CHECK(g_results[4].status == SPATE_STATUS_TYPE_FULL, "full");
+    CHECK(spate_store_next_id(store, 7) == SPATE_MAX_NODES_PER_TYPE + 1 && spate_store_count(store, 7) == 3, "next, count");
+    uint64_t read_back = 0;
+    CHECK(spate_store_get(store, 7, half, (uint8_t *)&read_back, 8) == 8 && read_back == 42, "2^35 reads back");
+    CHECK(spate_store_get(store, 7, SPATE_MAX_NODES_PER_TYPE, (uint8_t *)&read_back, 8) == 8 && read_back == 3, "2^36 reads back");
+    /* Reads and writes spread over the gaps (one id every 2^28, each in its own 2 MiB of rows). */
+    b.length = 0;
+    int writes = 0;
+    for (int64_t id = 3; id < SPATE_MAX_NODES_PER_TYPE; id += INT64_C(1) << 28)
+    {
+        CHECK(spate_store_exists(store, 7, id) == 0, "gap id %" PRId64, id);
+        CHECK(spate_store_get(store, 7, id, (uint8_t *)&read_back, 8) == SPATE_ERROR_NO_SUCH_NODE, "gap id %" PRId64, id);
+        put_update(&b, id, 0, 7, &(var_value){1, &values[0], 8}, 1);
+        put_increment(&b, id, 1, 0, 7, 1);
+        put_delete(&b, id, 0, 7);
+        writes += 3;
+    }
+    CHECK(apply(store, &b) == writes, "%d writes", writes);
+    for (int i = 0; i < writes; i++)
+    {
+        CHECK(g_results[i].status == SPATE_STATUS_NO_SUCH_NODE, "write %d: %s", i, status_name(g_results[i].status));
+    }
+    const int64_t grown = resident_bytes() - resident_before;
+    printf("far skip: resident set grew by %" PRId64 " KiB for 3 rows 2^35 ids apart and 256 reads and 768 writes between\n",
+           grown / 1024);
+    CHECK(grown < (INT64_C(64) << 20), "the skipped rows were touched: resident set grew by %" PRId64 " bytes", grown);
     buffer_free(&b);
     spate_store_close(store);
 }
@@ -1872,7 +2091,7 @@ static void put_pattern_update(buffer *b, int64_t node_id, uint64_t value)
     put_update(b, node_id, 0, T_PATTERN, fields, 4);
 }
 
-static void put_pattern_create(buffer *b, uint64_t value)
+static void put_pattern_create(buffer *b, int64_t node_id, uint64_t value)
 {
     uint8_t text[PATTERN_MAX_STRING];
     uint32_t u32;
@@ -1883,7 +2102,7 @@ static void put_pattern_create(buffer *b, uint64_t value)
     memcpy(row, &value, 8);
     memcpy(row + 8, &u32, 4);
     memcpy(row + 12, &i64, 8);
-    put_create(b, 0, T_PATTERN, fields, 1, row, PATTERN_ROW_BYTES);
+    put_create(b, node_id, T_PATTERN, fields, 1, row, PATTERN_ROW_BYTES);
 }
 
 static void test_concurrent_reader(void)
@@ -1894,7 +2113,7 @@ static void test_concurrent_reader(void)
     buffer b = buffer_new(1 << 20);
     for (int i = 0; i < PATTERN_NODES; i++)
     {
-        put_pattern_create(&b, 0);
+        put_pattern_create(&b, 0, 0);
     }
     CHECK(apply(store, &b) == PATTERN_NODES, "pattern nodes");
 
@@ -1902,29 +2121,36 @@ static void test_concurrent_reader(void)
     atomic_init(&state.stop, false);
     pthread_t reader;
     CHECK(pthread_create(&reader, NULL, reader_main, &state) == 0, "start reader");
-    /* Per batch: updates of the hot nodes, and one node created, updated, and one deleted. */
+    /*
+     * Per batch: updates of the hot nodes, and one node created, updated, and the one created two
+     * batches before deleted. Every 8th create skips an id, so the reader also reads ids skipped
+     * while rows next to them are written.
+     */
     const int batch = 500;
     const long batches = (updates + batch - 1) / batch;
-    REQUIRE(PATTERN_NODES + batches <= PATTERN_MAX_NODES);
+    REQUIRE(PATTERN_NODES + batches + batches / 8 + 1 <= PATTERN_MAX_NODES);
     uint64_t value = 1;
     int64_t created = PATTERN_NODES;
+    int64_t created_before[2] = {0, 0}; /* two batches ago, one batch ago */
     struct timespec start, end;
     clock_gettime(CLOCK_MONOTONIC, &start);
     bool failed = false;
     for (long done = 0; done < updates && !failed; done += batch)
     {
         b.length = 0;
-        put_pattern_create(&b, value++);
-        created++;
+        created += done / batch % 8 == 7 ? 2 : 1;
+        put_pattern_create(&b, created, value++);
         for (int i = 0; i < batch; i++, value++)
         {
             const int64_t node_id = i % 50 == 0 ? created : 1 + (int64_t)(value % PATTERN_NODES);
             put_pattern_update(&b, node_id, value);
         }
-        if (created - 2 > PATTERN_NODES)
+        if (created_before[0] != 0)
         {
-            put_delete(&b, created - 2, 0, T_PATTERN);
+            put_delete(&b, created_before[0], 0, T_PATTERN);
         }
+        created_before[0] = created_before[1];
+        created_before[1] = created;
         const int64_t n = apply(store, &b);
         for (int64_t i = 0; i < n; i++)
         {
@@ -1971,6 +2197,8 @@ int main(void)
         {"increment", test_increment},
         {"createRef", test_create_ref},
         {"statuses", test_statuses},
+        {"explicit ids", test_explicit_ids},
+        {"far skip", test_far_skip},
         {"walk", test_walk},
         {"huge slice", test_huge_slice},
         {"get and reserve", test_get_and_reserve},

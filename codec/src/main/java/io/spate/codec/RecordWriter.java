@@ -192,7 +192,8 @@ public final class RecordWriter
      * Opens a Create carrying the id the pipeline decided.
      *
      * @param type   of the node.
-     * @param nodeId the type's next id, or 0 to let the store choose.
+     * @param nodeId the id the pipeline decided (at or past the type's next id: the ids between are
+     *               skipped, never live), or 0 to let the store choose.
      * @return the record's 1-based index in the batch.
      */
     public int create(final TypeDefinition type, final long nodeId)

@@ -133,7 +133,7 @@ class NativeStoreTest
     void shouldReportEachStateErrorAndKeepGoing()
     {
         writer.wrap(batch.buffer(), 0, batch.capacityBytes()).beginBatch(1, 1);
-        writer.create(user, 5);                                 // 1: ID_MISMATCH, the next id is 1
+        writer.create(user, -5);                                // 1: ID_MISMATCH, ids start at 1
         final int created = writer.create(user, 0);             // 2: OK, takes id 1
         writer.update(user, 99);                                // 3: NO_SUCH_NODE
         writer.setLong(user.field("age"), 1);
@@ -153,6 +153,144 @@ class NativeStoreTest
         }
         assertEquals(1, results.nodeId(2));
         assertEquals(2, store.nextId(user.typeId()));
+    }
+
+    @Test
+    void shouldTakeAnExplicitIdAheadOfTheNextIdAndSkipTheIdsBetween()
+    {
+        writer.wrap(batch.buffer(), 0, batch.capacityBytes()).beginBatch(1, 1);
+        writer.create(user, 0);                                 // 1: OK, id 1
+        final int ahead = writer.create(user, 5);               // 2: OK, id 5; 2, 3 and 4 skipped
+        writer.setString(user.field("name"), "five");
+        writer.updateCreated(user, ahead);                      // 3: OK, the ref resolves to 5
+        writer.setLong(user.field("age"), 55);
+        writer.create(user, 0);                                 // 4: OK, id 6
+        final int length = writer.endBatch();
+        assertEquals(5, apply(length));
+        for (int i = 0; i < 5; i++)
+        {
+            assertEquals(RecordStatus.OK.value(), results.status(i), "message " + i);
+        }
+        assertEquals(1, results.nodeId(1));
+        assertEquals(5, results.nodeId(2));
+        assertEquals(5, results.nodeId(3));
+        assertEquals(6, results.nodeId(4));
+        assertEquals(7, store.nextId(user.typeId()));
+        assertEquals(3, store.count(user.typeId()));
+        assertEquals("five", get(user, 5).getString(user.field("name")));
+        assertEquals(55, get(user, 5).getLong(user.field("age")));
+
+        // The skipped ids are consumed and never live: no reads, no writes, no reuse.
+        writer.wrap(batch.buffer(), 0, batch.capacityBytes());
+        for (long gap = 2; gap <= 4; gap++)
+        {
+            assertFalse(store.exists(user.typeId(), gap), "#" + gap);
+            assertEquals(-1, store.get(user.typeId(), gap, nodeCopy.address(), nodeCopy.capacityBytes()), "#" + gap);
+            writer.update(user, gap);
+            writer.setLong(user.field("age"), 1);
+            writer.increment(user, gap, user.field("karma"), 1);
+            writer.delete(user, gap);
+            writer.create(user, gap);
+        }
+        assertEquals(12, apply(writer.endBatch()));
+        for (int i = 0; i < 12; i++)
+        {
+            final boolean create = i % 4 == 3;
+            assertEquals(create ? RecordStatus.ID_MISMATCH.value() : RecordStatus.NO_SUCH_NODE.value(), results.status(i),
+                "message " + i);
+            assertEquals(create ? 0 : 2 + i / 4, results.nodeId(i), "message " + i);
+        }
+        assertEquals(7, store.nextId(user.typeId()), "refused creates consume nothing");
+        assertEquals(3, store.count(user.typeId()));
+    }
+
+    @Test
+    void shouldKeepTakingCreatesAfterThePipelineLosesABatch()
+    {
+        // The pipeline numbered creates 1..6; the batch holding 3..4 never reached the store.
+        writer.wrap(batch.buffer(), 0, batch.capacityBytes());
+        writer.create(counter, 1);
+        writer.create(counter, 2);
+        writer.create(counter, 5);
+        writer.create(counter, 6);
+        writer.increment(counter, 5, counter.field("hits"), 7);
+        assertEquals(5, apply(writer.endBatch()));
+        for (int i = 0; i < 5; i++)
+        {
+            assertEquals(RecordStatus.OK.value(), results.status(i), "message " + i);
+        }
+        assertEquals(7, store.nextId(counter.typeId()));
+        assertEquals(4, store.count(counter.typeId()));
+        assertEquals(7, get(counter, 5).getLong(counter.field("hits")));
+        assertFalse(store.exists(counter.typeId(), 3));
+        assertFalse(store.exists(counter.typeId(), 4));
+    }
+
+    @Test
+    void shouldRefuseIdsBelowTheNextIdAndPastMaxNodes()
+    {
+        final long maxNodes = counter.maxNodes();
+        writer.wrap(batch.buffer(), 0, batch.capacityBytes());
+        writer.create(counter, maxNodes + 1);                  // 0: TYPE_FULL, though the type is empty
+        writer.create(counter, Long.MAX_VALUE);                 // 1: TYPE_FULL
+        writer.create(counter, -1);                             // 2: ID_MISMATCH
+        writer.create(counter, Long.MIN_VALUE);                 // 3: ID_MISMATCH
+        writer.create(counter, 3);                              // 4: OK, skips 1 and 2
+        writer.create(counter, 2);                              // 5: ID_MISMATCH, skipped
+        writer.create(counter, 3);                              // 6: ID_MISMATCH, taken
+        writer.create(counter, maxNodes);                       // 7: OK, the last id, far ahead
+        writer.create(counter, 0);                              // 8: TYPE_FULL
+        writer.create(counter, maxNodes);                       // 9: ID_MISMATCH, taken
+        writer.create(counter, maxNodes + 1);                   // 10: TYPE_FULL
+        final int[] expected = {
+            RecordStatus.TYPE_FULL.value(), RecordStatus.TYPE_FULL.value(), RecordStatus.ID_MISMATCH.value(),
+            RecordStatus.ID_MISMATCH.value(), RecordStatus.OK.value(), RecordStatus.ID_MISMATCH.value(),
+            RecordStatus.ID_MISMATCH.value(), RecordStatus.OK.value(), RecordStatus.TYPE_FULL.value(),
+            RecordStatus.ID_MISMATCH.value(), RecordStatus.TYPE_FULL.value() };
+        assertEquals(expected.length, apply(writer.endBatch()));
+        for (int i = 0; i < expected.length; i++)
+        {
+            assertEquals(expected[i], results.status(i), "message " + i);
+            final long id = i == 4 ? 3 : i == 7 ? maxNodes : 0;
+            assertEquals(id, results.nodeId(i), "message " + i);
+        }
+        assertEquals(maxNodes + 1, store.nextId(counter.typeId()));
+        assertEquals(2, store.count(counter.typeId()));
+        assertTrue(store.exists(counter.typeId(), maxNodes));
+        for (final long gap : new long[]{ 1, 2, 4, maxNodes / 2, maxNodes - 1, maxNodes + 1 })
+        {
+            assertFalse(store.exists(counter.typeId(), gap), "#" + gap);
+            assertEquals(-1, store.get(counter.typeId(), gap, nodeCopy.address(), nodeCopy.capacityBytes()), "#" + gap);
+        }
+    }
+
+    @Test
+    void shouldConsumeAnExplicitIdAheadEvenWhenTheCreateIsRefused()
+    {
+        final DatabaseSchema tiny = SchemaCompiler.compile(
+            "{\"name\":\"tiny\",\"types\":[{\"name\":\"T\",\"maxNodes\":5,\"maxArenaBytes\":8," +
+            "\"fields\":[{\"name\":\"s\",\"type\":\"string\",\"maxBytes\":16}]}]}", "tiny");
+        final TypeDefinition type = tiny.type("T");
+        try (NativeStore tinyStore = NativeStore.open(tiny))
+        {
+            final RecordWriter tinyWriter = new RecordWriter(tiny);
+            tinyWriter.wrap(batch.buffer(), 0, 4096);
+            tinyWriter.create(type, 3);
+            tinyWriter.setString(type.field("s"), "123456789");
+            tinyWriter.create(type, 0);
+            final int count = tinyStore.apply(batch.address(), tinyWriter.endBatch(), 0, results);
+            assertEquals(2, count);
+            assertEquals(RecordStatus.ARENA_FULL.value(), results.status(0));
+            assertEquals(3, results.nodeId(0), "the id is settled before the arena is checked");
+            assertEquals(RecordStatus.OK.value(), results.status(1));
+            assertEquals(4, results.nodeId(1));
+            assertEquals(1, tinyStore.count(type.typeId()));
+            assertEquals(5, tinyStore.nextId(type.typeId()));
+            for (long id = 1; id <= 3; id++)
+            {
+                assertFalse(tinyStore.exists(type.typeId(), id), "#" + id);
+            }
+        }
     }
 
     @Test

@@ -7,6 +7,9 @@ import org.agrona.concurrent.UnsafeBuffer;
 
 import java.util.Arrays;
 import java.util.List;
+import java.util.NavigableSet;
+import java.util.TreeSet;
+import java.util.stream.LongStream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -18,6 +21,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 public final class StoreComparison implements AutoCloseable
 {
+    /** Up to this next id every id is compared; past it (a far jump) the ids in {@link #idsToCompare}. */
+    private static final long DENSE_COMPARE_LIMIT = 1 << 16;
+    private static final int GAP_SAMPLES = 256;
+
     private final DatabaseSchema schema;
     private final NativeStore store;
     private final ReferenceStore reference;
@@ -132,7 +139,7 @@ public final class StoreComparison implements AutoCloseable
             final int typeId = type.typeId();
             assertEquals(reference.nextId(typeId), store.nextId(typeId), context + ": next id of " + type.name());
             assertEquals(reference.count(typeId), store.count(typeId), context + ": count of " + type.name());
-            for (long id = 0; id <= reference.nextId(typeId); id++)
+            for (final long id : idsToCompare(reference, type))
             {
                 final ReferenceStore.Node node = reference.node(typeId, id);
                 final boolean live = null != node && node.state == ReferenceStore.Node.LIVE;
@@ -163,6 +170,36 @@ public final class StoreComparison implements AutoCloseable
                 }
             }
         }
+    }
+
+    /**
+     * Every id from 0 to the next id when there are not too many. Else (an explicit id jumped far
+     * ahead, which a fuzzed Create does, up to maxNodes) every id a Create took, its neighbours,
+     * the ends and evenly spread ids of the skipped gaps: with the counts equal, a store node
+     * live where the model has none would leave one the model has live missing, so that is found.
+     */
+    private static Iterable<Long> idsToCompare(final ReferenceStore reference, final TypeDefinition type)
+    {
+        final long nextId = reference.nextId(type.typeId());
+        if (nextId <= DENSE_COMPARE_LIMIT)
+        {
+            return LongStream.rangeClosed(0, nextId).boxed().toList();
+        }
+        final NavigableSet<Long> ids = new TreeSet<>();
+        for (final long id : reference.takenIds(type.typeId()))
+        {
+            ids.add(id - 1);
+            ids.add(id);
+            ids.add(id + 1);
+        }
+        for (int i = 0; i <= GAP_SAMPLES; i++)
+        {
+            ids.add(nextId * i / GAP_SAMPLES);
+        }
+        ids.add(-1L);
+        ids.add(nextId);
+        ids.add(type.maxNodes());
+        return ids;
     }
 
     public void close()

@@ -13,6 +13,7 @@ import io.spate.pipeline.PipelineConfiguration;
 import io.spate.pipeline.PipelineErrors;
 import io.spate.store.NativeStore;
 import org.agrona.CloseHelper;
+import org.agrona.concurrent.AgentTerminationException;
 import sun.misc.Signal;
 
 import java.io.File;
@@ -126,8 +127,9 @@ public final class PipelineMain
                     driverLost.compareAndSet(null, "lost the media driver in " + directory + " (" + error.getMessage() + ")");
                     stop.countDown();
                 }
-                else
+                else if (null == driverLost.get() && !(error instanceof AgentTerminationException))
                 {
+                    // The client's own conductor ends with AgentTerminationException once the driver is gone.
                     System.err.println("pipeline: aeron client error: " + error);
                 }
             }));
@@ -147,26 +149,14 @@ public final class PipelineMain
                     break;
                 }
             }
+            // Either way everything is closed quietly in finally: nothing can be drained, no stack traces.
             if (pipeline.isDriverGone() || null != lostDriver.get())
             {
-                final String message = null != lostDriver.get() ? lostDriver.get() :
-                    "lost the media driver in " + dir;
-                CloseHelper.quietCloseAll(pipeline, store, aeron, driver);
-                pipeline = null;
-                store = null;
-                aeron = null;
-                driver = null;
-                return error(message, 1);
+                return error(null != lostDriver.get() ? lostDriver.get() : "lost the media driver in " + dir, 1);
             }
             if (null != pipeline.fatalError())
             {
-                final String message = "stopped: " + pipeline.fatalError();
-                CloseHelper.quietCloseAll(pipeline, store, aeron, driver);
-                pipeline = null;
-                store = null;
-                aeron = null;
-                driver = null;
-                return error(message, 1);
+                return error("stopped: " + pipeline.fatalError(), 1);
             }
 
             System.out.println("pipeline: stopping");

@@ -1,6 +1,7 @@
 package io.spate.pipeline;
 
 import io.aeron.ExclusivePublication;
+import org.agrona.BitUtil;
 import org.agrona.DirectBuffer;
 import org.agrona.ExpandableRingBuffer;
 
@@ -27,6 +28,8 @@ final class ClientSession
     final ExpandableRingBuffer backlog;
     final long backlogLimitBytes;
     final long openedNs;
+    /** Longest message the response stream carries (its term length / 8). */
+    final int maxMessageBytes;
 
     /** Worst-case bytes of answers owed to admitted requests, not yet sent or queued. */
     long reservedBytes;
@@ -51,8 +54,11 @@ final class ClientSession
         this.responseStreamId = responseStreamId;
         this.publication = publication;
         this.backlogLimitBytes = backlogLimitBytes;
-        // Grows by doubling up to the limit, on the rare occasions a producer falls behind.
-        this.backlog = new ExpandableRingBuffer(4096, backlogLimitBytes, false);
+        // Grows by doubling, on the rare occasions a producer falls behind. Admission keeps what is owed
+        // within the limit; the ring may also hold one wrap padding (less than one message, itself within
+        // the limit), so its own ceiling is twice the limit and an append can never be refused.
+        this.backlog = new ExpandableRingBuffer(4096, BitUtil.findNextPositivePowerOfTwo(2 * backlogLimitBytes), false);
+        this.maxMessageBytes = publication.maxMessageLength();
         this.openedNs = nowNs;
         this.lastProgressNs = nowNs;
         this.lastConnectedNs = nowNs;

@@ -30,8 +30,8 @@ final class ClientSessions implements AutoCloseable
 {
     /** Producers with a session at once: each holds a publication (and driver counters). */
     static final int MAX_SESSIONS = 4096;
-    /** Backlog bytes offered per session per duty cycle: one producer cannot hog the conductor. */
-    private static final int BACKLOG_BYTES_PER_CYCLE = 1 << 20;
+    /** Backlog messages offered per session per duty cycle: one producer cannot hog the conductor. */
+    private static final int BACKLOG_MESSAGES_PER_CYCLE = 256;
     private static final int MAX_CLOSE_DETAIL_CHARS = 160;
     private static final long LIVENESS_SWEEP_INTERVAL_NS = 100_000_000L;
 
@@ -134,6 +134,14 @@ final class ClientSessions implements AutoCloseable
             counters.answersDiscarded().incrementRelease();
             return;
         }
+        if (lengthBytes > session.maxMessageBytes)
+        {
+            // Admission refuses batches whose ack could not fit, so only an oversized read answer gets here.
+            close(session, SessionCloseReason.PROTOCOL_ERROR, "an answer of " + lengthBytes + " bytes does not fit " +
+                "the response stream (at most " + session.maxMessageBytes + " bytes a message: term length / 8)");
+            counters.answersDiscarded().incrementRelease();
+            return;
+        }
         if (session.backlog.isEmpty())
         {
             final OfferOutcome outcome = session.offer(buffer, 0, lengthBytes);
@@ -210,7 +218,7 @@ final class ClientSessions implements AutoCloseable
         draining = session;
         drainOutcome = OfferOutcome.SENT;
         final int before = session.backlog.size();
-        final int consumedBytes = session.backlog.consume(backlogOffer, BACKLOG_BYTES_PER_CYCLE);
+        final int consumedBytes = session.backlog.consume(backlogOffer, BACKLOG_MESSAGES_PER_CYCLE);
         draining = null;
         final int freedBytes = before - session.backlog.size();
         if (consumedBytes > 0 || freedBytes > 0)

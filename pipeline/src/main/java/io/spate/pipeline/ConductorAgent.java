@@ -338,6 +338,11 @@ public final class ConductorAgent implements Agent
         {
             return refuse(session, correlationId, declaredRecordCount, RecordStatus.VALUE_TOO_LARGE, refusalBytes);
         }
+        if (AckWriter.maxAckBytes(declaredRecordCount) > session.maxMessageBytes)
+        {
+            // Its ack could never be delivered on this producer's response stream (term length / 8).
+            return refuse(session, correlationId, declaredRecordCount, RecordStatus.VALUE_TOO_LARGE, refusalBytes);
+        }
         final int ackBytes = AckWriter.ackBacklogBytes(declaredRecordCount);
         if (!session.canReserve(ackBytes))
         {

@@ -94,9 +94,9 @@ public final class PipelineConfiguration
             WORKER_STALL_TIMEOUT_MS_PROP + " must be 10..3600000: " + workerStallTimeoutMs);
         final long minBacklogBytes = 2L * (AckWriter.ackBacklogBytes(maxRecordsPerBatch) +
             ClientSession.backlogBytesFor(ReadQueue.maxAnswerBytes(schema)));
-        require(sessionBacklogBytes >= minBacklogBytes && sessionBacklogBytes <= 1 << 30,
+        require(sessionBacklogBytes >= minBacklogBytes && sessionBacklogBytes <= 256 << 20,
             SESSION_BACKLOG_BYTES_PROP + " must hold two acks of a full batch and two read answers (" +
-            minBacklogBytes + " bytes here) and be at most 1 GiB: " + sessionBacklogBytes);
+            minBacklogBytes + " bytes here) and be at most 256 MiB: " + sessionBacklogBytes);
         if (null == faultInjector)
         {
             faultInjector = FaultInjector.NONE;

@@ -6,9 +6,15 @@ import io.spate.codec.TypeDefinition;
 import io.spate.codec.testing.ReferenceStore;
 import io.spate.store.StoreComparison;
 import org.agrona.concurrent.UnsafeBuffer;
+
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -20,6 +26,22 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class PipelineBarrierTest
 {
     private static final int RECORDS_PER_BATCH = 4000;
+    private static final int ROUNDS = 3;
+
+    private static void awaitQuietly(final CountDownLatch latch)
+    {
+        try
+        {
+            if (!latch.await(60, TimeUnit.SECONDS))
+            {
+                throw new IllegalStateException("the round was never sent");
+            }
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+        }
+    }
 
     @ParameterizedTest
     @EnumSource(PipelineConfiguration.ThreadingMode.class)
@@ -28,22 +50,49 @@ class PipelineBarrierTest
         final DatabaseSchema schema = PipelineHarness.exampleSchema();
         final TypeDefinition user = schema.type("User");
         final TypeDefinition post = schema.type("Post");
+        // Deterministic, whatever the machine's load: the conductor is held at the first record of each
+        // round until the producer has sent all three batches, so it takes them in one poll; with a thread
+        // per worker, the workers are also held until the third batch is dispatched. Both workers are then
+        // busy with the types of the third batch when it is assigned: it must carry a barrier.
+        final AtomicReference<CountDownLatch> roundSent = new AtomicReference<>(new CountDownLatch(1));
+        final AtomicLong thirdSeqOfRound = new AtomicLong(3);
+        final AtomicReference<PipelineHarness> running = new AtomicReference<>();
+        final boolean holdWorkers = mode == PipelineConfiguration.ThreadingMode.DEDICATED;
+        final FaultInjector holds = new FaultInjector()
+        {
+            public void onClientRecord(final long clientId, final long correlationId, final int recordIndex)
+            {
+                if (correlationId % 3 == 1 && recordIndex == 0)
+                {
+                    awaitQuietly(roundSent.get());
+                }
+            }
+
+            public void beforeApply(final int worker, final long batchSeq)
+            {
+                if (holdWorkers && batchSeq < thirdSeqOfRound.get())
+                {
+                    RawProducer.await(() -> running.get().pipeline.counters().batches().get() >= thirdSeqOfRound.get(),
+                        "the round's third batch to be dispatched");
+                }
+            }
+        };
         try (PipelineHarness harness = new PipelineHarness(schema, c -> c
             .threadingMode(mode)
             .workerCount(2)
             .maxRecordsPerBatch(RECORDS_PER_BATCH)
-            .maxBatchBytes(1 << 20));
+            .maxBatchBytes(1 << 20)
+            .faultInjector(holds));
             RawProducer producer = harness.rawProducer(5))
         {
+            running.set(harness);
             final ReferenceStore reference = new ReferenceStore(schema);
             final RecordWriter writer = new RecordWriter(schema);
             final UnsafeBuffer[] batches = { new UnsafeBuffer(new byte[1 << 20]), new UnsafeBuffer(new byte[1 << 20]),
                 new UnsafeBuffer(new byte[1 << 20]) };
             final int[] lengths = new int[3];
             long correlationId = 0;
-            int rounds = 0;
-            final int maxRounds = mode == PipelineConfiguration.ThreadingMode.DEDICATED ? 40 : 10;
-            while (rounds < maxRounds && harness.pipeline.counters().barrierDispatches().get() == 0 || rounds < 3)
+            for (int round = 0; round < ROUNDS; round++)
             {
                 final long firstUser = reference.nextId(user.typeId());
                 final long firstPost = reference.nextId(post.typeId());
@@ -67,31 +116,27 @@ class PipelineBarrierTest
                 for (int i = 0; i < RECORDS_PER_BATCH / 2; i++)
                 {
                     writer.update(i % 2 == 0 ? user : post, (i % 2 == 0 ? firstUser : firstPost) + i / 2);
-                    writer.setLong(i % 2 == 0 ? user.field("karma") : post.field("likes"), rounds * 1000L + i);
+                    writer.setLong(i % 2 == 0 ? user.field("karma") : post.field("likes"), round * 1000L + i);
                 }
                 lengths[2] = writer.endBatch();
+                thirdSeqOfRound.set(correlationId);
                 for (int b = 0; b < 3; b++)
                 {
                     reference.apply(batches[b], 0, lengths[b]);
                     producer.send(batches[b], 0, lengths[b]);
                 }
+                roundSent.get().countDown();
                 producer.awaitAcks((int)correlationId);
-                rounds++;
+                roundSent.set(new CountDownLatch(1));
             }
             harness.assertNoAgentError();
-            if (mode == PipelineConfiguration.ThreadingMode.DEDICATED)
-            {
-                // With a thread per worker both are busy when the third batch comes: the case must occur.
-                // Shared threading runs workers right after the conductor, so it occurs only when
-                // all three batches land in one poll; there the ordering check below still holds.
-                assertTrue(harness.pipeline.counters().barrierDispatches().get() > 0,
-                    "no batch was ever dispatched with a barrier in " + rounds + " rounds");
-            }
+            assertEquals(ROUNDS, harness.pipeline.counters().barrierDispatches().get(),
+                "every round's third batch waits on a barrier");
             for (final RawProducer.Ack ack : producer.acks)
             {
                 assertTrue(ack.errors().isEmpty(), ack.toString());
             }
-            StoreComparison.assertSameState(schema, harness.store, reference, "barrier rounds " + rounds);
+            StoreComparison.assertSameState(schema, harness.store, reference, mode + " barrier rounds");
         }
     }
 }

@@ -13,7 +13,9 @@ import java.util.Random;
 /**
  * Writes random, mostly valid modify records over every type of a schema: creates with random
  * field values, updates and increments of live, deleted and never-made ids, deletes, and
- * references to creates earlier in the batch. Deterministic for a seed, so a failure replays.
+ * references to creates earlier in the batch. With explicit ids, a few creates jump ahead of the
+ * next id (skipping ids, as when records the pipeline numbered never reach the store) and a few
+ * go back to an id already consumed. Deterministic for a seed, so a failure replays.
  * It guesses which ids are live; the reference model decides what really happens.
  */
 public final class RandomWorkload
@@ -23,6 +25,8 @@ public final class RandomWorkload
     private final RecordWriter writer;
     private final long[] nextIdGuess;
     private final List<List<Long>> createdIds = new ArrayList<>();
+    /** Per type, one id from each jump's gap, for updates, deletes and increments of skipped ids. */
+    private final List<List<Long>> skippedIds = new ArrayList<>();
     private long correlationId;
 
     public RandomWorkload(final DatabaseSchema schema, final long seed)
@@ -35,6 +39,7 @@ public final class RandomWorkload
         {
             nextIdGuess[i] = 1;
             createdIds.add(new ArrayList<>());
+            skippedIds.add(new ArrayList<>());
         }
     }
 
@@ -74,8 +79,12 @@ public final class RandomWorkload
             final int dice = random.nextInt(100);
             if (dice < 45 || createdIds.get(type.typeId() - 1).isEmpty())
             {
-                final long id = nextIdGuess[type.typeId() - 1]++;
-                createdIds.get(type.typeId() - 1).add(id);
+                final long id = explicitIds ? explicitId(type) : nextIdGuess[type.typeId() - 1];
+                if (id >= nextIdGuess[type.typeId() - 1])
+                {
+                    createdIds.get(type.typeId() - 1).add(id);
+                    nextIdGuess[type.typeId() - 1] = id + 1;
+                }
                 final int ref = writer.create(type, explicitIds ? id : 0);
                 createsInBatch.add(new int[]{ ref, type.typeId() });
                 for (final FieldDefinition field : type.fields())
@@ -138,6 +147,27 @@ public final class RandomWorkload
         return writer.endBatch();
     }
 
+    /**
+     * Mostly the next id; 3% jump ahead by 1..50 (the ids between are skipped, never live), 2%
+     * go back to an id already consumed (ID_MISMATCH, nothing consumed).
+     */
+    private long explicitId(final TypeDefinition type)
+    {
+        final long next = nextIdGuess[type.typeId() - 1];
+        final int dice = random.nextInt(100);
+        if (dice < 3)
+        {
+            final long id = next + 1 + random.nextInt(50);
+            skippedIds.get(type.typeId() - 1).add(next + random.nextInt((int)(id - next)));
+            return id;
+        }
+        if (dice < 5 && next > 1)
+        {
+            return next - 1 - random.nextInt((int)Math.min(next - 1, 50));
+        }
+        return next;
+    }
+
     private int[] pickCreate(final List<int[]> createsInBatch, final TypeDefinition type)
     {
         if (createsInBatch.isEmpty())
@@ -160,6 +190,11 @@ public final class RandomWorkload
         if (dice == 1)
         {
             return random.nextBoolean() ? 0 : -1 - random.nextInt(3);
+        }
+        final List<Long> skipped = skippedIds.get(type.typeId() - 1);
+        if (dice == 2 && !skipped.isEmpty())
+        {
+            return skipped.get(random.nextInt(skipped.size()));
         }
         return ids.isEmpty() ? 1 : ids.get(random.nextInt(ids.size()));
     }

@@ -13,6 +13,8 @@ import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.NavigableSet;
+import java.util.TreeMap;
 
 /**
  * A plain-Java model of the native store, written for clarity, not speed: what the store must
@@ -52,7 +54,9 @@ public final class ReferenceStore
 
     private final DatabaseSchema schema;
     private final RecordReader reader;
-    private final List<List<Node>> nodesByType = new ArrayList<>();
+    /** Per type, the nodes of the ids Creates took; ids they skipped have none (sparse: a skip may be millions). */
+    private final List<TreeMap<Long, Node>> nodesByType = new ArrayList<>();
+    private final long[] nextIdByType;
     private final long[] liveCountByType;
     private final List<Integer> outcomeTypeIds = new ArrayList<>();
 
@@ -62,8 +66,10 @@ public final class ReferenceStore
         this.reader = new RecordReader(schema);
         for (int i = 0; i < schema.types().size(); i++)
         {
-            nodesByType.add(new ArrayList<>());
+            nodesByType.add(new TreeMap<>());
         }
+        nextIdByType = new long[schema.types().size()];
+        Arrays.fill(nextIdByType, 1);
         liveCountByType = new long[schema.types().size()];
     }
 
@@ -74,11 +80,11 @@ public final class ReferenceStore
 
     /**
      * @param typeId of the nodes.
-     * @return the id the next Create must carry.
+     * @return the lowest id a Create may still take (what nodeId 0 takes).
      */
     public long nextId(final int typeId)
     {
-        return nodesByType.get(typeId - 1).size() + 1L;
+        return nextIdByType[typeId - 1];
     }
 
     public long count(final int typeId)
@@ -87,12 +93,22 @@ public final class ReferenceStore
     }
 
     /**
-     * @return the node (live or not), or null if the id was never handed out.
+     * @return the node (live or not), or null if no Create took the id (never handed out, or
+     * skipped by a Create with a higher explicit id).
      */
     public Node node(final int typeId, final long nodeId)
     {
-        final List<Node> nodes = nodesByType.get(typeId - 1);
-        return nodeId >= 1 && nodeId <= nodes.size() ? nodes.get((int)(nodeId - 1)) : null;
+        return nodesByType.get(typeId - 1).get(nodeId);
+    }
+
+    /**
+     * @param typeId of the nodes.
+     * @return the ids Creates took (live or not), ascending; every other id below
+     * {@link #nextId(int)} was skipped and is never live.
+     */
+    public NavigableSet<Long> takenIds(final int typeId)
+    {
+        return nodesByType.get(typeId - 1).navigableKeySet();
     }
 
     /**
@@ -190,19 +206,23 @@ public final class ReferenceStore
         {
             return staticStatus;
         }
-        final List<Node> nodes = nodesByType.get(type.typeId() - 1);
-        final long next = nodes.size() + 1L;
-        if (reader.nodeId() != 0 && reader.nodeId() != next)
+        // nodeId 0 takes the next id; an explicit one at or past it takes exactly that id and
+        // skips the ones between (the pipeline numbers creates, and some may never arrive).
+        final long next = nextIdByType[type.typeId() - 1];
+        final long id = reader.nodeId() == 0 ? next : reader.nodeId();
+        if (id < next)
         {
             return staticStatus == RecordStatus.OK.value() ? RecordStatus.ID_MISMATCH.value() : staticStatus;
         }
-        if (next > type.maxNodes())
+        if (id > type.maxNodes())
         {
             return staticStatus == RecordStatus.OK.value() ? RecordStatus.TYPE_FULL.value() : staticStatus;
         }
+        // The id is settled: consumed, with every skipped one, whatever the outcome.
         final Node node = new Node(type);
-        nodes.add(node);
-        idOut[0] = next;
+        nodesByType.get(type.typeId() - 1).put(id, node);
+        nextIdByType[type.typeId() - 1] = id + 1;
+        idOut[0] = id;
         if (staticStatus != RecordStatus.OK.value())
         {
             return staticStatus;
