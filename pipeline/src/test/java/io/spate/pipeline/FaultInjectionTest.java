@@ -222,6 +222,7 @@ class FaultInjectionTest
         {
             final TypeDefinition user = harness.schema.type("User");
             final BatchResult first = createUsers(client, user, 0);
+            assertUsersApplied(client, user, first, 0);
             for (int i = 0; i < RECORDS_PER_BATCH; i++)
             {
                 client.create(user);
@@ -229,7 +230,6 @@ class FaultInjectionTest
             }
             final var stalled = client.flushAsync();
             final PipelineCounters counters = harness.pipeline.counters();
-            assertUsersApplied(client, user, first, 0);
             RawProducer.await(() -> stalledWorker(counters) >= 0, "the watchdog to report the stall");
             final int stalledWorker = stalledWorker(counters);
             assertEquals(1, counters.worker(stalledWorker).stalls().get());
