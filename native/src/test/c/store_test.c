@@ -156,7 +156,7 @@ static size_t put_batch_header(buffer *b, int64_t schema_hash, uint32_t record_c
 {
     struct io_spate_wire_batchHeader m = {0};
     BEGIN(b, batchHeader, m);
-    io_spate_wire_batchHeader_set_clientId(&m, 7);
+    io_spate_wire_batchHeader_set_sessionId(&m, 7);
     io_spate_wire_batchHeader_set_correlationId(&m, 42);
     io_spate_wire_batchHeader_set_schemaHash(&m, schema_hash);
     io_spate_wire_batchHeader_set_recordCount(&m, record_count);

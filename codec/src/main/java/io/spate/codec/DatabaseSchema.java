@@ -85,14 +85,24 @@ public final class DatabaseSchema
         int max = RecordFraming.MAX_FIXED_RECORD_LENGTH_BYTES;
         for (final TypeDefinition type : types)
         {
-            long length = RecordFraming.HEADER_LENGTH_BYTES + 10 + 4 + 4 + type.rowLengthBytes();
-            for (final FieldDefinition field : type.fields())
-            {
-                length += 2 + 4 + field.maxLengthBytes();
-            }
-            max = (int)Math.max(max, Math.min(length, Integer.MAX_VALUE));
+            max = Math.max(max, maxRecordLengthBytes(type));
         }
         return max;
+    }
+
+    /**
+     * @param type a type of this schema.
+     * @return the longest record of that type: a Create or Update with every field at its longest, or the
+     * longest fixed-size record.
+     */
+    public static int maxRecordLengthBytes(final TypeDefinition type)
+    {
+        long length = RecordFraming.HEADER_LENGTH_BYTES + 10 + 4 + 4 + type.rowLengthBytes();
+        for (final FieldDefinition field : type.fields())
+        {
+            length += 2 + 4 + field.maxLengthBytes();
+        }
+        return (int)Math.max(RecordFraming.MAX_FIXED_RECORD_LENGTH_BYTES, Math.min(length, Integer.MAX_VALUE));
     }
 
     /**

@@ -282,9 +282,9 @@ public final class RecordReader
             ByteOrder.LITTLE_ENDIAN);
     }
 
-    public long batchClientId()
+    public long batchSessionId()
     {
-        return buffer.getLong(offset + HEADER_LENGTH_BYTES + BatchHeaderDecoder.clientIdEncodingOffset(),
+        return buffer.getLong(offset + HEADER_LENGTH_BYTES + BatchHeaderDecoder.sessionIdEncodingOffset(),
             ByteOrder.LITTLE_ENDIAN);
     }
 

@@ -21,7 +21,7 @@ import static io.spate.codec.RecordFraming.HEADER_LENGTH_BYTES;
  * Encodes modify records into a client batch, flyweight style: wrap a buffer, write records,
  * nothing is allocated in steady state.
  * <pre>
- * writer.wrap(buffer, 0, capacity).beginBatch(clientId, correlationId);
+ * writer.wrap(buffer, 0, capacity).beginBatch(sessionId, correlationId);
  * final int user = writer.create(userType);        // 1-based index, usable as a createRef
  * writer.setLong(age, 42).setString(name, "Ada");
  * writer.updateCreated(userType, user).setLong(age, 43);
@@ -112,11 +112,11 @@ public final class RecordWriter
     /**
      * Writes the BatchHeader; the record count is filled in by {@link #endBatch()}.
      *
-     * @param clientId      the producer.
+     * @param sessionId     the producer's session, as the pipeline issued it.
      * @param correlationId the producer's id for this batch, echoed in its ack.
      * @return this.
      */
-    public RecordWriter beginBatch(final long clientId, final long correlationId)
+    public RecordWriter beginBatch(final long sessionId, final long correlationId)
     {
         if (positionOffset != startOffset)
         {
@@ -125,7 +125,7 @@ public final class RecordWriter
         final int lengthBytes = HEADER_LENGTH_BYTES + BatchHeaderEncoder.BLOCK_LENGTH;
         ensureRemaining(lengthBytes, "BatchHeader");
         batchHeaderEncoder.wrapAndApplyHeader(buffer, positionOffset, headerEncoder)
-            .clientId(clientId)
+            .sessionId(sessionId)
             .correlationId(correlationId)
             .schemaHash(schema.hash())
             .recordCount(0);

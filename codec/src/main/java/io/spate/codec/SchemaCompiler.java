@@ -1,11 +1,17 @@
 package io.spate.codec;
 
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.jr.ob.JSON;
 import io.spate.wire.FieldKind;
 
 import java.io.IOException;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -45,6 +51,8 @@ public final class SchemaCompiler
     private static final Set<String> SCHEMA_KEYS = Set.of("name", "description", "types");
     private static final Set<String> TYPE_KEYS = Set.of("name", "description", "maxNodes", "maxArenaBytes", "fields");
     private static final Set<String> FIELD_KEYS = Set.of("name", "description", "type", "maxBytes");
+    /** "Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); " in Jackson's locations. */
+    private static final Pattern SOURCE_IN_LOCATION = Pattern.compile("Source: [^;\\]]*; ");
 
     private SchemaCompiler()
     {
@@ -64,7 +72,7 @@ public final class SchemaCompiler
         }
         catch (final IOException ex)
         {
-            throw new SchemaException("cannot read schema file " + file + ": " + ex, ex);
+            throw new SchemaException("cannot read the schema file " + file + ": " + readFailure(file, ex), ex);
         }
         return compile(text, file.toString());
     }
@@ -84,7 +92,7 @@ public final class SchemaCompiler
         }
         catch (final IOException | RuntimeException ex)
         {
-            throw new SchemaException(source + ": not valid JSON: " + ex.getMessage(), ex);
+            throw new SchemaException(source + ": not valid JSON" + jsonFailure(ex), ex);
         }
         if (null == root)
         {
@@ -114,6 +122,62 @@ public final class SchemaCompiler
         }
 
         return new DatabaseSchema(schemaName, types, typesByName, hash(schemaName, types));
+    }
+
+    /**
+     * @return why a file could not be read, in a few words ("no such file", "permission denied", ...),
+     * without the exception's class name.
+     */
+    static String readFailure(final Path file, final IOException ex)
+    {
+        if (ex instanceof NoSuchFileException)
+        {
+            return "no such file";
+        }
+        if (ex instanceof AccessDeniedException)
+        {
+            return "permission denied";
+        }
+        if (Files.isDirectory(file))
+        {
+            return "it is a directory";
+        }
+        if (ex instanceof CharacterCodingException)
+        {
+            return "not UTF-8 text";
+        }
+        final String reason = ex instanceof FileSystemException fileSystem && null != fileSystem.getReason() ?
+            fileSystem.getReason() : ex.getMessage();
+        return null == reason ? ex.getClass().getSimpleName() : oneLine(reason);
+    }
+
+    /**
+     * @return Jackson's complaint as {@code " at line L, column C: what"}: its location without the
+     * "Source: REDACTED (...)" part, on one line.
+     */
+    static String jsonFailure(final Exception ex)
+    {
+        if (ex instanceof JsonProcessingException json)
+        {
+            final JsonLocation location = json.getLocation();
+            final String what = oneLine(json.getOriginalMessage());
+            if (null != location && location.getLineNr() > 0)
+            {
+                return " at line " + location.getLineNr() + ", column " + location.getColumnNr() + ": " + what;
+            }
+            return ": " + what;
+        }
+        return ": " + oneLine(ex.getMessage());
+    }
+
+    private static String oneLine(final String message)
+    {
+        if (null == message)
+        {
+            return "unreadable";
+        }
+        // Any location Jackson still embeds: keep the line and column, drop the source description.
+        return SOURCE_IN_LOCATION.matcher(message).replaceAll("").replaceAll("\\s*[\\r\\n]+\\s*", " ").trim();
     }
 
     private static TypeDefinition compileType(

@@ -3,6 +3,8 @@ package io.spate.codec;
 import io.spate.wire.AckDecoder;
 import io.spate.wire.BatchAppliedDecoder;
 import io.spate.wire.ConnectDecoder;
+import io.spate.wire.ConnectResponseDecoder;
+import io.spate.wire.ConnectStatus;
 import io.spate.wire.DispatchDecoder;
 import io.spate.wire.GroupSizeEncodingDecoder;
 import io.spate.wire.ReadKind;
@@ -104,6 +106,7 @@ public final class WireBounds
     private static final boolean[] RECORD_STATUS_VALUES = new boolean[256];
     private static final boolean[] SESSION_CLOSE_REASON_VALUES = new boolean[256];
     private static final boolean[] READ_KIND_VALUES = new boolean[256];
+    private static final boolean[] CONNECT_STATUS_VALUES = new boolean[256];
 
     static
     {
@@ -118,6 +121,10 @@ public final class WireBounds
         for (final ReadKind value : ReadKind.values())
         {
             READ_KIND_VALUES[value.value()] = true;
+        }
+        for (final ConnectStatus value : ConnectStatus.values())
+        {
+            CONNECT_STATUS_VALUES[value.value()] = true;
         }
     }
 
@@ -144,6 +151,7 @@ public final class WireBounds
         return switch (u16(buffer, offset + TEMPLATE_ID_OFFSET))
         {
             case ConnectDecoder.TEMPLATE_ID -> checkConnect(buffer, offset, lengthBytes);
+            case ConnectResponseDecoder.TEMPLATE_ID -> checkConnectResponse(buffer, offset, lengthBytes);
             case AckDecoder.TEMPLATE_ID -> checkAck(buffer, offset, lengthBytes);
             case DispatchDecoder.TEMPLATE_ID -> checkDispatch(buffer, offset, lengthBytes);
             case BatchAppliedDecoder.TEMPLATE_ID -> checkBatchApplied(buffer, offset, lengthBytes);
@@ -155,7 +163,7 @@ public final class WireBounds
     }
 
     /**
-     * Connect: block, then responseChannel (varString).
+     * Connect: block, then responseChannel and schemaName (varString), then credentials (varData).
      *
      * @param buffer      holding the message.
      * @param offset      where the message (its header) starts.
@@ -167,6 +175,27 @@ public final class WireBounds
         final long end = (long)offset + lengthBytes;
         long position = checkHeaderAndBlock(
             buffer, offset, lengthBytes, ConnectDecoder.TEMPLATE_ID, ConnectDecoder.BLOCK_LENGTH);
+        position = checkVarData(buffer, position, end, MAX_VAR_STRING_LENGTH);
+        position = checkVarData(buffer, position, end, MAX_VAR_STRING_LENGTH);
+        position = checkVarData(buffer, position, end, MAX_VAR_DATA_LENGTH);
+        return checkEnd(position, end);
+    }
+
+    /**
+     * ConnectResponse: block (status), then detail (varString).
+     *
+     * @param buffer      holding the message.
+     * @param offset      where the message (its header) starts.
+     * @param lengthBytes of the message.
+     * @return {@link #OK} or a reason code.
+     */
+    public static int checkConnectResponse(final DirectBuffer buffer, final int offset, final int lengthBytes)
+    {
+        final long end = (long)offset + lengthBytes;
+        long position = checkHeaderAndBlock(
+            buffer, offset, lengthBytes, ConnectResponseDecoder.TEMPLATE_ID, ConnectResponseDecoder.BLOCK_LENGTH);
+        position = checkEnum(buffer, position,
+            offset + HEADER_LENGTH_BYTES + ConnectResponseDecoder.statusEncodingOffset(), CONNECT_STATUS_VALUES);
         position = checkVarData(buffer, position, end, MAX_VAR_STRING_LENGTH);
         return checkEnd(position, end);
     }

@@ -56,7 +56,7 @@ class RecordCodecTest
         final MessageHeaderDecoder header = new MessageHeaderDecoder().wrap(buffer, 8);
         assertEquals(BatchHeaderDecoder.TEMPLATE_ID, header.templateId());
         final BatchHeaderDecoder batch = new BatchHeaderDecoder().wrapAndApplyHeader(buffer, 8, header);
-        assertEquals(7, batch.clientId());
+        assertEquals(7, batch.sessionId());
         assertEquals(99, batch.correlationId());
         assertEquals(schema.hash(), batch.schemaHash());
         assertEquals(2, batch.recordCount());

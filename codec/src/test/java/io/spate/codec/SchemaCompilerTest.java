@@ -6,9 +6,14 @@ import io.spate.wire.MessageHeaderDecoder;
 import io.spate.wire.StoreSchemaDecoder;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -143,5 +148,37 @@ class SchemaCompilerTest
         json.append("]}]}");
         final SchemaException ex = assertThrows(SchemaException.class, () -> SchemaCompiler.compile(json.toString(), "x"));
         assertTrue(ex.getMessage().contains("at most 1024 fields"), ex.getMessage());
+    }
+
+    @Test
+    void shouldSayWhyAFileCannotBeReadInAFewWords(@TempDir final Path directory) throws IOException
+    {
+        final Path missing = directory.resolve("missing.json");
+        final SchemaException noFile = assertThrows(SchemaException.class, () -> SchemaCompiler.compile(missing));
+        assertEquals("cannot read the schema file " + missing + ": no such file", noFile.getMessage());
+
+        final SchemaException folder = assertThrows(SchemaException.class, () -> SchemaCompiler.compile(directory));
+        assertEquals("cannot read the schema file " + directory + ": it is a directory", folder.getMessage());
+
+        final Path latin1 = directory.resolve("latin1.json");
+        Files.write(latin1, new byte[]{ '{', '"', (byte)0xE9, '"', '}' });
+        final SchemaException notUtf8 = assertThrows(SchemaException.class, () -> SchemaCompiler.compile(latin1));
+        assertEquals("cannot read the schema file " + latin1 + ": not UTF-8 text", notUtf8.getMessage());
+    }
+
+    @Test
+    void shouldGiveJsonErrorsWithLineAndColumnAndNoJacksonNoise(@TempDir final Path directory) throws IOException
+    {
+        final Path broken = directory.resolve("broken.json");
+        Files.writeString(broken, "{ \"name\": \"s\",\n  \"types\": [ { \"name\": ", StandardCharsets.UTF_8);
+        final SchemaException truncated = assertThrows(SchemaException.class, () -> SchemaCompiler.compile(broken));
+        final String message = truncated.getMessage();
+        assertTrue(message.startsWith(broken + ": not valid JSON at line 2, column "), message);
+        assertTrue(message.contains("Unexpected end-of-input"), message);
+        assertTrue(!message.contains("Source") && !message.contains("REDACTED") && !message.contains("\n"), message);
+
+        final SchemaException array = assertThrows(SchemaException.class, () -> SchemaCompiler.compile("[1]", "a.json"));
+        assertTrue(array.getMessage().startsWith("a.json: not valid JSON at line 1, column 1: "), array.getMessage());
+        assertTrue(!array.getMessage().contains("Source"), array.getMessage());
     }
 }

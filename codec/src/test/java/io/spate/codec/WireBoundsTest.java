@@ -7,6 +7,9 @@ import io.spate.wire.BatchAppliedDecoder;
 import io.spate.wire.BatchAppliedEncoder;
 import io.spate.wire.ConnectDecoder;
 import io.spate.wire.ConnectEncoder;
+import io.spate.wire.ConnectResponseDecoder;
+import io.spate.wire.ConnectResponseEncoder;
+import io.spate.wire.ConnectStatus;
 import io.spate.wire.CreateDecoder;
 import io.spate.wire.DispatchDecoder;
 import io.spate.wire.DispatchEncoder;
@@ -95,13 +98,14 @@ class WireBoundsTest
     }
 
     /**
-     * The seven pipeline messages: how to encode one (fixed values, or random ones with non-empty and
+     * The eight pipeline messages: how to encode one (fixed values, or random ones with non-empty and
      * empty groups and var data) and how to decode every field, group and var-data of it.
      */
     enum Kind
     {
         CONNECT(ConnectDecoder.TEMPLATE_ID,
-            "Connect{clientId=42, responseStreamId=1001, responseChannel=aeron:udp?endpoint=localhost:40123}")
+            "Connect{clientId=42, correlationId=77, schemaHash=5, responseStreamId=1001, " +
+            "responseChannel=aeron:udp?endpoint=localhost:40123, schemaName=social, credentials=[1, 2, 3]}")
         {
             int encode(final MutableDirectBuffer buffer, final int offset, final Random random,
                 final List<LengthField> fields)
@@ -109,9 +113,16 @@ class WireBoundsTest
                 final ConnectEncoder encoder = new ConnectEncoder()
                     .wrapAndApplyHeader(buffer, offset, new MessageHeaderEncoder())
                     .clientId(longValue(random, 42))
+                    .correlationId(longValue(random, 77))
+                    .schemaHash(longValue(random, 5))
                     .responseStreamId((int)longValue(random, 1001));
                 varField(fields, encoder.limit() - offset, VarStringEncodingDecoder.lengthMaxValue());
                 encoder.responseChannel(text(random, "aeron:udp?endpoint=localhost:40123"));
+                varField(fields, encoder.limit() - offset, VarStringEncodingDecoder.lengthMaxValue());
+                encoder.schemaName(text(random, "social"));
+                varField(fields, encoder.limit() - offset, VarDataEncodingDecoder.lengthMaxValue());
+                final byte[] credentials = bytes(random, new byte[]{ 1, 2, 3 });
+                encoder.putCredentials(credentials, 0, credentials.length);
                 return finish(buffer, offset, encoder);
             }
 
@@ -120,8 +131,14 @@ class WireBoundsTest
                 final ConnectDecoder decoder = new ConnectDecoder()
                     .wrapAndApplyHeader(buffer, offset, new MessageHeaderDecoder());
                 out.append("Connect{clientId=").append(decoder.clientId())
+                    .append(", correlationId=").append(decoder.correlationId())
+                    .append(", schemaHash=").append(decoder.schemaHash())
                     .append(", responseStreamId=").append(decoder.responseStreamId())
-                    .append(", responseChannel=").append(decoder.responseChannel()).append('}');
+                    .append(", responseChannel=").append(decoder.responseChannel())
+                    .append(", schemaName=").append(decoder.schemaName());
+                final byte[] credentials = new byte[decoder.credentialsLength()];
+                decoder.getCredentials(credentials, 0, credentials.length);
+                out.append(", credentials=").append(java.util.Arrays.toString(credentials)).append('}');
                 return decoder.limit() - offset;
             }
 
@@ -131,8 +148,45 @@ class WireBoundsTest
             }
         },
 
+        CONNECT_RESPONSE(ConnectResponseDecoder.TEMPLATE_ID,
+            "ConnectResponse{correlationId=77, sessionId=9, pipelineSchemaHash=5, status=SCHEMA_MISMATCH, " +
+            "detail=schemas differ}")
+        {
+            int encode(final MutableDirectBuffer buffer, final int offset, final Random random,
+                final List<LengthField> fields)
+            {
+                final ConnectStatus[] statuses = ConnectStatus.values();
+                final ConnectResponseEncoder encoder = new ConnectResponseEncoder()
+                    .wrapAndApplyHeader(buffer, offset, new MessageHeaderEncoder())
+                    .correlationId(longValue(random, 77))
+                    .sessionId(longValue(random, 9))
+                    .pipelineSchemaHash(longValue(random, 5))
+                    .status(null == random ? ConnectStatus.SCHEMA_MISMATCH : statuses[random.nextInt(statuses.length - 1)]);
+                varField(fields, encoder.limit() - offset, VarStringEncodingDecoder.lengthMaxValue());
+                encoder.detail(text(random, "schemas differ"));
+                return finish(buffer, offset, encoder);
+            }
+
+            int decode(final DirectBuffer buffer, final int offset, final StringBuilder out)
+            {
+                final ConnectResponseDecoder decoder = new ConnectResponseDecoder()
+                    .wrapAndApplyHeader(buffer, offset, new MessageHeaderDecoder());
+                out.append("ConnectResponse{correlationId=").append(decoder.correlationId())
+                    .append(", sessionId=").append(decoder.sessionId())
+                    .append(", pipelineSchemaHash=").append(decoder.pipelineSchemaHash())
+                    .append(", status=").append(decoder.status())
+                    .append(", detail=").append(decoder.detail()).append('}');
+                return decoder.limit() - offset;
+            }
+
+            int check(final DirectBuffer buffer, final int offset, final int lengthBytes)
+            {
+                return WireBounds.checkConnectResponse(buffer, offset, lengthBytes);
+            }
+        },
+
         ACK(AckDecoder.TEMPLATE_ID,
-            "Ack{clientId=7, correlationId=99, recordCount=3, status=UNKNOWN_FIELD, " +
+            "Ack{sessionId=7, correlationId=99, recordCount=3, status=UNKNOWN_FIELD, " +
             "createdIds=[(1001, 0)(1002, 2)], errors=[(1, UNKNOWN_FIELD)]}")
         {
             int encode(final MutableDirectBuffer buffer, final int offset, final Random random,
@@ -140,7 +194,7 @@ class WireBoundsTest
             {
                 final AckEncoder encoder = new AckEncoder()
                     .wrapAndApplyHeader(buffer, offset, new MessageHeaderEncoder())
-                    .clientId(longValue(random, 7))
+                    .sessionId(longValue(random, 7))
                     .correlationId(longValue(random, 99))
                     .recordCount(u32Value(random, 3))
                     .status(recordStatus(random, RecordStatus.UNKNOWN_FIELD));
@@ -167,7 +221,7 @@ class WireBoundsTest
             {
                 final AckDecoder decoder = new AckDecoder()
                     .wrapAndApplyHeader(buffer, offset, new MessageHeaderDecoder());
-                out.append("Ack{clientId=").append(decoder.clientId())
+                out.append("Ack{sessionId=").append(decoder.sessionId())
                     .append(", correlationId=").append(decoder.correlationId())
                     .append(", recordCount=").append(decoder.recordCount())
                     .append(", status=").append(decoder.status())
@@ -295,7 +349,7 @@ class WireBoundsTest
         },
 
         READ_REQUEST(ReadRequestDecoder.TEMPLATE_ID,
-            "ReadRequest{clientId=7, correlationId=100, nodeId=55, typeId=2, kind=COUNT}")
+            "ReadRequest{sessionId=7, correlationId=100, nodeId=55, typeId=2, kind=COUNT}")
         {
             int encode(final MutableDirectBuffer buffer, final int offset, final Random random,
                 final List<LengthField> fields)
@@ -303,7 +357,7 @@ class WireBoundsTest
                 final ReadKind[] kinds = { ReadKind.GET, ReadKind.COUNT };
                 final ReadRequestEncoder encoder = new ReadRequestEncoder()
                     .wrapAndApplyHeader(buffer, offset, new MessageHeaderEncoder())
-                    .clientId(longValue(random, 7))
+                    .sessionId(longValue(random, 7))
                     .correlationId(longValue(random, 100))
                     .nodeId(longValue(random, 55))
                     .typeId((int)u16Value(random, 2))
@@ -315,7 +369,7 @@ class WireBoundsTest
             {
                 final ReadRequestDecoder decoder = new ReadRequestDecoder()
                     .wrapAndApplyHeader(buffer, offset, new MessageHeaderDecoder());
-                out.append("ReadRequest{clientId=").append(decoder.clientId())
+                out.append("ReadRequest{sessionId=").append(decoder.sessionId())
                     .append(", correlationId=").append(decoder.correlationId())
                     .append(", nodeId=").append(decoder.nodeId())
                     .append(", typeId=").append(decoder.typeId())
@@ -330,14 +384,14 @@ class WireBoundsTest
         },
 
         READ_RESPONSE(ReadResponseDecoder.TEMPLATE_ID,
-            "ReadResponse{clientId=7, correlationId=100, count=1, typeId=2, status=OK, node=[9, 8, 7]}")
+            "ReadResponse{sessionId=7, correlationId=100, count=1, typeId=2, status=OK, node=[9, 8, 7]}")
         {
             int encode(final MutableDirectBuffer buffer, final int offset, final Random random,
                 final List<LengthField> fields)
             {
                 final ReadResponseEncoder encoder = new ReadResponseEncoder()
                     .wrapAndApplyHeader(buffer, offset, new MessageHeaderEncoder())
-                    .clientId(longValue(random, 7))
+                    .sessionId(longValue(random, 7))
                     .correlationId(longValue(random, 100))
                     .count(longValue(random, 1))
                     .typeId((int)u16Value(random, 2))
@@ -352,7 +406,7 @@ class WireBoundsTest
             {
                 final ReadResponseDecoder decoder = new ReadResponseDecoder()
                     .wrapAndApplyHeader(buffer, offset, new MessageHeaderDecoder());
-                out.append("ReadResponse{clientId=").append(decoder.clientId())
+                out.append("ReadResponse{sessionId=").append(decoder.sessionId())
                     .append(", correlationId=").append(decoder.correlationId())
                     .append(", count=").append(decoder.count())
                     .append(", typeId=").append(decoder.typeId())
@@ -370,7 +424,7 @@ class WireBoundsTest
         },
 
         SESSION_CLOSED(SessionClosedDecoder.TEMPLATE_ID,
-            "SessionClosed{clientId=7, reason=NOT_READING, detail=acks unread for 5000 ms}")
+            "SessionClosed{sessionId=7, reason=NOT_READING, detail=acks unread for 5000 ms}")
         {
             int encode(final MutableDirectBuffer buffer, final int offset, final Random random,
                 final List<LengthField> fields)
@@ -378,7 +432,7 @@ class WireBoundsTest
                 final SessionCloseReason[] reasons = SessionCloseReason.values();
                 final SessionClosedEncoder encoder = new SessionClosedEncoder()
                     .wrapAndApplyHeader(buffer, offset, new MessageHeaderEncoder())
-                    .clientId(longValue(random, 7))
+                    .sessionId(longValue(random, 7))
                     .reason(null == random ?
                         SessionCloseReason.NOT_READING : reasons[random.nextInt(reasons.length - 1)]);
                 varField(fields, encoder.limit() - offset, VarStringEncodingDecoder.lengthMaxValue());
@@ -390,7 +444,7 @@ class WireBoundsTest
             {
                 final SessionClosedDecoder decoder = new SessionClosedDecoder()
                     .wrapAndApplyHeader(buffer, offset, new MessageHeaderDecoder());
-                out.append("SessionClosed{clientId=").append(decoder.clientId())
+                out.append("SessionClosed{sessionId=").append(decoder.sessionId())
                     .append(", reason=").append(decoder.reason())
                     .append(", detail=").append(decoder.detail()).append('}');
                 return decoder.limit() - offset;
@@ -579,7 +633,11 @@ class WireBoundsTest
                     }
                     case VAR_LENGTH ->
                     {
-                        // Var data ends every pipeline message: longer overruns it, shorter leaves bytes over.
+                        if (field.position() + field.width() + original != lengthBytes)
+                        {
+                            break; // not the last field: what follows is read from the wrong place, refused some way
+                        }
+                        // The last var data ends the message: longer overruns it, shorter leaves bytes over.
                         final int expected = value > field.bound() ? WireBounds.VAR_DATA_TOO_LONG :
                             value > original ? WireBounds.VAR_DATA_OVERRUN : WireBounds.TRAILING_BYTES;
                         assertEquals(expected, status, context);
@@ -675,31 +733,40 @@ class WireBoundsTest
         assertTrue(refused > SEEDS_PER_KIND / 2, "refused " + refused);
     }
 
+    /** A crafted Connect: header, a block of blockLength, three empty var fields (all zero bytes). */
+    static final int CRAFTED_CONNECT_LENGTH = HEADER_LENGTH_BYTES + ConnectDecoder.BLOCK_LENGTH + 12;
+
     @ParameterizedTest
-    @ValueSource(ints = { 28, 100, 0x7FFF, 0xFFFF })
+    @ValueSource(ints = { ConnectDecoder.BLOCK_LENGTH + 13, 100, 0x7FFF, 0xFFFF })
     void shouldRefuseACraftedConnectWhoseBlockRunsPastIt(final int blockLength)
     {
         final UnsafeBuffer buffer = craftedConnect(blockLength);
-        final int lengthBytes = 40;
-        // What the conductor checked before: enough bytes for the template's block and a var length.
-        assertTrue(lengthBytes >= HEADER_LENGTH_BYTES + ConnectDecoder.BLOCK_LENGTH + 4);
+        final int lengthBytes = CRAFTED_CONNECT_LENGTH;
+        // What the conductor checked once: enough bytes for the template's block and the var lengths. The
+        // decoder takes the block length from the message and reads past it.
         assertThrows(IndexOutOfBoundsException.class, () -> new ConnectDecoder()
             .wrapAndApplyHeader(buffer, OFFSET, new MessageHeaderDecoder()).responseChannel());
+        assertEquals(WireBounds.BLOCK_OVERRUN, WireBounds.checkConnect(buffer, OFFSET, lengthBytes));
+        assertEquals(WireBounds.BLOCK_OVERRUN, WireBounds.check(buffer, OFFSET, lengthBytes));
+    }
 
-        final int expected = blockLength > lengthBytes - HEADER_LENGTH_BYTES ?
-            WireBounds.BLOCK_OVERRUN : WireBounds.VAR_DATA_OVERRUN;
-        assertEquals(expected, WireBounds.checkConnect(buffer, OFFSET, lengthBytes));
-        assertEquals(expected, WireBounds.check(buffer, OFFSET, lengthBytes));
+    @ParameterizedTest
+    @ValueSource(ints = { ConnectDecoder.BLOCK_LENGTH + 1, ConnectDecoder.BLOCK_LENGTH + 4, ConnectDecoder.BLOCK_LENGTH + 12 })
+    void shouldRefuseACraftedConnectWhoseLongerBlockLeavesNoRoomForItsData(final int blockLength)
+    {
+        final UnsafeBuffer buffer = craftedConnect(blockLength);
+        assertEquals(WireBounds.VAR_DATA_OVERRUN, WireBounds.checkConnect(buffer, OFFSET, CRAFTED_CONNECT_LENGTH));
     }
 
     @Test
-    void shouldAcceptACraftedConnectWhoseLongerBlockStillLeavesRoom()
+    void shouldAcceptACraftedConnectOfTheTemplatesBlock()
     {
-        final UnsafeBuffer buffer = craftedConnect(24);
-        assertEquals(WireBounds.OK, WireBounds.check(buffer, OFFSET, 40));
+        final UnsafeBuffer buffer = craftedConnect(ConnectDecoder.BLOCK_LENGTH);
+        assertEquals(WireBounds.OK, WireBounds.check(buffer, OFFSET, CRAFTED_CONNECT_LENGTH));
         final StringBuilder decoded = new StringBuilder();
-        assertEquals(40, Kind.CONNECT.decode(buffer, OFFSET, decoded));
-        assertEquals("Connect{clientId=42, responseStreamId=1001, responseChannel=}", decoded.toString());
+        assertEquals(CRAFTED_CONNECT_LENGTH, Kind.CONNECT.decode(buffer, OFFSET, decoded));
+        assertEquals("Connect{clientId=42, correlationId=0, schemaHash=0, responseStreamId=1001, responseChannel=, " +
+            "schemaName=, credentials=[]}", decoded.toString());
     }
 
     @ParameterizedTest
@@ -729,7 +796,7 @@ class WireBoundsTest
                     other.name());
             }
         }
-        for (final int templateId : new int[]{ 0, CreateDecoder.TEMPLATE_ID, 27, 40, 0xFFFF })
+        for (final int templateId : new int[]{ 0, CreateDecoder.TEMPLATE_ID, 28, 40, 0xFFFF })
         {
             final UnsafeBuffer buffer = message.copy();
             buffer.putShort(OFFSET + TEMPLATE_ID_OFFSET, (short)templateId, ByteOrder.LITTLE_ENDIAN);
@@ -908,6 +975,7 @@ class WireBoundsTest
         return switch (kind)
         {
             case CONNECT -> ConnectDecoder.BLOCK_LENGTH;
+            case CONNECT_RESPONSE -> ConnectResponseDecoder.BLOCK_LENGTH;
             case ACK -> AckDecoder.BLOCK_LENGTH;
             case DISPATCH -> DispatchDecoder.BLOCK_LENGTH;
             case BATCH_APPLIED -> BatchAppliedDecoder.BLOCK_LENGTH;
@@ -923,15 +991,16 @@ class WireBoundsTest
      */
     private static UnsafeBuffer craftedConnect(final int blockLength)
     {
-        final UnsafeBuffer buffer = new UnsafeBuffer(new byte[OFFSET + 40]);
+        final UnsafeBuffer buffer = new UnsafeBuffer(new byte[OFFSET + CRAFTED_CONNECT_LENGTH]);
         new MessageHeaderEncoder().wrap(buffer, OFFSET)
             .blockLength(blockLength)
             .templateId(ConnectDecoder.TEMPLATE_ID)
             .schemaId(MessageHeaderEncoder.SCHEMA_ID)
             .version(MessageHeaderEncoder.SCHEMA_VERSION)
-            .frameLengthBytes(40);
-        buffer.putLong(OFFSET + HEADER_LENGTH_BYTES, 42, ByteOrder.LITTLE_ENDIAN);
-        buffer.putInt(OFFSET + HEADER_LENGTH_BYTES + 8, 1001, ByteOrder.LITTLE_ENDIAN);
+            .frameLengthBytes(CRAFTED_CONNECT_LENGTH);
+        buffer.putLong(OFFSET + HEADER_LENGTH_BYTES + ConnectDecoder.clientIdEncodingOffset(), 42, ByteOrder.LITTLE_ENDIAN);
+        buffer.putInt(OFFSET + HEADER_LENGTH_BYTES + ConnectDecoder.responseStreamIdEncodingOffset(), 1001,
+            ByteOrder.LITTLE_ENDIAN);
         return buffer;
     }
 

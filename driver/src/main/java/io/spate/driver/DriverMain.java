@@ -1,15 +1,20 @@
 package io.spate.driver;
 
+import io.aeron.driver.ThreadingMode;
 import org.agrona.concurrent.ShutdownSignalBarrier;
 
 import java.io.PrintStream;
+import java.util.HashSet;
+import java.util.Set;
 import java.util.function.Consumer;
 
 /**
  * The standalone media driver process ({@code bin/spate driver}): launches a driver with
  * {@link SpateDriver#launchStandalone}, prints its configuration once, runs until SIGTERM or SIGINT,
- * closes the driver and exits 0. Bad options print one line and exit 2; a driver that cannot start
- * (directory in use, ...) prints one line and exits 1.
+ * closes the driver and exits 0. A bad option prints one line and exits 2: a bad value names the flag
+ * and ends with the value ({@code driver: --term-length must be a power of two 65536..1073741824: 1000}),
+ * a malformed {@code spate.driver.*} system property is named the same way; a driver that cannot start
+ * (directory in use, ...) prints one line {@code driver: error: ...} and exits 1.
  * <p>
  * Defaults come from the {@code spate.driver.*} system properties (see {@link DriverConfiguration});
  * options override them.
@@ -20,21 +25,50 @@ public final class DriverMain
     public static final int EXIT_FAILURE = 1;
     public static final int EXIT_USAGE = 2;
 
-    static final String PREFIX = "spate driver: ";
+    static final String PREFIX = "driver: ";
+    private static final String THREADING_NAMES = "dedicated, shared or shared_network";
 
     static final String USAGE = String.join(System.lineSeparator(),
-        "Usage: spate driver [options]",
+        "Usage: bin/spate driver [options]",
         "Runs an Aeron media driver in this process until SIGTERM or SIGINT; clients connect through its directory.",
         "  --dir DIR                Aeron directory (default: " + DriverConfiguration.DIR_PROP +
             ", else aeron.dir, else /dev/shm/aeron-USER)",
-        "  --threading MODE         dedicated, shared or shared_network (default shared: one thread)",
-        "  --idle NAME              idle strategy of the driver threads: " + String.join(", ", IdleStrategies.NAMES) +
-            " (default " + IdleStrategies.DEFAULT + ")",
-        "  --term-length BYTES      term length of UDP publications: a power of two, 64k to 1g (default 4m)",
-        "  --ipc-term-length BYTES  term length of IPC publications: a power of two, 64k to 1g (default 4m)",
+        "  --threading MODE         " + THREADING_NAMES + " (default: " + DriverConfiguration.THREADING_MODE_PROP +
+            ", else shared: one thread)",
+        "  --idle NAME              idle strategy of the driver threads: " + String.join(", ", IdleStrategies.NAMES),
+        "                           (default: " + DriverConfiguration.IDLE_STRATEGY_PROP + ", else " +
+            IdleStrategies.DEFAULT + ")",
+        "  --term-length SIZE       term length of UDP publications in bytes, a suffix k, m or g allowed: a power",
+        "                           of two, 64k..1g (default: " + DriverConfiguration.TERM_LENGTH_PROP + ", else 4 MiB)",
+        "  --ipc-term-length SIZE   term length of IPC publications, the same way (default: " +
+            DriverConfiguration.IPC_TERM_LENGTH_PROP + ", else 4 MiB)",
         "  --help                   print this help and exit",
         "System properties spate.driver.* set the defaults; options win. The directory is kept after",
-        "shutdown (for AeronStat/ErrorStat) unless -D" + DriverConfiguration.DIR_DELETE_ON_SHUTDOWN_PROP + "=true.");
+        "shutdown (for AeronStat/ErrorStat) unless -D" + DriverConfiguration.DIR_DELETE_ON_SHUTDOWN_PROP + "=true.",
+        "Exit status: 0 stopped by SIGTERM or SIGINT; 1 it failed (directory in use, ...), one line",
+        "'driver: error: ...'; 2 bad option or bad value of a flag or system property, one line naming it.");
+
+    /**
+     * A bad command line or setting: one line, exit {@link #EXIT_USAGE}. A bad value's line ends with the value;
+     * an unknown option's or a missing value's with "(see --help)".
+     */
+    static final class UsageError extends IllegalArgumentException
+    {
+        private static final long serialVersionUID = 1L;
+
+        private final boolean pointToHelp;
+
+        UsageError(final String message, final boolean pointToHelp)
+        {
+            super(message);
+            this.pointToHelp = pointToHelp;
+        }
+
+        String line()
+        {
+            return getMessage() + (pointToHelp ? " (see --help)" : "");
+        }
+    }
 
     private DriverMain()
     {
@@ -55,7 +89,7 @@ public final class DriverMain
         }
         catch (final Throwable ex)
         {
-            System.err.println(PREFIX + "failed: " + ex);
+            System.err.println(PREFIX + "error: failed: " + ex);
             ex.printStackTrace(System.err);
         }
         finally
@@ -94,9 +128,9 @@ public final class DriverMain
         {
             configuration = parse(args);
         }
-        catch (final IllegalArgumentException ex)
+        catch (final UsageError ex)
         {
-            err.println(PREFIX + ex.getMessage() + " (see --help)");
+            err.println(PREFIX + ex.line());
             return EXIT_USAGE;
         }
         if (null == configuration)
@@ -114,7 +148,7 @@ public final class DriverMain
         }
         catch (final IllegalStateException | IllegalArgumentException ex)
         {
-            err.println(PREFIX + "cannot start: " + ex.getMessage());
+            err.println(PREFIX + "error: cannot start: " + oneLine(ex.getMessage()));
             return EXIT_FAILURE;
         }
 
@@ -135,7 +169,7 @@ public final class DriverMain
             }
             catch (final RuntimeException ex)
             {
-                err.println(PREFIX + "stopped with an error: " + ex.getMessage());
+                err.println(PREFIX + "error: stopped with an error: " + oneLine(ex.getMessage()));
                 status = EXIT_FAILURE;
             }
         }
@@ -157,7 +191,17 @@ public final class DriverMain
             }
         }
 
-        final DriverConfiguration configuration = new DriverConfiguration().embedded(false);
+        final DriverConfiguration configuration;
+        try
+        {
+            configuration = new DriverConfiguration().embedded(false);
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            // A malformed spate.driver.* system property: the message names it.
+            throw new UsageError(oneLine(ex.getMessage()), false);
+        }
+        final Set<String> given = new HashSet<>();
         for (int i = 0; i < args.length; i++)
         {
             final String arg = args[i];
@@ -178,29 +222,51 @@ public final class DriverMain
                     }
                     else
                     {
-                        throw new IllegalArgumentException(name + " needs a value");
+                        throw new UsageError(name + " needs a value", true);
                     }
                     if (value.isBlank())
                     {
-                        throw new IllegalArgumentException(name + " needs a value");
+                        throw new UsageError(name + " needs a value", true);
+                    }
+                    if (!given.add(name))
+                    {
+                        throw new UsageError(name + " is given twice", true);
                     }
                 }
-                default -> throw new IllegalArgumentException("unknown option '" + arg + "'");
+                default -> throw new UsageError("unknown option '" + arg + "'", true);
             }
 
             switch (name)
             {
                 case "--dir" -> configuration.aeronDirectoryName(value);
-                case "--threading" -> configuration.threadingMode(DriverConfiguration.parseThreadingMode(name, value));
+                case "--threading" -> configuration.threadingMode(threadingMode(name, value));
                 case "--idle" -> configuration.idleStrategy(idleStrategy(name, value));
-                case "--term-length" -> configuration.publicationTermBufferLength(
-                    DriverConfiguration.checkTermLength(name, DriverConfiguration.parseSize(name, value)));
-                case "--ipc-term-length" -> configuration.ipcTermBufferLength(
-                    DriverConfiguration.checkTermLength(name, DriverConfiguration.parseSize(name, value)));
+                case "--term-length" -> configuration.publicationTermBufferLength(termLength(name, value));
+                case "--ipc-term-length" -> configuration.ipcTermBufferLength(termLength(name, value));
                 default -> throw new IllegalStateException(name);
             }
         }
-        return configuration.conclude();
+        try
+        {
+            return configuration.conclude();
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            // The flags are checked: what is left is a system property (or the directory), named in the message.
+            throw new UsageError(oneLine(ex.getMessage()), false);
+        }
+    }
+
+    private static ThreadingMode threadingMode(final String option, final String value)
+    {
+        try
+        {
+            return DriverConfiguration.parseThreadingMode(option, value);
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            throw new UsageError(option + " must be " + THREADING_NAMES + ": " + value, false);
+        }
     }
 
     private static String idleStrategy(final String option, final String name)
@@ -211,8 +277,35 @@ public final class DriverMain
         }
         catch (final IllegalArgumentException ex)
         {
-            throw new IllegalArgumentException(option + ": " + ex.getMessage(), ex);
+            throw new UsageError(option + " must be one of " + String.join(", ", IdleStrategies.NAMES) + ": " + name,
+                false);
         }
+    }
+
+    private static int termLength(final String option, final String value)
+    {
+        final long length;
+        try
+        {
+            length = DriverConfiguration.parseSize(option, value);
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            throw new UsageError(option + " needs a size in bytes, optionally with a suffix k, m or g (4m): " + value,
+                false);
+        }
+        if (length < DriverConfiguration.MIN_TERM_LENGTH || length > DriverConfiguration.MAX_TERM_LENGTH ||
+            Long.bitCount(length) != 1)
+        {
+            throw new UsageError(option + " must be a power of two " + DriverConfiguration.MIN_TERM_LENGTH + ".." +
+                DriverConfiguration.MAX_TERM_LENGTH + ": " + length, false);
+        }
+        return (int)length;
+    }
+
+    private static String oneLine(final String message)
+    {
+        return null == message ? "unknown" : message.replace('\n', ' ').replace('\r', ' ');
     }
 
     private static boolean isJvmShuttingDown()

@@ -43,8 +43,9 @@ class DriverMainTest
     {
         assertEquals(DriverMain.EXIT_OK, DriverMain.run(new String[]{"--dir", "x", "--help"}, out, err,
             (driver) -> fail("no driver for --help")));
-        assertTrue(out().startsWith("Usage: spate driver [options]"), out());
-        for (final String option : List.of("--dir", "--threading", "--idle", "--term-length", "--ipc-term-length"))
+        assertTrue(out().startsWith("Usage: bin/spate driver [options]"), out());
+        for (final String option : List.of("--dir", "--threading", "--idle", "--term-length", "--ipc-term-length",
+            "Exit status: 0 "))
         {
             assertTrue(out().contains(option), option);
         }
@@ -53,25 +54,61 @@ class DriverMainTest
 
     @ParameterizedTest
     @CsvSource(delimiter = '|', value = {
-        "--bogus | unknown option '--bogus'",
-        "extra | unknown option 'extra'",
-        "--dir | --dir needs a value",
-        "--dir= | --dir needs a value",
-        "--threading turbo | --threading: unknown threading mode 'turbo'",
-        "--idle spin | --idle: unknown idle strategy 'spin'; valid names: backoff, sleeping, yielding, busy, noop",
-        "--term-length 1000 | --term-length: 1000 is not a valid term length",
-        "--ipc-term-length 4x | --ipc-term-length: '4x' is not a size",
-        "--ipc-term-length=2g | --ipc-term-length: 2147483648 is not a valid term length",
+        "--bogus | unknown option '--bogus' (see --help)",
+        "extra | unknown option 'extra' (see --help)",
+        "--dir | --dir needs a value (see --help)",
+        "--dir= | --dir needs a value (see --help)",
+        "--idle busy --idle noop | --idle is given twice (see --help)",
     })
-    void badOptionsPrintOneLineAndExitTwo(final String commandLine, final String expected)
+    void badOptionsPrintOneLinePointingToHelpAndExitTwo(final String commandLine, final String expected)
     {
         final int status = DriverMain.run(commandLine.split(" "), out, err, (driver) -> fail("must not launch"));
 
         assertEquals(DriverMain.EXIT_USAGE, status);
         assertEquals("", out());
-        assertEquals(1, err().lines().count(), err());
-        assertTrue(err().startsWith("spate driver: " + expected), err());
-        assertTrue(err().strip().endsWith("(see --help)"), err());
+        assertEquals("driver: " + expected, err().strip());
+    }
+
+    /**
+     * A bad value: one line naming the flag and ending with the value, exit 2.
+     */
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+        "--threading turbo | --threading must be dedicated, shared or shared_network: turbo",
+        "--threading=invoker | --threading must be dedicated, shared or shared_network: invoker",
+        "--idle spin | --idle must be one of backoff, sleeping, yielding, busy, noop: spin",
+        "--term-length 1000 | --term-length must be a power of two 65536..1073741824: 1000",
+        "--term-length 96k | --term-length must be a power of two 65536..1073741824: 98304",
+        "--ipc-term-length 4x | --ipc-term-length needs a size in bytes, optionally with a suffix k, m or g (4m): 4x",
+        "--ipc-term-length=2g | --ipc-term-length must be a power of two 65536..1073741824: 2147483648",
+        "--ipc-term-length -1 | --ipc-term-length needs a size in bytes, optionally with a suffix k, m or g (4m): -1",
+    })
+    void aBadValueNamesTheFlagAndExitsTwo(final String commandLine, final String expected)
+    {
+        final int status = DriverMain.run(commandLine.split(" "), out, err, (driver) -> fail("must not launch"));
+
+        assertEquals(DriverMain.EXIT_USAGE, status);
+        assertEquals("", out());
+        assertEquals("driver: " + expected, err().strip());
+    }
+
+    @Test
+    void aBadSystemPropertyIsNamedAndExitsTwo()
+    {
+        System.setProperty(DriverConfiguration.TERM_LENGTH_PROP, "5");
+        try
+        {
+            final int status = DriverMain.run(new String[0], out, err, (driver) -> fail("must not launch"));
+
+            assertEquals(DriverMain.EXIT_USAGE, status);
+            assertEquals(1, err().lines().count(), err());
+            assertTrue(err().startsWith("driver: system property " + DriverConfiguration.TERM_LENGTH_PROP + ": 5 "),
+                err());
+        }
+        finally
+        {
+            System.clearProperty(DriverConfiguration.TERM_LENGTH_PROP);
+        }
     }
 
     @Test
@@ -107,8 +144,8 @@ class DriverMainTest
         assertEquals(DriverMain.EXIT_OK, status, err());
         assertEquals("", err());
         assertEquals(1, out().lines().filter((line) -> line.contains("DriverConfiguration{")).count(), out());
-        assertTrue(out().contains("spate driver: running in " + dir), out());
-        assertTrue(out().strip().endsWith("spate driver: stopped"), out());
+        assertTrue(out().contains("driver: running in " + dir), out());
+        assertTrue(out().strip().endsWith("driver: stopped"), out());
         assertTrue(Files.exists(Path.of(dir, "cnc.dat")), "a standalone driver keeps its directory by default");
     }
 
@@ -122,7 +159,7 @@ class DriverMainTest
 
             assertEquals(DriverMain.EXIT_FAILURE, status);
             assertEquals(1, err().lines().count(), err());
-            assertTrue(err().startsWith("spate driver: cannot start: the Aeron directory " +
+            assertTrue(err().startsWith("driver: error: cannot start: the Aeron directory " +
                 embedded.aeronDirectoryName() + " is in use by a live media driver"), err());
         }
     }
@@ -166,7 +203,7 @@ class DriverMainTest
         try
         {
             final long deadlineNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
-            while (lines.stream().noneMatch((line) -> line.startsWith("spate driver: running in ")))
+            while (lines.stream().noneMatch((line) -> line.startsWith("driver: running in ")))
             {
                 if (!process.isAlive() || System.nanoTime() > deadlineNs)
                 {
@@ -185,7 +222,7 @@ class DriverMainTest
             assertEquals(0, process.exitValue(), String.join("\n", lines));
             assertEquals(1, lines.stream().filter((line) -> line.contains("DriverConfiguration{")).count(),
                 String.join("\n", lines));
-            assertEquals("spate driver: stopped", lines.getLast(), String.join("\n", lines));
+            assertEquals("driver: stopped", lines.getLast(), String.join("\n", lines));
         }
         finally
         {

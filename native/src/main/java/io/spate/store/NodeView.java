@@ -171,4 +171,43 @@ public final class NodeView
         }
     }
 
+
+    /**
+     * @return the node as one row: {@code Type{field=value, ...}} in the schema's field order, strings
+     * quoted, bytes in hex (allocates: for people, not hot paths).
+     */
+    public String toString()
+    {
+        if (null == type)
+        {
+            return "NodeView{unwrapped}";
+        }
+        final StringBuilder row = new StringBuilder(type.name()).append('{');
+        boolean first = true;
+        for (final io.spate.codec.FieldDefinition field : type.fields())
+        {
+            if (!first)
+            {
+                row.append(", ");
+            }
+            first = false;
+            row.append(field.name()).append('=');
+            switch (field.kind())
+            {
+                case STRING -> row.append('"').append(getString(field)).append('"');
+                case BYTES ->
+                {
+                    row.append("0x");
+                    for (final byte b : getBytes(field))
+                    {
+                        row.append(Character.forDigit((b >> 4) & 0xF, 16)).append(Character.forDigit(b & 0xF, 16));
+                    }
+                }
+                case F64 -> row.append(getDouble(field));
+                case BOOL -> row.append(getBoolean(field));
+                default -> row.append(getLong(field));
+            }
+        }
+        return row.append('}').toString();
+    }
 }

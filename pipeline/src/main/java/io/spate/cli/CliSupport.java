@@ -1,72 +1,160 @@
 package io.spate.cli;
 
+import io.aeron.ChannelUri;
 import io.aeron.CommonContext;
 import io.aeron.exceptions.DriverTimeoutException;
 import io.spate.codec.DatabaseSchema;
 import io.spate.codec.SchemaCompiler;
 import io.spate.codec.SchemaException;
+import io.spate.driver.DriverConfiguration;
 
 import java.io.File;
-import java.nio.file.Files;
+import java.io.PrintStream;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.regex.Pattern;
 
 /**
- * What the command-line tools share: option parsing ({@code --name value} or {@code --name=value}),
- * exit codes, the default Aeron directory, the schema and driver checks that turn into one-line errors.
+ * What the command-line tools share, so every command follows one convention:
+ * <ul>
+ *     <li>options are {@code --name value} or {@code --name=value};</li>
+ *     <li>a bad command line prints one line {@code <command>: <what is wrong>} and exits {@link #EXIT_USAGE}:
+ *     a bad value names the flag and ends with the value ({@code pipeline: --workers must be 1..64: 0},
+ *     {@code pipeline: --workers needs a whole number: abc}); an unknown option or a missing argument adds
+ *     {@code (see --help)}; a bad system property names the property the same way, also exit 2;</li>
+ *     <li>a failure prints one line {@code <command>: error: <what happened>} and exits {@link #EXIT_FAILURE}:
+ *     a schema file that cannot be read or is not a schema, no media driver, no pipeline;</li>
+ *     <li>numbers print as plain digits, in machine-readable {@code key=value} pairs.</li>
+ * </ul>
  */
-final class CliSupport
+public final class CliSupport
 {
-    static final int EXIT_OK = 0;
-    static final int EXIT_FAILURE = 1;
-    static final int EXIT_USAGE = 2;
+    public static final int EXIT_OK = 0;
+    public static final int EXIT_FAILURE = 1;
+    public static final int EXIT_USAGE = 2;
+
+    /**
+     * @param command  the command's name.
+     * @param failures what makes it exit 1.
+     * @return the exit status paragraph its help ends with.
+     */
+    public static String exitStatusHelp(final String command, final String failures)
+    {
+        return String.join(System.lineSeparator(),
+            "Exit status: 0 done; 1 " + failures + ", one line '" + command + ": error: ...';",
+            "2 bad option, or bad value of a flag or system property, one line naming it.");
+    }
+
+    /** How help texts describe the default Aeron directory. */
+    public static final String DEFAULT_DIR_HELP = "spate.driver.dir, else aeron.dir, else /dev/shm/aeron-USER";
 
     /** How old a driver's heartbeat may be for the driver to count as running. */
     static final long DRIVER_HEARTBEAT_TIMEOUT_MS = 5_000;
+
+    /** Longest any timeout flag may be, in ms: an hour. */
+    public static final long MAX_TIMEOUT_MS = 3_600_000;
+
+    private static final Pattern WHOLE_NUMBER = Pattern.compile("[-+]?\\d+");
 
     private CliSupport()
     {
     }
 
-    /** A bad command line: the tool prints the message and exits {@link #EXIT_USAGE}. */
-    static final class UsageException extends RuntimeException
+    /**
+     * A bad command line or setting: the tool prints {@code <command>: <message>} and exits {@link #EXIT_USAGE}.
+     */
+    public static final class UsageException extends RuntimeException
     {
         private static final long serialVersionUID = 1L;
 
-        UsageException(final String message)
+        private final boolean pointToHelp;
+
+        /**
+         * @param message what is wrong; the line ends with " (see --help)".
+         */
+        public UsageException(final String message)
+        {
+            this(message, true);
+        }
+
+        /**
+         * @param message     what is wrong.
+         * @param pointToHelp whether the line ends with " (see --help)": not for a bad value, whose line ends
+         *                    with the value.
+         */
+        public UsageException(final String message, final boolean pointToHelp)
+        {
+            super(message);
+            this.pointToHelp = pointToHelp;
+        }
+
+        /**
+         * @return the line to print after the command's prefix.
+         */
+        public String line()
+        {
+            return getMessage() + (pointToHelp ? " (see --help)" : "");
+        }
+    }
+
+    /** A failure the user can act on: the tool prints {@code <command>: error: <message>}, exits {@link #EXIT_FAILURE}. */
+    public static final class CliException extends RuntimeException
+    {
+        private static final long serialVersionUID = 1L;
+
+        public CliException(final String message)
         {
             super(message);
         }
     }
 
-    /** A failure the user can act on: the tool prints the message and exits {@link #EXIT_FAILURE}. */
-    static final class CliException extends RuntimeException
+    /**
+     * Prints a usage error the one way every command does.
+     *
+     * @param err     where.
+     * @param command the command's name ("produce").
+     * @param ex      what is wrong.
+     * @return {@link #EXIT_USAGE}.
+     */
+    public static int usageError(final PrintStream err, final String command, final UsageException ex)
     {
-        private static final long serialVersionUID = 1L;
+        err.println(command + ": " + ex.line());
+        return EXIT_USAGE;
+    }
 
-        CliException(final String message)
-        {
-            super(message);
-        }
+    /**
+     * Prints a failure the one way every command does.
+     *
+     * @param err     where.
+     * @param command the command's name ("produce").
+     * @param message what happened, on one line.
+     * @return {@link #EXIT_FAILURE}.
+     */
+    public static int failure(final PrintStream err, final String command, final String message)
+    {
+        err.println(command + ": error: " + message);
+        return EXIT_FAILURE;
     }
 
     /**
      * @return the Aeron directory tools use without --dir: {@code spate.driver.dir}, else Aeron's default
      * ({@code aeron.dir}, else /dev/shm/aeron-USER), as the driver and the pipeline do.
      */
-    static String defaultAeronDirectory()
+    public static String defaultAeronDirectory()
     {
-        return System.getProperty("spate.driver.dir", CommonContext.getAeronDirectoryName());
+        final String directory = System.getProperty(DriverConfiguration.DIR_PROP);
+        return null == directory || directory.isBlank() ? CommonContext.getAeronDirectoryName() : directory.trim();
     }
 
     /**
      * @return true when any argument asks for help.
      */
-    static boolean wantsHelp(final String[] args)
+    public static boolean wantsHelp(final String[] args)
     {
         for (final String arg : args)
         {
@@ -81,15 +169,19 @@ final class CliSupport
     /**
      * Compiles a database schema file.
      *
-     * @throws CliException naming the file and what is wrong with it.
+     * @throws CliException one line: {@code cannot read the schema file X: no such file} (or permission
+     * denied, ...) when it cannot be read, {@code bad schema: X: ...} when it is not a valid schema.
      */
-    static DatabaseSchema loadSchema(final String file)
+    public static DatabaseSchema loadSchema(final String file)
     {
-        final Path path = Path.of(file);
-        if (!Files.isReadable(path))
+        final Path path;
+        try
         {
-            throw new CliException("cannot read the schema file " + path.toAbsolutePath() +
-                "; pass --schema FILE (for example schema/examples/social.json)");
+            path = Path.of(file);
+        }
+        catch (final InvalidPathException ex)
+        {
+            throw new CliException("cannot read the schema file " + file + ": not a valid path");
         }
         try
         {
@@ -97,7 +189,10 @@ final class CliSupport
         }
         catch (final SchemaException ex)
         {
-            throw new CliException("bad schema: " + ex.getMessage());
+            // SchemaCompiler says "cannot read the schema file X: no such file" (or permission denied, ...) when the
+            // file cannot be read; anything else is about its content.
+            final String message = ex.getMessage();
+            throw new CliException(message.startsWith("cannot read the schema file ") ? message : "bad schema: " + message);
         }
     }
 
@@ -136,7 +231,7 @@ final class CliSupport
      * @param error any exception.
      * @return its message (or itself, when it has none) on one line.
      */
-    static String oneLine(final Throwable error)
+    public static String oneLine(final Throwable error)
     {
         final String message = null == error.getMessage() ? error.toString() : error.getMessage();
         return message.replace('\n', ' ').replace('\r', ' ');
@@ -145,7 +240,7 @@ final class CliSupport
     /**
      * A parsed command line: options with values, flags without, and positional arguments.
      */
-    static final class Options
+    public static final class Options
     {
         private final Map<String, String> values = new HashMap<>();
         private final List<String> positionals = new ArrayList<>();
@@ -156,7 +251,7 @@ final class CliSupport
          * @param flags      option names that take none.
          * @throws UsageException for an unknown option, a missing value, or an option given twice.
          */
-        Options(final String[] args, final Set<String> withValue, final Set<String> flags)
+        public Options(final String[] args, final Set<String> withValue, final Set<String> flags)
         {
             for (int i = 0; i < args.length; i++)
             {
@@ -207,17 +302,17 @@ final class CliSupport
             }
         }
 
-        boolean has(final String name)
+        public boolean has(final String name)
         {
             return values.containsKey(name);
         }
 
-        String get(final String name, final String defaultValue)
+        public String get(final String name, final String defaultValue)
         {
             return values.getOrDefault(name, defaultValue);
         }
 
-        String require(final String name, final String what)
+        public String require(final String name, final String what)
         {
             final String value = values.get(name);
             if (null == value)
@@ -227,44 +322,172 @@ final class CliSupport
             return value;
         }
 
-        long getLong(final String name, final long defaultValue, final long min, final long max)
+        /**
+         * @return the option's whole number, or the default when it is not given (the default is not checked).
+         * @throws UsageException naming the option when the value is no whole number in [min, max].
+         */
+        public long getLong(final String name, final long defaultValue, final long min, final long max)
         {
             final String value = values.get(name);
             return null == value ? defaultValue : parseLong(name, value, min, max);
         }
 
-        int getInt(final String name, final int defaultValue, final int min, final int max)
+        public int getInt(final String name, final int defaultValue, final int min, final int max)
         {
             return (int)getLong(name, defaultValue, min, max);
         }
 
-        List<String> positionals()
+        /**
+         * @return the option's whole number, else the system property's (named in its message when malformed),
+         * else the default: a flag wins over a property, which wins over the default.
+         */
+        public int getInt(final String name, final String property, final int defaultValue, final int min, final int max)
+        {
+            return has(name) ? getInt(name, defaultValue, min, max) :
+                (int)longProperty(property, defaultValue, min, max);
+        }
+
+        /**
+         * @return the option's Aeron channel, else the system property's, else the default.
+         */
+        public String getChannel(final String name, final String property, final String defaultValue)
+        {
+            return has(name) ? getChannel(name, defaultValue) : channelProperty(property, defaultValue);
+        }
+
+        /**
+         * @return the option's size in bytes (a suffix k, m or g allowed), or the default when it is not given.
+         * @throws UsageException naming the option when the value is no size in [min, max].
+         */
+        public long getSize(final String name, final long defaultValue, final long min, final long max)
+        {
+            final String value = values.get(name);
+            return null == value ? defaultValue : parseSize(name, value, min, max);
+        }
+
+        /**
+         * @return the option's Aeron channel, or the default when it is not given.
+         * @throws UsageException naming the option when the value is no Aeron channel.
+         */
+        public String getChannel(final String name, final String defaultValue)
+        {
+            final String value = values.get(name);
+            return null == value ? defaultValue : checkChannel(name, value);
+        }
+
+        public List<String> positionals()
         {
             return positionals;
         }
     }
 
     /**
-     * @param what  for the message.
+     * @param what  the flag (or property) the value comes from, for the message.
      * @param value decimal, underscores allowed (1_000_000).
      * @return the number.
-     * @throws UsageException when it is not a number in [min, max].
+     * @throws UsageException {@code <what> needs a whole number: <value>} or {@code <what> must be <min>..<max>: <value>}.
      */
-    static long parseLong(final String what, final String value, final long min, final long max)
+    public static long parseLong(final String what, final String value, final long min, final long max)
+    {
+        final String text = value.trim().replace("_", "");
+        final long parsed;
+        try
+        {
+            parsed = Long.parseLong(text);
+        }
+        catch (final NumberFormatException ex)
+        {
+            if (WHOLE_NUMBER.matcher(text).matches())
+            {
+                throw new UsageException(what + " must be " + range(min, max) + ": " + value.trim(), false);
+            }
+            throw new UsageException(what + " needs a whole number: " + value, false);
+        }
+        if (parsed < min || parsed > max)
+        {
+            throw new UsageException(what + " must be " + range(min, max) + ": " + parsed, false);
+        }
+        return parsed;
+    }
+
+    /**
+     * @param what  the flag the value comes from, for the message.
+     * @param value bytes, optionally with a binary suffix k, m or g: 65536, 64k, 64m, 1g.
+     * @return the size in bytes.
+     * @throws UsageException {@code <what> needs a size ...: <value>} or {@code <what> must be <min>..<max>: <bytes>}.
+     */
+    public static long parseSize(final String what, final String value, final long min, final long max)
     {
         final long parsed;
         try
         {
-            parsed = Long.parseLong(value.trim().replace("_", ""));
+            parsed = DriverConfiguration.parseSize(what, value.replace("_", ""));
         }
-        catch (final NumberFormatException ex)
+        catch (final IllegalArgumentException ex)
         {
-            throw new UsageException(what + " needs a number: '" + value + "'");
+            throw new UsageException(what + " needs a size in bytes, optionally with a suffix k, m or g (64m): " +
+                value, false);
         }
         if (parsed < min || parsed > max)
         {
-            throw new UsageException(what + " must be from " + min + " to " + max + ": " + parsed);
+            throw new UsageException(what + " must be " + range(min, max) + " bytes: " + parsed, false);
         }
         return parsed;
+    }
+
+    /**
+     * @return the channel when Aeron can parse it.
+     * @throws UsageException {@code <what> is not an Aeron channel (aeron:ipc or aeron:udp?endpoint=HOST:PORT): <value>}.
+     */
+    public static String checkChannel(final String what, final String value)
+    {
+        try
+        {
+            ChannelUri.parse(value.trim());
+            return value.trim();
+        }
+        catch (final RuntimeException ex)
+        {
+            throw new UsageException(what + " is not an Aeron channel (aeron:ipc or aeron:udp?endpoint=HOST:PORT): " +
+                value, false);
+        }
+    }
+
+    /**
+     * @return the system property's whole number, or the default when it is not set.
+     * @throws UsageException {@code system property <name> needs a whole number: <value>} (or must be min..max).
+     */
+    public static long longProperty(final String name, final long defaultValue, final long min, final long max)
+    {
+        final String value = System.getProperty(name);
+        if (null == value || value.isBlank())
+        {
+            return defaultValue;
+        }
+        if (!WHOLE_NUMBER.matcher(value).matches())
+        {
+            // Strict: the configurations read properties with Integer.getInteger, which takes no blanks or '_'.
+            throw new UsageException("system property " + name + " needs a whole number: " + value, false);
+        }
+        return parseLong("system property " + name, value, min, max);
+    }
+
+    /**
+     * @return the system property's Aeron channel, or the default when it is not set.
+     * @throws UsageException naming the property when it is no Aeron channel.
+     */
+    public static String channelProperty(final String name, final String defaultValue)
+    {
+        final String value = System.getProperty(name);
+        return null == value || value.isBlank() ? defaultValue : checkChannel("system property " + name, value);
+    }
+
+    private static String range(final long min, final long max)
+    {
+        if (Long.MIN_VALUE == min && Long.MAX_VALUE == max)
+        {
+            return "a 64-bit whole number";
+        }
+        return max >= Long.MAX_VALUE / 2 ? "at least " + min : min + ".." + max;
     }
 }

@@ -51,19 +51,24 @@ import java.util.stream.Stream;
  * fixed schedule (coordinated omission corrected: a stall delays the schedule's later batches and
  * their latency shows it); without, from the moment the batch was sent.
  * <p>
- * Prints a progress line each second and one summary line starting {@code produce: records=}. Exits
- * 0 only when every record was acked (records the pipeline refused count as acked and are reported
- * as errors), 1 when records were lost or unacked or the pipeline could not be reached, 2 for bad options.
+ * Prints a progress line each second and one summary line starting {@code produce: records=}; the
+ * tallies in them are this producer's own ({@code producer_acked=}, {@code producer_failed=},
+ * {@code producer_live ...}: what it saw in its acks), not the store's. Exits 0 only when every record
+ * was acked and applied; 1 when any record failed (then one line counts them per status:
+ * {@code produce: failed records by status: TYPE_FULL=40}), records were lost or unacked, or the
+ * pipeline could not be reached; 2 for a bad option or value, one line naming it.
  */
 public final class ProduceMain
 {
-    static final String PREFIX = "produce: ";
+    static final String COMMAND = "produce";
+    static final String PREFIX = COMMAND + ": ";
     /** Longest park between polls while waiting for the next send time. */
     static final long MAX_WAIT_PARK_NS = 50_000;
     /** Client batches in flight at once; the pipeline's own default window is 256 batches. */
     static final int MAX_IN_FLIGHT_BATCHES = 256;
     static final int MAX_BATCH_SIZE = 8192;
     static final long DEFAULT_RECORDS = 1_000_000;
+    static final long MAX_RATE = 1_000_000_000L;
     static final int DEFAULT_BATCH_SIZE = 100;
     static final long DEFAULT_TIMEOUT_MS = 30_000;
     /** Connecting waits at most this long for the pipeline, whatever --timeout-ms says. */
@@ -71,6 +76,7 @@ public final class ProduceMain
     /** A pipeline that stays unsubscribed this long is gone. */
     static final long DISCONNECTED_LIMIT_NS = TimeUnit.SECONDS.toNanos(1);
     static final String DEFAULT_OPS = "create:70,update:15,increment:10,delete:5";
+    static final int MAX_WEIGHT = 1_000_000;
 
     static final int CREATE = 0;
     static final int UPDATE = 1;
@@ -86,35 +92,46 @@ public final class ProduceMain
         "Usage: bin/spate produce --schema FILE [options]",
         "A producer and load generator: sends records to a running pipeline, measures ack latency.",
         "  --schema FILE            database schema (JSON) the pipeline runs with (required)",
-        "  --dir DIR                Aeron directory of the driver to use (default: spate.driver.dir, aeron.dir,",
-        "                           else /dev/shm/aeron-USER)",
+        "  --dir DIR                Aeron directory of the driver to use (default: " + CliSupport.DEFAULT_DIR_HELP + ")",
         "  --embedded-driver        start a media driver of its own in a fresh temporary directory",
         "                           (the remote producer: give UDP --channel and --response-channel)",
-        "  --channel CH             ingress channel of the pipeline (default aeron:ipc)",
-        "  --stream N               ingress stream id (default " + PipelineConfiguration.DEFAULT_INGRESS_STREAM_ID + ")",
+        "  --channel CH             ingress channel of the pipeline (default: " +
+            PipelineConfiguration.INGRESS_CHANNEL_PROP + ", else " + PipelineConfiguration.DEFAULT_INGRESS_CHANNEL + ")",
+        "  --stream N               ingress stream id (default: " + PipelineConfiguration.INGRESS_STREAM_ID_PROP +
+            ", else " + PipelineConfiguration.DEFAULT_INGRESS_STREAM_ID + ")",
         "  --response-channel CH    where acks come back (default aeron:ipc; over UDP e.g.",
         "                           aeron:udp?endpoint=127.0.0.1:40124)",
-        "  --records N              records to send (default 1000000)",
-        "  --rate R                 records per second on a fixed schedule; 0 = as fast as possible (default 0)",
+        "  --records N              records to send, at least 1 (default " + DEFAULT_RECORDS + ")",
+        "  --rate R                 records per second on a fixed schedule, 0.." + MAX_RATE +
+            "; 0 = as fast as possible (default 0)",
         "  --batch-size N           records per client batch, 1.." + MAX_BATCH_SIZE + " (default " +
             DEFAULT_BATCH_SIZE + "); a batch must fit",
-        "                           the pipeline's spate.max.batch.bytes",
-        "  --types Name:w,...       types to write and their weights (default: every type, equally)",
+        "                           the pipeline's " + PipelineConfiguration.MAX_BATCH_BYTES_PROP,
+        "  --types Name:w,...       types to write and their weights, 0..1000000 (default: every type, weight 1)",
         "  --ops create:w,update:w,increment:w,delete:w",
-        "                           mix of operations (default " + DEFAULT_OPS + ")",
+        "                           mix of operations, weights 0..1000000 (default " + DEFAULT_OPS + ");",
+        "                           updates, increments and deletes name only nodes this producer created",
         "  --seed S                 random seed (default: random, printed)",
         "  --client-id ID           client id, non-zero (default: random)",
-        "  --timeout-ms N           how long to wait for acks at the end, and for back pressure to ease",
-        "                           (default " + DEFAULT_TIMEOUT_MS + ")",
+        "  --timeout-ms N           how long to wait for acks at the end, and for back pressure to ease,",
+        "                           1.." + CliSupport.MAX_TIMEOUT_MS + " (default " + DEFAULT_TIMEOUT_MS + ")",
         "  --histogram-file FILE    also write the ack latency histogram (ns) there, HdrHistogram log format",
+        "  --secret-file FILE       send this file's bytes (without a trailing newline) as credentials, for a",
+        "                           pipeline started with --auth-secret-file (default: none)",
         "  --help                   print this help and exit",
-        "Prints 'produce: sent=.. acked=.. errors=.. rate=../s' each second and a summary line",
-        "'produce: records=.. acked=.. errors=.. records/s=.. ack_p50_us=.. ack_p99_us=.. ack_p99.9_us=.. ...'.",
-        "Exit status: 0 every record acked, 1 records lost or unacked (or no pipeline), 2 bad options.");
+        "Prints 'produce: sent=.. producer_acked=.. producer_failed=.. records/s=..' each second and a summary line",
+        "'produce: records=.. producer_acked=.. producer_failed=.. producer_unacked=.. records/s=.. ack_p50_us=..",
+        "ack_p99_us=.. ack_p99.9_us=.. ack_max_us=.. producer_created=.. producer_deleted=.. producer_live Type=..',",
+        "types in the schema's order, plain digits. The producer_ tallies are what this producer saw in its",
+        "acks, not the store's counts (bin/spate count TYPE reads those). When any record failed, one more line:",
+        "'produce: failed records by status: TYPE_FULL=40 ...' (statuses in the wire schema's order), exit 1.",
+        "Exit status: 0 every record acked and applied; 1 a record failed, records lost or unacked, or it failed",
+        "(schema file unreadable or invalid, no media driver, no pipeline), one line; 2 bad option or bad value",
+        "of a flag or system property, one line naming it.");
 
     private static final Set<String> VALUE_OPTIONS = Set.of("--schema", "--dir", "--channel", "--stream",
         "--response-channel", "--records", "--rate", "--batch-size", "--types", "--ops", "--seed", "--client-id",
-        "--timeout-ms", "--histogram-file");
+        "--timeout-ms", "--histogram-file", "--secret-file");
     private static final Set<String> FLAG_OPTIONS = Set.of("--embedded-driver");
 
     // Settings.
@@ -136,6 +153,9 @@ public final class ProduceMain
     private final long seed;
     private final long clientId;
     private final long timeoutMs;
+    private final byte[] credentials;
+    /** 'p' and a long: the longest string value this producer writes. */
+    static final int MAX_STRING_CHARS = 20;
     private final String histogramFile;
 
     // State of a run.
@@ -161,6 +181,8 @@ public final class ProduceMain
     private long sentRecords;
     private long ackedRecords;
     private long errorRecords;
+    /** Failed records by status, indexed by {@link RecordStatus#ordinal()}. */
+    private final long[] failedByStatus = new long[RecordStatus.values().length];
     private long unexpectedAcks;
     private long startNs;
     private long lastAckNs;
@@ -169,6 +191,43 @@ public final class ProduceMain
     private volatile String aeronError;
 
     /** A type to write, with its fields sorted for the operations. */
+    /**
+     * @return the most bytes a record this producer writes of the type may take: its values are numbers,
+     * strings of at most {@link #MAX_STRING_CHARS} characters and bytes of at most 8 (see setField).
+     */
+    static int producedRecordBytes(final TypeDefinition type)
+    {
+        long bytes = io.spate.codec.RecordFraming.HEADER_LENGTH_BYTES + 10 + 4 + 4 + type.rowLengthBytes();
+        for (final FieldDefinition field : type.fields())
+        {
+            final int valueBytes = switch (field.kind())
+            {
+                case STRING -> Math.min(field.maxLengthBytes(), MAX_STRING_CHARS);
+                case BYTES -> Math.min(field.maxLengthBytes(), 8);
+                default -> 8;
+            };
+            bytes += 2 + 4 + valueBytes;
+        }
+        return (int)Math.min(Math.max(bytes, io.spate.codec.RecordFraming.MAX_FIXED_RECORD_LENGTH_BYTES), Integer.MAX_VALUE);
+    }
+
+    private static byte[] readSecretFile(final String file)
+    {
+        try
+        {
+            String text = java.nio.file.Files.readString(java.nio.file.Path.of(file), java.nio.charset.StandardCharsets.UTF_8);
+            if (text.endsWith("\n"))
+            {
+                text = text.substring(0, text.length() - (text.endsWith("\r\n") ? 2 : 1));
+            }
+            return text.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        }
+        catch (final java.io.IOException | RuntimeException ex)
+        {
+            throw new UsageException("--secret-file cannot be read: " + file + ": " + CliSupport.oneLine(ex), false);
+        }
+    }
+
     static final class TypePlan
     {
         final TypeDefinition type;
@@ -238,28 +297,33 @@ public final class ProduceMain
                 "fresh temporary directory)");
         }
         aeronDirectory = options.get("--dir", CliSupport.defaultAeronDirectory());
-        channel = options.get("--channel", PipelineConfiguration.DEFAULT_INGRESS_CHANNEL);
-        streamId = options.getInt("--stream", PipelineConfiguration.DEFAULT_INGRESS_STREAM_ID,
-            Integer.MIN_VALUE, Integer.MAX_VALUE);
-        responseChannel = options.get("--response-channel", "aeron:ipc");
+        channel = options.getChannel("--channel", PipelineConfiguration.INGRESS_CHANNEL_PROP,
+            PipelineConfiguration.DEFAULT_INGRESS_CHANNEL);
+        streamId = options.getInt("--stream", PipelineConfiguration.INGRESS_STREAM_ID_PROP,
+            PipelineConfiguration.DEFAULT_INGRESS_STREAM_ID, Integer.MIN_VALUE, Integer.MAX_VALUE);
+        responseChannel = options.getChannel("--response-channel", "aeron:ipc");
         records = options.getLong("--records", DEFAULT_RECORDS, 1, Long.MAX_VALUE / 2);
-        rate = options.getLong("--rate", 0, 0, 1_000_000_000L);
+        rate = options.getLong("--rate", 0, 0, MAX_RATE);
         batchSize = options.getInt("--batch-size", DEFAULT_BATCH_SIZE, 1, MAX_BATCH_SIZE);
         seed = options.has("--seed") ?
             options.getLong("--seed", 0, Long.MIN_VALUE, Long.MAX_VALUE) : ThreadLocalRandom.current().nextLong();
         clientId = options.getLong("--client-id", 0, Long.MIN_VALUE, Long.MAX_VALUE);
         if (options.has("--client-id") && 0 == clientId)
         {
-            throw new UsageException("--client-id must not be 0");
+            throw new UsageException("--client-id must not be 0: " + options.get("--client-id", ""), false);
         }
-        timeoutMs = options.getLong("--timeout-ms", DEFAULT_TIMEOUT_MS, 1, TimeUnit.DAYS.toMillis(1));
+        timeoutMs = options.getLong("--timeout-ms", DEFAULT_TIMEOUT_MS, 1, CliSupport.MAX_TIMEOUT_MS);
         histogramFile = options.get("--histogram-file", null);
+        credentials = options.has("--secret-file") ? readSecretFile(options.get("--secret-file", null)) : null;
         if (!options.positionals().isEmpty())
         {
             throw new UsageException("unexpected argument '" + options.positionals().get(0) + "'");
         }
         final String typesOption = options.get("--types", null);
         final String opsOption = options.get("--ops", DEFAULT_OPS);
+        // --ops needs no schema: checked before it is read, like every other flag.
+        opWeights = parseOps(opsOption);
+        opWeightTotal = Arrays.stream(opWeights).sum();
 
         schema = CliSupport.loadSchema(schemaFile);
 
@@ -281,60 +345,39 @@ public final class ProduceMain
                 final String[] parts = item.trim().split(":", -1);
                 if (parts.length > 2 || parts[0].isBlank())
                 {
-                    throw new UsageException("--types wants Name:weight,...: '" + item + "'");
+                    throw new UsageException("--types wants Name:weight,... : " + item, false);
                 }
-                final TypeDefinition type;
-                try
-                {
-                    type = schema.type(parts[0].trim());
-                }
-                catch (final IllegalArgumentException ex)
-                {
-                    throw new UsageException("--types: " + ex.getMessage());
-                }
+                final TypeDefinition type = ReadMain.typeOf(schema, "--types", parts[0].trim());
                 for (final TypePlan plan : plans)
                 {
                     if (plan.type == type)
                     {
-                        throw new UsageException("--types names " + type.name() + " twice");
+                        throw new UsageException("--types names " + type.name() + " twice: " + typesOption, false);
                     }
                 }
                 plans.add(new TypePlan(type));
                 weights.add(parts.length == 2 ? (int)CliSupport.parseLong("--types weight of " + type.name(),
-                    parts[1], 0, 1_000_000) : 1);
+                    parts[1], 0, MAX_WEIGHT) : 1);
             }
         }
-        types = plans.toArray(new TypePlan[0]);
-        typeWeights = weights.stream().mapToInt(Integer::intValue).toArray();
+        // The schema's order, whatever the order of --types: for the configuration line and the summary.
+        final Integer[] order = new Integer[plans.size()];
+        for (int i = 0; i < order.length; i++)
+        {
+            order[i] = i;
+        }
+        Arrays.sort(order, (a, b) -> Integer.compare(plans.get(a).type.typeId(), plans.get(b).type.typeId()));
+        types = new TypePlan[order.length];
+        typeWeights = new int[order.length];
+        for (int i = 0; i < order.length; i++)
+        {
+            types[i] = plans.get(order[i]);
+            typeWeights[i] = weights.get(order[i]);
+        }
         typeWeightTotal = Arrays.stream(typeWeights).sum();
         if (typeWeightTotal <= 0)
         {
-            throw new UsageException("--types: the weights add up to 0");
-        }
-
-        // --ops
-        opWeights = new int[OP_NAMES.size()];
-        final boolean[] seen = new boolean[OP_NAMES.size()];
-        for (final String item : opsOption.split(","))
-        {
-            final String[] parts = item.trim().split(":", -1);
-            final int op = OP_NAMES.indexOf(parts[0].trim());
-            if (parts.length != 2 || op < 0)
-            {
-                throw new UsageException("--ops wants create:w,update:w,increment:w,delete:w (any of them, " +
-                    "integer weights): '" + item + "'");
-            }
-            if (seen[op])
-            {
-                throw new UsageException("--ops names " + OP_NAMES.get(op) + " twice");
-            }
-            seen[op] = true;
-            opWeights[op] = (int)CliSupport.parseLong("--ops weight of " + OP_NAMES.get(op), parts[1], 0, 1_000_000);
-        }
-        opWeightTotal = Arrays.stream(opWeights).sum();
-        if (opWeightTotal <= 0)
-        {
-            throw new UsageException("--ops: the weights add up to 0");
+            throw new UsageException("--types weights must not all be 0: " + typesOption, false);
         }
 
         random = new SplittableRandom(seed);
@@ -346,6 +389,38 @@ public final class ProduceMain
         slotRecords = new int[ring];
         recordMeta = new int[ring * batchSize];
         failedScratch = new boolean[batchSize];
+    }
+
+    /**
+     * @param option the --ops value: create:w,update:w,increment:w,delete:w, any of them.
+     * @return the weights by operation.
+     * @throws UsageException naming --ops and the bad item.
+     */
+    static int[] parseOps(final String option)
+    {
+        final int[] weights = new int[OP_NAMES.size()];
+        final boolean[] seen = new boolean[OP_NAMES.size()];
+        for (final String item : option.split(","))
+        {
+            final String[] parts = item.trim().split(":", -1);
+            final int op = OP_NAMES.indexOf(parts[0].trim());
+            if (parts.length != 2 || op < 0)
+            {
+                throw new UsageException("--ops wants create:w,update:w,increment:w,delete:w (any of them, " +
+                    "whole-number weights): " + item, false);
+            }
+            if (seen[op])
+            {
+                throw new UsageException("--ops names " + OP_NAMES.get(op) + " twice: " + option, false);
+            }
+            seen[op] = true;
+            weights[op] = (int)CliSupport.parseLong("--ops weight of " + OP_NAMES.get(op), parts[1], 0, MAX_WEIGHT);
+        }
+        if (Arrays.stream(weights).sum() <= 0)
+        {
+            throw new UsageException("--ops weights must not all be 0: " + option, false);
+        }
+        return weights;
     }
 
     public static void main(final String[] args)
@@ -412,13 +487,11 @@ public final class ProduceMain
         }
         catch (final UsageException ex)
         {
-            err.println(PREFIX + ex.getMessage() + " (see --help)");
-            return CliSupport.EXIT_USAGE;
+            return CliSupport.usageError(err, COMMAND, ex);
         }
         catch (final CliException ex)
         {
-            err.println(PREFIX + "error: " + ex.getMessage());
-            return CliSupport.EXIT_FAILURE;
+            return CliSupport.failure(err, COMMAND, ex.getMessage());
         }
         return producer.produce(out, err, stopRequested);
     }
@@ -455,7 +528,15 @@ public final class ProduceMain
                 throw new CliException("cannot connect to the media driver in " + directory + ": " +
                     CliSupport.oneLine(ex));
             }
-            final int maxRecordBytes = schema.maxRecordLengthBytes();
+            // The longest record this producer writes of its types (a batch must fit one ingress message).
+            int maxRecordBytes = 0;
+            for (int i = 0; i < types.length; i++)
+            {
+                if (typeWeights[i] > 0)
+                {
+                    maxRecordBytes = Math.max(maxRecordBytes, producedRecordBytes(types[i].type));
+                }
+            }
             client = SpateClient.connect(new SpateClient.Context()
                 .aeron(aeron)
                 .schema(schema)
@@ -466,19 +547,28 @@ public final class ProduceMain
                 .maxRecordsPerBatch(batchSize)
                 // Room for a whole batch of the largest records: the client never flushes on its own.
                 .batchCapacityBytes((int)Math.min(Integer.MAX_VALUE - 8, (long)batchSize * maxRecordBytes + 1024))
+                .credentials(credentials)
                 .timeoutMs(Math.min(timeoutMs, MAX_CONNECT_TIMEOUT_MS)));
             client.ackListener(this::onAck);
             return loop(out, err, stopRequested);
         }
-        catch (final CliException | SpateClientException ex)
+        catch (final SpateClientException ex)
         {
-            err.println(PREFIX + "error: " + ex.getMessage());
-            return CliSupport.EXIT_FAILURE;
+            if (String.valueOf(ex.getMessage()).startsWith("a client batch of"))
+            {
+                // The batch a --batch-size asks for cannot travel on this channel: a bad value, named.
+                return CliSupport.usageError(err, COMMAND, new UsageException("--batch-size " + batchSize +
+                    " (records of up to the longest of the chosen types): " + CliSupport.oneLine(ex), false));
+            }
+            return CliSupport.failure(err, COMMAND, CliSupport.oneLine(ex));
+        }
+        catch (final CliException ex)
+        {
+            return CliSupport.failure(err, COMMAND, CliSupport.oneLine(ex));
         }
         catch (final IOException | RuntimeException ex)
         {
-            err.println(PREFIX + "error: " + (null != aeronError ? aeronError : CliSupport.oneLine(ex)));
-            return CliSupport.EXIT_FAILURE;
+            return CliSupport.failure(err, COMMAND, null != aeronError ? aeronError : CliSupport.oneLine(ex));
         }
         finally
         {
@@ -597,9 +687,14 @@ public final class ProduceMain
             err.println(PREFIX + "stopped by a signal after " + sentRecords + " of " + records + " records");
         }
         out.println(summary());
+        out.flush();
+        if (errorRecords > 0)
+        {
+            err.println(failedByStatus());
+        }
         writeHistogram();
-        return null == failure && !stopped && sentRecords == records && ackedRecords == sentRecords ?
-            CliSupport.EXIT_OK : CliSupport.EXIT_FAILURE;
+        return null == failure && !stopped && sentRecords == records && ackedRecords == sentRecords &&
+            0 == errorRecords ? CliSupport.EXIT_OK : CliSupport.EXIT_FAILURE;
     }
 
     /**
@@ -846,7 +941,7 @@ public final class ProduceMain
             case STRING ->
             {
                 text.setLength(0);
-                text.append('p').append(recordSeq);
+                text.append('p').append(recordSeq); // at most MAX_STRING_CHARS
                 text.setLength(Math.min(text.length(), field.maxLengthBytes()));
                 client.setString(field, text);
             }
@@ -928,16 +1023,20 @@ public final class ProduceMain
         for (final AckDecoder.ErrorsDecoder error : ack.errors())
         {
             final long index = error.recordIndex();
-            if (index < count && error.status() != RecordStatus.OK)
+            final RecordStatus status = error.status();
+            if (index < count && status != RecordStatus.OK && !failedScratch[(int)index])
             {
                 failedScratch[(int)index] = true;
+                failedByStatus[status.ordinal()]++;
                 errors++;
             }
         }
-        if (errors == 0 && ack.status() != RecordStatus.OK)
+        final RecordStatus batchStatus = ack.status();
+        if (errors == 0 && batchStatus != RecordStatus.OK)
         {
             // The whole batch was refused: nothing of it was applied.
             Arrays.fill(failedScratch, 0, count, true);
+            failedByStatus[batchStatus.ordinal()] += count;
             errors = count;
         }
         for (int i = 0; i < count; i++)
@@ -960,8 +1059,8 @@ public final class ProduceMain
             return;
         }
         final double seconds = (nowNs - lastProgressNs) / 1e9;
-        out.printf(Locale.ROOT, "%ssent=%d acked=%d errors=%d rate=%.0f/s%n", PREFIX, sentRecords, ackedRecords,
-            errorRecords, (ackedRecords - lastProgressAcked) / seconds);
+        out.printf(Locale.ROOT, "%ssent=%d producer_acked=%d producer_failed=%d records/s=%.0f%n", PREFIX, sentRecords,
+            ackedRecords, errorRecords, (ackedRecords - lastProgressAcked) / seconds);
         logInterval();
         lastProgressNs = nowNs;
         lastProgressAcked = ackedRecords;
@@ -981,12 +1080,30 @@ public final class ProduceMain
             live.append(' ').append(plan.type.name()).append('=').append(plan.created - plan.deleted);
         }
         return String.format(Locale.ROOT,
-            "%srecords=%d acked=%d errors=%d records/s=%.0f ack_p50_us=%.1f ack_p99_us=%.1f ack_p99.9_us=%.1f " +
-            "ack_max_us=%.1f unacked=%d created=%d deleted=%d%s live%s",
-            PREFIX, sentRecords, ackedRecords, errorRecords, ackedRecords / seconds,
+            "%srecords=%d producer_acked=%d producer_failed=%d producer_unacked=%d records/s=%.0f ack_p50_us=%.1f " +
+            "ack_p99_us=%.1f ack_p99.9_us=%.1f ack_max_us=%.1f producer_created=%d producer_deleted=%d%s " +
+            "producer_live%s",
+            PREFIX, sentRecords, ackedRecords, errorRecords, sentRecords - ackedRecords, ackedRecords / seconds,
             latencyNs.getValueAtPercentile(50) / 1e3, latencyNs.getValueAtPercentile(99) / 1e3,
-            latencyNs.getValueAtPercentile(99.9) / 1e3, latencyNs.getMaxValue() / 1e3, sentRecords - ackedRecords,
+            latencyNs.getValueAtPercentile(99.9) / 1e3, latencyNs.getMaxValue() / 1e3,
             created, deleted, unexpectedAcks > 0 ? " unexpected_acks=" + unexpectedAcks : "", live);
+    }
+
+    /**
+     * @return {@code produce: failed records by status: TYPE_FULL=40 ...}, statuses in the wire schema's order.
+     */
+    String failedByStatus()
+    {
+        final StringBuilder line = new StringBuilder(PREFIX).append("failed records by status:");
+        for (final RecordStatus status : RecordStatus.values())
+        {
+            final long failed = failedByStatus[status.ordinal()];
+            if (failed > 0)
+            {
+                line.append(' ').append(status.name()).append('=').append(failed);
+            }
+        }
+        return line.toString();
     }
 
     /**
@@ -1008,7 +1125,8 @@ public final class ProduceMain
             }
             catch (final IOException ex)
             {
-                System.err.println(PREFIX + "cannot write " + histogramFile + ": " + ex.getMessage());
+                System.err.println(PREFIX + "error: cannot write --histogram-file " + histogramFile + ": " +
+                    ex.getMessage());
                 return;
             }
             intervalLog = new org.HdrHistogram.HistogramLogWriter(intervalLogStream);

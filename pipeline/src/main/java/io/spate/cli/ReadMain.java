@@ -22,7 +22,7 @@ import java.util.Set;
  * with a {@link SpateClient} (the read is answered once every write the pipeline took in before it is
  * applied). {@code get} prints the node as {@code Type#id field=value ...} (strings quoted, bytes in
  * hex) or {@code not found} (exit 1); {@code count} prints the number of live nodes of the type.
- * Bad options exit 2; no driver or no pipeline: one line, exit 1.
+ * Bad options or values exit 2 with one line naming them; no driver or no pipeline: one line, exit 1.
  */
 public final class ReadMain
 {
@@ -32,15 +32,21 @@ public final class ReadMain
         "Usage: bin/spate get TYPE ID --schema FILE [options]",
         "       bin/spate count TYPE --schema FILE [options]",
         "Reads through a running pipeline: get prints one node ('Type#id field=value ...', strings quoted,",
-        "bytes in hex) or 'not found' (exit 1); count prints the number of live nodes of the type.",
+        "bytes in hex) or 'not found' (exit 1: never created, or deleted); count prints the number of live",
+        "nodes of the type. TYPE is a type of the schema; ID a node id, at least 1.",
         "  --schema FILE            database schema (JSON) the pipeline runs with (required)",
-        "  --dir DIR                Aeron directory of the driver (default: spate.driver.dir, aeron.dir,",
-        "                           else /dev/shm/aeron-USER)",
-        "  --channel CH             ingress channel of the pipeline (default aeron:ipc)",
-        "  --stream N               ingress stream id (default " + PipelineConfiguration.DEFAULT_INGRESS_STREAM_ID + ")",
+        "  --dir DIR                Aeron directory of the driver (default: " + CliSupport.DEFAULT_DIR_HELP + ")",
+        "  --channel CH             ingress channel of the pipeline (default: " +
+            PipelineConfiguration.INGRESS_CHANNEL_PROP + ", else " + PipelineConfiguration.DEFAULT_INGRESS_CHANNEL + ")",
+        "  --stream N               ingress stream id (default: " + PipelineConfiguration.INGRESS_STREAM_ID_PROP +
+            ", else " + PipelineConfiguration.DEFAULT_INGRESS_STREAM_ID + ")",
         "  --response-channel CH    where the answer comes back (default aeron:ipc)",
-        "  --timeout-ms N           how long to wait for the pipeline (default " + DEFAULT_TIMEOUT_MS + ")",
-        "  --help                   print this help and exit");
+        "  --timeout-ms N           how long to wait for the pipeline, 1.." + CliSupport.MAX_TIMEOUT_MS +
+            " (default " + DEFAULT_TIMEOUT_MS + ")",
+        "  --help                   print this help and exit",
+        "Exit status: 0 done; 1 get found no node ('not found'), or it failed: schema file unreadable or invalid,",
+        "no media driver, no pipeline, one line 'get: error: ...' ('count: error: ...'); 2 bad option, or bad value",
+        "of a flag, TYPE, ID or system property, one line naming it.");
 
     private static final Set<String> VALUE_OPTIONS =
         Set.of("--schema", "--dir", "--channel", "--stream", "--response-channel", "--timeout-ms");
@@ -63,7 +69,6 @@ public final class ReadMain
     static int run(final String[] args, final PrintStream out, final PrintStream err)
     {
         final String command = args.length > 0 && ("get".equals(args[0]) || "count".equals(args[0])) ? args[0] : null;
-        final String prefix = (null == command ? "read" : command) + ": ";
         if (CliSupport.wantsHelp(args))
         {
             out.println(USAGE);
@@ -71,14 +76,14 @@ public final class ReadMain
         }
         if (null == command)
         {
-            err.println(prefix + "the first argument must be get or count (see --help)");
-            return CliSupport.EXIT_USAGE;
+            return CliSupport.usageError(err, "read", new UsageException("the first argument must be get or count"));
         }
         final String[] rest = java.util.Arrays.copyOfRange(args, 1, args.length);
         final Options options;
         final String typeName;
         long nodeId = 0;
         final String directory;
+        final String schemaFile;
         final SpateClient.Context context;
         try
         {
@@ -94,35 +99,39 @@ public final class ReadMain
             {
                 nodeId = CliSupport.parseLong("ID", positionals.get(1), 1, Long.MAX_VALUE);
             }
-            final String schemaFile = options.require("--schema", "the database schema file the pipeline runs with");
+            schemaFile = options.require("--schema", "the database schema file the pipeline runs with");
             directory = options.get("--dir", CliSupport.defaultAeronDirectory());
             context = new SpateClient.Context()
-                .ingressChannel(options.get("--channel", PipelineConfiguration.DEFAULT_INGRESS_CHANNEL))
-                .ingressStreamId(options.getInt("--stream", PipelineConfiguration.DEFAULT_INGRESS_STREAM_ID,
-                    Integer.MIN_VALUE, Integer.MAX_VALUE))
-                .responseChannel(options.get("--response-channel", "aeron:ipc"))
-                .timeoutMs(options.getLong("--timeout-ms", DEFAULT_TIMEOUT_MS, 1, 3_600_000));
-            final DatabaseSchema schema = CliSupport.loadSchema(schemaFile);
-            context.schema(schema);
-            try
-            {
-                schema.type(typeName);
-            }
-            catch (final IllegalArgumentException ex)
-            {
-                throw new UsageException(ex.getMessage());
-            }
+                .ingressChannel(options.getChannel("--channel", PipelineConfiguration.INGRESS_CHANNEL_PROP,
+                    PipelineConfiguration.DEFAULT_INGRESS_CHANNEL))
+                .ingressStreamId(options.getInt("--stream", PipelineConfiguration.INGRESS_STREAM_ID_PROP,
+                    PipelineConfiguration.DEFAULT_INGRESS_STREAM_ID, Integer.MIN_VALUE, Integer.MAX_VALUE))
+                .responseChannel(options.getChannel("--response-channel", "aeron:ipc"))
+                .timeoutMs(options.getLong("--timeout-ms", DEFAULT_TIMEOUT_MS, 1, CliSupport.MAX_TIMEOUT_MS));
         }
         catch (final UsageException ex)
         {
-            err.println(prefix + ex.getMessage() + " (see --help)");
-            return CliSupport.EXIT_USAGE;
+            return CliSupport.usageError(err, command, ex);
+        }
+
+        final DatabaseSchema schema;
+        try
+        {
+            schema = CliSupport.loadSchema(schemaFile);
         }
         catch (final CliException ex)
         {
-            err.println(prefix + "error: " + ex.getMessage());
-            return CliSupport.EXIT_FAILURE;
+            return CliSupport.failure(err, command, ex.getMessage());
         }
+        try
+        {
+            typeOf(schema, "TYPE", typeName);
+        }
+        catch (final UsageException ex)
+        {
+            return CliSupport.usageError(err, command, ex);
+        }
+        context.schema(schema);
 
         Aeron aeron = null;
         SpateClient client = null;
@@ -156,18 +165,38 @@ public final class ReadMain
         }
         catch (final CliException | SpateClientException ex)
         {
-            err.println(prefix + "error: " + ex.getMessage());
-            return CliSupport.EXIT_FAILURE;
+            return CliSupport.failure(err, command, CliSupport.oneLine(ex));
         }
         catch (final RuntimeException ex)
         {
-            err.println(prefix + "error: " + CliSupport.oneLine(ex));
-            return CliSupport.EXIT_FAILURE;
+            return CliSupport.failure(err, command, CliSupport.oneLine(ex));
         }
         finally
         {
             CloseHelper.quietCloseAll(client, aeron);
         }
+    }
+
+    /**
+     * @param what where the name comes from ("TYPE", "--types"), for the message.
+     * @return the schema's type of that name.
+     * @throws UsageException {@code <what> must be a type of schema S (A, B, C): <name>}, the types in the schema's order.
+     */
+    static TypeDefinition typeOf(final DatabaseSchema schema, final String what, final String name)
+    {
+        for (final TypeDefinition type : schema.types())
+        {
+            if (type.name().equals(name))
+            {
+                return type;
+            }
+        }
+        final StringBuilder names = new StringBuilder();
+        for (final TypeDefinition type : schema.types())
+        {
+            names.append(names.isEmpty() ? "" : ", ").append(type.name());
+        }
+        throw new UsageException(what + " must be a type of schema " + schema.name() + " (" + names + "): " + name, false);
     }
 
     /**

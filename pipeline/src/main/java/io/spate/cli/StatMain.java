@@ -41,17 +41,23 @@ public final class StatMain
     static final String PREFIX = "stat: ";
     static final long DEFAULT_INTERVAL_MS = 1_000;
 
+    static final String COMMAND = "stat";
+    static final long MIN_INTERVAL_MS = 10;
+
     static final String USAGE = String.join(System.lineSeparator(),
         "Usage: bin/spate stat [--dir DIR] [--once] [--interval-ms N]",
-        "Live view of the pipeline's counters, read from the media driver's CnC file (like AeronStat):",
-        "one row per worker (position bytes, done batch, records/s, applied, errors) and the conductor",
-        "(records in, batches, buffer bytes free, copy-mode dispatches, back-pressure events, rejected",
-        "messages, acks, barrier dispatches, agent errors).",
-        "  --dir DIR          Aeron directory of the driver (default: spate.driver.dir, aeron.dir,",
-        "                     else /dev/shm/aeron-USER)",
-        "  --once             print one snapshot (rates over one interval) and exit",
-        "  --interval-ms N    refresh interval (default " + DEFAULT_INTERVAL_MS + ")",
-        "  --help             print this help and exit");
+        "Live view of the pipeline's counters, read from the media driver's CnC file (like AeronStat). Per",
+        "pipeline on the driver, each refresh prints a header 'stat: TIME dir=.. pipeline=.. workers=..', one row",
+        "per worker (position, assigned_batch, done_batch, records/s, applied, errors, stalls, report_retries,",
+        "STALLED when stalled), the conductor row (records_in, records_in/s, batches, buffer_free_bytes,",
+        "copy_mode, back_pressure, rejected, acks, barriers, agent_errors) and the sessions row (open, closed,",
+        "answers_waiting_bytes, answers_discarded, response_retries, dispatch_retries); plain digits throughout.",
+        "  --dir DIR          Aeron directory of the driver (default: " + CliSupport.DEFAULT_DIR_HELP + ")",
+        "  --once             print one snapshot (rates over one interval) and exit; exit 1 when no pipeline runs",
+        "  --interval-ms N    refresh interval, " + MIN_INTERVAL_MS + ".." + CliSupport.MAX_TIMEOUT_MS + " (default " +
+            DEFAULT_INTERVAL_MS + ")",
+        "  --help             print this help and exit",
+        CliSupport.exitStatusHelp(COMMAND, "no media driver in DIR, or (--once) no pipeline on it"));
 
     private static final Pattern WORKER_LABEL = Pattern.compile("spate worker (\\d+) ");
 
@@ -122,12 +128,11 @@ public final class StatMain
             }
             directory = options.get("--dir", CliSupport.defaultAeronDirectory());
             once = options.has("--once");
-            intervalMs = options.getLong("--interval-ms", DEFAULT_INTERVAL_MS, 10, 3_600_000);
+            intervalMs = options.getLong("--interval-ms", DEFAULT_INTERVAL_MS, MIN_INTERVAL_MS, CliSupport.MAX_TIMEOUT_MS);
         }
         catch (final UsageException ex)
         {
-            err.println(PREFIX + ex.getMessage() + " (see --help)");
-            return CliSupport.EXIT_USAGE;
+            return CliSupport.usageError(err, COMMAND, ex);
         }
 
         try
@@ -142,9 +147,8 @@ public final class StatMain
                 {
                     if (once)
                     {
-                        err.println(PREFIX + "error: no pipeline counters in " + directory +
+                        return CliSupport.failure(err, COMMAND, "no pipeline counters in " + directory +
                             " (is the pipeline running on this driver?)");
-                        return CliSupport.EXIT_FAILURE;
                     }
                     if (!waitingShown)
                     {
@@ -166,13 +170,12 @@ public final class StatMain
         }
         catch (final CliException ex)
         {
-            err.println(PREFIX + "error: " + ex.getMessage());
-            return CliSupport.EXIT_FAILURE;
+            return CliSupport.failure(err, COMMAND, ex.getMessage());
         }
         catch (final InterruptedException ex)
         {
             Thread.currentThread().interrupt();
-            return CliSupport.EXIT_FAILURE;
+            return CliSupport.failure(err, COMMAND, "interrupted");
         }
     }
 

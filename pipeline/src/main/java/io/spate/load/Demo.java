@@ -1,9 +1,12 @@
 package io.spate.load;
 
 import io.aeron.Aeron;
+import io.spate.cli.CliSupport;
+import io.spate.cli.CliSupport.CliException;
+import io.spate.cli.CliSupport.Options;
+import io.spate.cli.CliSupport.UsageException;
 import io.spate.codec.DatabaseSchema;
 import io.spate.codec.FieldDefinition;
-import io.spate.codec.SchemaCompiler;
 import io.spate.codec.TypeDefinition;
 import io.spate.driver.DriverConfiguration;
 import io.spate.driver.SpateDriver;
@@ -18,9 +21,11 @@ import io.spate.wire.RecordStatus;
 import org.HdrHistogram.Histogram;
 import org.agrona.CloseHelper;
 
+import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
+import java.util.Set;
 import java.util.SplittableRandom;
 
 /**
@@ -28,19 +33,49 @@ import java.util.SplittableRandom;
  * producer. With the example schema it creates 1,000,000 nodes over four types, updates and
  * increments a share of them, deletes some, then verifies the store (counts read back through the
  * pipeline, and a checksum of every node against what was sent). Prints a progress line each
- * second and a summary line starting {@code demo:}; exits 0 only when verified.
+ * second and a summary line starting {@code demo: records=}; exits 0 only when verified, 1 when not
+ * (or it failed), 2 for a bad option or value, one line naming it ({@code demo: --creates must be
+ * 1..10000000: -1}).
  */
 public final class Demo
 {
+    static final String COMMAND = "demo";
     private static final int RECORDS_PER_BATCH = 256;
     private static final int MAX_BATCHES_IN_FLIGHT = 16;
+    static final long DEFAULT_CREATES = 1_000_000;
+    /**
+     * The demo keeps the expected value of every node in arrays, and the example schema's Counter (a tenth of the
+     * creates) holds at most 1,048,576 nodes: ten million creates fit both.
+     */
+    static final long MAX_CREATES = 10_000_000;
+    static final int MAX_WORKERS = 64;
+    /** The types the demo writes, their share of the creates (percent) and the field it checks. */
+    private static final String[][] PLAN = { { "User", "40", "karma" }, { "Post", "30", "likes" },
+        { "Follow", "20", "weight" }, { "Counter", "10", "hits" } };
+
+    static final String USAGE = String.join(System.lineSeparator(),
+        "Usage: bin/spate demo [--creates N] [--workers N] [--schema FILE]",
+        "An embedded media driver, the pipeline and an in-process producer: N creates over four types",
+        "(User 40%, Post 30%, Follow 20%, Counter 10%), updates and increments of a fifth each, deletes of up",
+        "to a twentieth, then a verification of the store. Prints 'demo: sent=.. acked=.. errors=.. records/s=..'",
+        "each second and a summary 'demo: records=.. records/s=.. ... verified=true|false'; plain digits.",
+        "  --creates N      nodes to create, 1.." + MAX_CREATES + " (default " + DEFAULT_CREATES + ")",
+        "  --workers N      worker agents, 1.." + MAX_WORKERS + " (default: " + PipelineConfiguration.WORKER_COUNT_PROP +
+            ", else cores - 1, at least 1)",
+        "  --schema FILE    database schema with the example's types and fields (default: " +
+            "schema/examples/social.json)",
+        "  --help           print this help and exit",
+        "Exit status: 0 verified; 1 not verified, or it failed (schema file unreadable or invalid), one line;",
+        "2 bad option or bad value of a flag or system property, one line naming it.");
 
     private final DatabaseSchema schema;
     private final long creates;
     private final int workers;
     private final TypeDefinition[] types;
     private final FieldDefinition[] checkedFields;
-    private final int[] weights = { 40, 30, 20, 10 };
+    private final int[] weights;
+    private final int userType;
+    private final int counterType;
     private final long[][] expectedValue;
     private final boolean[][] deleted;
     private final long[] createdByType;
@@ -58,9 +93,20 @@ public final class Demo
         this.schema = schema;
         this.creates = creates;
         this.workers = workers;
-        types = new TypeDefinition[]{ schema.type("User"), schema.type("Post"), schema.type("Follow"), schema.type("Counter") };
-        checkedFields = new FieldDefinition[]{ types[0].field("karma"), types[1].field("likes"), types[2].field("weight"),
-            types[3].field("hits") };
+        // In the schema's order: every list the demo prints follows it.
+        final String[][] plan = PLAN.clone();
+        java.util.Arrays.sort(plan, (a, b) -> Integer.compare(schema.type(a[0]).typeId(), schema.type(b[0]).typeId()));
+        types = new TypeDefinition[plan.length];
+        checkedFields = new FieldDefinition[plan.length];
+        weights = new int[plan.length];
+        for (int t = 0; t < plan.length; t++)
+        {
+            types[t] = schema.type(plan[t][0]);
+            weights[t] = Integer.parseInt(plan[t][1]);
+            checkedFields[t] = types[t].field(plan[t][2]);
+        }
+        userType = indexOf("User");
+        counterType = indexOf("Counter");
         expectedValue = new long[types.length][];
         deleted = new boolean[types.length][];
         createdByType = new long[types.length];
@@ -72,37 +118,83 @@ public final class Demo
         }
     }
 
-    public static void main(final String[] args) throws Exception
+    private int indexOf(final String typeName)
     {
-        Path schemaPath = Path.of(System.getProperty("spate.home", "."), "schema/examples/social.json");
-        long creates = 1_000_000;
-        int workers = Math.max(1, Runtime.getRuntime().availableProcessors() - 1);
-        for (int i = 0; i < args.length; i++)
+        for (int t = 0; t < types.length; t++)
         {
-            switch (args[i])
+            if (types[t].name().equals(typeName))
             {
-                case "--schema" -> schemaPath = Path.of(args[++i]);
-                case "--creates" -> creates = Long.parseLong(args[++i].replace("_", ""));
-                case "--workers" -> workers = Integer.parseInt(args[++i]);
-                case "--help", "-h" ->
-                {
-                    System.out.println("Usage: bin/spate demo [--creates N] [--workers N] [--schema FILE]");
-                    return;
-                }
-                default ->
-                {
-                    System.err.println("demo: unknown option " + args[i] + " (try --help)");
-                    System.exit(2);
-                }
+                return t;
             }
         }
-        if (!Files.isReadable(schemaPath))
+        throw new IllegalStateException(typeName);
+    }
+
+    public static void main(final String[] args) throws Exception
+    {
+        System.exit(run(args, System.out, System.err));
+    }
+
+    /**
+     * Parses the command line and runs the demo.
+     *
+     * @return the exit status.
+     */
+    public static int run(final String[] args, final PrintStream out, final PrintStream err) throws Exception
+    {
+        if (CliSupport.wantsHelp(args))
         {
-            System.err.println("demo: cannot read the schema " + schemaPath + "; pass --schema FILE");
-            System.exit(2);
+            out.println(USAGE);
+            return CliSupport.EXIT_OK;
         }
-        final boolean verified = new Demo(SchemaCompiler.compile(schemaPath), creates, workers).run();
-        System.exit(verified ? 0 : 1);
+        final long creates;
+        final int workers;
+        final String schemaFile;
+        try
+        {
+            final Options options = new Options(args, Set.of("--creates", "--workers", "--schema"), Set.of());
+            if (!options.positionals().isEmpty())
+            {
+                throw new UsageException("unexpected argument '" + options.positionals().get(0) + "'");
+            }
+            creates = options.getLong("--creates", DEFAULT_CREATES, 1, MAX_CREATES);
+            CliSupport.longProperty(PipelineConfiguration.WORKER_COUNT_PROP, 0, 1, MAX_WORKERS);
+            final int defaultWorkers;
+            try
+            {
+                defaultWorkers = new PipelineConfiguration().workerCount();
+            }
+            catch (final IllegalArgumentException ex)
+            {
+                throw new UsageException("a spate.* system property: " + CliSupport.oneLine(ex), false);
+            }
+            workers = options.getInt("--workers", defaultWorkers, 1, MAX_WORKERS);
+            schemaFile = options.get("--schema",
+                Path.of(System.getProperty("spate.home", "."), "schema/examples/social.json").toString());
+        }
+        catch (final UsageException ex)
+        {
+            return CliSupport.usageError(err, COMMAND, ex);
+        }
+        final Demo demo;
+        try
+        {
+            final DatabaseSchema schema = CliSupport.loadSchema(schemaFile);
+            try
+            {
+                demo = new Demo(schema, creates, workers);
+            }
+            catch (final IllegalArgumentException ex)
+            {
+                throw new CliException("the demo writes the example schema's types and fields " +
+                    "(schema/examples/social.json): " + CliSupport.oneLine(ex));
+            }
+        }
+        catch (final CliException ex)
+        {
+            return CliSupport.failure(err, COMMAND, ex.getMessage());
+        }
+        return demo.run() ? CliSupport.EXIT_OK : CliSupport.EXIT_FAILURE;
     }
 
     boolean run() throws Exception
@@ -161,7 +253,7 @@ public final class Demo
     private void produce(final SpateClient client)
     {
         final SplittableRandom random = new SplittableRandom(7);
-        System.out.printf(Locale.ROOT, "demo: creating %,d nodes over %d types%n", creates, types.length);
+        System.out.printf(Locale.ROOT, "demo: creating %d nodes over %d types%n", creates, types.length);
         // Creates: weighted over the four types; the checked field gets a value derived from the id.
         for (long i = 0; i < creates; i++)
         {
@@ -171,13 +263,13 @@ public final class Demo
             expectedValue[t][(int)id] = value;
             client.create(types[t]);
             client.setLong(checkedFields[t], value);
-            if (t == 0)
+            if (t == userType)
             {
-                client.setString(types[0].field("name"), "user-" + (id & 1023));
+                client.setString(types[t].field("name"), "user-" + (id & 1023));
             }
             sent(client);
         }
-        System.out.printf(Locale.ROOT, "demo: updating %,d and incrementing %,d nodes%n", creates / 5, creates / 5);
+        System.out.printf(Locale.ROOT, "demo: updating %d and incrementing %d nodes%n", creates / 5, creates / 5);
         // Updates of a fifth, increments of a fifth.
         for (long i = 0; i < creates / 5; i++)
         {
@@ -191,14 +283,14 @@ public final class Demo
         }
         for (long i = 0; i < creates / 5; i++)
         {
-            final int t = random.nextBoolean() ? 0 : 3;
+            final int t = random.nextBoolean() ? userType : counterType;
             final long id = 1 + random.nextLong(createdByType[t]);
             final long delta = random.nextInt(1000) - 500;
             client.increment(types[t], id, checkedFields[t], delta);
             expectedValue[t][(int)id] += delta;
             sent(client);
         }
-        System.out.printf(Locale.ROOT, "demo: deleting up to %,d nodes%n", creates / 20);
+        System.out.printf(Locale.ROOT, "demo: deleting up to %d nodes%n", creates / 20);
         // Deletes last, so no earlier record names a deleted node.
         for (long i = 0; i < creates / 20; i++)
         {
@@ -244,7 +336,7 @@ public final class Demo
         if (nowNs - lastProgressNs >= 1_000_000_000L)
         {
             lastProgressNs = nowNs;
-            System.out.printf(Locale.ROOT, "demo: %,d records sent, %,d acked, %,d errors, %.0f records/s%n",
+            System.out.printf(Locale.ROOT, "demo: sent=%d acked=%d errors=%d records/s=%.0f%n",
                 recordsSent, recordsAcked, recordErrors, recordsAcked / ((nowNs - startNs) / 1e9));
         }
     }
@@ -272,8 +364,8 @@ public final class Demo
         boolean verified = recordErrors == 0 && recordsAcked == recordsSent && createdIdsAcked == creates;
         if (!verified)
         {
-            System.out.println("demo: sent " + recordsSent + ", acked " + recordsAcked + ", errors " + recordErrors +
-                ", created ids acked " + createdIdsAcked + " of " + creates);
+            System.out.println("demo: sent=" + recordsSent + " acked=" + recordsAcked + " errors=" + recordErrors +
+                " created_ids_acked=" + createdIdsAcked + " creates=" + creates);
         }
         final int maxNodeBytes = NativeStore.maxNodeLengthBytes(schema);
         try (OffHeapBuffer copy = new OffHeapBuffer(maxNodeBytes))
@@ -300,7 +392,7 @@ public final class Demo
                 }
                 final long countThroughPipeline = client.count(types[t]);
                 final boolean typeOk = countThroughPipeline == expectedLive && actualChecksum == expectedChecksum;
-                System.out.printf(Locale.ROOT, "demo: %-8s live=%,d (expected %,d) checksum %s%n", types[t].name(),
+                System.out.printf(Locale.ROOT, "demo: type=%s live=%d expected_live=%d checksum=%s%n", types[t].name(),
                     countThroughPipeline, expectedLive, actualChecksum == expectedChecksum ? "matches" : "DIFFERS");
                 verified &= typeOk;
             }
@@ -322,13 +414,14 @@ public final class Demo
         return weights.length - 1;
     }
 
-    private static long initialValue(final int type, final long seed)
+    private long initialValue(final int type, final long seed)
     {
         final long mixed = mix(type, seed);
-        return switch (type)
+        // A value the checked field holds exactly (Post.likes is a u32, Follow.weight an i32).
+        return switch (checkedFields[type].kind())
         {
-            case 1 -> mixed & 0xFFFF_FFFFL;
-            case 2 -> (int)mixed;
+            case U32 -> mixed & 0xFFFF_FFFFL;
+            case I32 -> (int)mixed;
             default -> mixed;
         };
     }

@@ -66,7 +66,7 @@ final class AckWriter
         }
         final ClientSession session = batch.segmentSessions[segment];
         encoder.wrapAndApplyHeader(buffer, 0, headerEncoder)
-            .clientId(session.clientId)
+            .sessionId(session.sessionId)
             .correlationId(batch.segmentCorrelationIds[segment])
             .recordCount(count)
             .status(RecordStatus.get((short)firstFailure));
@@ -111,7 +111,7 @@ final class AckWriter
         final int reservedBytes)
     {
         encoder.wrapAndApplyHeader(buffer, 0, headerEncoder)
-            .clientId(session.clientId)
+            .sessionId(session.sessionId)
             .correlationId(correlationId)
             .recordCount(recordCount)
             .status(status);

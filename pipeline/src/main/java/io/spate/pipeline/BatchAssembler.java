@@ -274,7 +274,7 @@ final class BatchAssembler
         }
         final int segment = batch.segmentCount++;
         batch.segmentSessions[segment] = session;
-        batch.segmentClientIds[segment] = session.clientId;
+        batch.segmentSessionIds[segment] = session.sessionId;
         batch.segmentCorrelationIds[segment] = correlationId;
         batch.segmentFirstEntry[segment] = batch.entryCount;
         batch.segmentEntryCount[segment] = (int)declaredRecordCount;
@@ -292,7 +292,7 @@ final class BatchAssembler
             {
                 return MALFORMED;
             }
-            faults.onClientRecord(session.clientId, correlationId, recordIndex);
+            faults.onClientRecord(session.sessionId, correlationId, recordIndex);
             final int entry = batch.entryCount++;
             createIdByRecord[recordIndex] = 0;
             batch.entryNodeId[entry] = 0;

@@ -21,7 +21,13 @@ final class ClientSession
      */
     static final int CLOSE_RESERVE_BYTES = 1024;
 
+    /** Issued by the pipeline at Connect, never reused; 0 for a refused Connect's answer-only session. */
+    final long sessionId;
+    /** The producer's own label (untrusted, for logs). */
     final long clientId;
+    /** The Aeron session of the producer's ingress image: its messages count only from there. */
+    final int imageSessionId;
+    final String sourceIdentity;
     final String responseChannel;
     final int responseStreamId;
     final ExclusivePublication publication;
@@ -39,17 +45,25 @@ final class ClientSession
     long lastConnectedNs;
     boolean inBacklogList;
     boolean closed;
+    /** A refused Connect's session: it only carries the refusal, then closes. */
+    boolean refusal;
     long lastOfferResult;
 
     ClientSession(
+        final long sessionId,
         final long clientId,
+        final int imageSessionId,
+        final String sourceIdentity,
         final String responseChannel,
         final int responseStreamId,
         final ExclusivePublication publication,
         final int backlogLimitBytes,
         final long nowNs)
     {
+        this.sessionId = sessionId;
         this.clientId = clientId;
+        this.imageSessionId = imageSessionId;
+        this.sourceIdentity = sourceIdentity;
         this.responseChannel = responseChannel;
         this.responseStreamId = responseStreamId;
         this.publication = publication;
@@ -93,7 +107,7 @@ final class ClientSession
         reservedBytes -= backlogBytes;
         if (reservedBytes < 0)
         {
-            throw new IllegalStateException("session " + clientId + " released more than it reserved: " + reservedBytes);
+            throw new IllegalStateException("session " + sessionId + " released more than it reserved: " + reservedBytes);
         }
     }
 
@@ -132,6 +146,7 @@ final class ClientSession
 
     public String toString()
     {
-        return "client " + clientId + " (" + responseChannel + " stream " + responseStreamId + ")";
+        return "session " + sessionId + " of client " + clientId + " from " + sourceIdentity + " (answers on " +
+            responseChannel + " stream " + responseStreamId + ")";
     }
 }

@@ -2,6 +2,12 @@ package io.spate.pipeline;
 
 import io.aeron.Aeron;
 import io.aeron.ExclusivePublication;
+import io.aeron.Image;
+import io.aeron.Subscription;
+import io.spate.codec.DatabaseSchema;
+import io.spate.wire.ConnectDecoder;
+import io.spate.wire.ConnectResponseEncoder;
+import io.spate.wire.ConnectStatus;
 import io.spate.wire.MessageHeaderEncoder;
 import io.spate.wire.SessionCloseReason;
 import io.spate.wire.SessionClosedEncoder;
@@ -9,11 +15,13 @@ import org.agrona.CloseHelper;
 import org.agrona.DirectBuffer;
 import org.agrona.ExpandableRingBuffer;
 import org.agrona.MutableDirectBuffer;
-import org.agrona.collections.Long2ObjectHashMap;
+import org.agrona.collections.Int2ObjectHashMap;
+import org.agrona.collections.IntHashSet;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.io.PrintStream;
 import java.util.ArrayList;
+import java.util.function.Consumer;
 
 /**
  * The producers' sessions and everything that goes back to them (egress): connect, answers (acks and
@@ -28,19 +36,34 @@ import java.util.ArrayList;
  */
 final class ClientSessions implements AutoCloseable
 {
-    /** Producers with a session at once: each holds a publication (and driver counters). */
-    static final int MAX_SESSIONS = 4096;
     /** Backlog messages offered per session per duty cycle: one producer cannot hog the conductor. */
     private static final int BACKLOG_MESSAGES_PER_CYCLE = 256;
     private static final int MAX_CLOSE_DETAIL_CHARS = 160;
     private static final long LIVENESS_SWEEP_INTERVAL_NS = 100_000_000L;
 
+    private static final int MAX_DETAIL_CHARS = 400;
+
     private final Aeron aeron;
+    private final Subscription ingress;
+    private final PipelineConfiguration configuration;
+    private final DatabaseSchema schema;
     private final PipelineCounters counters;
     private final PrintStream log;
     private final long sessionTimeoutNs;
     private final int backlogLimitBytes;
-    private final Long2ObjectHashMap<ClientSession> byClientId = new Long2ObjectHashMap<>();
+    private final Authenticator authenticator;
+    private final ResponseChannelPolicy channelPolicy;
+    private final ConnectRateLimiter rateLimiter;
+    private final InputRejections connectRejections;
+    private final UnsafeBuffer credentials = new UnsafeBuffer(new byte[SharedSecretAuthenticator.MAX_SECRET_BYTES]);
+    private final Int2ObjectHashMap<ClientSession> byImage = new Int2ObjectHashMap<>();
+    private final ArrayList<ClientSession> refusals = new ArrayList<>();
+    private final IntHashSet liveImages = new IntHashSet();
+    private final Consumer<Image> collectImage = image -> liveImages.add(image.sessionId());
+    private final ConnectResponseEncoder responseEncoder = new ConnectResponseEncoder();
+    private final UnsafeBuffer responseBuffer = new UnsafeBuffer(new byte[1024]);
+    private long nextSessionId;
+    private long nextRefusalDetailLogNs;
     private final ArrayList<ClientSession> withBacklog = new ArrayList<>();
     private final ArrayList<ClientSession> sweep = new ArrayList<>();
     private final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
@@ -56,65 +79,166 @@ final class ClientSessions implements AutoCloseable
 
     ClientSessions(
         final Aeron aeron,
+        final Subscription ingress,
+        final PipelineConfiguration configuration,
         final PipelineCounters counters,
         final PrintStream log,
-        final long sessionTimeoutNs,
-        final int backlogLimitBytes)
+        final long nowNs)
     {
         this.aeron = aeron;
+        this.ingress = ingress;
+        this.configuration = configuration;
+        this.schema = configuration.schema();
         this.counters = counters;
         this.log = log;
-        this.sessionTimeoutNs = sessionTimeoutNs;
-        this.backlogLimitBytes = backlogLimitBytes;
+        this.sessionTimeoutNs = configuration.sessionTimeoutNs();
+        this.backlogLimitBytes = configuration.sessionBacklogBytes();
+        this.authenticator = configuration.authenticator();
+        this.channelPolicy = new ResponseChannelPolicy(configuration);
+        this.rateLimiter = new ConnectRateLimiter(configuration.maxConnectsPerSecond(), nowNs);
+        this.connectRejections = new InputRejections(counters.rejectedMessages(), log, 1_000_000_000L, "Connect");
+        // Session ids never repeat within a pipeline's life, and hardly across restarts: the start time in
+        // milliseconds, shifted past a counter of 2^20 sessions per millisecond of uptime.
+        this.nextSessionId = (System.currentTimeMillis() << 20) | 1;
+        this.nextRefusalDetailLogNs = nowNs;
     }
 
     /**
-     * Opens a session: a new Connect of a client id that has one replaces it (the old one is closed,
-     * REPLACED).
+     * Handles a Connect: the pipeline issues the session. Refused Connects are answered (when the response
+     * channel itself is acceptable) with a {@code ConnectResponse} saying why; refused response channels
+     * and Connects over the rate get no answer (answering would cost what the limit protects).
      *
-     * @return null when it was refused (too many sessions, or the response channel cannot be opened);
-     * the reason is logged.
+     * @param connect        the Connect, wrapped.
+     * @param imageSessionId the Aeron session of the image it came on.
+     * @param sourceIdentity where it came from.
+     * @param nowNs          the duty cycle's time.
+     * @return the new session, or null when refused.
      */
-    ClientSession connect(final long clientId, final String responseChannel, final int responseStreamId, final long nowNs)
+    ClientSession connect(final ConnectDecoder connect, final int imageSessionId, final String sourceIdentity, final long nowNs)
     {
-        final ClientSession previous = byClientId.get(clientId);
-        if (null != previous)
+        final long clientId = connect.clientId();
+        final long correlationId = connect.correlationId();
+        final long schemaHash = connect.schemaHash();
+        final int responseStreamId = connect.responseStreamId();
+        final String responseChannel = connect.responseChannel();
+        final String schemaName = connect.schemaName();
+        final int credentialsLength = connect.credentialsLength();
+        connect.getCredentials(credentials, 0, Math.min(credentialsLength, credentials.capacity()));
+
+        if (!rateLimiter.tryAcquire(nowNs))
         {
-            close(previous, SessionCloseReason.REPLACED, "a new Connect named client id " + clientId);
-        }
-        if (byClientId.size() >= MAX_SESSIONS)
-        {
-            log.println("spate pipeline: refused Connect of client " + clientId + ": " + MAX_SESSIONS +
-                " sessions are open");
+            refused("Connect over the rate limit (" + configuration.maxConnectsPerSecond() + "/s)", clientId,
+                sourceIdentity);
             return null;
+        }
+        final String channelProblem = channelPolicy.check(responseChannel, responseStreamId, sourceIdentity);
+        if (null != channelProblem)
+        {
+            refused("response channel refused: " + channelProblem, clientId, sourceIdentity);
+            return null;
+        }
+
+        ConnectStatus status = ConnectStatus.OPENED;
+        String detail = "";
+        if (schemaHash != schema.hash())
+        {
+            status = ConnectStatus.SCHEMA_MISMATCH;
+            detail = "the producer's database schema '" + schemaName + "' (hash " + Long.toHexString(schemaHash) +
+                ") is not the pipeline's '" + schema.name() + "' (hash " + Long.toHexString(schema.hash()) + ")";
+        }
+        else if (credentialsLength > credentials.capacity())
+        {
+            status = ConnectStatus.NOT_AUTHENTICATED;
+            detail = "credentials longer than " + credentials.capacity() + " bytes";
+        }
+        else
+        {
+            final String authProblem = authenticator.authenticate(clientId, credentials, 0, credentialsLength, sourceIdentity);
+            if (null != authProblem)
+            {
+                status = ConnectStatus.NOT_AUTHENTICATED;
+                detail = authProblem;
+            }
+            else if (sessionCount() >= configuration.maxSessions())
+            {
+                status = ConnectStatus.TOO_MANY_SESSIONS;
+                detail = "the pipeline holds its most sessions (" + configuration.maxSessions() + ")";
+            }
+        }
+
+        final ClientSession previous = byImage.get(imageSessionId);
+        if (null != previous && status == ConnectStatus.OPENED)
+        {
+            close(previous, SessionCloseReason.REPLACED, "a new Connect came from the same publication");
         }
         final ExclusivePublication publication;
         try
         {
-            // Rare and blocking (a round trip to the driver): acceptable at connect time.
+            // Rare, rate-limited and blocking (a round trip to the driver): acceptable at connect time.
             publication = aeron.addExclusivePublication(responseChannel, responseStreamId);
         }
         catch (final RuntimeException ex)
         {
-            log.println("spate pipeline: refused Connect of client " + clientId + ": cannot open " + responseChannel +
-                " stream " + responseStreamId + ": " + ex.getMessage());
+            refused("cannot open the response channel " + responseChannel + " stream " + responseStreamId + ": " +
+                ex.getMessage(), clientId, sourceIdentity);
             return null;
         }
-        final ClientSession session = new ClientSession(
-            clientId, responseChannel, responseStreamId, publication, backlogLimitBytes, nowNs);
-        byClientId.put(clientId, session);
-        counters.sessionsOpen().setRelease(byClientId.size());
-        return session;
+        final long sessionId = status == ConnectStatus.OPENED ? nextSessionId++ : 0;
+        final ClientSession session = new ClientSession(sessionId, clientId, imageSessionId, sourceIdentity,
+            responseChannel, responseStreamId, publication, backlogLimitBytes, nowNs);
+        if (status == ConnectStatus.OPENED)
+        {
+            byImage.put(imageSessionId, session);
+            counters.sessionsOpen().setRelease(byImage.size());
+        }
+        else
+        {
+            session.refusal = true;
+            refusals.add(session);
+            counters.connectsRefused().incrementRelease();
+            log.println("spate pipeline: refused Connect of client " + clientId + " from " + sourceIdentity + ": " +
+                status + ": " + detail);
+            log.flush();
+        }
+        responseEncoder.wrapAndApplyHeader(responseBuffer, 0, headerEncoder)
+            .correlationId(correlationId)
+            .sessionId(sessionId)
+            .pipelineSchemaHash(schema.hash())
+            .status(status)
+            .detail(detail.length() > MAX_DETAIL_CHARS ? detail.substring(0, MAX_DETAIL_CHARS) : detail);
+        final int lengthBytes = MessageHeaderEncoder.ENCODED_LENGTH + responseEncoder.encodedLength();
+        headerEncoder.frameLengthBytes(lengthBytes);
+        final int reserved = ClientSession.backlogBytesFor(lengthBytes);
+        session.reserve(reserved);
+        send(session, responseBuffer, lengthBytes, reserved);
+        return status == ConnectStatus.OPENED ? session : null;
     }
 
-    ClientSession session(final long clientId)
+    private void refused(final String reason, final long clientId, final String sourceIdentity)
     {
-        return byClientId.get(clientId);
+        counters.connectsRefused().incrementRelease();
+        connectRejections.reject(reason.startsWith("response channel refused") ? "response channel refused" :
+            reason.startsWith("Connect over the rate") ? "Connect over the rate limit" : "response channel not opened");
+        final long nowNs = System.nanoTime();
+        if (nowNs - nextRefusalDetailLogNs >= 0)
+        {
+            nextRefusalDetailLogNs = nowNs + 1_000_000_000L;
+            log.println("spate pipeline: refused Connect of client " + clientId + " from " + sourceIdentity + ": " + reason);
+            log.flush();
+        }
+    }
+
+    /**
+     * @return the open session of the producer whose messages arrive on this image, or null.
+     */
+    ClientSession sessionOfImage(final int imageSessionId)
+    {
+        return byImage.get(imageSessionId);
     }
 
     int sessionCount()
     {
-        return byClientId.size();
+        return byImage.size();
     }
 
     /**
@@ -195,7 +319,7 @@ final class ClientSessions implements AutoCloseable
                 withBacklog.set(i, withBacklog.get(last));
                 withBacklog.remove(last);
             }
-            else if (nowNs - session.lastProgressNs > sessionTimeoutNs)
+            else if (!session.refusal && nowNs - session.lastProgressNs > sessionTimeoutNs)
             {
                 final boolean connected = session.publication.isConnected();
                 close(session, connected ? SessionCloseReason.NOT_READING : SessionCloseReason.RESPONSE_STREAM_LOST,
@@ -258,10 +382,16 @@ final class ClientSessions implements AutoCloseable
      */
     private int sweepUnconnected(final long nowNs)
     {
+        liveImages.clear();
+        ingress.forEachImage(collectImage);
         sweep.clear();
-        for (final ClientSession session : byClientId.values())
+        for (final ClientSession session : byImage.values())
         {
-            if (session.publication.isConnected())
+            if (!liveImages.contains(session.imageSessionId))
+            {
+                sweep.add(session);
+            }
+            else if (session.publication.isConnected())
             {
                 session.lastConnectedNs = nowNs;
             }
@@ -272,12 +402,57 @@ final class ClientSessions implements AutoCloseable
         }
         for (int i = 0; i < sweep.size(); i++)
         {
-            close(sweep.get(i), SessionCloseReason.RESPONSE_STREAM_LOST, "response stream not connected for " +
-                (nowNs - sweep.get(i).lastConnectedNs) / 1_000_000 + " ms");
+            final ClientSession session = sweep.get(i);
+            if (!liveImages.contains(session.imageSessionId))
+            {
+                close(session, SessionCloseReason.PRODUCER_GONE, "its publication to the pipeline went away");
+            }
+            else
+            {
+                close(session, SessionCloseReason.RESPONSE_STREAM_LOST, "response stream not connected for " +
+                    (nowNs - session.lastConnectedNs) / 1_000_000 + " ms");
+            }
         }
-        final int closed = sweep.size();
+        int work = sweep.size();
         sweep.clear();
-        return closed;
+        // Refused Connects: closed once their answer left, or after the session timeout.
+        for (int i = refusals.size() - 1; i >= 0; i--)
+        {
+            final ClientSession refusal = refusals.get(i);
+            if (refusal.backlog.isEmpty() || refusal.closed || nowNs - refusal.openedNs > sessionTimeoutNs)
+            {
+                closeQuietly(refusal);
+                final int last = refusals.size() - 1;
+                refusals.set(i, refusals.get(last));
+                refusals.remove(last);
+                work++;
+            }
+        }
+        return work;
+    }
+
+    private void closeQuietly(final ClientSession session)
+    {
+        if (!session.closed)
+        {
+            session.closed = true;
+            discardBacklog(session);
+        }
+        CloseHelper.quietClose(session.publication);
+    }
+
+    private void discardBacklog(final ClientSession session)
+    {
+        final int queued = session.backlog.size();
+        if (queued > 0)
+        {
+            discardedCount = 0;
+            session.backlog.forEach(countDiscarded, Integer.MAX_VALUE);
+            counters.answersDiscarded().getAndAddRelease(discardedCount);
+            backlogBytes -= queued;
+            counters.egressBacklogBytes().setRelease(backlogBytes);
+            session.backlog.reset(4096);
+        }
     }
 
     /**
@@ -291,23 +466,14 @@ final class ClientSessions implements AutoCloseable
             return;
         }
         session.closed = true;
-        if (byClientId.get(session.clientId) == session)
+        if (byImage.get(session.imageSessionId) == session)
         {
-            byClientId.remove(session.clientId);
+            byImage.remove(session.imageSessionId);
         }
-        final int queued = session.backlog.size();
-        if (queued > 0)
-        {
-            discardedCount = 0;
-            session.backlog.forEach(countDiscarded, Integer.MAX_VALUE);
-            counters.answersDiscarded().getAndAddRelease(discardedCount);
-            backlogBytes -= queued;
-            counters.egressBacklogBytes().setRelease(backlogBytes);
-            session.backlog.reset(4096);
-        }
+        discardBacklog(session);
         final String line = detail.length() > MAX_CLOSE_DETAIL_CHARS ? detail.substring(0, MAX_CLOSE_DETAIL_CHARS) : detail;
         closedEncoder.wrapAndApplyHeader(closedBuffer, 0, headerEncoder)
-            .clientId(session.clientId)
+            .sessionId(session.sessionId)
             .reason(reason)
             .detail(line);
         final int lengthBytes = MessageHeaderEncoder.ENCODED_LENGTH + closedEncoder.encodedLength();
@@ -320,8 +486,10 @@ final class ClientSessions implements AutoCloseable
         }
         CloseHelper.quietClose(session.publication);
         counters.sessionsClosed().incrementRelease();
-        counters.sessionsOpen().setRelease(byClientId.size());
-        if (reason != SessionCloseReason.PIPELINE_STOPPING)
+        counters.sessionsOpen().setRelease(byImage.size());
+        // A producer that leaves (its publication gone) or a pipeline that stops is the normal course: counted,
+        // not logged, so short-lived clients (every `bin/spate get`) do not flood the log.
+        if (reason != SessionCloseReason.PIPELINE_STOPPING && reason != SessionCloseReason.PRODUCER_GONE)
         {
             log.println("spate pipeline: closed the session of " + session + ": " + reason + ": " + line +
                 (outcome == OfferOutcome.SENT ? "" : " (it could not be told: " +
@@ -342,11 +510,16 @@ final class ClientSessions implements AutoCloseable
      */
     public void close()
     {
-        final ArrayList<ClientSession> all = new ArrayList<>(byClientId.values());
+        final ArrayList<ClientSession> all = new ArrayList<>(byImage.values());
         for (final ClientSession session : all)
         {
             close(session, SessionCloseReason.PIPELINE_STOPPING, "the pipeline is shutting down");
         }
+        for (final ClientSession refusal : refusals)
+        {
+            closeQuietly(refusal);
+        }
+        refusals.clear();
         withBacklog.clear();
     }
 }

@@ -3,6 +3,7 @@ package io.spate.pipeline;
 import io.aeron.Aeron;
 import io.aeron.ControlledFragmentAssembler;
 import io.aeron.FragmentAssembler;
+import io.aeron.Image;
 import io.aeron.Subscription;
 import io.aeron.logbuffer.ControlledFragmentHandler.Action;
 import io.aeron.logbuffer.FragmentHandler;
@@ -134,8 +135,7 @@ public final class ConductorAgent implements Agent
         {
             nextIdByType[type.typeId()] = store.nextId(type.typeId());
         }
-        sessions = new ClientSessions(aeron, counters, log, configuration.sessionTimeoutNs(),
-            configuration.sessionBacklogBytes());
+        sessions = new ClientSessions(aeron, ingress, configuration, counters, log, System.nanoTime());
         assembler = new BatchAssembler(schema, modifyBuffer, configuration.maxBatchBytes(), maxRecordsPerBatch,
             nextIdByType, configuration.faultInjector());
         acks = new AckWriter(sessions, maxRecordsPerBatch);
@@ -161,6 +161,11 @@ public final class ConductorAgent implements Agent
 
     public int doWork()
     {
+        if (ingress.isClosed())
+        {
+            // The Aeron client closed itself (driver timeout): its CnC file is about to be unmapped.
+            throw new PipelineErrors.ClientClosed(roleName());
+        }
         nowNs = System.nanoTime();
         int work = applied.poll(appliedHandler, APPLIED_FRAGMENT_LIMIT);
         checkFatal();
@@ -210,7 +215,11 @@ public final class ConductorAgent implements Agent
 
     public void onClose()
     {
-        CloseHelper.closeAll(sessions, reads);
+        if (!ingress.isClosed())
+        {
+            sessions.close(); // tells producers the pipeline stops; touches counters and publications
+        }
+        reads.close();
     }
 
     // ------------------------------------------------------------------------------------------
@@ -234,9 +243,9 @@ public final class ConductorAgent implements Agent
             }
             return switch (headerDecoder.templateId())
             {
-                case RecordReader.BATCH_HEADER -> onClientBatch(buffer, offset, length);
-                case ConnectDecoder.TEMPLATE_ID -> onConnect(buffer, offset, length);
-                case ReadRequestDecoder.TEMPLATE_ID -> onReadRequest(buffer, offset, length);
+                case RecordReader.BATCH_HEADER -> onClientBatch(buffer, offset, length, header);
+                case ConnectDecoder.TEMPLATE_ID -> onConnect(buffer, offset, length, header);
+                case ReadRequestDecoder.TEMPLATE_ID -> onReadRequest(buffer, offset, length, header);
                 default ->
                 {
                     rejections.reject("a template ingress does not take");
@@ -258,7 +267,7 @@ public final class ConductorAgent implements Agent
         }
     }
 
-    private Action onConnect(final DirectBuffer buffer, final int offset, final int length)
+    private Action onConnect(final DirectBuffer buffer, final int offset, final int length, final Header header)
     {
         final int check = WireBounds.checkConnect(buffer, offset, length);
         if (check != WireBounds.OK)
@@ -267,22 +276,21 @@ public final class ConductorAgent implements Agent
             return Action.CONTINUE;
         }
         connectDecoder.wrapAndApplyHeader(buffer, offset, headerDecoder);
-        final long clientId = connectDecoder.clientId();
-        final int streamId = connectDecoder.responseStreamId();
-        final String channel = connectDecoder.responseChannel();
-        if (channel.isEmpty())
-        {
-            rejections.reject("Connect without a response channel");
-            return Action.CONTINUE;
-        }
-        if (null == sessions.connect(clientId, channel, streamId, nowNs))
-        {
-            rejections.reject("Connect refused (see the log)");
-        }
+        sessions.connect(connectDecoder, header.sessionId(), sourceIdentity(header), nowNs);
         return Action.CONTINUE;
     }
 
-    private Action onReadRequest(final DirectBuffer buffer, final int offset, final int length)
+    private String sourceIdentity(final Header header)
+    {
+        if (header.context() instanceof Image image)
+        {
+            return image.sourceIdentity();
+        }
+        final Image image = ingress.imageBySessionId(header.sessionId());
+        return null == image ? "unknown" : image.sourceIdentity();
+    }
+
+    private Action onReadRequest(final DirectBuffer buffer, final int offset, final int length, final Header header)
     {
         final int check = WireBounds.checkReadRequest(buffer, offset, length);
         if (check != WireBounds.OK)
@@ -291,10 +299,11 @@ public final class ConductorAgent implements Agent
             return Action.CONTINUE;
         }
         readRequestDecoder.wrapAndApplyHeader(buffer, offset, headerDecoder);
-        final ClientSession session = sessions.session(readRequestDecoder.clientId());
-        if (null == session)
+        // A message counts only from the image its session connected on, and must name that session.
+        final ClientSession session = sessions.sessionOfImage(header.sessionId());
+        if (null == session || session.sessionId != readRequestDecoder.sessionId())
         {
-            rejections.reject("read request of a client with no session");
+            rejections.reject("read request outside its session");
             return Action.CONTINUE;
         }
         if (reads.isFull() || !session.canReserve(reads.answerBacklogBytes()))
@@ -310,7 +319,7 @@ public final class ConductorAgent implements Agent
         return Action.CONTINUE;
     }
 
-    private Action onClientBatch(final DirectBuffer buffer, final int offset, final int length)
+    private Action onClientBatch(final DirectBuffer buffer, final int offset, final int length, final Header header)
     {
         headerReader.wrap(buffer, offset, length);
         headerReader.next();
@@ -319,14 +328,14 @@ public final class ConductorAgent implements Agent
             rejections.reject("malformed batch header");
             return Action.CONTINUE;
         }
-        final long clientId = headerReader.batchClientId();
+        final long sessionId = headerReader.batchSessionId();
         final long correlationId = headerReader.batchCorrelationId();
         final long declaredRecordCount = headerReader.batchRecordCount();
-        final ClientSession session = sessions.session(clientId);
-        if (null == session)
+        // A batch counts only from the image its session connected on, and must name that session.
+        final ClientSession session = sessions.sessionOfImage(header.sessionId());
+        if (null == session || session.sessionId != sessionId)
         {
-            // Acks have nowhere to go: a producer must connect first.
-            rejections.reject("batch of a client with no session");
+            rejections.reject("batch outside its session");
             return Action.CONTINUE;
         }
         final int refusalBytes = AckWriter.refusalBacklogBytes();
@@ -374,7 +383,7 @@ public final class ConductorAgent implements Agent
                 final BatchSlot batch = assembler.batch();
                 batch.segmentReservedBytes[batch.segmentCount - 1] = ackBytes;
                 counters.recordsIn().getAndAddRelease(declaredRecordCount);
-                faults.onClientBatchAppended(clientId, correlationId);
+                faults.onClientBatchAppended(sessionId, correlationId);
                 if (assembler.isFull())
                 {
                     dispatchAssembled();

@@ -42,11 +42,11 @@ public interface FaultInjector
      * Called by the conductor, inside its ingress handler, after a client batch's first records are
      * appended and before the rest: throwing here is a handler that fails mid-batch.
      *
-     * @param clientId      the producer.
+     * @param sessionId     the producer's session.
      * @param correlationId its batch.
      * @param recordIndex   index of the record about to be appended.
      */
-    default void onClientRecord(final long clientId, final long correlationId, final int recordIndex)
+    default void onClientRecord(final long sessionId, final long correlationId, final int recordIndex)
     {
     }
 
@@ -54,10 +54,10 @@ public interface FaultInjector
      * Called by the conductor each time a client batch has entered a modify batch, in ingress order:
      * an observation point for tests that replay the same order through a reference model.
      *
-     * @param clientId      the producer.
+     * @param sessionId     the producer's session.
      * @param correlationId its batch.
      */
-    default void onClientBatchAppended(final long clientId, final long correlationId)
+    default void onClientBatchAppended(final long sessionId, final long correlationId)
     {
     }
 }

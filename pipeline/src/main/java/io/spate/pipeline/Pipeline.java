@@ -130,7 +130,7 @@ public final class Pipeline implements AutoCloseable
         }
         // On its own thread, so it sees a stall even when the stuck worker shares the conductor's thread.
         watchdogRunner = new AgentRunner(new SleepingMillisIdleStrategy(WATCHDOG_PERIOD_MS), errors, errorCounter,
-            new WorkerWatchdog(counters, configuration.workerStallTimeoutMs() * 1_000_000L, System::nanoTime, log));
+            new WorkerWatchdog(aeron, counters, configuration.workerStallTimeoutMs() * 1_000_000L, System::nanoTime, log));
         for (final AgentRunner runner : workerRunners)
         {
             AgentRunner.startOnThread(runner);

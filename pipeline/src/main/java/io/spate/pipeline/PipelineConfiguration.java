@@ -4,6 +4,8 @@ import io.spate.driver.IdleStrategies;
 
 import io.spate.codec.DatabaseSchema;
 
+import java.util.List;
+
 /**
  * Configuration of the pipeline process, Aeron style: every value has a system-property default
  * read once here, a fluent setter, and {@link #conclude()} validates them together before start.
@@ -26,6 +28,13 @@ public final class PipelineConfiguration
     public static final String SESSION_TIMEOUT_MS_PROP = "spate.session.timeout.ms";
     public static final String SESSION_BACKLOG_BYTES_PROP = "spate.session.backlog.bytes";
     public static final String WORKER_STALL_TIMEOUT_MS_PROP = "spate.worker.stall.timeout.ms";
+    public static final String MAX_SESSIONS_PROP = "spate.max.sessions";
+    public static final String MAX_CONNECTS_PER_SECOND_PROP = "spate.max.connects.per.second";
+    public static final String MAX_RESPONSE_TERM_LENGTH_PROP = "spate.response.max.term.length";
+    public static final String MAX_RESPONSE_MTU_LENGTH_PROP = "spate.response.max.mtu.length";
+    public static final String ALLOWED_RESPONSE_HOSTS_PROP = "spate.response.allowed.hosts";
+    public static final String AUTHENTICATOR_PROP = "spate.authenticator";
+    public static final String AUTH_SECRET_FILE_PROP = "spate.auth.secret.file";
 
     /** How the conductor and workers are run; the agents are the same either way. */
     public enum ThreadingMode
@@ -57,6 +66,14 @@ public final class PipelineConfiguration
     private int sessionBacklogBytes = Integer.getInteger(SESSION_BACKLOG_BYTES_PROP, 8 << 20);
     private long workerStallTimeoutMs = Long.getLong(WORKER_STALL_TIMEOUT_MS_PROP, 5_000);
     private FaultInjector faultInjector = FaultInjector.NONE;
+    private int maxSessions = Integer.getInteger(MAX_SESSIONS_PROP, 1024);
+    private int maxConnectsPerSecond = Integer.getInteger(MAX_CONNECTS_PER_SECOND_PROP, 200);
+    private int maxResponseTermLength = Integer.getInteger(MAX_RESPONSE_TERM_LENGTH_PROP, 4 << 20);
+    private int maxResponseMtuLength = Integer.getInteger(MAX_RESPONSE_MTU_LENGTH_PROP, 64 << 10);
+    private List<String> allowedResponseHosts = parseList(System.getProperty(ALLOWED_RESPONSE_HOSTS_PROP, ""));
+    private String authenticatorName = System.getProperty(AUTHENTICATOR_PROP, "allow-all");
+    private String authSecretFile = System.getProperty(AUTH_SECRET_FILE_PROP);
+    private Authenticator authenticator;
     private ThreadingMode threadingMode = ThreadingMode.valueOf(System.getProperty(THREADING_MODE_PROP,
         Runtime.getRuntime().availableProcessors() <= 2 ? "shared" : "dedicated").toUpperCase(java.util.Locale.ROOT));
 
@@ -100,6 +117,27 @@ public final class PipelineConfiguration
         if (null == faultInjector)
         {
             faultInjector = FaultInjector.NONE;
+        }
+        require(maxSessions >= 1 && maxSessions <= 16_384, MAX_SESSIONS_PROP + " must be 1..16384: " + maxSessions);
+        require(maxConnectsPerSecond >= 1 && maxConnectsPerSecond <= 100_000,
+            MAX_CONNECTS_PER_SECOND_PROP + " must be 1..100000: " + maxConnectsPerSecond);
+        require(maxResponseTermLength >= 64 << 10 && maxResponseTermLength <= 1 << 30,
+            MAX_RESPONSE_TERM_LENGTH_PROP + " must be 64 KiB..1 GiB: " + maxResponseTermLength);
+        require(maxResponseMtuLength >= 1024 && maxResponseMtuLength <= 64 << 10,
+            MAX_RESPONSE_MTU_LENGTH_PROP + " must be 1 KiB..64 KiB: " + maxResponseMtuLength);
+        if (null == authenticator)
+        {
+            authenticator = switch (authenticatorName)
+            {
+                case "allow-all" -> Authenticator.ALLOW_ALL;
+                case "shared-secret" ->
+                {
+                    require(null != authSecretFile, AUTHENTICATOR_PROP + "=shared-secret needs " + AUTH_SECRET_FILE_PROP);
+                    yield new SharedSecretAuthenticator(SharedSecretAuthenticator.readSecret(java.nio.file.Path.of(authSecretFile)));
+                }
+                default -> throw new IllegalArgumentException(AUTHENTICATOR_PROP + " must be allow-all or shared-secret: " +
+                    authenticatorName);
+            };
         }
         IdleStrategies.parse(conductorIdleStrategy);
         IdleStrategies.parse(workerIdleStrategy);
@@ -306,6 +344,112 @@ public final class PipelineConfiguration
         return this;
     }
 
+    /**
+     * @return most producer sessions at once; a Connect past it is refused (TOO_MANY_SESSIONS).
+     */
+    public int maxSessions()
+    {
+        return maxSessions;
+    }
+
+    public PipelineConfiguration maxSessions(final int maxSessions)
+    {
+        this.maxSessions = maxSessions;
+        return this;
+    }
+
+    /**
+     * @return Connects handled per second (a burst of as many); past it they are dropped unanswered.
+     */
+    public int maxConnectsPerSecond()
+    {
+        return maxConnectsPerSecond;
+    }
+
+    public PipelineConfiguration maxConnectsPerSecond(final int maxConnectsPerSecond)
+    {
+        this.maxConnectsPerSecond = maxConnectsPerSecond;
+        return this;
+    }
+
+    /**
+     * @return the largest term-length a Connect may name for its response channel.
+     */
+    public int maxResponseTermLength()
+    {
+        return maxResponseTermLength;
+    }
+
+    public PipelineConfiguration maxResponseTermLength(final int maxResponseTermLength)
+    {
+        this.maxResponseTermLength = maxResponseTermLength;
+        return this;
+    }
+
+    /**
+     * @return the largest mtu a Connect may name for its response channel.
+     */
+    public int maxResponseMtuLength()
+    {
+        return maxResponseMtuLength;
+    }
+
+    public PipelineConfiguration maxResponseMtuLength(final int maxResponseMtuLength)
+    {
+        this.maxResponseMtuLength = maxResponseMtuLength;
+        return this;
+    }
+
+    /**
+     * @return hosts UDP response channels may name besides the host a Connect came from.
+     */
+    public List<String> allowedResponseHosts()
+    {
+        return allowedResponseHosts;
+    }
+
+    public PipelineConfiguration allowedResponseHosts(final List<String> hosts)
+    {
+        this.allowedResponseHosts = List.copyOf(hosts);
+        return this;
+    }
+
+    /**
+     * @return who may have a session; from {@code spate.authenticator} unless set.
+     */
+    public Authenticator authenticator()
+    {
+        return authenticator;
+    }
+
+    public PipelineConfiguration authenticator(final Authenticator authenticator)
+    {
+        this.authenticator = authenticator;
+        return this;
+    }
+
+    /**
+     * @return the name of the authenticator chosen by property (allow-all, shared-secret), or "custom".
+     */
+    public String authenticatorName()
+    {
+        return authenticator == null || authenticator == Authenticator.ALLOW_ALL ? authenticatorName :
+            authenticator instanceof SharedSecretAuthenticator ? "shared-secret" : "custom";
+    }
+
+    private static List<String> parseList(final String text)
+    {
+        final java.util.ArrayList<String> items = new java.util.ArrayList<>();
+        for (final String item : text.split(","))
+        {
+            if (!item.isBlank())
+            {
+                items.add(item.trim());
+            }
+        }
+        return List.copyOf(items);
+    }
+
     public FaultInjector faultInjector()
     {
         return faultInjector;
@@ -349,6 +493,11 @@ public final class PipelineConfiguration
             ", threading=" + threadingMode +
             ", sessionTimeoutMs=" + sessionTimeoutMs +
             ", sessionBacklogBytes=" + sessionBacklogBytes +
-            ", workerStallTimeoutMs=" + workerStallTimeoutMs + "}";
+            ", workerStallTimeoutMs=" + workerStallTimeoutMs +
+            ", maxSessions=" + maxSessions +
+            ", maxConnectsPerSecond=" + maxConnectsPerSecond +
+            ", maxResponseTermLength=" + maxResponseTermLength +
+            ", allowedResponseHosts=" + allowedResponseHosts +
+            ", authenticator=" + authenticatorName() + "}";
     }
 }

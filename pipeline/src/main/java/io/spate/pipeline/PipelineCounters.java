@@ -34,6 +34,7 @@ public final class PipelineCounters implements AutoCloseable
     public static final int CONDUCTOR_EGRESS_RETRIES_TYPE_ID = 1022;
     public static final int CONDUCTOR_EGRESS_BACKLOG_BYTES_TYPE_ID = 1023;
     public static final int CONDUCTOR_DISPATCH_RETRIES_TYPE_ID = 1024;
+    public static final int CONDUCTOR_CONNECTS_REFUSED_TYPE_ID = 1025;
     public static final int PIPELINE_INSTANCE_TYPE_ID = 1030;
 
     /** Counters of one worker. */
@@ -64,6 +65,7 @@ public final class PipelineCounters implements AutoCloseable
     private final Counter egressRetries;
     private final Counter egressBacklogBytes;
     private final Counter dispatchRetries;
+    private final Counter connectsRefused;
 
     /**
      * @param aeron       client whose CnC file holds the counters.
@@ -90,7 +92,7 @@ public final class PipelineCounters implements AutoCloseable
         copyModeDispatches = aeron.addCounter(CONDUCTOR_COPY_MODE_DISPATCHES_TYPE_ID, "spate conductor copy-mode dispatches");
         backPressureEvents = aeron.addCounter(CONDUCTOR_BACK_PRESSURE_EVENTS_TYPE_ID, "spate conductor back-pressure events");
         rejectedMessages = aeron.addCounter(CONDUCTOR_REJECTED_MESSAGES_TYPE_ID, "spate conductor rejected messages");
-        acksSent = aeron.addCounter(CONDUCTOR_ACKS_SENT_TYPE_ID, "spate conductor acks sent");
+        acksSent = aeron.addCounter(CONDUCTOR_ACKS_SENT_TYPE_ID, "spate conductor answers sent (acks, read and connect answers)");
         barrierDispatches = aeron.addCounter(CONDUCTOR_BARRIER_DISPATCHES_TYPE_ID,
             "spate conductor dispatches with barriers (types held by 2+ busy workers)");
         sessionsOpen = aeron.addCounter(CONDUCTOR_SESSIONS_OPEN_TYPE_ID, "spate conductor sessions open");
@@ -103,6 +105,8 @@ public final class PipelineCounters implements AutoCloseable
             "spate conductor answers waiting for producers (bytes)");
         dispatchRetries = aeron.addCounter(CONDUCTOR_DISPATCH_RETRIES_TYPE_ID,
             "spate conductor dispatch offers retried (back pressure, term rotation)");
+        connectsRefused = aeron.addCounter(CONDUCTOR_CONNECTS_REFUSED_TYPE_ID,
+            "spate conductor connects refused (schema, credentials, channel, rate, sessions)");
     }
 
     public WorkerCounters worker(final int index)
@@ -185,9 +189,14 @@ public final class PipelineCounters implements AutoCloseable
         return dispatchRetries;
     }
 
+    public Counter connectsRefused()
+    {
+        return connectsRefused;
+    }
+
     public void close()
     {
-        CloseHelper.closeAll(dispatchRetries, egressBacklogBytes, egressRetries, answersDiscarded, sessionsClosed,
+        CloseHelper.closeAll(connectsRefused, dispatchRetries, egressBacklogBytes, egressRetries, answersDiscarded, sessionsClosed,
             sessionsOpen, barrierDispatches, acksSent, rejectedMessages, backPressureEvents, copyModeDispatches, bufferBytesFree,
             batches, recordsIn);
         for (int i = workers.length - 1; i >= 0; i--)

@@ -31,6 +31,20 @@ public final class PipelineErrors implements ErrorHandler
         }
     }
 
+    /**
+     * Ends an agent whose Aeron client has closed (the media driver is gone): nothing in the CnC file
+     * (counters, logs) may be touched any more, so this is neither counted nor logged here.
+     */
+    public static final class ClientClosed extends AgentTerminationException
+    {
+        private static final long serialVersionUID = 1L;
+
+        ClientClosed(final String agent)
+        {
+            super(agent + ": the Aeron client is closed (the media driver is gone)");
+        }
+    }
+
     private final AtomicCounter errorCounter;
     private final PrintStream log;
     private volatile Throwable firstError;
@@ -48,7 +62,7 @@ public final class PipelineErrors implements ErrorHandler
      */
     public void onError(final Throwable error)
     {
-        if (isDriverGone(error))
+        if (error instanceof ClientClosed || isDriverGone(error))
         {
             // Not a fault of the pipeline: whoever runs it reports the lost driver once.
             driverGone = true;

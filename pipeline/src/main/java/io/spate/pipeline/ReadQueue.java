@@ -158,7 +158,7 @@ final class ReadQueue implements AutoCloseable
         }
         final ClientSession session = readSessions[index];
         encoder.wrapAndApplyHeader(responseBuffer, 0, headerEncoder)
-            .clientId(session.clientId)
+            .sessionId(session.sessionId)
             .correlationId(correlationIds[index])
             .count(count)
             .typeId(typeId)

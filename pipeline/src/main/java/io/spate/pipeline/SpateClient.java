@@ -10,11 +10,16 @@ import io.aeron.Subscription;
 import io.aeron.logbuffer.Header;
 import io.spate.codec.DatabaseSchema;
 import io.spate.codec.FieldDefinition;
+import io.spate.codec.RecordFraming;
 import io.spate.codec.RecordWriter;
 import io.spate.codec.TypeDefinition;
+import io.spate.codec.WireBounds;
 import io.spate.store.NodeView;
 import io.spate.wire.AckDecoder;
+import io.spate.wire.BatchHeaderEncoder;
 import io.spate.wire.ConnectEncoder;
+import io.spate.wire.ConnectResponseDecoder;
+import io.spate.wire.ConnectStatus;
 import io.spate.wire.MessageHeaderDecoder;
 import io.spate.wire.MessageHeaderEncoder;
 import io.spate.wire.ReadKind;
@@ -22,13 +27,14 @@ import io.spate.wire.ReadRequestEncoder;
 import io.spate.wire.ReadResponseDecoder;
 import io.spate.wire.RecordStatus;
 import io.spate.wire.SessionClosedDecoder;
-import io.spate.codec.WireBounds;
 import org.agrona.CloseHelper;
 import org.agrona.DirectBuffer;
 import org.agrona.collections.Long2ObjectHashMap;
 import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.UnsafeBuffer;
 
+import java.nio.ByteOrder;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
@@ -53,6 +59,10 @@ public final class SpateClient implements AutoCloseable
     public static final long BACK_PRESSURED = -2;
     /** {@link #flush()}: there was nothing to send. */
     public static final long NOTHING_TO_FLUSH = -1;
+    /** Most records whose outcomes wait for a flushAsync() when no listener takes them. */
+    public static final int MAX_UNCLAIMED_RECORDS = 1 << 24;
+    /** Bytes of a client batch when not configured, if the ingress channel carries messages that long. */
+    public static final int DEFAULT_BATCH_BYTES = 64 << 10;
 
     /**
      * Allocation-free ack path: called from {@link #poll()} with the decoder wrapped over the ack.
@@ -76,10 +86,12 @@ public final class SpateClient implements AutoCloseable
         private String responseChannel = System.getProperty("spate.client.response.channel", "aeron:ipc");
         private int responseStreamId = Integer.getInteger("spate.client.response.stream.id", 0);
         private long clientId = Long.getLong("spate.client.id", 0);
-        private int batchCapacityBytes = Integer.getInteger("spate.client.batch.bytes", 64 << 10);
+        private int batchCapacityBytes = Integer.getInteger("spate.client.batch.bytes", 0);
         private int maxRecordsPerBatch = Integer.getInteger("spate.client.max.records.per.batch", 1024);
         private long timeoutNs = Long.getLong("spate.client.timeout.ms", 10_000) * 1_000_000L;
         private String idleStrategy = System.getProperty("spate.client.idle.strategy", "backoff");
+        private byte[] credentials;
+        private boolean reconnect = !"false".equals(System.getProperty("spate.client.reconnect"));
 
         public Context aeron(final Aeron aeron)
         {
@@ -129,6 +141,12 @@ public final class SpateClient implements AutoCloseable
             return this;
         }
 
+        /**
+         * @param bytes most bytes of one client batch; 0 (the default): 64 KiB, or what the ingress channel
+         *              carries in one message (its term length / 8) when that is less. More than the channel
+         *              carries is refused at connect.
+         * @return this.
+         */
         public Context batchCapacityBytes(final int bytes)
         {
             this.batchCapacityBytes = bytes;
@@ -152,6 +170,27 @@ public final class SpateClient implements AutoCloseable
             this.idleStrategy = name;
             return this;
         }
+
+        /**
+         * @param reconnect whether a closed session (the pipeline restarted, stopped or closed it) is replaced
+         *                  by a new one on the next send or read; true by default.
+         * @return this.
+         */
+        public Context reconnect(final boolean reconnect)
+        {
+            this.reconnect = reconnect;
+            return this;
+        }
+
+        /**
+         * @param credentials what the pipeline's authenticator checks (e.g. its shared secret); none by default.
+         * @return this.
+         */
+        public Context credentials(final byte[] credentials)
+        {
+            this.credentials = null == credentials ? null : credentials.clone();
+            return this;
+        }
     }
 
     private final Context context;
@@ -171,8 +210,20 @@ public final class SpateClient implements AutoCloseable
     private final ReadResponseDecoder readResponseDecoder = new ReadResponseDecoder();
     private final SessionClosedDecoder sessionClosedDecoder = new SessionClosedDecoder();
     private String closedReason;
-    private final Long2ObjectHashMap<CompletableFuture<BatchResult>> futures = new Long2ObjectHashMap<>();
+    /** Outcomes of the records written since the last flushAsync(); reused while only a listener reads them. */
+    private PendingWrite currentWrite = new PendingWrite();
+    /** Writes a flushAsync() future waits for. */
+    private final ArrayList<PendingWrite> sealedWrites = new ArrayList<>();
+    private final Long2ObjectHashMap<PendingWrite> writeByCorrelation = new Long2ObjectHashMap<>();
     private final long clientId;
+    private long sessionId;
+    private final int responseStreamId;
+    private long reconnects;
+    private boolean closed;
+    private long connectCorrelationId;
+    private ConnectStatus connectStatus;
+    private long connectSessionId;
+    private String connectDetail;
     private final int maxRecordLengthBytes;
     private AckListener ackListener;
     private TypeDefinition openType;
@@ -200,8 +251,7 @@ public final class SpateClient implements AutoCloseable
         final int responseStreamId = context.responseStreamId != 0 ?
             context.responseStreamId : ThreadLocalRandom.current().nextInt(10_000, 1 << 30);
         this.maxRecordLengthBytes = schema.maxRecordLengthBytes();
-        final int capacity = Math.max(context.batchCapacityBytes, 64 + 2 * maxRecordLengthBytes);
-        this.batchBuffer = new UnsafeBuffer(new byte[capacity]);
+
         this.writer = new RecordWriter(schema);
         this.idle = IdleStrategies.parse(context.idleStrategy);
         this.readNode = new UnsafeBuffer(new byte[io.spate.store.NativeStore.maxNodeLengthBytes(schema)]);
@@ -227,7 +277,44 @@ public final class SpateClient implements AutoCloseable
         ingress = aeron.addExclusivePublication(context.ingressChannel, context.ingressStreamId);
         responses = aeron.addSubscription(context.responseChannel, responseStreamId);
         responseAssembler = new FragmentAssembler(this::onResponse);
+        this.responseStreamId = responseStreamId;
+        // A batch travels as one message, and a message may take at most the term length / 8.
+        final int maxMessageBytes = ingress.maxMessageLength();
+        if (context.batchCapacityBytes > maxMessageBytes)
+        {
+            CloseHelper.quietCloseAll(responses, ingress);
+            if (ownsAeron)
+            {
+                CloseHelper.quietClose(aeron);
+            }
+            throw new SpateClientException("a client batch of " + context.batchCapacityBytes + " bytes is more than " +
+                context.ingressChannel + " carries in one message: at most " + maxMessageBytes + " bytes (its term " +
+                "length / 8); lower the batch size (spate.client.batch.bytes) or raise the term length");
+        }
+        final int wanted = context.batchCapacityBytes > 0 ? context.batchCapacityBytes :
+            Math.max(DEFAULT_BATCH_BYTES, 64 + 2 * maxRecordLengthBytes);
+        this.batchBuffer = new UnsafeBuffer(new byte[Math.min(wanted, maxMessageBytes)]);
+        try
+        {
+            sessionId = openSession(responseStreamId);
+        }
+        catch (final RuntimeException ex)
+        {
+            CloseHelper.quietCloseAll(responses, ingress);
+            if (ownsAeron)
+            {
+                CloseHelper.quietClose(aeron);
+            }
+            throw ex;
+        }
+    }
 
+    /**
+     * The handshake: Connect (schema, response stream, credentials), then the pipeline's ConnectResponse
+     * on the response stream, with the session id every later message names.
+     */
+    private long openSession(final int responseStreamId)
+    {
         final long deadlineNs = System.nanoTime() + context.timeoutNs;
         while (!ingress.isConnected())
         {
@@ -236,20 +323,38 @@ public final class SpateClient implements AutoCloseable
             idle.idle();
         }
         idle.reset();
-        final ConnectEncoder connect = new ConnectEncoder().wrapAndApplyHeader(messageBuffer, 0, headerEncoder)
+        connectStatus = null;
+        connectCorrelationId = ThreadLocalRandom.current().nextLong(1, Long.MAX_VALUE);
+        final byte[] credentials = null == context.credentials ? new byte[0] : context.credentials;
+        final UnsafeBuffer connectBuffer = new UnsafeBuffer(new byte[1024 + credentials.length +
+            context.responseChannel.length() * 3 + schema.name().length() * 3]);
+        final ConnectEncoder connect = new ConnectEncoder().wrapAndApplyHeader(connectBuffer, 0, headerEncoder)
             .clientId(clientId)
+            .correlationId(connectCorrelationId)
+            .schemaHash(schema.hash())
             .responseStreamId(responseStreamId)
-            .responseChannel(context.responseChannel);
+            .responseChannel(context.responseChannel)
+            .schemaName(schema.name())
+            .putCredentials(credentials, 0, credentials.length);
         final int length = MessageHeaderEncoder.ENCODED_LENGTH + connect.encodedLength();
         headerEncoder.frameLengthBytes(length);
-        offerBlocking(messageBuffer, length, "Connect");
-        while (!responses.isConnected())
+        offerBlocking(connectBuffer, length, "Connect");
+        while (null == connectStatus)
         {
-            checkDeadline(deadlineNs, "the pipeline did not open the response stream " + context.responseChannel +
-                " " + responseStreamId);
-            idle.idle();
+            checkDeadline(deadlineNs, "no answer to Connect from the pipeline in " + context.timeoutNs / 1_000_000 +
+                " ms: it may have refused the response channel " + context.responseChannel + " stream " +
+                responseStreamId + " or be over its connect rate (see the pipeline's log), or it is not running");
+            if (responses.poll(responseAssembler, 16) == 0)
+            {
+                idle.idle();
+            }
         }
         idle.reset();
+        if (connectStatus != ConnectStatus.OPENED)
+        {
+            throw new SpateClientException("the pipeline refused the connection (" + connectStatus + "): " + connectDetail);
+        }
+        return connectSessionId;
     }
 
     /**
@@ -272,6 +377,14 @@ public final class SpateClient implements AutoCloseable
     public long clientId()
     {
         return clientId;
+    }
+
+    /**
+     * @return the session the pipeline issued to this client at connect.
+     */
+    public long sessionId()
+    {
+        return sessionId;
     }
 
     /**
@@ -457,7 +570,7 @@ public final class SpateClient implements AutoCloseable
         if (!batchOpen)
         {
             batchCorrelationId = ++correlationSeq;
-            writer.wrap(batchBuffer, 0, batchBuffer.capacity()).beginBatch(clientId, batchCorrelationId);
+            writer.wrap(batchBuffer, 0, batchBuffer.capacity()).beginBatch(sessionId, batchCorrelationId);
             batchOpen = true;
         }
         openType = type;
@@ -498,7 +611,13 @@ public final class SpateClient implements AutoCloseable
         {
             return NOTHING_TO_FLUSH;
         }
-        checkSessionOpen();
+        ensureSession();
+        final int recordCount = writer.recordCount();
+        if (null == ackListener && currentWrite.recordCount() + recordCount > MAX_UNCLAIMED_RECORDS)
+        {
+            throw new SpateClientException("the outcomes of " + currentWrite.recordCount() + " records written since " +
+                "the last flushAsync() wait to be collected: call flushAsync() to collect them, or set an AckListener");
+        }
         final int length = writer.endBatch();
         final long result = ingress.offer(batchBuffer, 0, length);
         if (result > 0)
@@ -506,6 +625,8 @@ public final class SpateClient implements AutoCloseable
             batchOpen = false;
             openType = null;
             inFlightBatches++;
+            currentWrite.addBatch(batchCorrelationId, recordCount);
+            writeByCorrelation.put(batchCorrelationId, currentWrite);
             return batchCorrelationId;
         }
         if (result == Publication.CLOSED || result == Publication.MAX_POSITION_EXCEEDED)
@@ -516,19 +637,30 @@ public final class SpateClient implements AutoCloseable
     }
 
     /**
-     * Sends the current batch and returns a future of its result (allocates: for convenience).
+     * Sends the current batch and returns a future of the outcome of <b>every record written since the
+     * previous flushAsync()</b>, however many batches the client sent on its own because they were full:
+     * "create N records, get N ids" is N creates and one {@code flushAsync().join()}. Record indexes in
+     * the result run over all of them, in the order they were written. Allocates: for convenience; the
+     * allocation-free path is an {@link AckListener} with {@link #flush()}.
+     *
+     * @return the future; it fails with a {@link SpateClientException} when the session closes or no ack
+     * comes within the timeout.
      */
     public CompletableFuture<BatchResult> flushAsync()
     {
-        final long correlationId = flush();
-        final CompletableFuture<BatchResult> future = new CompletableFuture<>();
-        if (correlationId == NOTHING_TO_FLUSH)
+        flush();
+        final PendingWrite write = currentWrite;
+        currentWrite = new PendingWrite();
+        write.future = new CompletableFuture<>();
+        write.deadlineNs = System.nanoTime() + context.timeoutNs;
+        if (write.batchCount == 0)
         {
-            future.completeExceptionally(new IllegalStateException("nothing to flush"));
-            return future;
+            write.future.completeExceptionally(new IllegalStateException("nothing to flush"));
+            return write.future;
         }
-        futures.put(correlationId, future);
-        return future;
+        sealedWrites.add(write);
+        write.completeIfAcked();
+        return write.future;
     }
 
     /**
@@ -562,6 +694,10 @@ public final class SpateClient implements AutoCloseable
     public int poll()
     {
         final int fragments = responses.poll(responseAssembler, 16);
+        if (!sealedWrites.isEmpty() && fragments == 0)
+        {
+            failOverdueWrites(System.nanoTime());
+        }
         if (fragments == 0 && null == closedReason && !responses.isConnected())
         {
             // Everything the pipeline sent has been read (the image drains before it goes): the stream is gone.
@@ -571,12 +707,61 @@ public final class SpateClient implements AutoCloseable
         return fragments;
     }
 
+    private void failOverdueWrites(final long nowNs)
+    {
+        for (int i = sealedWrites.size() - 1; i >= 0; i--)
+        {
+            final PendingWrite write = sealedWrites.get(i);
+            if (nowNs - write.deadlineNs > 0)
+            {
+                sealedWrites.remove(i);
+                write.future.completeExceptionally(new SpateClientException("no ack for " + write.outstanding +
+                    " of " + write.batchCount + " batch(es) within " + context.timeoutNs / 1_000_000 +
+                    " ms (they may still be applied; their acks will be ignored)"));
+            }
+        }
+    }
+
     /**
      * @return why the pipeline closed this client's session, or null while it is open.
      */
     public String sessionClosedReason()
     {
         return closedReason;
+    }
+
+    /**
+     * Before sending: when the session was closed (the pipeline restarted or stopped, or closed it), a
+     * new one is opened with a new Connect if the context allows it. Batches of the old session have
+     * already failed with the reason (they may or may not have been applied); the batch being written
+     * goes on the new session.
+     */
+    private void ensureSession()
+    {
+        if (null == closedReason)
+        {
+            return;
+        }
+        if (!context.reconnect)
+        {
+            throw new SpateClientException(closedReason);
+        }
+        sessionId = openSession(responseStreamId);
+        closedReason = null;
+        reconnects++;
+        if (batchOpen)
+        {
+            batchBuffer.putLong(RecordFraming.HEADER_LENGTH_BYTES + BatchHeaderEncoder.sessionIdEncodingOffset(),
+                sessionId, ByteOrder.LITTLE_ENDIAN);
+        }
+    }
+
+    /**
+     * @return how many times this client opened a new session after its session was closed.
+     */
+    public long reconnects()
+    {
+        return reconnects;
     }
 
     private void checkSessionOpen()
@@ -597,11 +782,13 @@ public final class SpateClient implements AutoCloseable
         // Batches in flight get no ack: they may or may not have been applied.
         final SpateClientException failure = new SpateClientException(reason + "; " + inFlightBatches +
             " batch(es) sent without an ack may or may not have been applied");
-        for (final CompletableFuture<BatchResult> future : futures.values())
+        for (final PendingWrite write : sealedWrites)
         {
-            future.completeExceptionally(failure);
+            write.future.completeExceptionally(failure);
         }
-        futures.clear();
+        sealedWrites.clear();
+        writeByCorrelation.clear();
+        currentWrite.reset();
         inFlightBatches = 0;
     }
 
@@ -630,9 +817,10 @@ public final class SpateClient implements AutoCloseable
     private void read(final ReadKind kind, final TypeDefinition type, final long nodeId)
     {
         flush();
+        ensureSession();
         final long correlationId = ++correlationSeq;
         final ReadRequestEncoder request = new ReadRequestEncoder().wrapAndApplyHeader(messageBuffer, 0, headerEncoder)
-            .clientId(clientId)
+            .sessionId(sessionId)
             .correlationId(correlationId)
             .nodeId(nodeId)
             .typeId(type.typeId())
@@ -667,16 +855,28 @@ public final class SpateClient implements AutoCloseable
             case AckDecoder.TEMPLATE_ID -> onAck(buffer, offset);
             case ReadResponseDecoder.TEMPLATE_ID -> onReadResponse(buffer, offset);
             case SessionClosedDecoder.TEMPLATE_ID -> onSessionClosedMessage(buffer, offset);
+            case ConnectResponseDecoder.TEMPLATE_ID -> onConnectResponse(buffer, offset);
             default ->
             {
             }
         }
     }
 
+    private void onConnectResponse(final DirectBuffer buffer, final int offset)
+    {
+        final ConnectResponseDecoder response = new ConnectResponseDecoder().wrapAndApplyHeader(buffer, offset, headerDecoder);
+        if (response.correlationId() == connectCorrelationId && null == connectStatus)
+        {
+            connectSessionId = response.sessionId();
+            connectStatus = response.status();
+            connectDetail = response.detail();
+        }
+    }
+
     private void onSessionClosedMessage(final DirectBuffer buffer, final int offset)
     {
         sessionClosedDecoder.wrapAndApplyHeader(buffer, offset, headerDecoder);
-        if (sessionClosedDecoder.clientId() == clientId)
+        if (sessionClosedDecoder.sessionId() == sessionId)
         {
             final String reason = String.valueOf(sessionClosedDecoder.reason());
             onSessionClosed("session closed by the pipeline (" + reason + "): " + sessionClosedDecoder.detail());
@@ -686,58 +886,39 @@ public final class SpateClient implements AutoCloseable
     private void onAck(final DirectBuffer buffer, final int offset)
     {
         ackDecoder.wrapAndApplyHeader(buffer, offset, headerDecoder);
-        if (ackDecoder.clientId() != clientId)
+        if (ackDecoder.sessionId() != sessionId)
         {
             return;
         }
-        inFlightBatches--;
-        final CompletableFuture<BatchResult> future = futures.remove(ackDecoder.correlationId());
-        if (null != future)
+        final PendingWrite write = writeByCorrelation.remove(ackDecoder.correlationId());
+        if (null == write)
         {
-            future.complete(toResult(ackDecoder));
-            ackDecoder.wrapAndApplyHeader(buffer, offset, headerDecoder);
+            return; // not a batch of this session (or acked already)
         }
+        inFlightBatches--;
+        write.onAck(ackDecoder);
+        ackDecoder.wrapAndApplyHeader(buffer, offset, headerDecoder);
         if (null != ackListener)
         {
             ackListener.onAck(ackDecoder);
         }
-    }
-
-    private static BatchResult toResult(final AckDecoder ack)
-    {
-        final int recordCount = (int)ack.recordCount();
-        final long[] ids = new long[recordCount];
-        final RecordStatus[] statuses = new RecordStatus[recordCount];
-        final RecordStatus status = ack.status();
-        Arrays.fill(statuses, RecordStatus.OK);
-        for (final AckDecoder.CreatedIdsDecoder created : ack.createdIds())
+        if (write == currentWrite)
         {
-            if (created.recordIndex() < recordCount)
+            if (null != ackListener && write.outstanding == 0)
             {
-                ids[(int)created.recordIndex()] = created.nodeId();
+                write.reset(); // the listener has seen every outcome; nothing is waiting to collect them
             }
         }
-        int errorCount = 0;
-        for (final AckDecoder.ErrorsDecoder error : ack.errors())
+        else if (write.completeIfAcked())
         {
-            errorCount++;
-            if (error.recordIndex() < recordCount)
-            {
-                statuses[(int)error.recordIndex()] = error.status();
-            }
+            sealedWrites.remove(write);
         }
-        if (status != RecordStatus.OK && errorCount == 0)
-        {
-            // A batch-wide refusal: no record applied.
-            Arrays.fill(statuses, status);
-        }
-        return new BatchResult(ack.correlationId(), status, ids, statuses);
     }
 
     private void onReadResponse(final DirectBuffer buffer, final int offset)
     {
         readResponseDecoder.wrapAndApplyHeader(buffer, offset, headerDecoder);
-        if (readResponseDecoder.clientId() != clientId || readResponseDecoder.correlationId() != awaitedReadCorrelationId)
+        if (readResponseDecoder.sessionId() != sessionId || readResponseDecoder.correlationId() != awaitedReadCorrelationId)
         {
             return;
         }
@@ -778,12 +959,54 @@ public final class SpateClient implements AutoCloseable
         }
     }
 
+    /**
+     * Sends what is written and waits for every outstanding ack, up to the timeout; then releases
+     * everything. Never drops records silently.
+     *
+     * @throws SpateClientException after releasing, when acks are missing or records could not be sent:
+     * the message says how many and what they mean.
+     */
     public void close()
     {
-        CloseHelper.closeAll(responses, ingress);
-        if (ownsAeron)
+        if (closed)
         {
-            CloseHelper.close(aeron);
+            return;
+        }
+        closed = true;
+        SpateClientException failure = null;
+        try
+        {
+            final int unsent = batchOpen ? writer.recordCount() : 0;
+            try
+            {
+                flush();
+            }
+            catch (final SpateClientException ex)
+            {
+                failure = new SpateClientException("close: " + unsent + " written record(s) could not be sent: " +
+                    ex.getMessage());
+            }
+            if (null == failure && inFlightBatches > 0 && !awaitAcks(context.timeoutNs / 1_000_000))
+            {
+                failure = new SpateClientException("close: " + inFlightBatches + " batch(es) sent without an ack after " +
+                    context.timeoutNs / 1_000_000 + " ms: they may or may not have been applied");
+            }
+        }
+        catch (final SpateClientException ex)
+        {
+            failure = new SpateClientException("close: " + ex.getMessage());
+        }
+        finally
+        {
+            CloseHelper.quietCloseAll(responses, ingress);
+            if (ownsAeron)
+            {
+                CloseHelper.quietClose(aeron);
+            }
+        }
+        if (null != failure)
+        {
+            throw failure;
         }
     }
 }

@@ -128,6 +128,11 @@ public final class WorkerAgent implements Agent, ControlledFragmentHandler
 
     public int doWork()
     {
+        if (dispatchSubscription.isClosed())
+        {
+            // The Aeron client closed itself (driver timeout): its CnC file is about to be unmapped.
+            throw new PipelineErrors.ClientClosed(roleName());
+        }
         if (pendingReportLengthBytes > 0)
         {
             return sendPendingReport() ? 1 : 0;

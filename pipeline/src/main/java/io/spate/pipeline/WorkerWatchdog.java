@@ -16,6 +16,7 @@ import java.io.PrintStream;
 final class WorkerWatchdog implements Agent
 {
     private final PipelineCounters counters;
+    private final io.aeron.Aeron aeron;
     private final long stallTimeoutNs;
     private final NanoClock clock;
     private final PrintStream log;
@@ -24,8 +25,14 @@ final class WorkerWatchdog implements Agent
     private final long[] lastProgressNs;
     private final boolean[] stalled;
 
-    WorkerWatchdog(final PipelineCounters counters, final long stallTimeoutNs, final NanoClock clock, final PrintStream log)
+    WorkerWatchdog(
+        final io.aeron.Aeron aeron,
+        final PipelineCounters counters,
+        final long stallTimeoutNs,
+        final NanoClock clock,
+        final PrintStream log)
     {
+        this.aeron = aeron;
         this.counters = counters;
         this.stallTimeoutNs = stallTimeoutNs;
         this.clock = clock;
@@ -49,6 +56,10 @@ final class WorkerWatchdog implements Agent
 
     public int doWork()
     {
+        if (aeron.isClosed())
+        {
+            throw new PipelineErrors.ClientClosed(roleName());
+        }
         final long nowNs = clock.nanoTime();
         int work = 0;
         for (int i = 0; i < lastPosition.length; i++)

@@ -4,6 +4,7 @@ import io.spate.codec.DatabaseSchema;
 import io.spate.codec.SchemaCompiler;
 import io.spate.codec.TypeDefinition;
 import io.spate.codec.RecordWriter;
+import io.spate.load.Demo;
 import io.spate.store.ApplyResults;
 import io.spate.store.NativeStore;
 import io.spate.store.NodeView;
@@ -11,23 +12,38 @@ import io.spate.store.OffHeapBuffer;
 import io.spate.wire.RecordStatus;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The tools' command lines, in this JVM: help, bad options (exit 2, one line), no driver (exit 1,
- * one line, at once rather than after Aeron's driver timeout), and the node format of {@code get}.
+ * The tools' command lines, in this JVM: help, one convention for bad options and values (one line
+ * naming the flag and ending with the value, exit 2, checked before anything is read or started), a
+ * schema file that is missing or not JSON (one line, exit 1, no exception names, no Jackson noise), no
+ * driver (exit 1, one line, at once rather than after Aeron's driver timeout), and the node format of
+ * {@code get}. The driver's own command line is tested in DriverMainTest.
  */
 class CliOptionsTest
 {
-    private final String schema = JvmProcess.exampleSchema().toString();
+    private static final String SCHEMA = JvmProcess.exampleSchema().toString();
+    private static final String MISSING_SCHEMA = "/no/such/schema.json";
+
+    private final String schema = SCHEMA;
     private final ByteArrayOutputStream outBytes = new ByteArrayOutputStream();
     private final ByteArrayOutputStream errBytes = new ByteArrayOutputStream();
     private final PrintStream out = new PrintStream(outBytes, true, StandardCharsets.UTF_8);
@@ -51,11 +67,182 @@ class CliOptionsTest
         return ProduceMain.run(args, out, err, () -> false);
     }
 
+    /**
+     * Runs a command in this JVM the way bin/spate names it; only for command lines that end before a
+     * pipeline or a demo would start.
+     */
+    private int command(final String command, final String... args) throws Exception
+    {
+        return switch (command)
+        {
+            case "pipeline" -> PipelineMain.run(args, out, err);
+            case "produce" -> produce(args);
+            case "stat" -> StatMain.run(args, out, err);
+            case "get", "count" -> ReadMain.run(concat(command, args), out, err);
+            case "demo" -> Demo.run(args, out, err);
+            default -> throw new IllegalArgumentException(command);
+        };
+    }
+
+    private static String[] concat(final String first, final String... rest)
+    {
+        final List<String> all = new ArrayList<>();
+        all.add(first);
+        all.addAll(Arrays.asList(rest));
+        return all.toArray(new String[0]);
+    }
+
     private List<String> errLines()
     {
         final String text = errBytes.toString(StandardCharsets.UTF_8);
         errBytes.reset();
         return text.isEmpty() ? List.of() : List.of(text.split("\n"));
+    }
+
+    /**
+     * Every command, a bad value of each kind of flag: the line is {@code <command>: <flag> ...: <value>}.
+     * The schema file named does not exist: flags are checked before the schema is read.
+     */
+    static Stream<Arguments> badValues()
+    {
+        return Stream.of(
+            Arguments.of("pipeline", "--workers 0", "pipeline: --workers must be 1..64: 0"),
+            Arguments.of("pipeline", "--workers abc", "pipeline: --workers needs a whole number: abc"),
+            Arguments.of("pipeline", "--workers 65", "pipeline: --workers must be 1..64: 65"),
+            Arguments.of("pipeline", "--buffer-bytes 1000", "pipeline: --buffer-bytes must be 262144..1073741824 " +
+                "bytes (at least one batch of spate.max.batch.bytes): 1000"),
+            Arguments.of("pipeline", "--buffer-bytes lots", "pipeline: --buffer-bytes needs a size in bytes, " +
+                "optionally with a suffix k, m or g (64m): lots"),
+            Arguments.of("pipeline", "--ingress-stream x", "pipeline: --ingress-stream needs a whole number: x"),
+            Arguments.of("pipeline", "--ingress udp:x", "pipeline: --ingress is not an Aeron channel " +
+                "(aeron:ipc or aeron:udp?endpoint=HOST:PORT): udp:x"),
+            Arguments.of("pipeline", "--drain-timeout-ms 0", "pipeline: --drain-timeout-ms must be 1..3600000: 0"),
+            Arguments.of("produce", "--records 0", "produce: --records must be at least 1: 0"),
+            Arguments.of("produce", "--records many", "produce: --records needs a whole number: many"),
+            Arguments.of("produce", "--rate -1", "produce: --rate must be 0..1000000000: -1"),
+            Arguments.of("produce", "--batch-size 0", "produce: --batch-size must be 1..8192: 0"),
+            Arguments.of("produce", "--stream 1.5", "produce: --stream needs a whole number: 1.5"),
+            Arguments.of("produce", "--timeout-ms -1", "produce: --timeout-ms must be 1..3600000: -1"),
+            Arguments.of("produce", "--client-id 0", "produce: --client-id must not be 0: 0"),
+            Arguments.of("produce", "--seed x", "produce: --seed needs a whole number: x"),
+            Arguments.of("produce", "--response-channel aeron:tcp", "produce: --response-channel is not an Aeron " +
+                "channel (aeron:ipc or aeron:udp?endpoint=HOST:PORT): aeron:tcp"),
+            Arguments.of("produce", "--ops create:x", "produce: --ops weight of create needs a whole number: x"),
+            Arguments.of("produce", "--ops create:-1", "produce: --ops weight of create must be 0..1000000: -1"),
+            Arguments.of("produce", "--ops create:0", "produce: --ops weights must not all be 0: create:0"),
+            Arguments.of("stat", "--interval-ms 5", "stat: --interval-ms must be 10..3600000: 5"),
+            Arguments.of("stat", "--interval-ms soon", "stat: --interval-ms needs a whole number: soon"),
+            Arguments.of("get", "User 0", "get: ID must be at least 1: 0"),
+            Arguments.of("get", "User x", "get: ID needs a whole number: x"),
+            Arguments.of("get", "User 1 --timeout-ms 0", "get: --timeout-ms must be 1..3600000: 0"),
+            Arguments.of("count", "User --stream x", "count: --stream needs a whole number: x"),
+            Arguments.of("demo", "--creates -1", "demo: --creates must be 1..10000000: -1"),
+            Arguments.of("demo", "--creates 0", "demo: --creates must be 1..10000000: 0"),
+            Arguments.of("demo", "--creates 1e6", "demo: --creates needs a whole number: 1e6"),
+            Arguments.of("demo", "--workers 0", "demo: --workers must be 1..64: 0"));
+    }
+
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("badValues")
+    void aBadValueNamesTheFlagAndExitsTwo(final String command, final String args, final String expected)
+        throws Exception
+    {
+        final List<String> arguments = new ArrayList<>(List.of(args.split(" ")));
+        if (!"stat".equals(command))
+        {
+            arguments.addAll(List.of("--schema", MISSING_SCHEMA));
+        }
+        assertEquals(2, command(command, arguments.toArray(new String[0])), command + " " + arguments);
+        assertEquals(List.of(expected), errLines());
+        assertEquals("", outBytes.toString(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void aBadValueThatNeedsTheSchemaNamesTheFlagAndExitsTwo() throws Exception
+    {
+        assertEquals(2, produce("--schema", schema, "--types", "User:2,Nope:1"));
+        assertEquals(List.of("produce: --types must be a type of schema social (User, Post, Follow, Counter): Nope"),
+            errLines());
+        assertEquals(2, produce("--schema", schema, "--types", "User:-1"));
+        assertEquals(List.of("produce: --types weight of User must be 0..1000000: -1"), errLines());
+        assertEquals(2, command("count", "Nope", "--schema", schema));
+        assertEquals(List.of("count: TYPE must be a type of schema social (User, Post, Follow, Counter): Nope"),
+            errLines());
+    }
+
+    @Test
+    void aBadSystemPropertyIsNamedAndExitsTwo() throws Exception
+    {
+        System.setProperty("spate.workers", "many");
+        try
+        {
+            assertEquals(2, command("pipeline", "--schema", schema));
+            assertEquals(List.of("pipeline: system property spate.workers needs a whole number: many"), errLines());
+        }
+        finally
+        {
+            System.clearProperty("spate.workers");
+        }
+        System.setProperty("spate.ingress.stream.id", "x");
+        try
+        {
+            assertEquals(2, produce("--schema", schema));
+            assertEquals(List.of("produce: system property spate.ingress.stream.id needs a whole number: x"), errLines());
+            // The flag wins: the property is not read.
+            assertEquals(2, produce("--schema", schema, "--stream", "7", "--records", "0"));
+            assertEquals(List.of("produce: --records must be at least 1: 0"), errLines());
+        }
+        finally
+        {
+            System.clearProperty("spate.ingress.stream.id");
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = { "pipeline", "produce", "get", "count", "demo" })
+    void aMissingSchemaFileIsOneLineAndExitsOne(final String command) throws Exception
+    {
+        final String[] args = switch (command)
+        {
+            case "get" -> new String[]{ "User", "1", "--schema", MISSING_SCHEMA };
+            case "count" -> new String[]{ "User", "--schema", MISSING_SCHEMA };
+            default -> new String[]{ "--schema", MISSING_SCHEMA };
+        };
+        assertEquals(1, command(command, args));
+        assertEquals(List.of(command + ": error: cannot read the schema file " + MISSING_SCHEMA + ": no such file"),
+            errLines());
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = { "pipeline", "produce", "count", "demo" })
+    void aSchemaFileThatIsNotJsonIsOneLineWithLineAndColumn(final String command) throws Exception
+    {
+        emptyDirectory = JvmProcess.temporaryDirectory("spate-cli-schema-");
+        final Path bad = emptyDirectory.resolve("bad.json");
+        Files.writeString(bad, "{ \"name\": \"broken\",\n  \"types\": [ { \"name\": ", StandardCharsets.UTF_8);
+        final String[] args = "count".equals(command) ?
+            new String[]{ "User", "--schema", bad.toString() } : new String[]{ "--schema", bad.toString() };
+        assertEquals(1, command(command, args));
+        final List<String> lines = errLines();
+        assertEquals(1, lines.size(), lines.toString());
+        final String line = lines.get(0);
+        assertTrue(line.startsWith(command + ": error: bad schema: " + bad + ": not valid JSON at line 2, column "), line);
+        assertFalse(line.contains("Source") || line.contains("REDACTED") || line.contains("Exception"), line);
+    }
+
+    @Test
+    void everyCommandHasHelpWithExitStatus() throws Exception
+    {
+        for (final String command : List.of("pipeline", "produce", "stat", "get", "count", "demo"))
+        {
+            outBytes.reset();
+            assertEquals(0, command(command, "--help"), command);
+            final String help = outBytes.toString(StandardCharsets.UTF_8);
+            assertTrue(help.startsWith("Usage: bin/spate ") && help.contains("bin/spate " + command + " "), help);
+            assertTrue(help.contains("Exit status: 0 "), help);
+            assertFalse(help.matches("(?s).*\\d,\\d{3}.*"), "plain digits, no grouping: " + help);
+        }
+        assertEquals("", errBytes.toString(StandardCharsets.UTF_8));
     }
 
     @Test
@@ -65,22 +252,14 @@ class CliOptionsTest
         assertTrue(outBytes.toString(StandardCharsets.UTF_8).contains("--response-channel"));
         assertEquals(2, produce("--records", "5"));
         assertOneLine("produce: --schema is required");
-        assertEquals(2, produce("--schema", schema, "--records", "many"));
-        assertOneLine("produce: --records needs a number");
-        assertEquals(2, produce("--schema", schema, "--batch-size", "0"));
-        assertOneLine("produce: --batch-size must be from 1");
-        assertEquals(2, produce("--schema", schema, "--types", "User:2,Nope:1"));
-        assertOneLine("produce: --types: schema social has no type named 'Nope'");
         assertEquals(2, produce("--schema", schema, "--ops", "create:50,upsert:50"));
         assertOneLine("produce: --ops wants");
-        assertEquals(2, produce("--schema", schema, "--ops", "create:0"));
-        assertOneLine("produce: --ops: the weights add up to 0");
         assertEquals(2, produce("--schema", schema, "--bogus"));
-        assertOneLine("produce: unknown option '--bogus'");
+        assertEquals(List.of("produce: unknown option '--bogus' (see --help)"), errLines());
+        assertEquals(2, produce("--schema", schema, "--records", "1", "--records", "2"));
+        assertEquals(List.of("produce: --records is given twice (see --help)"), errLines());
         assertEquals(2, produce("--schema", schema, "--embedded-driver", "--dir", "/tmp/x"));
         assertOneLine("produce: --dir and --embedded-driver");
-        assertEquals(1, produce("--schema", "/no/such/schema.json"));
-        assertOneLine("produce: error: cannot read the schema file");
     }
 
     @Test
@@ -97,21 +276,24 @@ class CliOptionsTest
         final String dir = noDriverDirectory();
         assertEquals(1, StatMain.run(new String[]{ "--dir", dir, "--once", "--interval-ms", "10" }, out, err));
         assertOneLine("stat: error: no media driver in");
-        assertEquals(2, StatMain.run(new String[]{ "--interval-ms", "soon" }, out, err));
-        assertOneLine("stat: --interval-ms needs a number");
         assertEquals(0, StatMain.run(new String[]{ "--help" }, out, err));
 
         assertEquals(2, ReadMain.run(new String[]{ "get", "User", "--schema", schema }, out, err));
-        assertOneLine("get: get wants TYPE ID");
-        assertEquals(2, ReadMain.run(new String[]{ "count", "Nope", "--schema", schema }, out, err));
-        assertOneLine("count: schema social has no type named 'Nope'");
+        assertEquals(List.of("get: get wants TYPE ID (see --help)"), errLines());
         assertEquals(2, ReadMain.run(new String[]{ "count", "User" }, out, err));
         assertOneLine("count: --schema is required");
         assertEquals(2, ReadMain.run(new String[]{ "list" }, out, err));
-        assertOneLine("read: the first argument must be get or count");
+        assertEquals(List.of("read: the first argument must be get or count (see --help)"), errLines());
         assertEquals(1, ReadMain.run(new String[]{ "count", "User", "--schema", schema, "--dir", dir }, out, err));
         assertOneLine("count: error: no media driver is running in");
         assertEquals(0, ReadMain.run(new String[]{ "get", "--help" }, out, err));
+    }
+
+    @Test
+    void pipelineWithoutADriverFailsAtOnce() throws Exception
+    {
+        assertEquals(1, PipelineMain.run(new String[]{ "--schema", schema, "--dir", noDriverDirectory() }, out, err));
+        assertOneLine("pipeline: error: no media driver is running in");
     }
 
     @Test

@@ -17,7 +17,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * {@code spate pipeline} refuses to start with one line saying what to do, and exit status 1: no
  * driver in the directory, a schema file that is missing or not a schema, and --embedded-driver on a
- * directory a live driver uses.
+ * directory a live driver uses; with exit status 2 and one line naming the flag: a bad flag value.
  */
 @Timeout(120)
 class PipelineStartupErrorsTest
@@ -57,6 +57,31 @@ class PipelineStartupErrorsTest
             scope.aeronDirectory("spate-cli-schema-dir-"));
         assertOneErrorLine(badJson, "bad.json");
         assertOneErrorLine(missing, "missing.json");
+        assertTrue(missing.lines().contains("pipeline: error: cannot read the schema file " +
+            files.resolve("missing.json") + ": no such file"), missing.output());
+        final String jsonError = badJson.lines().stream().filter((line) -> line.startsWith("pipeline: error: "))
+            .findFirst().orElseThrow();
+        assertTrue(jsonError.startsWith("pipeline: error: bad schema: " + bad + ": not valid JSON at line 1, column "),
+            jsonError);
+        assertTrue(!jsonError.contains("Source") && !jsonError.contains("REDACTED"), jsonError);
+    }
+
+    @Test
+    void badFlagValueNamesTheFlagAndExitsTwo() throws Exception
+    {
+        final JvmProcess zeroWorkers = scope.startPipeline("--workers", "0", "--embedded-driver", "--dir",
+            scope.aeronDirectory("spate-cli-workers-"));
+        final JvmProcess notANumber = scope.startPipeline("--workers", "abc", "--embedded-driver", "--dir",
+            scope.aeronDirectory("spate-cli-workers-"));
+        assertEquals(2, zeroWorkers.awaitExit(EXIT_TIMEOUT), zeroWorkers.output());
+        assertEquals(List.of("pipeline: --workers must be 1..64: 0"), pipelineLines(zeroWorkers));
+        assertEquals(2, notANumber.awaitExit(EXIT_TIMEOUT), notANumber.output());
+        assertEquals(List.of("pipeline: --workers needs a whole number: abc"), pipelineLines(notANumber));
+    }
+
+    private static List<String> pipelineLines(final JvmProcess pipeline)
+    {
+        return pipeline.lines().stream().filter((line) -> line.startsWith("pipeline:")).toList();
     }
 
     @Test

@@ -81,9 +81,9 @@ class ServiceLevelTest
     @Test
     void acksSurviveResponseTermRotationsAtAFixedRate() throws Exception
     {
-        // Creates only, of the type with the shortest Create: the smallest messages, so a batch stays well
-        // inside the largest message a 64 KiB term takes, and every record of a batch adds a createdIds
-        // entry to its ack.
+        // Creates only, of the type with the shortest Create: small messages, so a batch fits the largest
+        // message a 64 KiB term takes, and every record of a batch adds a createdIds entry to its ack.
+        // produce --batch-size is records per client batch: one BatchHeader message, answered by one Ack.
         final String type = "Follow";
         final int batchSize = 50;
         final long records = 100_000;
@@ -92,6 +92,11 @@ class ServiceLevelTest
         final DatabaseSchema schema = SchemaCompiler.compile(JvmProcess.exampleSchema());
         final TypeDefinition follow = schema.type(type);
         assertEquals(0, follow.varFieldCount(), type + " has no var fields: a Create of it has a fixed length");
+        for (final TypeDefinition other : schema.types())
+        {
+            assertTrue(other.varFieldCount() > 0 || other.rowLengthBytes() >= follow.rowLengthBytes(),
+                type + " has the shortest Create; " + other.name() + " is shorter");
+        }
 
         // The client batch: BatchHeader + batchSize Creates (header, block, empty varFields group, row as var data).
         final int createBytes = MessageHeaderEncoder.ENCODED_LENGTH + CreateEncoder.BLOCK_LENGTH +
@@ -134,13 +139,13 @@ class ServiceLevelTest
             "--records", Long.toString(records), "--rate", Long.toString(rate), "--batch-size", Integer.toString(batchSize),
             "--types", type, "--ops", "create:100", "--seed", "61", "--timeout-ms", "20000");
         final Map<String, String> summary = awaitAllAcked(producer, records, WAIT);
-        assertEquals(records, longValue(summary, "created"), summary.toString());
+        assertEquals(records, longValue(summary, "producer_created"), summary.toString());
         progress("producer done, every record acked");
 
         final Map<String, String> conductor = conductorStat(dir);
         assertEquals(0, longValue(conductor, "rejected"), "rejected ingress messages: " + conductor);
         assertEquals(records, longValue(conductor, "records_in"), conductor.toString());
-        assertEquals(acks, longValue(conductor, "acks"), "one ack per client batch: " + conductor);
+        assertTrue(longValue(conductor, "acks") >= acks, "an ack per client batch (" + acks + "): " + conductor);
 
         stopAndCheckCounts(pipeline, Map.of(type, records));
     }
@@ -171,7 +176,8 @@ class ServiceLevelTest
         final Map<String, String> conductor = conductorStat(dir);
         assertEquals(0, longValue(conductor, "rejected"), "rejected ingress messages: " + conductor);
         assertEquals(records, longValue(conductor, "records_in"), conductor.toString());
-        assertEquals(records / batchSize, longValue(conductor, "acks"), "one ack per client batch: " + conductor);
+        assertTrue(longValue(conductor, "acks") >= records / batchSize,
+            "an ack per client batch (" + records / batchSize + "): " + conductor);
 
         stopAndCheckCounts(pipeline, Map.of(type, records));
     }
@@ -208,10 +214,11 @@ class ServiceLevelTest
         final Map<String, String> conductor = conductorStat(dir);
         assertEquals(0, longValue(conductor, "rejected"), "rejected ingress messages: " + conductor);
         assertEquals(records, longValue(conductor, "records_in"), conductor.toString());
-        assertEquals(records / batchSize, longValue(conductor, "acks"), "one ack per client batch: " + conductor);
+        assertTrue(longValue(conductor, "acks") >= records / batchSize,
+            "an ack per client batch (" + records / batchSize + "): " + conductor);
 
         final Map<String, Long> live = new java.util.HashMap<>();
-        pairs(producer.awaitLineStartingWith("produce: records=", Duration.ofSeconds(5)), "live")
+        pairs(producer.awaitLineStartingWith("produce: records=", Duration.ofSeconds(5)), "producer_live")
             .forEach((type, count) -> live.put(type, Long.parseLong(count)));
         stopAndCheckCounts(pipeline, live);
     }
@@ -237,6 +244,8 @@ class ServiceLevelTest
         progress("second pipeline exited " + status);
         final String output = second.output();
         assertNotEquals(0, status, "the second pipeline must fail; output:\n" + output);
+        assertTrue(status < 128, "the second pipeline must exit by itself, not die of a signal or a JVM crash: " +
+            "exit status " + status + "; output:\n" + output);
         final List<String> errors = second.lines().stream().filter((line) -> line.startsWith("pipeline: error: ")).toList();
         assertEquals(1, errors.size(), "exactly one error line:\n" + output);
         final String prefix = "pipeline: error: another pipeline is running on the driver in " + dir;
@@ -274,7 +283,7 @@ class ServiceLevelTest
         progress("pipeline ready on the driver in " + dir);
         final JvmProcess producer = scope.produce("producer", "--dir", dir, "--stream", stream,
             "--records", "100000000", "--rate", "20000", "--seed", "91", "--timeout-ms", "20000");
-        producer.awaitLine((line) -> line.startsWith("produce: sent=") && !line.contains(" acked=0 "), WAIT);
+        producer.awaitLine((line) -> line.startsWith("produce: sent=") && !line.contains(" producer_acked=0 "), WAIT);
         progress("producer acked; SIGKILL to the driver (pid " + driver.process().pid() + ")");
         driver.kill();
         assertFalse(driver.process().isAlive(), "SIGKILL");
@@ -284,6 +293,8 @@ class ServiceLevelTest
         progress("pipeline exited " + status);
         final String output = pipeline.output();
         assertNotEquals(0, status, "the pipeline must fail when its driver dies; output:\n" + output);
+        assertTrue(status < 128, "the pipeline must exit by itself, not die of a signal or a JVM crash (128 + signal, " +
+            "134 = SIGABRT after a fatal error): exit status " + status + "; output:\n" + output);
         final List<String> errors = pipeline.lines().stream().filter((line) -> line.startsWith("pipeline: error: ")).toList();
         assertEquals(1, errors.size(), "exactly one error line:\n" + output);
         final String prefix = "pipeline: error: lost the media driver in " + dir;
@@ -332,9 +343,9 @@ class ServiceLevelTest
         progress(summary);
         final Map<String, String> values = pairs(summary, null);
         assertEquals(records, longValue(values, "records"), summary);
-        assertEquals(records, longValue(values, "acked"), summary);
-        assertEquals(0, longValue(values, "unacked"), summary);
-        assertEquals(0, longValue(values, "errors"), summary);
+        assertEquals(records, longValue(values, "producer_acked"), summary);
+        assertEquals(0, longValue(values, "producer_unacked"), summary);
+        assertEquals(0, longValue(values, "producer_failed"), summary);
         assertFalse(values.containsKey("unexpected_acks"), summary);
         return values;
     }
@@ -342,7 +353,8 @@ class ServiceLevelTest
     /**
      * Runs {@code spate stat --once}.
      *
-     * @return the key=value pairs of its conductor row (the only pipeline on the driver).
+     * @return the key=value pairs of its conductor row (the only pipeline on the driver), and of its
+     * sessions row when it prints one; no answer (ack or read response) discarded when it does.
      */
     private Map<String, String> conductorStat(final String dir) throws InterruptedException
     {
@@ -351,7 +363,18 @@ class ServiceLevelTest
         final List<String> rows = stat.lines().stream().filter((line) -> line.startsWith("  conductor: ")).toList();
         assertEquals(1, rows.size(), "one pipeline, one conductor row:\n" + stat.output());
         progress("stat" + rows.get(0));
-        return pairs(rows.get(0), null);
+        final Map<String, String> values = new java.util.HashMap<>(pairs(rows.get(0), null));
+        stat.lines().stream().filter((line) -> line.startsWith("  sessions: ")).findFirst().ifPresent((row) ->
+        {
+            progress("stat" + row);
+            final Map<String, String> sessions = pairs(row, null);
+            if (sessions.containsKey("answers_discarded"))
+            {
+                assertEquals(0, longValue(sessions, "answers_discarded"), "no ack discarded: " + row);
+            }
+            sessions.forEach(values::putIfAbsent);
+        });
+        return values;
     }
 
     /**
@@ -375,8 +398,8 @@ class ServiceLevelTest
     }
 
     /**
-     * No line of a stack trace: no "\tat ..." frames, no "Caused by:", no "Exception in thread", and no
-     * other line that names an exception (the one error line excepted, if given).
+     * No JVM crash report and no line of a stack trace: no "\tat ..." frames, no "Caused by:", no "Exception
+     * in thread", and no other line that names an exception (the one error line excepted, if given).
      */
     private static void assertNoStackTrace(final JvmProcess process, final String errorLine)
     {
@@ -384,6 +407,11 @@ class ServiceLevelTest
         {
             final boolean frame = line.startsWith("\tat ") || line.trim().startsWith("at ") && line.contains("(") ||
                 line.startsWith("Caused by:") || line.contains("Exception in thread") || line.trim().startsWith("... ");
+            // HotSpot's fatal error report (SIGSEGV and the like) on stdout.
+            final boolean crash = line.contains("A fatal error has been detected by the Java Runtime Environment") ||
+                line.startsWith("# Problematic frame:") || line.contains("hs_err_pid");
+            assertFalse(crash, process.name() + " crashed (JVM fatal error report): '" + line + "'; output:\n" +
+                process.output());
             final boolean namesException = !line.equals(errorLine) && (line.contains("Exception") || line.contains("Error:"));
             assertFalse(frame, process.name() + " printed a stack trace line: '" + line + "'; output:\n" +
                 process.output());

@@ -63,7 +63,7 @@ class StatAndReadTest
             "--records", Integer.toString(RECORDS), "--ops", "create:100", "--seed", "3");
         assertEquals(0, producer.awaitExit(EXIT_TIMEOUT), producer.output());
         final Map<String, String> live =
-            pairs(producer.awaitLineStartingWith("produce: records=", Duration.ofSeconds(5)), "live");
+            pairs(producer.awaitLineStartingWith("produce: records=", Duration.ofSeconds(5)), "producer_live");
 
         final JvmProcess stat = scope.start("stat", "io.spate.cli.StatMain", "--dir", dir, "--once",
             "--interval-ms", "200");
@@ -87,7 +87,8 @@ class StatAndReadTest
             .orElseThrow(() -> new AssertionError("no conductor row\n" + stat.output()));
         final Map<String, String> values = pairs(conductor, null);
         assertEquals(RECORDS, longValue(values, "records_in"), conductor);
-        assertEquals(RECORDS / 100, longValue(values, "acks"), conductor);
+        // One ack per client batch of 100; the counter also counts the pipeline's other answers (the session's).
+        assertTrue(longValue(values, "acks") >= RECORDS / 100, conductor);
         for (final String key : List.of("batches", "buffer_free_bytes", "copy_mode", "back_pressure", "rejected"))
         {
             longValue(values, key);
@@ -136,7 +137,7 @@ class StatAndReadTest
                 }
             });
             for (final String label : List.of("spate worker 0 position (bytes applied)", "spate worker 1 done batch (seq)",
-                "spate worker 1 records applied", "spate conductor records in", "spate conductor acks sent",
+                "spate worker 1 records applied", "spate conductor records in", "spate conductor answers sent (acks, read and connect answers)",
                 "spate conductor modify buffer bytes free"))
             {
                 assertTrue(byLabel.containsKey(label), "label '" + label + "' in " + byLabel.keySet());

@@ -269,15 +269,19 @@ class FaultInjectionTest
         {
             final TypeDefinition user = harness.schema.type("User");
             final PipelineCounters counters = harness.pipeline.counters();
-            try (SpateClient vanishing = harness.client())
+            try (RawProducer vanishing = harness.rawProducer(99))
             {
+                vanishing.readsAcks = false;
+                final io.spate.codec.RecordWriter writer = new io.spate.codec.RecordWriter(harness.schema);
+                final org.agrona.concurrent.UnsafeBuffer batch = new org.agrona.concurrent.UnsafeBuffer(new byte[4096]);
                 for (int b = 0; b < 200; b++)
                 {
+                    writer.wrap(batch, 0, batch.capacity()).beginBatch(vanishing.sessionId(), b + 1);
                     for (int i = 0; i < RECORDS_PER_BATCH; i++)
                     {
-                        vanishing.create(user);
+                        writer.create(user);
                     }
-                    vanishing.flush();
+                    vanishing.send(batch, 0, writer.endBatch());
                 }
                 // Gone without reading a single ack.
             }

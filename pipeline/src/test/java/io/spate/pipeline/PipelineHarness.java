@@ -24,6 +24,8 @@ final class PipelineHarness implements AutoCloseable
     final NativeStore store;
     final Pipeline pipeline;
     private final Path tempDirectory;
+    /** A client batch that fits the ingress term (a message may take term length / 8). */
+    final int clientBatchBytes;
 
     PipelineHarness(final DatabaseSchema schema, final Consumer<PipelineConfiguration> configure)
     {
@@ -47,6 +49,7 @@ final class PipelineHarness implements AutoCloseable
         final String dir = tempDirectory.resolve("aeron").toString();
         final DriverConfiguration driverConfiguration = new DriverConfiguration().aeronDirectoryName(dir).embedded(true);
         configureDriver.accept(driverConfiguration);
+        clientBatchBytes = Math.min(64 << 10, driverConfiguration.ipcTermBufferLength() / 8 - 256);
         driver = SpateDriver.launchEmbedded(driverConfiguration);
         aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(driver.aeronDirectoryName()));
         store = NativeStore.open(schema);
@@ -66,7 +69,12 @@ final class PipelineHarness implements AutoCloseable
 
     SpateClient client()
     {
-        return SpateClient.connect(new SpateClient.Context().aeron(aeron).schema(schema).timeoutMs(20_000));
+        return SpateClient.connect(clientContext());
+    }
+
+    SpateClient.Context clientContext()
+    {
+        return new SpateClient.Context().aeron(aeron).schema(schema).timeoutMs(20_000).batchCapacityBytes(clientBatchBytes);
     }
 
     RawProducer rawProducer(final long clientId)

@@ -39,6 +39,7 @@ final class RawProducer implements AutoCloseable
     private final Subscription responses;
     private final FragmentAssembler assembler;
     private final long clientId;
+    private volatile long sessionId;
     private final MessageHeaderDecoder headerDecoder = new MessageHeaderDecoder();
     private final AckDecoder ackDecoder = new AckDecoder();
     final List<Ack> acks = new ArrayList<>();
@@ -46,6 +47,11 @@ final class RawProducer implements AutoCloseable
     volatile io.spate.wire.SessionCloseReason closedReason;
     /** False for a producer that never reads its acks, not even while its sends are back-pressured. */
     boolean readsAcks = true;
+
+    static int responseStreamIdOf(final long clientId)
+    {
+        return (int)(20_000 + (clientId & 0xFFFF));
+    }
 
     final long clientId()
     {
@@ -60,31 +66,49 @@ final class RawProducer implements AutoCloseable
     RawProducer(final Aeron aeron, final PipelineConfiguration configuration, final long clientId)
     {
         this.clientId = clientId;
-        final int responseStreamId = (int)(20_000 + (clientId & 0xFFFF));
+        final int responseStreamId = responseStreamIdOf(clientId);
         publication = aeron.addExclusivePublication(configuration.ingressChannel(), configuration.ingressStreamId());
         responses = aeron.addSubscription("aeron:ipc", responseStreamId);
         assembler = new FragmentAssembler(this::onResponse);
         await(publication::isConnected, "ingress");
-        final UnsafeBuffer buffer = new UnsafeBuffer(new byte[256]);
+        final UnsafeBuffer buffer = new UnsafeBuffer(new byte[512]);
         final MessageHeaderEncoder header = new MessageHeaderEncoder();
         final ConnectEncoder connect = new ConnectEncoder().wrapAndApplyHeader(buffer, 0, header)
-            .clientId(clientId).responseStreamId(responseStreamId).responseChannel("aeron:ipc");
+            .clientId(clientId)
+            .correlationId(clientId)
+            .schemaHash(configuration.schema().hash())
+            .responseStreamId(responseStreamId)
+            .responseChannel("aeron:ipc")
+            .schemaName(configuration.schema().name())
+            .putCredentials(new byte[0], 0, 0);
         final int length = MessageHeaderEncoder.ENCODED_LENGTH + connect.encodedLength();
         header.frameLengthBytes(length);
         send(buffer, 0, length);
-        await(responses::isConnected, "response stream");
+        await(() ->
+        {
+            poll();
+            return 0 != sessionId;
+        }, "the session (ConnectResponse)");
     }
 
     /**
-     * Sends bytes as one message; when they start with a BatchHeader its client id is set to ours.
+     * @return the session the pipeline issued.
+     */
+    long sessionId()
+    {
+        return sessionId;
+    }
+
+    /**
+     * Sends bytes as one message; when they start with a BatchHeader its session id is set to ours.
      */
     void send(final MutableDirectBuffer buffer, final int offset, final int length)
     {
         if (length >= RecordFraming.HEADER_LENGTH_BYTES + BatchHeaderEncoder.BLOCK_LENGTH &&
             buffer.getShort(offset + RecordFraming.TEMPLATE_ID_OFFSET, ByteOrder.LITTLE_ENDIAN) == BatchHeaderEncoder.TEMPLATE_ID)
         {
-            buffer.putLong(offset + RecordFraming.HEADER_LENGTH_BYTES + BatchHeaderEncoder.clientIdEncodingOffset(),
-                clientId, ByteOrder.LITTLE_ENDIAN);
+            buffer.putLong(offset + RecordFraming.HEADER_LENGTH_BYTES + BatchHeaderEncoder.sessionIdEncodingOffset(),
+                sessionId, ByteOrder.LITTLE_ENDIAN);
         }
         final long deadlineNs = System.nanoTime() + 20_000_000_000L;
         long result;
@@ -100,6 +124,14 @@ final class RawProducer implements AutoCloseable
             }
             Thread.onSpinWait();
         }
+    }
+
+    /**
+     * Sends bytes as they are (no session id stamped): for forgeries.
+     */
+    void sendRaw(final MutableDirectBuffer buffer, final int offset, final int length)
+    {
+        await(() -> publication.offer(buffer, offset, length) > 0, "offer");
     }
 
     int poll()
@@ -122,6 +154,17 @@ final class RawProducer implements AutoCloseable
     private void onResponse(final DirectBuffer buffer, final int offset, final int length, final io.aeron.logbuffer.Header h)
     {
         headerDecoder.wrap(buffer, offset);
+        if (headerDecoder.templateId() == io.spate.wire.ConnectResponseDecoder.TEMPLATE_ID)
+        {
+            final io.spate.wire.ConnectResponseDecoder response =
+                new io.spate.wire.ConnectResponseDecoder().wrapAndApplyHeader(buffer, offset, headerDecoder);
+            if (response.status() != io.spate.wire.ConnectStatus.OPENED)
+            {
+                throw new AssertionError("connect refused: " + response.status() + " " + response.detail());
+            }
+            sessionId = response.sessionId();
+            return;
+        }
         if (headerDecoder.templateId() == io.spate.wire.SessionClosedDecoder.TEMPLATE_ID)
         {
             closedReason = new io.spate.wire.SessionClosedDecoder().wrapAndApplyHeader(buffer, offset, headerDecoder).reason();

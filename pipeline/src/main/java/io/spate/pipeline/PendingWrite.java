@@ -1,0 +1,121 @@
+package io.spate.pipeline;
+
+import io.spate.wire.AckDecoder;
+import io.spate.wire.RecordStatus;
+import org.agrona.collections.Long2LongHashMap;
+
+import java.util.Arrays;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * The outcomes of the records a {@link SpateClient} wrote between two {@code flushAsync()} calls, however
+ * many batches they took: per record (in the order written) its status and, for a Create, its id. Its
+ * arrays grow to the largest write and are reused while only a listener reads the outcomes.
+ */
+final class PendingWrite
+{
+    private static final long NO_OFFSET = -1;
+
+    private final Long2LongHashMap recordOffsetByCorrelation = new Long2LongHashMap(NO_OFFSET);
+    private long[] ids = new long[64];
+    private byte[] statuses = new byte[64];
+    private int recordCount;
+    int batchCount;
+    int outstanding;
+    private long lastCorrelationId;
+    private RecordStatus firstFailure = RecordStatus.OK;
+    CompletableFuture<BatchResult> future;
+    long deadlineNs;
+
+    void addBatch(final long correlationId, final int batchRecordCount)
+    {
+        if (recordCount + batchRecordCount > ids.length)
+        {
+            final int capacity = Math.max(ids.length * 2, recordCount + batchRecordCount);
+            ids = Arrays.copyOf(ids, capacity);
+            statuses = Arrays.copyOf(statuses, capacity);
+        }
+        recordOffsetByCorrelation.put(correlationId, recordCount);
+        Arrays.fill(ids, recordCount, recordCount + batchRecordCount, 0);
+        Arrays.fill(statuses, recordCount, recordCount + batchRecordCount, (byte)RecordStatus.OK.value());
+        recordCount += batchRecordCount;
+        batchCount++;
+        outstanding++;
+        lastCorrelationId = correlationId;
+    }
+
+    /**
+     * Takes one batch's ack.
+     */
+    void onAck(final AckDecoder ack)
+    {
+        final long offset = recordOffsetByCorrelation.remove(ack.correlationId());
+        if (offset == NO_OFFSET)
+        {
+            return;
+        }
+        outstanding--;
+        final int first = (int)offset;
+        final int batchRecords = (int)Math.min(ack.recordCount(), recordCount - first);
+        final RecordStatus status = ack.status();
+        for (final AckDecoder.CreatedIdsDecoder created : ack.createdIds())
+        {
+            if (created.recordIndex() < batchRecords)
+            {
+                ids[first + (int)created.recordIndex()] = created.nodeId();
+            }
+        }
+        int errorCount = 0;
+        for (final AckDecoder.ErrorsDecoder error : ack.errors())
+        {
+            errorCount++;
+            if (error.recordIndex() < batchRecords)
+            {
+                statuses[first + (int)error.recordIndex()] = (byte)error.statusRaw();
+            }
+        }
+        if (status != RecordStatus.OK && errorCount == 0)
+        {
+            // A batch-wide refusal: no record of it applied.
+            Arrays.fill(statuses, first, first + batchRecords, (byte)status.value());
+        }
+        if (status != RecordStatus.OK && firstFailure == RecordStatus.OK)
+        {
+            firstFailure = status;
+        }
+    }
+
+    /**
+     * Completes the future once every batch is acked.
+     *
+     * @return true when it completed now.
+     */
+    boolean completeIfAcked()
+    {
+        if (null == future || outstanding > 0 || future.isDone())
+        {
+            return false;
+        }
+        final RecordStatus[] recordStatuses = new RecordStatus[recordCount];
+        for (int i = 0; i < recordCount; i++)
+        {
+            recordStatuses[i] = RecordStatus.get((short)(statuses[i] & 0xFF));
+        }
+        future.complete(new BatchResult(lastCorrelationId, firstFailure, Arrays.copyOf(ids, recordCount), recordStatuses));
+        return true;
+    }
+
+    int recordCount()
+    {
+        return recordCount;
+    }
+
+    void reset()
+    {
+        recordOffsetByCorrelation.clear();
+        recordCount = 0;
+        batchCount = 0;
+        outstanding = 0;
+        firstFailure = RecordStatus.OK;
+    }
+}
