@@ -1782,6 +1782,35 @@ int32_t spate_store_exists(spate_store *store, uint16_t type_id, int64_t node_id
     }
 }
 
+int32_t spate_store_node_state(spate_store *store, uint16_t type_id, int64_t node_id)
+{
+    if (store == NULL)
+    {
+        return SPATE_ERROR_NULL_ARGUMENT;
+    }
+    spate_type *type = spate_find_type(store, type_id);
+    if (type == NULL)
+    {
+        return SPATE_ERROR_UNKNOWN_TYPE;
+    }
+    if (node_id < 1 || node_id >= atomic_load_explicit(&type->next_id, memory_order_acquire) ||
+        !spate_row_written(type, node_id))
+    {
+        return SPATE_STATE_NEVER;
+    }
+    const uint8_t *row = spate_row(type, node_id);
+    _Atomic uint64_t *sequence = spate_stripe(type, node_id);
+    for (;;)
+    {
+        const uint64_t sequence_value = spate_read_begin(sequence);
+        const uint8_t state = spate_row_state(row);
+        if (!spate_read_retry(sequence, sequence_value))
+        {
+            return state;
+        }
+    }
+}
+
 int64_t spate_store_count(spate_store *store, uint16_t type_id)
 {
     if (store == NULL)

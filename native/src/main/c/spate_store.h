@@ -181,6 +181,10 @@ int64_t spate_store_get(
 /* 1 if the node is live, 0 if not, negative SPATE_ERROR_UNKNOWN_TYPE (or NULL_ARGUMENT). Seqlocked like get. */
 int32_t spate_store_exists(spate_store *store, uint16_t type_id, int64_t node_id);
 
+/* What became of a node id: 0 never live (not taken yet, skipped, or its Create was refused), 1 live,
+   2 deleted; negative SPATE_ERROR_UNKNOWN_TYPE (or NULL_ARGUMENT). Seqlocked like get. */
+int32_t spate_store_node_state(spate_store *store, uint16_t type_id, int64_t node_id);
+
 /* Live nodes of a type, or negative SPATE_ERROR_UNKNOWN_TYPE (or NULL_ARGUMENT). Any thread. */
 int64_t spate_store_count(spate_store *store, uint16_t type_id);
 

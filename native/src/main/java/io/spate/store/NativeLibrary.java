@@ -38,6 +38,7 @@ final class NativeLibrary
     static final MethodHandle APPLY;
     static final MethodHandle GET;
     static final MethodHandle EXISTS;
+    static final MethodHandle NODE_STATE;
     static final MethodHandle COUNT;
     static final MethodHandle NEXT_ID;
     static final MethodHandle RESERVE;
@@ -57,6 +58,8 @@ final class NativeLibrary
         GET = downcall(linker, lookup, "spate_store_get",
             FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_SHORT, JAVA_LONG, JAVA_LONG, JAVA_INT), critical);
         EXISTS = downcall(linker, lookup, "spate_store_exists",
+            FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_SHORT, JAVA_LONG), critical);
+        NODE_STATE = downcall(linker, lookup, "spate_store_node_state",
             FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_SHORT, JAVA_LONG), critical);
         COUNT = downcall(linker, lookup, "spate_store_count",
             FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_SHORT), critical);

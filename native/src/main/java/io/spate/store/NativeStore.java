@@ -187,6 +187,37 @@ public final class NativeStore implements AutoCloseable
         return result == 1;
     }
 
+    /** {@link #nodeState}: the id was never live (not taken, skipped, or its Create was refused). */
+    public static final int NODE_NEVER = 0;
+    /** {@link #nodeState}: the node is live. */
+    public static final int NODE_LIVE = 1;
+    /** {@link #nodeState}: the node was deleted. */
+    public static final int NODE_DELETED = 2;
+
+    /**
+     * @param typeId of the node.
+     * @param nodeId of the node.
+     * @return {@link #NODE_NEVER}, {@link #NODE_LIVE} or {@link #NODE_DELETED}.
+     */
+    public int nodeState(final int typeId, final long nodeId)
+    {
+        final long storeHandle = handle();
+        final int result;
+        try
+        {
+            result = (int)NativeLibrary.NODE_STATE.invokeExact(storeHandle, (short)typeId, nodeId);
+        }
+        catch (final Throwable ex)
+        {
+            throw new NativeStoreException("spate_store_node_state failed: " + ex, ex);
+        }
+        if (result < 0)
+        {
+            throw new NativeStoreException("spate_store_node_state(type " + typeId + "): " + errorName(result));
+        }
+        return result;
+    }
+
     /**
      * @param typeId of the nodes.
      * @return live nodes of the type.

@@ -1,5 +1,6 @@
 package io.spate.store;
 
+import io.spate.client.NodeView;
 import io.spate.codec.DatabaseSchema;
 import io.spate.codec.RecordFraming;
 import io.spate.codec.RecordWriter;
@@ -57,6 +58,17 @@ class NativeStoreTest
     }
 
     @Test
+    void clientSizesNodeCopiesAsTheStoreWritesThem()
+    {
+        // The client (which cannot depend on this module) sizes its read buffer with NodeView.
+        assertEquals(NativeStore.maxNodeLengthBytes(schema), NodeView.maxLengthBytes(schema));
+        for (final TypeDefinition type : schema.types())
+        {
+            assertEquals(NativeStore.maxNodeLengthBytes(type), NodeView.maxLengthBytes(type), type.name());
+        }
+    }
+
+    @Test
     void shouldCreateReadUpdateIncrementAndDelete()
     {
         writer.wrap(batch.buffer(), 0, batch.capacityBytes()).beginBatch(1, 1);
@@ -101,6 +113,19 @@ class NativeStoreTest
         assertEquals(-1, store.get(user.typeId(), 1, nodeCopy.address(), nodeCopy.capacityBytes()));
         assertEquals(0, store.count(user.typeId()));
         assertEquals(2, store.nextId(user.typeId()), "ids are never reused");
+        assertEquals(NativeStore.NODE_DELETED, store.nodeState(user.typeId(), 1), "deleted");
+        assertEquals(NativeStore.NODE_NEVER, store.nodeState(user.typeId(), 2), "not taken yet");
+        assertEquals(NativeStore.NODE_NEVER, store.nodeState(user.typeId(), 0), "no such id");
+        assertEquals(NativeStore.NODE_NEVER, store.nodeState(user.typeId(), Long.MAX_VALUE), "far past the next id");
+
+        // A Create that skips ahead: the ids it skips were never live.
+        writer.wrap(batch.buffer(), 0, batch.capacityBytes());
+        writer.create(user, 5);
+        assertEquals(1, apply(writer.endBatch()));
+        assertEquals(RecordStatus.OK.value(), results.status(0));
+        assertEquals(NativeStore.NODE_LIVE, store.nodeState(user.typeId(), 5));
+        assertEquals(NativeStore.NODE_NEVER, store.nodeState(user.typeId(), 3), "skipped");
+        assertEquals(NativeStore.NODE_DELETED, store.nodeState(user.typeId(), 1));
     }
 
     @Test

@@ -1,5 +1,6 @@
 package io.spate.store;
 
+import io.spate.client.NodeView;
 import io.spate.codec.DatabaseSchema;
 import io.spate.codec.TypeDefinition;
 import io.spate.codec.testing.ReferenceStore;

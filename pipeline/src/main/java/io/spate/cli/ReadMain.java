@@ -8,9 +8,9 @@ import io.spate.codec.DatabaseSchema;
 import io.spate.codec.FieldDefinition;
 import io.spate.codec.TypeDefinition;
 import io.spate.pipeline.PipelineConfiguration;
-import io.spate.pipeline.SpateClient;
-import io.spate.pipeline.SpateClientException;
-import io.spate.store.NodeView;
+import io.spate.client.SpateClient;
+import io.spate.client.SpateClientException;
+import io.spate.client.NodeView;
 import org.agrona.CloseHelper;
 
 import java.io.PrintStream;
@@ -21,7 +21,7 @@ import java.util.Set;
  * {@code bin/spate get TYPE ID} and {@code bin/spate count TYPE}: reads through a running pipeline
  * with a {@link SpateClient} (the read is answered once every write the pipeline took in before it is
  * applied). {@code get} prints the node as {@code Type#id field=value ...} (strings quoted, bytes in
- * hex) or {@code not found} (exit 1); {@code count} prints the number of live nodes of the type.
+ * hex) or {@code not found: deleted} / {@code not found: never existed} (exit 1); {@code count} prints the number of live nodes of the type.
  * Bad options or values exit 2 with one line naming them; no driver or no pipeline: one line, exit 1.
  */
 public final class ReadMain
@@ -32,7 +32,7 @@ public final class ReadMain
         "Usage: bin/spate get TYPE ID --schema FILE [options]",
         "       bin/spate count TYPE --schema FILE [options]",
         "Reads through a running pipeline: get prints one node ('Type#id field=value ...', strings quoted,",
-        "bytes in hex) or 'not found' (exit 1: never created, or deleted); count prints the number of live",
+        "bytes in hex) or 'not found: deleted' / 'not found: never existed' (exit 1); count prints the number of live",
         "nodes of the type. TYPE is a type of the schema; ID a node id, at least 1.",
         "  --schema FILE            database schema (JSON) the pipeline runs with (required)",
         "  --dir DIR                Aeron directory of the driver (default: " + CliSupport.DEFAULT_DIR_HELP + ")",
@@ -44,7 +44,7 @@ public final class ReadMain
         "  --timeout-ms N           how long to wait for the pipeline, 1.." + CliSupport.MAX_TIMEOUT_MS +
             " (default " + DEFAULT_TIMEOUT_MS + ")",
         "  --help                   print this help and exit",
-        "Exit status: 0 done; 1 get found no node ('not found'), or it failed: schema file unreadable or invalid,",
+        "Exit status: 0 done; 1 get found no node ('not found: ...'), or it failed: schema file unreadable or invalid,",
         "no media driver, no pipeline, one line 'get: error: ...' ('count: error: ...'); 2 bad option, or bad value",
         "of a flag, TYPE, ID or system property, one line naming it.");
 
@@ -157,7 +157,8 @@ public final class ReadMain
             final NodeView node = client.get(type, nodeId);
             if (null == node)
             {
-                out.println("not found");
+                out.println(client.lastReadStatus() == io.spate.wire.RecordStatus.DELETED ?
+                    "not found: deleted" : "not found: never existed");
                 return CliSupport.EXIT_FAILURE;
             }
             out.println(format(node, nodeId));

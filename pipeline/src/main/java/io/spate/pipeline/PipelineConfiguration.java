@@ -2,6 +2,7 @@ package io.spate.pipeline;
 
 import io.spate.driver.IdleStrategies;
 
+import io.spate.client.SpateClient;
 import io.spate.codec.DatabaseSchema;
 
 import java.util.List;
@@ -12,8 +13,9 @@ import java.util.List;
  */
 public final class PipelineConfiguration
 {
-    public static final String INGRESS_CHANNEL_PROP = "spate.ingress.channel";
-    public static final String INGRESS_STREAM_ID_PROP = "spate.ingress.stream.id";
+    /** The client's: producers and the pipeline read the same properties. */
+    public static final String INGRESS_CHANNEL_PROP = SpateClient.Context.INGRESS_CHANNEL_PROP;
+    public static final String INGRESS_STREAM_ID_PROP = SpateClient.Context.INGRESS_STREAM_ID_PROP;
     public static final String DISPATCH_STREAM_ID_BASE_PROP = "spate.dispatch.stream.id.base";
     public static final String APPLIED_STREAM_ID_PROP = "spate.applied.stream.id";
     public static final String WORKER_COUNT_PROP = "spate.workers";
@@ -45,8 +47,8 @@ public final class PipelineConfiguration
         SHARED
     }
 
-    public static final String DEFAULT_INGRESS_CHANNEL = "aeron:ipc";
-    public static final int DEFAULT_INGRESS_STREAM_ID = 1001;
+    public static final String DEFAULT_INGRESS_CHANNEL = SpateClient.Context.DEFAULT_INGRESS_CHANNEL;
+    public static final int DEFAULT_INGRESS_STREAM_ID = SpateClient.Context.DEFAULT_INGRESS_STREAM_ID;
 
     private DatabaseSchema schema;
     private String ingressChannel = System.getProperty(INGRESS_CHANNEL_PROP, DEFAULT_INGRESS_CHANNEL);

@@ -152,7 +152,9 @@ final class ReadQueue implements AutoCloseable
             nodeLength = store.get(typeId, nodeIds[index], nodeCopy.address(), nodeCopy.capacityBytes());
             if (nodeLength < 0)
             {
-                status = RecordStatus.NO_SUCH_NODE;
+                // Tell a deleted node from one that never existed: the producer asked about an id it may hold.
+                status = store.nodeState(typeId, nodeIds[index]) == NativeStore.NODE_DELETED ?
+                    RecordStatus.DELETED : RecordStatus.NO_SUCH_NODE;
                 nodeLength = 0;
             }
         }

@@ -7,7 +7,7 @@ import io.spate.codec.RecordWriter;
 import io.spate.load.Demo;
 import io.spate.store.ApplyResults;
 import io.spate.store.NativeStore;
-import io.spate.store.NodeView;
+import io.spate.client.NodeView;
 import io.spate.store.OffHeapBuffer;
 import io.spate.wire.RecordStatus;
 import org.junit.jupiter.api.AfterEach;

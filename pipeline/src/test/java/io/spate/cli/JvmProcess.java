@@ -59,18 +59,33 @@ final class JvmProcess implements AutoCloseable
      */
     static JvmProcess start(final String name, final String mainClass, final List<String> args)
     {
-        final List<String> command = new ArrayList<>();
-        command.add(ProcessHandle.current().info().command().orElseThrow(
-            () -> new IllegalStateException("cannot tell which java binary runs the tests")));
-        command.addAll(JVM_FLAGS);
-        command.addAll(SMALL_JVM);
+        final List<String> jvmArgs = new ArrayList<>(JVM_FLAGS);
         final String nativeDir = System.getProperty("spate.native.dir");
         if (null != nativeDir)
         {
-            command.add("-Dspate.native.dir=" + nativeDir);
+            jvmArgs.add("-Dspate.native.dir=" + nativeDir);
         }
+        return start(name, jvmArgs, classPath(), mainClass, args);
+    }
+
+    /**
+     * @param name      for messages and the echoed output.
+     * @param jvmFlags  the JVM's flags (besides {@link #SMALL_JVM}), instead of the project's.
+     * @param classPath the JVM's class path, instead of the tests'.
+     * @param mainClass fully qualified.
+     * @param args      of the main.
+     * @return the started process.
+     */
+    static JvmProcess start(
+        final String name, final List<String> jvmFlags, final String classPath, final String mainClass, final List<String> args)
+    {
+        final List<String> command = new ArrayList<>();
+        command.add(ProcessHandle.current().info().command().orElseThrow(
+            () -> new IllegalStateException("cannot tell which java binary runs the tests")));
+        command.addAll(SMALL_JVM);
+        command.addAll(jvmFlags);
         command.add("-cp");
-        command.add(classPath());
+        command.add(classPath);
         command.add(mainClass);
         command.addAll(args);
         try

@@ -45,6 +45,17 @@ final class ProcessScope implements AutoCloseable
     }
 
     /**
+     * Starts a main with its own JVM flags and class path (not the project's), killed on close like the others.
+     */
+    JvmProcess start(final String name, final List<String> jvmFlags, final String classPath, final String mainClass,
+        final String... args)
+    {
+        final JvmProcess process = JvmProcess.start(name, jvmFlags, classPath, mainClass, Arrays.asList(args));
+        processes.add(process);
+        return process;
+    }
+
+    /**
      * Starts {@code spate driver} and waits until it runs.
      */
     JvmProcess driver(final String aeronDirectory) throws InterruptedException

@@ -1,5 +1,6 @@
 package io.spate.pipeline;
 
+import io.spate.client.SpateClient;
 import com.sun.management.ThreadMXBean;
 import io.spate.codec.DatabaseSchema;
 import io.spate.codec.TypeDefinition;

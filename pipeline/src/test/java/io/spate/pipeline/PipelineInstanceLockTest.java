@@ -1,5 +1,6 @@
 package io.spate.pipeline;
 
+import io.spate.client.SpateClient;
 import io.spate.codec.DatabaseSchema;
 import io.spate.store.NativeStore;
 import org.junit.jupiter.api.Test;

@@ -1,5 +1,7 @@
 package io.spate.pipeline;
 
+import io.spate.client.SpateClient;
+import io.spate.client.BatchResult;
 import io.aeron.Aeron;
 import io.spate.codec.DatabaseSchema;
 import io.spate.codec.TypeDefinition;

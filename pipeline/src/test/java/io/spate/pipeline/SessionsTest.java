@@ -1,5 +1,8 @@
 package io.spate.pipeline;
 
+import io.spate.client.SpateClientException;
+import io.spate.client.BatchResult;
+import io.spate.client.SpateClient;
 import io.aeron.AeronCounters;
 import io.aeron.ExclusivePublication;
 import io.spate.codec.DatabaseSchema;
@@ -158,6 +161,7 @@ class SessionsTest
         {
             final PipelineCounters counters = harness.pipeline.counters();
             final int publicationsBefore = countersOfType(harness, AeronCounters.DRIVER_PUBLISHER_LIMIT_TYPE_ID);
+            final int countersBefore = countersOfType(harness, ANY_TYPE);
             try (ExclusivePublication flood = harness.aeron.addExclusivePublication("aeron:ipc",
                 harness.pipeline.configuration().ingressStreamId()))
             {
@@ -181,6 +185,7 @@ class SessionsTest
             RawProducer.await(() -> counters.sessionsOpen().get() == 0, "the flood's session closed");
             RawProducer.await(() -> countersOfType(harness, AeronCounters.DRIVER_PUBLISHER_LIMIT_TYPE_ID) <= publicationsBefore,
                 "publications back to what they were");
+            RawProducer.await(() -> countersOfType(harness, ANY_TYPE) <= countersBefore, "driver counters back to what they were");
             try (SpateClient next = harness.client())
             {
                 next.create(schema.type("Counter"));
@@ -207,6 +212,10 @@ class SessionsTest
         {
             final PipelineCounters counters = harness.pipeline.counters();
             final int publicationsBefore = countersOfType(harness, AeronCounters.DRIVER_PUBLISHER_LIMIT_TYPE_ID);
+            final int countersBefore = countersOfType(harness, ANY_TYPE);
+            final Runtime runtime = Runtime.getRuntime();
+            System.gc();
+            final long heapBeforeBytes = runtime.totalMemory() - runtime.freeMemory();
             int mostOpen = 0;
             final SpateClient.Context context = harness.clientContext().idleStrategy("yielding");
             for (int i = 0; i < SHORT_LIVED_CLIENTS; i++)
@@ -232,18 +241,25 @@ class SessionsTest
             RawProducer.await(() -> counters.sessionsOpen().get() == 0, "every short-lived session closed");
             RawProducer.await(() -> countersOfType(harness, AeronCounters.DRIVER_PUBLISHER_LIMIT_TYPE_ID) <= publicationsBefore,
                 "publications back to what they were");
+            RawProducer.await(() -> countersOfType(harness, ANY_TYPE) <= countersBefore, "driver counters back to what they were");
             assertFalse(mostOpen > 1_000, "sessions are released as producers go, not when a cap is reached: " + mostOpen);
+            System.gc();
+            final long heapAfterBytes = runtime.totalMemory() - runtime.freeMemory();
+            System.out.println("short-lived clients: heap in use " + heapBeforeBytes / 1024 + " KiB before, " +
+                heapAfterBytes / 1024 + " KiB after (this JVM holds the pipeline, the driver and the clients)");
             assertNull(harness.pipeline.fatalError());
             harness.assertNoAgentError();
         }
     }
+
+    static final int ANY_TYPE = Integer.MIN_VALUE;
 
     static int countersOfType(final PipelineHarness harness, final int typeId)
     {
         final int[] count = new int[1];
         harness.aeron.countersReader().forEach((counterId, type, key, label) ->
         {
-            if (type == typeId)
+            if (type == typeId || typeId == ANY_TYPE)
             {
                 count[0]++;
             }

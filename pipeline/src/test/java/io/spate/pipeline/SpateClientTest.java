@@ -1,8 +1,11 @@
 package io.spate.pipeline;
 
+import io.spate.client.SpateClientException;
+import io.spate.client.SpateClient;
+import io.spate.client.BatchResult;
 import io.spate.codec.DatabaseSchema;
 import io.spate.codec.TypeDefinition;
-import io.spate.store.NodeView;
+import io.spate.client.NodeView;
 import io.spate.wire.RecordStatus;
 import org.junit.jupiter.api.Test;
 
@@ -66,6 +69,38 @@ class SpateClientTest
             assertEquals(8, client.get(user, 1).getLong(user.field("karma")));
             assertNull(client.get(post, 1), "deleted");
             assertEquals(0, client.count(post));
+            harness.assertNoAgentError();
+        }
+    }
+
+    @Test
+    void shouldGiveEveryIdOfAWriteInOneCallAndTellDeletedFromNeverExisted()
+    {
+        final DatabaseSchema schema = PipelineHarness.exampleSchema();
+        final TypeDefinition user = schema.type("User");
+        try (PipelineHarness harness = new PipelineHarness(schema, c -> { });
+            SpateClient client = SpateClient.connect(harness.clientContext().batchCapacityBytes(4096)))
+        {
+            for (int i = 0; i < 1_000; i++)
+            {
+                client.create(user);
+                client.setLong(user.field("age"), i % 100); // 4 KiB batches: the client flushes many on its own
+            }
+            final BatchResult result = client.flushAndAwait();
+            assertEquals(1_000, result.recordCount());
+            for (int i = 0; i < 1_000; i++)
+            {
+                assertEquals(i + 1, result.createdId(i), "record " + i);
+            }
+            client.delete(user, 7);
+            assertTrue(client.flushAndAwait().isOk());
+            assertNull(client.get(user, 7));
+            assertEquals(RecordStatus.DELETED, client.lastReadStatus());
+            assertNull(client.get(user, 5_000));
+            assertEquals(RecordStatus.NO_SUCH_NODE, client.lastReadStatus());
+            assertEquals(8, client.get(user, 9).getLong(user.field("age")));
+            assertEquals(RecordStatus.OK, client.lastReadStatus());
+            assertTrue(client.get(user, 9).toString().startsWith("User{age=8,"), client.get(user, 9).toString());
             harness.assertNoAgentError();
         }
     }

@@ -61,6 +61,37 @@ class TermRotationTest
     void everyBatchShouldBeAckedOnceAndAppliedInIngressOrderAcrossRotations(
         final PipelineConfiguration.ThreadingMode mode, final int workers, final long seed) throws Exception
     {
+        run(mode, workers, seed, false);
+    }
+
+    /**
+     * The scheduler gives a batch to the lowest idle worker, so with random mixes worker 0 takes nearly
+     * everything. Here each producer writes one type of its own and every apply takes a little longer:
+     * while a worker holds one producer's type, another producer's batches go to another worker, and every
+     * dispatch stream rotates too.
+     */
+    @ParameterizedTest(name = "dedicated threading, 4 workers, one type per producer, seed {0}")
+    @MethodSource("seeds")
+    void everyDispatchStreamShouldRotateWhenTypesSpreadOverWorkers(final long seed) throws Exception
+    {
+        final Map<Integer, long[]> rotations = run(PipelineConfiguration.ThreadingMode.DEDICATED, 4, seed, true);
+        final int dispatchBase = new PipelineConfiguration().dispatchStreamIdBase();
+        for (int w = 0; w < 4; w++)
+        {
+            final long[] stream = rotations.getOrDefault(dispatchBase + w, new long[4]);
+            assertTrue(stream[3] >= 1, "dispatch stream of worker " + w + " rotated " + stream[3] + " times");
+        }
+    }
+
+    static Stream<Long> seeds()
+    {
+        return Stream.of(91L, 92L);
+    }
+
+    private Map<Integer, long[]> run(
+        final PipelineConfiguration.ThreadingMode mode, final int workers, final long seed, final boolean typePerProducer)
+        throws Exception
+    {
         final DatabaseSchema schema = PipelineHarness.exampleSchema();
         final ConcurrentLinkedQueue<long[]> ingressOrder = new ConcurrentLinkedQueue<>();
         final FaultInjector observer = new FaultInjector()
@@ -68,6 +99,19 @@ class TermRotationTest
             public void onClientBatchAppended(final long clientId, final long correlationId)
             {
                 ingressOrder.add(new long[]{ clientId, correlationId });
+            }
+
+            public void beforeApply(final int worker, final long batchSeq)
+            {
+                if (typePerProducer)
+                {
+                    // A slower store: a worker stays busy long enough for the other types to go elsewhere.
+                    final long untilNs = System.nanoTime() + 50_000;
+                    while (System.nanoTime() < untilNs)
+                    {
+                        Thread.onSpinWait();
+                    }
+                }
             }
         };
         try (PipelineHarness harness = new PipelineHarness(schema, d -> d.ipcTermBufferLength(TERM_LENGTH), c -> c
@@ -83,7 +127,9 @@ class TermRotationTest
             for (int p = 0; p < PRODUCERS; p++)
             {
                 final long clientId = seed * 10 + p + 1;
-                futures.add(executor.submit(() -> produce(harness, clientId, seed + clientId)));
+                final List<io.spate.codec.TypeDefinition> types = typePerProducer ?
+                    List.of(schema.types().get(p % schema.types().size())) : null;
+                futures.add(executor.submit(() -> produce(harness, clientId, seed + clientId, types)));
             }
             final Map<Long, Sent> byClient = new HashMap<>();
             for (final Future<Sent> future : futures)
@@ -167,15 +213,17 @@ class TermRotationTest
             // >= 120,000 records / 8 per batch = 15,000 dispatches of >= 96 framed bytes: >= 21 terms in all.
             assertTrue(dispatchRotations >= 21, "dispatch rotations " + dispatchRotations);
             assertTrue(rotations.get(configuration.appliedStreamId())[3] >= 10, "applied rotations");
+            return rotations;
         }
     }
 
-    private static Sent produce(final PipelineHarness harness, final long clientId, final long seed)
+    private static Sent produce(
+        final PipelineHarness harness, final long clientId, final long seed, final List<io.spate.codec.TypeDefinition> types)
     {
         final Map<Long, byte[]> batches = new TreeMap<>();
         try (RawProducer producer = harness.rawProducer(clientId))
         {
-            final RandomWorkload workload = new RandomWorkload(harness.schema, seed);
+            final RandomWorkload workload = new RandomWorkload(harness.schema, seed, types);
             final UnsafeBuffer batch = new UnsafeBuffer(new byte[8 * 1024 - 64]);
             int records = 0;
             long correlationId = 0;

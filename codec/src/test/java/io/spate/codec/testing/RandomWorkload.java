@@ -21,6 +21,7 @@ import java.util.Random;
 public final class RandomWorkload
 {
     private final DatabaseSchema schema;
+    private final List<TypeDefinition> types;
     private final Random random;
     private final RecordWriter writer;
     private final long[] nextIdGuess;
@@ -31,6 +32,17 @@ public final class RandomWorkload
 
     public RandomWorkload(final DatabaseSchema schema, final long seed)
     {
+        this(schema, seed, null);
+    }
+
+    /**
+     * @param schema    the database schema.
+     * @param seed      of the random choices.
+     * @param onlyTypes the types records may be of; null: every type of the schema.
+     */
+    public RandomWorkload(final DatabaseSchema schema, final long seed, final List<TypeDefinition> onlyTypes)
+    {
+        this.types = null == onlyTypes ? schema.types() : List.copyOf(onlyTypes);
         this.schema = schema;
         this.random = new Random(seed);
         this.writer = new RecordWriter(schema);
@@ -75,7 +87,7 @@ public final class RandomWorkload
         final List<int[]> createsInBatch = new ArrayList<>();
         for (int i = 0; i < recordCount; i++)
         {
-            final TypeDefinition type = schema.types().get(random.nextInt(schema.types().size()));
+            final TypeDefinition type = types.size() == 1 ? types.get(0) : types.get(random.nextInt(types.size()));
             final int dice = random.nextInt(100);
             if (dice < 45 || createdIds.get(type.typeId() - 1).isEmpty())
             {

@@ -1,5 +1,6 @@
-package io.spate.store;
+package io.spate.client;
 
+import io.spate.codec.DatabaseSchema;
 import io.spate.codec.FieldDefinition;
 import io.spate.codec.TypeDefinition;
 import org.agrona.DirectBuffer;
@@ -8,12 +9,44 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 
 /**
- * Flyweight over what {@link NativeStore#get} copied out: the fixed row, then each string/bytes
- * field (field-id order) as a u32 length and its bytes. Typed getters by field handle.
+ * Flyweight over a copy of one node, as the store's {@code get} writes it and a read answer carries it:
+ * the fixed row, then each string/bytes field (field-id order) as a u32 length and its bytes. Typed
+ * getters by field handle.
  */
 public final class NodeView
 {
     private static final int VALUE_LENGTH_BYTES = 4;
+
+    /**
+     * @param type to size a node copy for.
+     * @return the most bytes a copy of a node of the type takes.
+     */
+    public static int maxLengthBytes(final TypeDefinition type)
+    {
+        long length = type.rowLengthBytes();
+        for (final FieldDefinition field : type.fields())
+        {
+            if (field.isVariable())
+            {
+                length += VALUE_LENGTH_BYTES + field.maxLengthBytes();
+            }
+        }
+        return (int)Math.min(length, Integer.MAX_VALUE);
+    }
+
+    /**
+     * @param schema to size a node copy for.
+     * @return the most bytes a copy of a node of any type of the schema takes (at least 8).
+     */
+    public static int maxLengthBytes(final DatabaseSchema schema)
+    {
+        int max = 8;
+        for (final TypeDefinition type : schema.types())
+        {
+            max = Math.max(max, maxLengthBytes(type));
+        }
+        return max;
+    }
 
     private TypeDefinition type;
     private DirectBuffer buffer;

@@ -1,4 +1,4 @@
-package io.spate.pipeline;
+package io.spate.client;
 
 /**
  * A client call that could not complete: not connected, timed out under back pressure, or no

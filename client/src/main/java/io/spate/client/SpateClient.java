@@ -1,6 +1,4 @@
-package io.spate.pipeline;
-
-import io.spate.driver.IdleStrategies;
+package io.spate.client;
 
 import io.aeron.Aeron;
 import io.aeron.ExclusivePublication;
@@ -14,7 +12,6 @@ import io.spate.codec.RecordFraming;
 import io.spate.codec.RecordWriter;
 import io.spate.codec.TypeDefinition;
 import io.spate.codec.WireBounds;
-import io.spate.store.NodeView;
 import io.spate.wire.AckDecoder;
 import io.spate.wire.BatchHeaderEncoder;
 import io.spate.wire.ConnectEncoder;
@@ -30,12 +27,17 @@ import io.spate.wire.SessionClosedDecoder;
 import org.agrona.CloseHelper;
 import org.agrona.DirectBuffer;
 import org.agrona.collections.Long2ObjectHashMap;
+import org.agrona.concurrent.BackoffIdleStrategy;
+import org.agrona.concurrent.BusySpinIdleStrategy;
 import org.agrona.concurrent.IdleStrategy;
+import org.agrona.concurrent.SleepingIdleStrategy;
+import org.agrona.concurrent.YieldingIdleStrategy;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
 
@@ -76,20 +78,30 @@ public final class SpateClient implements AutoCloseable
     /** Settings of a client; system-property defaults, fluent setters. */
     public static final class Context
     {
+        /** System property naming the ingress channel; the pipeline reads it too. */
+        public static final String INGRESS_CHANNEL_PROP = "spate.ingress.channel";
+        /** System property naming the ingress stream id; the pipeline reads it too. */
+        public static final String INGRESS_STREAM_ID_PROP = "spate.ingress.stream.id";
+        /** The ingress channel when {@link #INGRESS_CHANNEL_PROP} is not set. */
+        public static final String DEFAULT_INGRESS_CHANNEL = "aeron:ipc";
+        /** The ingress stream id when {@link #INGRESS_STREAM_ID_PROP} is not set. */
+        public static final int DEFAULT_INGRESS_STREAM_ID = 1001;
+        /** System property naming the idle strategy: backoff (the default), sleeping, yielding or busy. */
+        public static final String IDLE_STRATEGY_PROP = "spate.client.idle.strategy";
+
         private Aeron aeron;
         private String aeronDirectoryName = System.getProperty("spate.driver.dir", io.aeron.CommonContext.getAeronDirectoryName());
         private DatabaseSchema schema;
-        private String ingressChannel = System.getProperty(PipelineConfiguration.INGRESS_CHANNEL_PROP,
-            PipelineConfiguration.DEFAULT_INGRESS_CHANNEL);
-        private int ingressStreamId = Integer.getInteger(PipelineConfiguration.INGRESS_STREAM_ID_PROP,
-            PipelineConfiguration.DEFAULT_INGRESS_STREAM_ID);
+        private String ingressChannel = System.getProperty(INGRESS_CHANNEL_PROP, DEFAULT_INGRESS_CHANNEL);
+        private int ingressStreamId = Integer.getInteger(INGRESS_STREAM_ID_PROP, DEFAULT_INGRESS_STREAM_ID);
         private String responseChannel = System.getProperty("spate.client.response.channel", "aeron:ipc");
         private int responseStreamId = Integer.getInteger("spate.client.response.stream.id", 0);
         private long clientId = Long.getLong("spate.client.id", 0);
         private int batchCapacityBytes = Integer.getInteger("spate.client.batch.bytes", 0);
         private int maxRecordsPerBatch = Integer.getInteger("spate.client.max.records.per.batch", 1024);
         private long timeoutNs = Long.getLong("spate.client.timeout.ms", 10_000) * 1_000_000L;
-        private String idleStrategy = System.getProperty("spate.client.idle.strategy", "backoff");
+        private IdleStrategy idleStrategy;
+        private String idleStrategyName = System.getProperty(IDLE_STRATEGY_PROP, "backoff");
         private byte[] credentials;
         private boolean reconnect = !"false".equals(System.getProperty("spate.client.reconnect"));
 
@@ -165,10 +177,44 @@ public final class SpateClient implements AutoCloseable
             return this;
         }
 
+        /**
+         * @param idleStrategy how the client waits in blocking calls (connect, flush, reads, close); used by the
+         *                     client connected with this context, so never give one to clients of other threads.
+         *                     Default: a new {@link BackoffIdleStrategy} per client (10 spins, 5 yields, then
+         *                     parks from 1 µs doubling up to 1 ms), or the one named by {@value #IDLE_STRATEGY_PROP}.
+         * @return this.
+         */
+        public Context idleStrategy(final IdleStrategy idleStrategy)
+        {
+            this.idleStrategy = java.util.Objects.requireNonNull(idleStrategy, "idleStrategy");
+            return this;
+        }
+
+        /**
+         * @param name backoff (the default), sleeping (parks 1 ms), yielding or busy, case ignored: each client
+         *             connected with this context gets a new strategy of that name.
+         * @return this.
+         * @throws IllegalArgumentException naming the valid names when {@code name} is none of them.
+         */
         public Context idleStrategy(final String name)
         {
-            this.idleStrategy = name;
+            idleStrategyNamed(name);
+            this.idleStrategyName = name;
+            this.idleStrategy = null;
             return this;
+        }
+
+        private static IdleStrategy idleStrategyNamed(final String name)
+        {
+            return switch (null == name ? "" : name.trim().toLowerCase(Locale.ROOT))
+            {
+                case "backoff" -> new BackoffIdleStrategy(10, 5, 1_000, 1_000_000);
+                case "sleeping" -> new SleepingIdleStrategy(1_000_000);
+                case "yielding" -> new YieldingIdleStrategy();
+                case "busy" -> new BusySpinIdleStrategy();
+                default -> throw new IllegalArgumentException(
+                    "unknown idle strategy '" + name + "'; valid names: backoff, sleeping, yielding, busy");
+            };
         }
 
         /**
@@ -253,8 +299,8 @@ public final class SpateClient implements AutoCloseable
         this.maxRecordLengthBytes = schema.maxRecordLengthBytes();
 
         this.writer = new RecordWriter(schema);
-        this.idle = IdleStrategies.parse(context.idleStrategy);
-        this.readNode = new UnsafeBuffer(new byte[io.spate.store.NativeStore.maxNodeLengthBytes(schema)]);
+        this.idle = null != context.idleStrategy ? context.idleStrategy : Context.idleStrategyNamed(context.idleStrategyName);
+        this.readNode = new UnsafeBuffer(new byte[NodeView.maxLengthBytes(schema)]);
 
         if (null != context.aeron)
         {
@@ -639,9 +685,10 @@ public final class SpateClient implements AutoCloseable
     /**
      * Sends the current batch and returns a future of the outcome of <b>every record written since the
      * previous flushAsync()</b>, however many batches the client sent on its own because they were full:
-     * "create N records, get N ids" is N creates and one {@code flushAsync().join()}. Record indexes in
-     * the result run over all of them, in the order they were written. Allocates: for convenience; the
-     * allocation-free path is an {@link AckListener} with {@link #flush()}.
+     * the future completes while someone {@link #poll() polls} (acks arrive only then); for "create N
+     * records, get N ids" in one call, use {@link #flushAndAwait()}.
+     * Record indexes in the result run over all of them, in the order they were written. Allocates: for
+     * convenience; the allocation-free path is an {@link AckListener} with {@link #flush()}.
      *
      * @return the future; it fails with a {@link SpateClientException} when the session closes or no ack
      * comes within the timeout.
@@ -661,6 +708,39 @@ public final class SpateClient implements AutoCloseable
         sealedWrites.add(write);
         write.completeIfAcked();
         return write.future;
+    }
+
+    /**
+     * "Create N records, get N ids" in one call: sends what is written and waits (polling) for the outcome
+     * of every record written since the previous {@link #flushAsync()} or flushAndAwait(), however many
+     * batches that took.
+     *
+     * @return per record, in the order written: its status and, for a Create, its id.
+     * @throws SpateClientException when the session closes or no ack comes within the timeout.
+     */
+    public BatchResult flushAndAwait()
+    {
+        final CompletableFuture<BatchResult> future = flushAsync();
+        while (!future.isDone())
+        {
+            if (poll() == 0)
+            {
+                idle.idle();
+            }
+        }
+        idle.reset();
+        try
+        {
+            return future.join();
+        }
+        catch (final java.util.concurrent.CompletionException ex)
+        {
+            if (ex.getCause() instanceof SpateClientException clientException)
+            {
+                throw clientException;
+            }
+            throw new SpateClientException(String.valueOf(ex.getCause()));
+        }
     }
 
     /**
@@ -806,12 +886,22 @@ public final class SpateClient implements AutoCloseable
     }
 
     /**
-     * @return a view of the node (valid until the next read), or null when it does not exist.
+     * @return a view of the node (valid until the next read), or null when it does not exist:
+     * {@link #lastReadStatus()} then says whether it was deleted or never existed.
      */
     public NodeView get(final TypeDefinition type, final long nodeId)
     {
         read(ReadKind.GET, type, nodeId);
         return readStatus == RecordStatus.OK ? nodeView.wrap(type, readNode, 0, readNodeLengthBytes) : null;
+    }
+
+    /**
+     * @return the outcome of the last read: OK, DELETED (the node existed and was deleted), NO_SUCH_NODE
+     * (it never existed: not created yet, or its Create failed) or UNKNOWN_TYPE; null before any read.
+     */
+    public RecordStatus lastReadStatus()
+    {
+        return readStatus;
     }
 
     private void read(final ReadKind kind, final TypeDefinition type, final long nodeId)

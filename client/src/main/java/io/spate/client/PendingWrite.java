@@ -1,4 +1,4 @@
-package io.spate.pipeline;
+package io.spate.client;
 
 import io.spate.wire.AckDecoder;
 import io.spate.wire.RecordStatus;
