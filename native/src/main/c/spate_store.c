@@ -1753,35 +1753,6 @@ int64_t spate_store_get(spate_store *store, uint16_t type_id, int64_t node_id, u
     }
 }
 
-int32_t spate_store_exists(spate_store *store, uint16_t type_id, int64_t node_id)
-{
-    if (store == NULL)
-    {
-        return SPATE_ERROR_NULL_ARGUMENT;
-    }
-    spate_type *type = spate_find_type(store, type_id);
-    if (type == NULL)
-    {
-        return SPATE_ERROR_UNKNOWN_TYPE;
-    }
-    if (node_id < 1 || node_id >= atomic_load_explicit(&type->next_id, memory_order_acquire) ||
-        !spate_row_written(type, node_id))
-    {
-        return 0;
-    }
-    const uint8_t *row = spate_row(type, node_id);
-    _Atomic uint64_t *sequence = spate_stripe(type, node_id);
-    for (;;)
-    {
-        const uint64_t sequence_value = spate_read_begin(sequence);
-        const bool live = spate_row_state(row) == SPATE_STATE_LIVE;
-        if (!spate_read_retry(sequence, sequence_value))
-        {
-            return live ? 1 : 0;
-        }
-    }
-}
-
 int32_t spate_store_node_state(spate_store *store, uint16_t type_id, int64_t node_id)
 {
     if (store == NULL)
@@ -1809,6 +1780,12 @@ int32_t spate_store_node_state(spate_store *store, uint16_t type_id, int64_t nod
             return state;
         }
     }
+}
+
+int32_t spate_store_exists(spate_store *store, uint16_t type_id, int64_t node_id)
+{
+    const int32_t state = spate_store_node_state(store, type_id, node_id);
+    return state < 0 ? state : (state == SPATE_STATE_LIVE ? 1 : 0);
 }
 
 int64_t spate_store_count(spate_store *store, uint16_t type_id)

@@ -4,13 +4,13 @@ import io.aeron.Aeron;
 import io.spate.cli.CliSupport.CliException;
 import io.spate.cli.CliSupport.Options;
 import io.spate.cli.CliSupport.UsageException;
+import io.spate.client.NodeView;
+import io.spate.client.SpateClient;
+import io.spate.client.SpateClientException;
 import io.spate.codec.DatabaseSchema;
 import io.spate.codec.FieldDefinition;
 import io.spate.codec.TypeDefinition;
 import io.spate.pipeline.PipelineConfiguration;
-import io.spate.client.SpateClient;
-import io.spate.client.SpateClientException;
-import io.spate.client.NodeView;
 import org.agrona.CloseHelper;
 
 import java.io.PrintStream;

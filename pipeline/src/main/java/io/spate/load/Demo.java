@@ -1,10 +1,12 @@
 package io.spate.load;
 
 import io.aeron.Aeron;
-import io.spate.cli.CliSupport;
 import io.spate.cli.CliSupport.CliException;
 import io.spate.cli.CliSupport.Options;
 import io.spate.cli.CliSupport.UsageException;
+import io.spate.cli.CliSupport;
+import io.spate.client.NodeView;
+import io.spate.client.SpateClient;
 import io.spate.codec.DatabaseSchema;
 import io.spate.codec.FieldDefinition;
 import io.spate.codec.TypeDefinition;
@@ -12,9 +14,7 @@ import io.spate.driver.DriverConfiguration;
 import io.spate.driver.SpateDriver;
 import io.spate.pipeline.Pipeline;
 import io.spate.pipeline.PipelineConfiguration;
-import io.spate.client.SpateClient;
 import io.spate.store.NativeStore;
-import io.spate.client.NodeView;
 import io.spate.store.OffHeapBuffer;
 import io.spate.wire.AckDecoder;
 import io.spate.wire.RecordStatus;

@@ -1,13 +1,13 @@
 package io.spate.cli;
 
+import io.spate.client.NodeView;
 import io.spate.codec.DatabaseSchema;
+import io.spate.codec.RecordWriter;
 import io.spate.codec.SchemaCompiler;
 import io.spate.codec.TypeDefinition;
-import io.spate.codec.RecordWriter;
 import io.spate.load.Demo;
 import io.spate.store.ApplyResults;
 import io.spate.store.NativeStore;
-import io.spate.client.NodeView;
 import io.spate.store.OffHeapBuffer;
 import io.spate.wire.RecordStatus;
 import org.junit.jupiter.api.AfterEach;

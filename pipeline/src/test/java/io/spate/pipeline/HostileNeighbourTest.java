@@ -1,7 +1,7 @@
 package io.spate.pipeline;
 
-import io.spate.client.SpateClient;
 import io.aeron.ExclusivePublication;
+import io.spate.client.SpateClient;
 import io.spate.codec.DatabaseSchema;
 import io.spate.codec.TypeDefinition;
 import io.spate.wire.BatchAppliedEncoder;

@@ -1,7 +1,7 @@
 package io.spate.pipeline;
 
-import io.spate.client.SpateClient;
 import com.sun.management.ThreadMXBean;
+import io.spate.client.SpateClient;
 import io.spate.codec.DatabaseSchema;
 import io.spate.codec.TypeDefinition;
 import org.junit.jupiter.api.Test;

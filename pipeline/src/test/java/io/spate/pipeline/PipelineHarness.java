@@ -1,7 +1,7 @@
 package io.spate.pipeline;
 
-import io.spate.client.SpateClient;
 import io.aeron.Aeron;
+import io.spate.client.SpateClient;
 import io.spate.codec.DatabaseSchema;
 import io.spate.codec.testing.ExampleSchemas;
 import io.spate.driver.DriverConfiguration;

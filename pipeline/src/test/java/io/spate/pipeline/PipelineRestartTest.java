@@ -1,8 +1,8 @@
 package io.spate.pipeline;
 
-import io.spate.client.SpateClient;
-import io.spate.client.BatchResult;
 import io.aeron.Aeron;
+import io.spate.client.BatchResult;
+import io.spate.client.SpateClient;
 import io.spate.codec.DatabaseSchema;
 import io.spate.codec.TypeDefinition;
 import io.spate.driver.DriverConfiguration;

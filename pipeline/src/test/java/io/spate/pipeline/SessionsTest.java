@@ -1,10 +1,10 @@
 package io.spate.pipeline;
 
-import io.spate.client.SpateClientException;
-import io.spate.client.BatchResult;
-import io.spate.client.SpateClient;
 import io.aeron.AeronCounters;
 import io.aeron.ExclusivePublication;
+import io.spate.client.BatchResult;
+import io.spate.client.SpateClient;
+import io.spate.client.SpateClientException;
 import io.spate.codec.DatabaseSchema;
 import io.spate.codec.RecordWriter;
 import io.spate.codec.SchemaCompiler;
@@ -110,6 +110,31 @@ class SessionsTest
                 client.create(schema.type("Counter"));
                 client.flush();
                 assertTrue(client.awaitAcks(30_000));
+            }
+            harness.assertNoAgentError();
+        }
+    }
+
+    @Test
+    void sessionsShouldBeBoundedAndCloseShouldSendWhatIsWritten()
+    {
+        final DatabaseSchema schema = PipelineHarness.exampleSchema();
+        final TypeDefinition counter = schema.type("Counter");
+        try (PipelineHarness harness = new PipelineHarness(schema, c -> c.maxSessions(1)))
+        {
+            try (SpateClient only = harness.client())
+            {
+                final SpateClientException refused = assertThrows(SpateClientException.class, harness::client);
+                assertTrue(refused.getMessage().contains("TOO_MANY_SESSIONS"), refused.getMessage());
+                for (int i = 0; i < 10; i++)
+                {
+                    only.create(counter); // never flushed by the caller: close() sends them and waits for the ack
+                }
+            }
+            RawProducer.await(() -> harness.pipeline.counters().sessionsOpen().get() == 0, "the first session closed");
+            try (SpateClient next = harness.client())
+            {
+                assertEquals(10, next.count(counter), "close() sent what was written");
             }
             harness.assertNoAgentError();
         }

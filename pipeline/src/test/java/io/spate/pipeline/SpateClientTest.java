@@ -1,11 +1,11 @@
 package io.spate.pipeline;
 
-import io.spate.client.SpateClientException;
-import io.spate.client.SpateClient;
 import io.spate.client.BatchResult;
+import io.spate.client.NodeView;
+import io.spate.client.SpateClient;
+import io.spate.client.SpateClientException;
 import io.spate.codec.DatabaseSchema;
 import io.spate.codec.TypeDefinition;
-import io.spate.client.NodeView;
 import io.spate.wire.RecordStatus;
 import org.junit.jupiter.api.Test;
 
