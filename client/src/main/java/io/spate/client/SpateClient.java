@@ -46,8 +46,9 @@ import java.util.concurrent.ThreadLocalRandom;
  * setters (by field handle, or by name for convenience) and sent by {@link #flush()}; the pipeline
  * answers each batch with one ack. Not thread-safe: one client per producer thread.
  * <ul>
- * <li>Results: {@link #flushAsync()} gives a future per batch; the allocation-free path is an
- * {@link AckListener}, called from {@link #poll()} with the ack decoder itself.</li>
+ * <li>Results: {@link #flushAndAwait()} and {@link #flushAsync()} give the outcome of every record written
+ * since the previous call, however many batches that took; the allocation-free path is an
+ * {@link AckListener} (then the only way), called from {@link #poll()} with the ack decoder itself.</li>
  * <li>Back pressure: {@link #flush()} blocks up to the configured timeout and then throws;
  * {@link #tryFlush()} returns {@link #BACK_PRESSURED} at once ("try later").</li>
  * <li>Reads: {@link #count(TypeDefinition)} and {@link #get(TypeDefinition, long)} are answered after
@@ -434,11 +435,18 @@ public final class SpateClient implements AutoCloseable
     }
 
     /**
-     * @param listener called from {@link #poll()} for every ack, after any future completes.
+     * @param listener called from {@link #poll()} for every ack. With a listener the outcomes go to it alone
+     *                 (nothing kept, nothing allocated per batch) and {@link #flushAsync()} is refused; set it
+     *                 before sending.
      * @return this.
      */
     public SpateClient ackListener(final AckListener listener)
     {
+        if (inFlightBatches > 0 || currentWrite.batchCount > 0 || !sealedWrites.isEmpty())
+        {
+            throw new IllegalStateException("set the AckListener before sending: outcomes already sent are kept " +
+                "for flushAsync()");
+        }
         this.ackListener = listener;
         return this;
     }
@@ -671,8 +679,12 @@ public final class SpateClient implements AutoCloseable
             batchOpen = false;
             openType = null;
             inFlightBatches++;
-            currentWrite.addBatch(batchCorrelationId, recordCount);
-            writeByCorrelation.put(batchCorrelationId, currentWrite);
+            if (null == ackListener)
+            {
+                // Kept for flushAsync(); a listener sees every outcome itself, so nothing is kept (or allocated).
+                currentWrite.addBatch(batchCorrelationId, recordCount);
+                writeByCorrelation.put(batchCorrelationId, currentWrite);
+            }
             return batchCorrelationId;
         }
         if (result == Publication.CLOSED || result == Publication.MAX_POSITION_EXCEEDED)
@@ -695,6 +707,11 @@ public final class SpateClient implements AutoCloseable
      */
     public CompletableFuture<BatchResult> flushAsync()
     {
+        if (null != ackListener)
+        {
+            throw new IllegalStateException("this client gives every outcome to its AckListener: use flush() (and " +
+                "awaitAcks), or a client without a listener for flushAsync()");
+        }
         flush();
         final PendingWrite write = currentWrite;
         currentWrite = new PendingWrite();
@@ -980,6 +997,12 @@ public final class SpateClient implements AutoCloseable
         {
             return;
         }
+        if (null != ackListener)
+        {
+            inFlightBatches--; // one answer per batch of this session
+            ackListener.onAck(ackDecoder);
+            return;
+        }
         final PendingWrite write = writeByCorrelation.remove(ackDecoder.correlationId());
         if (null == write)
         {
@@ -987,19 +1010,7 @@ public final class SpateClient implements AutoCloseable
         }
         inFlightBatches--;
         write.onAck(ackDecoder);
-        ackDecoder.wrapAndApplyHeader(buffer, offset, headerDecoder);
-        if (null != ackListener)
-        {
-            ackListener.onAck(ackDecoder);
-        }
-        if (write == currentWrite)
-        {
-            if (null != ackListener && write.outstanding == 0)
-            {
-                write.reset(); // the listener has seen every outcome; nothing is waiting to collect them
-            }
-        }
-        else if (write.completeIfAcked())
+        if (write != currentWrite && write.completeIfAcked())
         {
             sealedWrites.remove(write);
         }
