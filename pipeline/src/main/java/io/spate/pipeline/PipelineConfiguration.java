@@ -52,32 +52,31 @@ public final class PipelineConfiguration
 
     private DatabaseSchema schema;
     private String ingressChannel = System.getProperty(INGRESS_CHANNEL_PROP, DEFAULT_INGRESS_CHANNEL);
-    private int ingressStreamId = Integer.getInteger(INGRESS_STREAM_ID_PROP, DEFAULT_INGRESS_STREAM_ID);
-    private int dispatchStreamIdBase = Integer.getInteger(DISPATCH_STREAM_ID_BASE_PROP, 1100);
-    private int appliedStreamId = Integer.getInteger(APPLIED_STREAM_ID_PROP, 1099);
-    private int workerCount = Integer.getInteger(WORKER_COUNT_PROP,
+    private int ingressStreamId = intProperty(INGRESS_STREAM_ID_PROP, DEFAULT_INGRESS_STREAM_ID);
+    private int dispatchStreamIdBase = intProperty(DISPATCH_STREAM_ID_BASE_PROP, 1100);
+    private int appliedStreamId = intProperty(APPLIED_STREAM_ID_PROP, 1099);
+    private int workerCount = intProperty(WORKER_COUNT_PROP,
         Math.max(1, Runtime.getRuntime().availableProcessors() - 1));
-    private int modifyBufferBytes = Integer.getInteger(MODIFY_BUFFER_BYTES_PROP, 64 << 20);
-    private int copyModeThresholdBytes = Integer.getInteger(COPY_MODE_THRESHOLD_BYTES_PROP, -1);
-    private int maxBatchBytes = Integer.getInteger(MAX_BATCH_BYTES_PROP, 256 << 10);
-    private int maxRecordsPerBatch = Integer.getInteger(MAX_RECORDS_PER_BATCH_PROP, 8192);
-    private int maxInFlightBatches = Integer.getInteger(MAX_IN_FLIGHT_BATCHES_PROP, 256);
+    private int modifyBufferBytes = intProperty(MODIFY_BUFFER_BYTES_PROP, 64 << 20);
+    private int copyModeThresholdBytes = intProperty(COPY_MODE_THRESHOLD_BYTES_PROP, -1);
+    private int maxBatchBytes = intProperty(MAX_BATCH_BYTES_PROP, 256 << 10);
+    private int maxRecordsPerBatch = intProperty(MAX_RECORDS_PER_BATCH_PROP, 8192);
+    private int maxInFlightBatches = intProperty(MAX_IN_FLIGHT_BATCHES_PROP, 256);
     private String conductorIdleStrategy = System.getProperty(CONDUCTOR_IDLE_PROP, "backoff");
     private String workerIdleStrategy = System.getProperty(WORKER_IDLE_PROP, "backoff");
-    private long sessionTimeoutMs = Long.getLong(SESSION_TIMEOUT_MS_PROP, 10_000);
-    private int sessionBacklogBytes = Integer.getInteger(SESSION_BACKLOG_BYTES_PROP, 8 << 20);
-    private long workerStallTimeoutMs = Long.getLong(WORKER_STALL_TIMEOUT_MS_PROP, 5_000);
+    private long sessionTimeoutMs = longProperty(SESSION_TIMEOUT_MS_PROP, 10_000);
+    private int sessionBacklogBytes = intProperty(SESSION_BACKLOG_BYTES_PROP, 8 << 20);
+    private long workerStallTimeoutMs = longProperty(WORKER_STALL_TIMEOUT_MS_PROP, 5_000);
     private FaultInjector faultInjector = FaultInjector.NONE;
-    private int maxSessions = Integer.getInteger(MAX_SESSIONS_PROP, 1024);
-    private int maxConnectsPerSecond = Integer.getInteger(MAX_CONNECTS_PER_SECOND_PROP, 200);
-    private int maxResponseTermLength = Integer.getInteger(MAX_RESPONSE_TERM_LENGTH_PROP, 4 << 20);
-    private int maxResponseMtuLength = Integer.getInteger(MAX_RESPONSE_MTU_LENGTH_PROP, 64 << 10);
+    private int maxSessions = intProperty(MAX_SESSIONS_PROP, 1024);
+    private int maxConnectsPerSecond = intProperty(MAX_CONNECTS_PER_SECOND_PROP, 200);
+    private int maxResponseTermLength = intProperty(MAX_RESPONSE_TERM_LENGTH_PROP, 4 << 20);
+    private int maxResponseMtuLength = intProperty(MAX_RESPONSE_MTU_LENGTH_PROP, 64 << 10);
     private List<String> allowedResponseHosts = parseList(System.getProperty(ALLOWED_RESPONSE_HOSTS_PROP, ""));
     private String authenticatorName = System.getProperty(AUTHENTICATOR_PROP, "allow-all");
     private String authSecretFile = System.getProperty(AUTH_SECRET_FILE_PROP);
     private Authenticator authenticator;
-    private ThreadingMode threadingMode = ThreadingMode.valueOf(System.getProperty(THREADING_MODE_PROP,
-        Runtime.getRuntime().availableProcessors() <= 2 ? "shared" : "dedicated").toUpperCase(java.util.Locale.ROOT));
+    private ThreadingMode threadingMode = threadingModeProperty();
 
     /**
      * Validates the settings together and fills derived ones.
@@ -144,6 +143,52 @@ public final class PipelineConfiguration
         IdleStrategies.parse(conductorIdleStrategy);
         IdleStrategies.parse(workerIdleStrategy);
         return this;
+    }
+
+    /**
+     * Reads a whole-number property once: a malformed value is an error naming the property, never
+     * silently the default (as {@link Integer#getInteger} would make it).
+     */
+    static int intProperty(final String name, final int defaultValue)
+    {
+        final long value = longProperty(name, defaultValue);
+        if (value < Integer.MIN_VALUE || value > Integer.MAX_VALUE)
+        {
+            throw new IllegalArgumentException("system property " + name + " is out of range: " + value);
+        }
+        return (int)value;
+    }
+
+    static long longProperty(final String name, final long defaultValue)
+    {
+        final String text = System.getProperty(name);
+        if (null == text || text.isBlank())
+        {
+            return defaultValue;
+        }
+        try
+        {
+            return Long.parseLong(text.trim());
+        }
+        catch (final NumberFormatException ex)
+        {
+            throw new IllegalArgumentException("system property " + name + " needs a whole number: " + text);
+        }
+    }
+
+    private static ThreadingMode threadingModeProperty()
+    {
+        final String text = System.getProperty(THREADING_MODE_PROP,
+            Runtime.getRuntime().availableProcessors() <= 2 ? "shared" : "dedicated");
+        try
+        {
+            return ThreadingMode.valueOf(text.trim().toUpperCase(java.util.Locale.ROOT));
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            throw new IllegalArgumentException("system property " + THREADING_MODE_PROP + " must be shared or dedicated: " +
+                text);
+        }
     }
 
     private static void require(final boolean condition, final String message)
