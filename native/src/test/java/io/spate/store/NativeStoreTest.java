@@ -57,6 +57,14 @@ class NativeStoreTest
         return view.wrap(type, nodeCopy.buffer(), 0, length);
     }
 
+    /** A schema of one type T with one string field s: small limits that tests can reach. */
+    private static DatabaseSchema tinySchema(final long maxNodes, final long maxArenaBytes, final int maxStringBytes)
+    {
+        return SchemaCompiler.compile("{\"name\":\"tiny\",\"types\":[{\"name\":\"T\",\"maxNodes\":" + maxNodes +
+            ",\"maxArenaBytes\":" + maxArenaBytes + ",\"fields\":[{\"name\":\"s\",\"type\":\"string\",\"maxBytes\":" +
+            maxStringBytes + "}]}]}", "tiny");
+    }
+
     @Test
     void clientSizesNodeCopiesAsTheStoreWritesThem()
     {
@@ -292,9 +300,7 @@ class NativeStoreTest
     @Test
     void shouldConsumeAnExplicitIdAheadEvenWhenTheCreateIsRefused()
     {
-        final DatabaseSchema tiny = SchemaCompiler.compile(
-            "{\"name\":\"tiny\",\"types\":[{\"name\":\"T\",\"maxNodes\":5,\"maxArenaBytes\":8," +
-            "\"fields\":[{\"name\":\"s\",\"type\":\"string\",\"maxBytes\":16}]}]}", "tiny");
+        final DatabaseSchema tiny = tinySchema(5, 8, 16);
         final TypeDefinition type = tiny.type("T");
         try (NativeStore tinyStore = NativeStore.open(tiny))
         {
@@ -415,9 +421,7 @@ class NativeStoreTest
     @Test
     void shouldFillTheTypeUpToMaxNodesAndNoFurther()
     {
-        final DatabaseSchema tiny = SchemaCompiler.compile(
-            "{\"name\":\"tiny\",\"types\":[{\"name\":\"T\",\"maxNodes\":3,\"maxArenaBytes\":8," +
-            "\"fields\":[{\"name\":\"s\",\"type\":\"string\",\"maxBytes\":8}]}]}", "tiny");
+        final DatabaseSchema tiny = tinySchema(3, 8, 8);
         final TypeDefinition type = tiny.type("T");
         try (NativeStore tinyStore = NativeStore.open(tiny))
         {

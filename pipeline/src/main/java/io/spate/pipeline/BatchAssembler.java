@@ -46,6 +46,9 @@ final class BatchAssembler
     private final long[] idMarkByType;
     private final long[] idMarkEpochByType;
     private long epoch;
+    /** Types whose next id the client batch being appended moved: what a roll-back restores. */
+    private final int[] idMarkedTypes;
+    private int idMarkedTypeCount;
     private final long[] createIdByRecord;
     private final int[] createTypeByRecord;
 
@@ -83,6 +86,7 @@ final class BatchAssembler
         }
         this.idMarkByType = new long[nextIdByType.length];
         this.idMarkEpochByType = new long[nextIdByType.length];
+        this.idMarkedTypes = new int[nextIdByType.length];
         this.createIdByRecord = new long[maxRecordsPerBatch];
         this.createTypeByRecord = new int[maxRecordsPerBatch];
     }
@@ -234,6 +238,7 @@ final class BatchAssembler
         markRecordCount = batch.recordCount;
         markSegmentCount = batch.segmentCount;
         markTypeCount = batch.typeCount;
+        idMarkedTypeCount = 0;
         epoch++;
     }
 
@@ -248,14 +253,12 @@ final class BatchAssembler
         }
         batch.segmentCount = markSegmentCount;
         batch.removeTypesFrom(markTypeCount);
-        for (int typeId = 1; typeId < nextIdByType.length; typeId++)
+        for (int i = 0; i < idMarkedTypeCount; i++)
         {
-            if (idMarkEpochByType[typeId] == epoch)
-            {
-                nextIdByType[typeId] = idMarkByType[typeId];
-                idMarkEpochByType[typeId] = 0;
-            }
+            final int typeId = idMarkedTypes[i];
+            nextIdByType[typeId] = idMarkByType[typeId];
         }
+        idMarkedTypeCount = 0;
     }
 
     private int walk(final ClientSession session, final DirectBuffer buffer, final int offset, final int length)
@@ -274,7 +277,6 @@ final class BatchAssembler
         }
         final int segment = batch.segmentCount++;
         batch.segmentSessions[segment] = session;
-        batch.segmentSessionIds[segment] = session.sessionId;
         batch.segmentCorrelationIds[segment] = correlationId;
         batch.segmentFirstEntry[segment] = batch.entryCount;
         batch.segmentEntryCount[segment] = (int)declaredRecordCount;
@@ -382,15 +384,8 @@ final class BatchAssembler
         {
             idMarkEpochByType[typeId] = epoch;
             idMarkByType[typeId] = nextIdByType[typeId];
+            idMarkedTypes[idMarkedTypeCount++] = typeId;
         }
         return nextIdByType[typeId]++;
-    }
-
-    /**
-     * @return the id the next Create of the type will take.
-     */
-    long nextId(final int typeId)
-    {
-        return nextIdByType[typeId];
     }
 }

@@ -26,7 +26,6 @@ final class BatchSlot
     int segmentCount;
     final ClientSession[] segmentSessions;
     final int[] segmentReservedBytes;
-    final long[] segmentSessionIds;
     final long[] segmentCorrelationIds;
     final int[] segmentFirstEntry;
     final int[] segmentEntryCount;
@@ -43,7 +42,6 @@ final class BatchSlot
         typePresent = new boolean[maxTypeId + 1];
         segmentSessions = new ClientSession[maxRecords];
         segmentReservedBytes = new int[maxRecords];
-        segmentSessionIds = new long[maxRecords];
         segmentCorrelationIds = new long[maxRecords];
         segmentFirstEntry = new int[maxRecords];
         segmentEntryCount = new int[maxRecords];

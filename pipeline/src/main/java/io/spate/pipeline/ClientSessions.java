@@ -38,10 +38,11 @@ final class ClientSessions implements AutoCloseable
 {
     /** Backlog messages offered per session per duty cycle: one producer cannot hog the conductor. */
     private static final int BACKLOG_MESSAGES_PER_CYCLE = 256;
+    /** Longest line for people in a ConnectResponse (it may quote the producer's schema name). */
+    private static final int MAX_DETAIL_CHARS = 400;
+    /** Longest SessionClosed detail: with its frame, twice it fits {@link ClientSession#CLOSE_RESERVE_BYTES}. */
     private static final int MAX_CLOSE_DETAIL_CHARS = 160;
     private static final long LIVENESS_SWEEP_INTERVAL_NS = 100_000_000L;
-
-    private static final int MAX_DETAIL_CHARS = 400;
 
     private final Aeron aeron;
     private final Subscription ingress;
@@ -61,14 +62,14 @@ final class ClientSessions implements AutoCloseable
     private final IntHashSet liveImages = new IntHashSet();
     private final Consumer<Image> collectImage = image -> liveImages.add(image.sessionId());
     private final ConnectResponseEncoder responseEncoder = new ConnectResponseEncoder();
-    private final UnsafeBuffer responseBuffer = new UnsafeBuffer(new byte[1024]);
+    // Room for the detail in UTF-8 (up to 3 bytes a char) and the message around it.
+    private final UnsafeBuffer responseBuffer = new UnsafeBuffer(new byte[3 * MAX_DETAIL_CHARS + 128]);
     private long nextSessionId;
-    private long nextRefusalDetailLogNs;
     private final ArrayList<ClientSession> withBacklog = new ArrayList<>();
     private final ArrayList<ClientSession> sweep = new ArrayList<>();
     private final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
     private final SessionClosedEncoder closedEncoder = new SessionClosedEncoder();
-    private final UnsafeBuffer closedBuffer = new UnsafeBuffer(new byte[512]);
+    private final UnsafeBuffer closedBuffer = new UnsafeBuffer(new byte[3 * MAX_CLOSE_DETAIL_CHARS + 128]);
     private final ExpandableRingBuffer.MessageConsumer backlogOffer = this::offerFromBacklog;
     private long discardedCount;
     private final ExpandableRingBuffer.MessageConsumer countDiscarded = this::countDiscarded;
@@ -96,11 +97,11 @@ final class ClientSessions implements AutoCloseable
         this.authenticator = configuration.authenticator();
         this.channelPolicy = new ResponseChannelPolicy(configuration);
         this.rateLimiter = new ConnectRateLimiter(configuration.maxConnectsPerSecond(), nowNs);
-        this.connectRejections = new InputRejections(counters.rejectedMessages(), log, 1_000_000_000L, "Connect");
+        // Connects refused before a session could answer them: counted once, one line a second.
+        this.connectRejections = new InputRejections(counters.connectsRefused(), log, 1_000_000_000L, "Connect");
         // Session ids never repeat within a pipeline's life, and hardly across restarts: the start time in
         // milliseconds, shifted past a counter of 2^20 sessions per millisecond of uptime.
         this.nextSessionId = (System.currentTimeMillis() << 20) | 1;
-        this.nextRefusalDetailLogNs = nowNs;
     }
 
     /**
@@ -116,6 +117,12 @@ final class ClientSessions implements AutoCloseable
      */
     ClientSession connect(final ConnectDecoder connect, final int imageSessionId, final String sourceIdentity, final long nowNs)
     {
+        if (!rateLimiter.tryAcquire(nowNs))
+        {
+            // Before anything is decoded: a flood costs a counter increment per Connect.
+            connectRejections.reject("Connect over the rate limit");
+            return null;
+        }
         final long clientId = connect.clientId();
         final long correlationId = connect.correlationId();
         final long schemaHash = connect.schemaHash();
@@ -125,16 +132,10 @@ final class ClientSessions implements AutoCloseable
         final int credentialsLength = connect.credentialsLength();
         connect.getCredentials(credentials, 0, Math.min(credentialsLength, credentials.capacity()));
 
-        if (!rateLimiter.tryAcquire(nowNs))
-        {
-            refused("Connect over the rate limit (" + configuration.maxConnectsPerSecond() + "/s)", clientId,
-                sourceIdentity);
-            return null;
-        }
         final String channelProblem = channelPolicy.check(responseChannel, responseStreamId, sourceIdentity);
         if (null != channelProblem)
         {
-            refused("response channel refused: " + channelProblem, clientId, sourceIdentity);
+            connectRejections.reject("response channel refused: " + channelProblem);
             return null;
         }
 
@@ -179,8 +180,8 @@ final class ClientSessions implements AutoCloseable
         }
         catch (final RuntimeException ex)
         {
-            refused("cannot open the response channel " + responseChannel + " stream " + responseStreamId + ": " +
-                ex.getMessage(), clientId, sourceIdentity);
+            connectRejections.reject("cannot open the response channel " + responseChannel + " stream " +
+                responseStreamId + ": " + ex.getMessage());
             return null;
         }
         final long sessionId = status == ConnectStatus.OPENED ? nextSessionId++ : 0;
@@ -205,7 +206,7 @@ final class ClientSessions implements AutoCloseable
             .sessionId(sessionId)
             .pipelineSchemaHash(schema.hash())
             .status(status)
-            .detail(detail.length() > MAX_DETAIL_CHARS ? detail.substring(0, MAX_DETAIL_CHARS) : detail);
+            .detail(truncate(detail, MAX_DETAIL_CHARS));
         final int lengthBytes = MessageHeaderEncoder.ENCODED_LENGTH + responseEncoder.encodedLength();
         headerEncoder.frameLengthBytes(lengthBytes);
         final int reserved = ClientSession.backlogBytesFor(lengthBytes);
@@ -214,18 +215,9 @@ final class ClientSessions implements AutoCloseable
         return status == ConnectStatus.OPENED ? session : null;
     }
 
-    private void refused(final String reason, final long clientId, final String sourceIdentity)
+    private static String truncate(final String detail, final int maxChars)
     {
-        counters.connectsRefused().incrementRelease();
-        connectRejections.reject(reason.startsWith("response channel refused") ? "response channel refused" :
-            reason.startsWith("Connect over the rate") ? "Connect over the rate limit" : "response channel not opened");
-        final long nowNs = System.nanoTime();
-        if (nowNs - nextRefusalDetailLogNs >= 0)
-        {
-            nextRefusalDetailLogNs = nowNs + 1_000_000_000L;
-            log.println("spate pipeline: refused Connect of client " + clientId + " from " + sourceIdentity + ": " + reason);
-            log.flush();
-        }
+        return detail.length() > maxChars ? detail.substring(0, maxChars) : detail;
     }
 
     /**
@@ -329,6 +321,7 @@ final class ClientSessions implements AutoCloseable
                 work++;
             }
         }
+        connectRejections.onTick(nowNs);
         if (nowNs - nextSweepNs >= 0)
         {
             nextSweepNs = nowNs + LIVENESS_SWEEP_INTERVAL_NS;
@@ -471,7 +464,7 @@ final class ClientSessions implements AutoCloseable
             byImage.remove(session.imageSessionId);
         }
         discardBacklog(session);
-        final String line = detail.length() > MAX_CLOSE_DETAIL_CHARS ? detail.substring(0, MAX_CLOSE_DETAIL_CHARS) : detail;
+        final String line = truncate(detail, MAX_CLOSE_DETAIL_CHARS);
         closedEncoder.wrapAndApplyHeader(closedBuffer, 0, headerEncoder)
             .sessionId(session.sessionId)
             .reason(reason)

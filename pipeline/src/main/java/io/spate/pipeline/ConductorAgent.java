@@ -19,7 +19,6 @@ import io.spate.wire.ConnectDecoder;
 import io.spate.wire.MessageHeaderDecoder;
 import io.spate.wire.ReadRequestDecoder;
 import io.spate.wire.RecordStatus;
-import org.agrona.CloseHelper;
 import org.agrona.DirectBuffer;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.UnsafeBuffer;

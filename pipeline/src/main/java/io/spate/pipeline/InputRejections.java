@@ -63,9 +63,4 @@ final class InputRejections
         sinceLastLog = 0;
         nextLogNs = nowNs + logIntervalNs;
     }
-
-    long total()
-    {
-        return counter.get();
-    }
 }

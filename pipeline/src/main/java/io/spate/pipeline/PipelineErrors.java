@@ -155,9 +155,4 @@ public final class PipelineErrors implements ErrorHandler
         }
         return false;
     }
-
-    public long errorCount()
-    {
-        return errorCounter.get();
-    }
 }

@@ -99,12 +99,5 @@ final class WorkerWatchdog implements Agent
         return work;
     }
 
-    /**
-     * @return whether the worker is stalled now (as its counter says).
-     */
-    boolean isStalled(final int worker)
-    {
-        return stalled[worker];
-    }
 
 }

@@ -240,17 +240,9 @@ class ServiceLevelTest
 
         final JvmProcess second = scope.start("second-pipeline", "io.spate.cli.PipelineMain", "--schema", scope.schema,
             "--dir", dir, "--workers", "1", "--ingress-stream", stream);
-        final int status = second.awaitExit(WAIT);
-        progress("second pipeline exited " + status);
-        final String output = second.output();
-        assertNotEquals(0, status, "the second pipeline must fail; output:\n" + output);
-        assertTrue(status < 128, "the second pipeline must exit by itself, not die of a signal or a JVM crash: " +
-            "exit status " + status + "; output:\n" + output);
-        final List<String> errors = second.lines().stream().filter((line) -> line.startsWith("pipeline: error: ")).toList();
-        assertEquals(1, errors.size(), "exactly one error line:\n" + output);
         final String prefix = "pipeline: error: another pipeline is running on the driver in " + dir;
-        final String error = errors.get(0);
-        assertTrue(error.startsWith(prefix), "expected a line starting '" + prefix + "', got: " + error);
+        final String error = awaitFailureWithOneErrorLine(second, "second pipeline", prefix);
+        final String output = second.output();
         final String rest = error.substring(prefix.length());
         assertTrue(containsWord(rest, Long.toString(firstPid)), "the error names the running pipeline's pid " +
             firstPid + ": " + error);
@@ -289,17 +281,8 @@ class ServiceLevelTest
         assertFalse(driver.process().isAlive(), "SIGKILL");
 
         // The Aeron client notices after the driver timeout (aeron.driver.timeout, 10 s by default).
-        final int status = pipeline.awaitExit(WAIT);
-        progress("pipeline exited " + status);
-        final String output = pipeline.output();
-        assertNotEquals(0, status, "the pipeline must fail when its driver dies; output:\n" + output);
-        assertTrue(status < 128, "the pipeline must exit by itself, not die of a signal or a JVM crash (128 + signal, " +
-            "134 = SIGABRT after a fatal error): exit status " + status + "; output:\n" + output);
-        final List<String> errors = pipeline.lines().stream().filter((line) -> line.startsWith("pipeline: error: ")).toList();
-        assertEquals(1, errors.size(), "exactly one error line:\n" + output);
-        final String prefix = "pipeline: error: lost the media driver in " + dir;
-        assertTrue(errors.get(0).startsWith(prefix), "expected a line starting '" + prefix + "', got: " + errors.get(0));
-        assertNoStackTrace(pipeline, errors.get(0));
+        final String error = awaitFailureWithOneErrorLine(pipeline, "pipeline", "pipeline: error: lost the media driver in " + dir);
+        assertNoStackTrace(pipeline, error);
 
         final int producerStatus = producer.awaitExit(WAIT);
         progress("producer exited " + producerStatus + " (not checked further)");
@@ -401,6 +384,27 @@ class ServiceLevelTest
      * No JVM crash report and no line of a stack trace: no "\tat ..." frames, no "Caused by:", no "Exception
      * in thread", and no other line that names an exception (the one error line excepted, if given).
      */
+    /**
+     * Waits for a pipeline that must fail: non-zero exit by itself (not a signal or a JVM crash: 128 + signal,
+     * 134 = SIGABRT after a fatal error), with exactly one {@code pipeline: error:} line starting with prefix.
+     *
+     * @return that line.
+     */
+    private String awaitFailureWithOneErrorLine(final JvmProcess process, final String what, final String prefix)
+        throws Exception
+    {
+        final int status = process.awaitExit(WAIT);
+        progress(what + " exited " + status);
+        final String output = process.output();
+        assertNotEquals(0, status, "the " + what + " must fail; output:\n" + output);
+        assertTrue(status < 128, "the " + what + " must exit by itself, not die of a signal or a JVM crash (128 + " +
+            "signal, 134 = SIGABRT after a fatal error): exit status " + status + "; output:\n" + output);
+        final List<String> errors = process.lines().stream().filter((line) -> line.startsWith("pipeline: error: ")).toList();
+        assertEquals(1, errors.size(), "exactly one error line:\n" + output);
+        assertTrue(errors.get(0).startsWith(prefix), "expected a line starting '" + prefix + "', got: " + errors.get(0));
+        return errors.get(0);
+    }
+
     private static void assertNoStackTrace(final JvmProcess process, final String errorLine)
     {
         for (final String line : process.lines())
