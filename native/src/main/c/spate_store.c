@@ -156,6 +156,7 @@ typedef struct spate_type
     uint8_t *rows;
     uint8_t *arena;                       /* NULL when the type has no string/bytes field */
     uint64_t *rows_written;               /* one bit per SPATE_HUGE_PAGE_BYTES of rows, see spate_row_written */
+    uint64_t rows_written_words;
     uint64_t rows_mapped_bytes;
     uint64_t arena_mapped_bytes;
     uint64_t arena_capacity_bytes;
@@ -188,6 +189,7 @@ typedef struct spate_type
 struct spate_store
 {
     int64_t schema_hash;
+    uint64_t schema_fingerprint;          /* of the layouts, see spate_store.h (snapshots) */
     uint32_t type_count;
     uint32_t type_id_limit;               /* largest type id + 1 */
     spate_type *types;                    /* dense, in schema order */
@@ -250,11 +252,9 @@ static inline bool spate_row_written(const spate_type *type, int64_t node_id)
     return ((__atomic_load_n(&type->rows_written[chunk / 64], __ATOMIC_RELAXED) >> (chunk % 64)) & 1) != 0;
 }
 
-/* The writer's half of spate_row_written: marks every chunk the row spans (two at most). */
-static inline void spate_mark_row_written(spate_type *type, int64_t node_id)
+/* Marks every chunk of rows that [first_byte, last_byte] of the rows region spans. */
+static inline void spate_mark_rows_written(spate_type *type, uint64_t first_byte, uint64_t last_byte)
 {
-    const uint64_t first_byte = (uint64_t)(node_id - 1) * type->row_stride_bytes;
-    const uint64_t last_byte = first_byte + type->row_stride_bytes - 1;
     for (uint64_t chunk = first_byte / SPATE_HUGE_PAGE_BYTES; chunk <= last_byte / SPATE_HUGE_PAGE_BYTES; chunk++)
     {
         uint64_t *word = &type->rows_written[chunk / 64];
@@ -265,6 +265,13 @@ static inline void spate_mark_row_written(spate_type *type, int64_t node_id)
             __atomic_store_n(word, value | bit, __ATOMIC_RELAXED); /* one writer per type: no lost bits */
         }
     }
+}
+
+/* The writer's half of spate_row_written: marks every chunk the row spans (two at most). */
+static inline void spate_mark_row_written(spate_type *type, int64_t node_id)
+{
+    const uint64_t first_byte = (uint64_t)(node_id - 1) * type->row_stride_bytes;
+    spate_mark_rows_written(type, first_byte, first_byte + type->row_stride_bytes - 1);
 }
 
 static inline spate_slot *spate_row_slot(const spate_type *type, uint8_t *row, uint32_t var_index)
@@ -371,6 +378,58 @@ static inline void spate_copy_bytes(uint8_t *destination, const uint8_t *source,
     {
         memcpy(destination, source, length_bytes);
     }
+}
+
+/*
+ * The 64-bit hash of checksums and schema fingerprints, defined in spate_store.h: XXH64's primes,
+ * its 8-byte input step as the mix of one word, and its avalanche. One lane, so any sequence of
+ * words hashes the same however it is split into calls.
+ */
+#define SPATE_HASH_SEED UINT64_C(0x5350415445483634)
+#define SPATE_HASH_P1 UINT64_C(0x9E3779B185EBCA87)
+#define SPATE_HASH_P2 UINT64_C(0xC2B2AE3D27D4EB4F)
+#define SPATE_HASH_P3 UINT64_C(0x165667B19E3779F9)
+#define SPATE_HASH_P4 UINT64_C(0x85EBCA77C2B2AE63)
+
+static inline uint64_t spate_rotl64(uint64_t value, unsigned bits)
+{
+    return (value << bits) | (value >> (64 - bits));
+}
+
+static inline uint64_t spate_hash_word(uint64_t hash, uint64_t word)
+{
+    const uint64_t k = spate_rotl64(word * SPATE_HASH_P2, 31) * SPATE_HASH_P1;
+    return spate_rotl64(hash ^ k, 27) * SPATE_HASH_P1 + SPATE_HASH_P4;
+}
+
+/* The length first, so that the zero-extended tail cannot be confused with a longer value. */
+static inline uint64_t spate_hash_bytes(uint64_t hash, const uint8_t *bytes, uint64_t length_bytes)
+{
+    hash = spate_hash_word(hash, length_bytes);
+    uint64_t i = 0;
+    for (; length_bytes - i >= 8; i += 8)
+    {
+        uint64_t word;
+        memcpy(&word, bytes + i, sizeof word);
+        hash = spate_hash_word(hash, word);
+    }
+    if (i < length_bytes)
+    {
+        uint64_t word = 0;
+        memcpy(&word, bytes + i, length_bytes - i);
+        hash = spate_hash_word(hash, word);
+    }
+    return hash;
+}
+
+static inline uint64_t spate_hash_finish(uint64_t hash)
+{
+    hash ^= hash >> 33;
+    hash *= SPATE_HASH_P2;
+    hash ^= hash >> 29;
+    hash *= SPATE_HASH_P3;
+    hash ^= hash >> 32;
+    return hash;
 }
 
 static inline void spate_cpu_relax(void)
@@ -775,6 +834,7 @@ static int32_t spate_reserve_types(spate_store *store)
             const uint64_t chunks = spate_round_up(type->rows_mapped_bytes, SPATE_HUGE_PAGE_BYTES) / SPATE_HUGE_PAGE_BYTES;
             const uint64_t words = spate_round_up(chunks, 64) / 64;
             type->rows_written = calloc(words == 0 ? 1 : words, sizeof(uint64_t));
+            type->rows_written_words = words;
             rc = type->rows_written == NULL ? SPATE_ERROR_OUT_OF_MEMORY : 0;
         }
         if (rc == 0 && type->var_count > 0)
@@ -789,6 +849,38 @@ static int32_t spate_reserve_types(spate_store *store)
         }
     }
     return 0;
+}
+
+/*
+ * What a snapshot must match (spate_store.h): the decoded layouts, not the StoreSchema bytes, so
+ * that an encoding detail (type order, group extension bytes) does not refuse a compatible image.
+ */
+static uint64_t spate_schema_fingerprint(const spate_store *store)
+{
+    uint64_t hash = spate_hash_word(SPATE_HASH_SEED, (uint64_t)store->schema_hash);
+    hash = spate_hash_word(hash, store->type_count);
+    for (uint32_t type_id = 0; type_id < store->type_id_limit; type_id++)
+    {
+        const spate_type *type = store->type_by_id[type_id];
+        if (type == NULL)
+        {
+            continue;
+        }
+        hash = spate_hash_word(hash, type->type_id);
+        hash = spate_hash_word(hash, (uint64_t)type->max_nodes);
+        hash = spate_hash_word(hash, type->arena_capacity_bytes);
+        hash = spate_hash_word(hash, type->row_length_bytes);
+        hash = spate_hash_word(hash, type->field_count);
+        for (uint32_t i = 0; i < type->field_count; i++)
+        {
+            const spate_field *field = &type->fields[i];
+            hash = spate_hash_word(hash, field->field_id);
+            hash = spate_hash_word(hash, field->kind);
+            hash = spate_hash_word(hash, field->offset_bytes);
+            hash = spate_hash_word(hash, field->max_length_bytes);
+        }
+    }
+    return spate_hash_finish(hash);
 }
 
 int32_t spate_store_open(const uint8_t *schema, uint64_t schema_length_bytes, spate_store **store_out)
@@ -814,6 +906,7 @@ int32_t spate_store_open(const uint8_t *schema, uint64_t schema_length_bytes, sp
         spate_store_close(store);
         return rc;
     }
+    store->schema_fingerprint = spate_schema_fingerprint(store);
     *store_out = store;
     return 0;
 }
@@ -1837,4 +1930,616 @@ int32_t spate_store_reserve(spate_store *store, uint16_t type_id, int64_t node_c
         rc = spate_populate_up_to(type->arena, type->arena_mapped_bytes, &type->arena_populated_bytes, arena_bytes);
     }
     return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Snapshots and checksums                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * Which rows hold anything: a row ever written has the bit of the chunk its first byte lies in
+ * set (spate_mark_row_written marks every chunk a row spans), so a row starting in a clear chunk
+ * was never written: never live, all zero bytes. Images copy, and checksums visit, only the runs
+ * of ids whose rows start in marked chunks; everything else is known without being looked at.
+ */
+#define SPATE_SNAPSHOT_MAGIC UINT64_C(0x504E534554415053) /* the bytes "SPATESNP", little-endian */
+
+enum
+{
+    SPATE_SNAPSHOT_VERSION = 1,
+    SPATE_SNAPSHOT_HEADER_BYTES = 32,
+    SPATE_SNAPSHOT_TYPE_HEADER_BYTES = 40,
+    SPATE_SNAPSHOT_SEGMENT_HEADER_BYTES = 16,
+    SPATE_SNAPSHOT_BLOCK_BYTES = 256 * 1024, /* a load checks rows per block, while they are in L2 */
+};
+
+static inline void spate_put_u16(uint8_t *at, uint16_t value)
+{
+    memcpy(at, &value, sizeof value);
+}
+
+static inline void spate_put_u32(uint8_t *at, uint32_t value)
+{
+    memcpy(at, &value, sizeof value);
+}
+
+static inline void spate_put_u64(uint8_t *at, uint64_t value)
+{
+    memcpy(at, &value, sizeof value);
+}
+
+static inline uint16_t spate_get_u16(const uint8_t *at)
+{
+    uint16_t value;
+    memcpy(&value, at, sizeof value);
+    return value;
+}
+
+static inline uint32_t spate_get_u32(const uint8_t *at)
+{
+    uint32_t value;
+    memcpy(&value, at, sizeof value);
+    return value;
+}
+
+static inline uint64_t spate_get_u64(const uint8_t *at)
+{
+    uint64_t value;
+    memcpy(&value, at, sizeof value);
+    return value;
+}
+
+/* The lowest id whose row starts at or after the first byte of chunk. */
+static inline int64_t spate_first_id_from_chunk(const spate_type *type, uint64_t chunk)
+{
+    const uint64_t first_byte = chunk * SPATE_HUGE_PAGE_BYTES;
+    return (int64_t)((first_byte + type->row_stride_bytes - 1) / type->row_stride_bytes) + 1;
+}
+
+/*
+ * The next run [*first_out, *end_out) of ids at or after from_id and below end_id whose rows
+ * start in marked chunks, or false when there is none. Clear words skip 64 chunks at once, so a
+ * type that skipped to id 2^36 is crossed in microseconds.
+ */
+static bool spate_next_written_run(const spate_type *type, int64_t from_id, int64_t end_id, int64_t *first_out, int64_t *end_out)
+{
+    if (from_id >= end_id)
+    {
+        return false;
+    }
+    const uint64_t stride = type->row_stride_bytes;
+    uint64_t chunk = (uint64_t)(from_id - 1) * stride / SPATE_HUGE_PAGE_BYTES;
+    const uint64_t last_chunk = (uint64_t)(end_id - 2) * stride / SPATE_HUGE_PAGE_BYTES; /* where id end_id - 1 starts */
+    while (chunk <= last_chunk)
+    {
+        const uint64_t bits = __atomic_load_n(&type->rows_written[chunk / 64], __ATOMIC_RELAXED) >> (chunk % 64);
+        if ((bits & 1) != 0)
+        {
+            break;
+        }
+        chunk = bits == 0 ? (chunk / 64 + 1) * 64 : chunk + (uint64_t)__builtin_ctzll(bits);
+    }
+    if (chunk > last_chunk)
+    {
+        return false;
+    }
+    uint64_t end_chunk = chunk + 1;
+    while (end_chunk <= last_chunk && ((__atomic_load_n(&type->rows_written[end_chunk / 64], __ATOMIC_RELAXED) >> (end_chunk % 64)) & 1) != 0)
+    {
+        end_chunk++;
+    }
+    const int64_t first_id = spate_first_id_from_chunk(type, chunk);
+    const int64_t end_id_of_run = spate_first_id_from_chunk(type, end_chunk);
+    *first_out = first_id > from_id ? first_id : from_id;
+    *end_out = end_id_of_run < end_id ? end_id_of_run : end_id;
+    /* A row is shorter than a chunk, so every chunk up to last_chunk has a row starting in it. */
+    SPATE_ASSERT(*first_out < *end_out);
+    return true;
+}
+
+int64_t spate_store_snapshot_length(spate_store *store)
+{
+    if (store == NULL)
+    {
+        return SPATE_ERROR_NULL_ARGUMENT;
+    }
+    uint64_t length_bytes = SPATE_SNAPSHOT_HEADER_BYTES;
+    for (uint32_t type_id = 0; type_id < store->type_id_limit; type_id++)
+    {
+        const spate_type *type = store->type_by_id[type_id];
+        if (type == NULL)
+        {
+            continue;
+        }
+        const int64_t next_id = atomic_load_explicit(&type->next_id, memory_order_acquire);
+        /* Rows < 2^53 bytes and arena <= 2^40 by the schema limits: a type's share cannot overflow. */
+        uint64_t type_bytes = SPATE_SNAPSHOT_TYPE_HEADER_BYTES + spate_round_up(type->arena_used_bytes, 8);
+        int64_t from_id = 1, first_id, end_id;
+        while (spate_next_written_run(type, from_id, next_id, &first_id, &end_id))
+        {
+            type_bytes += SPATE_SNAPSHOT_SEGMENT_HEADER_BYTES + (uint64_t)(end_id - first_id) * type->row_stride_bytes;
+            from_id = end_id;
+        }
+        if (__builtin_add_overflow(length_bytes, type_bytes, &length_bytes) || length_bytes > (uint64_t)INT64_MAX)
+        {
+            return SPATE_ERROR_OUT_OF_MEMORY;
+        }
+    }
+    return (int64_t)length_bytes;
+}
+
+int64_t spate_store_snapshot_write(spate_store *store, uint8_t *out, uint64_t capacity_bytes)
+{
+    if (store == NULL || (out == NULL && capacity_bytes != 0))
+    {
+        return SPATE_ERROR_NULL_ARGUMENT;
+    }
+    const int64_t length_bytes = spate_store_snapshot_length(store);
+    if (length_bytes < 0)
+    {
+        return length_bytes;
+    }
+    if ((uint64_t)length_bytes > capacity_bytes)
+    {
+        return SPATE_ERROR_BUFFER_TOO_SMALL;
+    }
+    /* Every piece is checked against the capacity again: the length above is only exact when the
+       caller kept its promise that no apply runs, and a broken promise must not write past out. */
+    uint64_t position = SPATE_SNAPSHOT_HEADER_BYTES;
+    for (uint32_t type_id = 0; type_id < store->type_id_limit; type_id++)
+    {
+        const spate_type *type = store->type_by_id[type_id];
+        if (type == NULL)
+        {
+            continue;
+        }
+        if (capacity_bytes - position < SPATE_SNAPSHOT_TYPE_HEADER_BYTES)
+        {
+            return SPATE_ERROR_BUFFER_TOO_SMALL;
+        }
+        uint8_t *type_header = out + position;
+        position += SPATE_SNAPSHOT_TYPE_HEADER_BYTES;
+        const int64_t next_id = atomic_load_explicit(&type->next_id, memory_order_acquire);
+        const int64_t live_count = atomic_load_explicit(&type->live_count, memory_order_acquire);
+        const uint64_t arena_used_bytes = type->arena_used_bytes;
+        uint64_t segment_count = 0;
+        int64_t from_id = 1, first_id, end_id;
+        while (spate_next_written_run(type, from_id, next_id, &first_id, &end_id))
+        {
+            const uint64_t rows_bytes = (uint64_t)(end_id - first_id) * type->row_stride_bytes;
+            if (capacity_bytes - position < SPATE_SNAPSHOT_SEGMENT_HEADER_BYTES ||
+                capacity_bytes - position - SPATE_SNAPSHOT_SEGMENT_HEADER_BYTES < rows_bytes)
+            {
+                return SPATE_ERROR_BUFFER_TOO_SMALL;
+            }
+            spate_put_u64(out + position, (uint64_t)first_id);
+            spate_put_u64(out + position + 8, (uint64_t)(end_id - first_id));
+            memcpy(out + position + SPATE_SNAPSHOT_SEGMENT_HEADER_BYTES, spate_row(type, first_id), rows_bytes);
+            position += SPATE_SNAPSHOT_SEGMENT_HEADER_BYTES + rows_bytes;
+            segment_count++;
+            from_id = end_id;
+        }
+        const uint64_t arena_padded_bytes = spate_round_up(arena_used_bytes, 8);
+        if (capacity_bytes - position < arena_padded_bytes)
+        {
+            return SPATE_ERROR_BUFFER_TOO_SMALL;
+        }
+        if (arena_used_bytes != 0)
+        {
+            memcpy(out + position, type->arena, arena_used_bytes);
+        }
+        memset(out + position + arena_used_bytes, 0, arena_padded_bytes - arena_used_bytes);
+        position += arena_padded_bytes;
+
+        spate_put_u16(type_header, type->type_id);
+        spate_put_u16(type_header + 2, 0);
+        spate_put_u32(type_header + 4, type->row_stride_bytes);
+        spate_put_u64(type_header + 8, (uint64_t)next_id);
+        spate_put_u64(type_header + 16, (uint64_t)live_count);
+        spate_put_u64(type_header + 24, arena_used_bytes);
+        spate_put_u64(type_header + 32, segment_count);
+    }
+    spate_put_u64(out, SPATE_SNAPSHOT_MAGIC);
+    spate_put_u32(out + 8, SPATE_SNAPSHOT_VERSION);
+    spate_put_u32(out + 12, store->type_count);
+    spate_put_u64(out + 16, position);
+    spate_put_u64(out + 24, store->schema_fingerprint);
+    return (int64_t)position;
+}
+
+/* The image being loaded: every read is checked against the bytes left. */
+typedef struct spate_image
+{
+    const uint8_t *bytes;
+    uint64_t length_bytes;
+    uint64_t position;
+} spate_image;
+
+static inline const uint8_t *spate_image_take(spate_image *image, uint64_t length_bytes)
+{
+    if (length_bytes > image->length_bytes - image->position)
+    {
+        return NULL;
+    }
+    const uint8_t *at = image->bytes + image->position;
+    image->position += length_bytes;
+    return at;
+}
+
+/*
+ * Whether a loaded row is one the store could have written: a state of 0, 1 or 2 with the rest
+ * of its header zero; never live: all zero (never written); live or deleted: zero padding and
+ * slots that reference arena bytes that were loaded, with length <= capacity <= the field's
+ * maximum, as spate_store_new_value leaves them. Deleted rows are checked too, though nothing
+ * reads them: an image the store cannot have written is refused, not half trusted.
+ */
+static bool spate_snapshot_row_valid(const spate_type *type, const uint8_t *row, uint64_t arena_used_bytes)
+{
+    const uint64_t header = spate_get_u64(row);
+    if (header == SPATE_STATE_NEVER)
+    {
+        uint64_t bits = 0;
+        for (uint32_t at = SPATE_ROW_HEADER_BYTES; at < type->row_stride_bytes; at += 8)
+        {
+            bits |= spate_get_u64(row + at);
+        }
+        return bits == 0;
+    }
+    if (header != SPATE_STATE_LIVE && header != SPATE_STATE_DELETED)
+    {
+        return false;
+    }
+    for (uint32_t at = SPATE_ROW_HEADER_BYTES + type->row_length_bytes; at < type->slots_offset_bytes; at++)
+    {
+        if (row[at] != 0)
+        {
+            return false;
+        }
+    }
+    for (uint32_t v = 0; v < type->var_count; v++)
+    {
+        const uint8_t *slot = row + type->slots_offset_bytes + (uint64_t)v * SPATE_SLOT_BYTES;
+        const uint64_t arena_offset_bytes = spate_get_u64(slot + offsetof(spate_slot, arena_offset_bytes));
+        const uint32_t length_bytes = spate_get_u32(slot + offsetof(spate_slot, length_bytes));
+        const uint32_t capacity_bytes = spate_get_u32(slot + offsetof(spate_slot, capacity_bytes));
+        const spate_field *field = &type->fields[type->var_field_index[v]];
+        if (length_bytes > capacity_bytes || capacity_bytes > field->max_length_bytes ||
+            arena_offset_bytes > arena_used_bytes || capacity_bytes > arena_used_bytes - arena_offset_bytes)
+        {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Commits the pages of [begin, begin + length_bytes) of a region at once, rather than one fault at a time. */
+static int32_t spate_populate_range(uint8_t *region, uint64_t offset_bytes, uint64_t length_bytes)
+{
+    const uint64_t page_begin = offset_bytes / SPATE_PAGE_BYTES * SPATE_PAGE_BYTES;
+    const uint64_t page_end = spate_round_up(offset_bytes + length_bytes, SPATE_PAGE_BYTES);
+    return page_end > page_begin ? spate_populate(region + page_begin, page_end - page_begin) : 0;
+}
+
+/* Gives memory back as zero pages; where the kernel refuses, zeroes it (the contents are what matter). */
+static void spate_release(uint8_t *region, uint64_t mapped_bytes, uint64_t offset_bytes, uint64_t length_bytes)
+{
+    const uint64_t begin = offset_bytes / SPATE_PAGE_BYTES * SPATE_PAGE_BYTES;
+    uint64_t end = spate_round_up(offset_bytes + length_bytes, SPATE_PAGE_BYTES);
+    end = end < mapped_bytes ? end : mapped_bytes;
+    if (end > begin && madvise(region + begin, end - begin, MADV_DONTNEED) != 0)
+    {
+        memset(region + begin, 0, end - begin);
+    }
+}
+
+/*
+ * Copies row_count rows of the image (already known to be inside it) from first_id on, which
+ * the caller checked lie below the type's next id; checks each in the store's copy (so what is
+ * checked is what stays, whatever happens to the image meanwhile) and counts the live ones.
+ * Rows that are not never-live get their chunks marked as the writer marks them, so the loaded
+ * store's marks, and so its own images, are exactly those of the store the image came from.
+ */
+static int32_t spate_snapshot_load_rows(
+    spate_type *type, int64_t first_id, uint64_t row_count, const uint8_t *source, uint64_t arena_used_bytes, int64_t *live_count)
+{
+    const uint64_t stride = type->row_stride_bytes;
+    const uint64_t first_byte = (uint64_t)(first_id - 1) * stride;
+    SPATE_ASSERT(row_count > 0 && first_byte + row_count * stride <= type->rows_mapped_bytes);
+    const int32_t rc = spate_populate_range(type->rows, first_byte, row_count * stride);
+    if (rc != 0)
+    {
+        return rc;
+    }
+    uint8_t *destination = type->rows + first_byte;
+    const uint64_t rows_per_block = stride >= SPATE_SNAPSHOT_BLOCK_BYTES ? 1 : SPATE_SNAPSHOT_BLOCK_BYTES / stride;
+    int64_t live = 0;
+    for (uint64_t done = 0; done < row_count;)
+    {
+        const uint64_t rows = row_count - done < rows_per_block ? row_count - done : rows_per_block;
+        uint8_t *block = destination + done * stride;
+        memcpy(block, source + done * stride, rows * stride);
+        for (uint64_t r = 0; r < rows; r++)
+        {
+            const uint8_t *row = block + r * stride;
+            if (!spate_snapshot_row_valid(type, row, arena_used_bytes))
+            {
+                /* Unmarked, so spate_snapshot_unload would not find it: release what this call copied. */
+                spate_release(type->rows, type->rows_mapped_bytes, first_byte, (done + rows) * stride);
+                return SPATE_ERROR_BAD_SNAPSHOT;
+            }
+            if (row[0] != SPATE_STATE_NEVER)
+            {
+                spate_mark_row_written(type, first_id + (int64_t)(done + r));
+                live += row[0] == SPATE_STATE_LIVE ? 1 : 0;
+            }
+        }
+        done += rows;
+    }
+    *live_count += live;
+    return 0;
+}
+
+/* One type's part of the image, checked in full before the type's counters say it holds anything. */
+static int32_t spate_snapshot_load_type(spate_store *store, spate_image *image, int64_t *previous_type_id)
+{
+    const uint8_t *header = spate_image_take(image, SPATE_SNAPSHOT_TYPE_HEADER_BYTES);
+    if (header == NULL)
+    {
+        return SPATE_ERROR_BAD_SNAPSHOT;
+    }
+    const uint16_t type_id = spate_get_u16(header);
+    const int64_t next_id = (int64_t)spate_get_u64(header + 8);
+    const int64_t live_count = (int64_t)spate_get_u64(header + 16);
+    const uint64_t arena_used_bytes = spate_get_u64(header + 24);
+    const uint64_t segment_count = spate_get_u64(header + 32);
+    spate_type *type = spate_find_type(store, type_id);
+    if (type == NULL || (int64_t)type_id <= *previous_type_id || spate_get_u16(header + 2) != 0 ||
+        spate_get_u32(header + 4) != type->row_stride_bytes ||
+        next_id < 1 || next_id > type->max_nodes + 1 || live_count < 0 || live_count > next_id - 1 ||
+        arena_used_bytes > type->arena_capacity_bytes || (type->var_count == 0 && arena_used_bytes != 0))
+    {
+        return SPATE_ERROR_BAD_SNAPSHOT;
+    }
+    *previous_type_id = type_id;
+
+    int64_t end_of_previous = 1;
+    int64_t live = 0;
+    for (uint64_t s = 0; s < segment_count; s++)
+    {
+        const uint8_t *segment = spate_image_take(image, SPATE_SNAPSHOT_SEGMENT_HEADER_BYTES);
+        if (segment == NULL)
+        {
+            return SPATE_ERROR_BAD_SNAPSHOT;
+        }
+        const int64_t first_id = (int64_t)spate_get_u64(segment);
+        const uint64_t row_count = spate_get_u64(segment + 8);
+        if (first_id < end_of_previous || first_id >= next_id || row_count < 1 || row_count > (uint64_t)(next_id - first_id))
+        {
+            return SPATE_ERROR_BAD_SNAPSHOT;
+        }
+        /* row_count < 2^36 and stride < 2^17 here: no overflow. */
+        const uint8_t *rows = spate_image_take(image, row_count * type->row_stride_bytes);
+        if (rows == NULL)
+        {
+            return SPATE_ERROR_BAD_SNAPSHOT;
+        }
+        const int32_t rc = spate_snapshot_load_rows(type, first_id, row_count, rows, arena_used_bytes, &live);
+        if (rc != 0)
+        {
+            return rc;
+        }
+        end_of_previous = first_id + (int64_t)row_count;
+    }
+    if (live != live_count)
+    {
+        return SPATE_ERROR_BAD_SNAPSHOT;
+    }
+
+    const uint64_t arena_padded_bytes = spate_round_up(arena_used_bytes, 8);
+    const uint8_t *arena = arena_padded_bytes == 0 ? NULL : spate_image_take(image, arena_padded_bytes);
+    if (arena_padded_bytes != 0 && arena == NULL)
+    {
+        return SPATE_ERROR_BAD_SNAPSHOT;
+    }
+    for (uint64_t at = arena_used_bytes; at < arena_padded_bytes; at++)
+    {
+        if (arena[at] != 0)
+        {
+            return SPATE_ERROR_BAD_SNAPSHOT;
+        }
+    }
+    if (arena_used_bytes != 0)
+    {
+        type->arena_used_bytes = arena_used_bytes; /* before the copy, so that a failed load releases it */
+        const int32_t rc = spate_populate_range(type->arena, 0, arena_used_bytes);
+        if (rc != 0)
+        {
+            return rc;
+        }
+        memcpy(type->arena, arena, arena_used_bytes);
+    }
+    atomic_store_explicit(&type->live_count, live_count, memory_order_release);
+    atomic_store_explicit(&type->next_id, next_id, memory_order_release);
+    return 0;
+}
+
+/*
+ * Back to the state of a freshly opened store after a failed load: the rows it marked, the arena
+ * bytes it copied (zero pages again: reads and later images see zeros), bits and counters.
+ * Never-live rows it copied were all zero, so they need nothing.
+ */
+static void spate_snapshot_unload(spate_store *store)
+{
+    for (uint32_t i = 0; i < store->type_count; i++)
+    {
+        spate_type *type = &store->types[i];
+        const uint64_t chunks = type->rows_written_words * 64;
+        for (uint64_t chunk = 0; chunk < chunks; chunk++)
+        {
+            if (type->rows_written[chunk / 64] == 0)
+            {
+                chunk = (chunk / 64 + 1) * 64 - 1;
+                continue;
+            }
+            if (((type->rows_written[chunk / 64] >> (chunk % 64)) & 1) != 0)
+            {
+                spate_release(type->rows, type->rows_mapped_bytes, chunk * SPATE_HUGE_PAGE_BYTES, SPATE_HUGE_PAGE_BYTES);
+            }
+        }
+        memset(type->rows_written, 0, type->rows_written_words * sizeof(uint64_t));
+        if (type->arena_used_bytes != 0)
+        {
+            spate_release(type->arena, type->arena_mapped_bytes, 0, type->arena_used_bytes);
+        }
+        type->arena_used_bytes = 0;
+        atomic_store_explicit(&type->live_count, 0, memory_order_relaxed);
+        atomic_store_explicit(&type->next_id, 1, memory_order_relaxed);
+        atomic_store_explicit(&type->rows_populated_bytes, 0, memory_order_relaxed);
+        atomic_store_explicit(&type->arena_populated_bytes, 0, memory_order_relaxed);
+    }
+}
+
+static int32_t spate_snapshot_load_image(spate_store *store, spate_image *image, bool *wrote_out)
+{
+    if (image->length_bytes < 8)
+    {
+        return SPATE_ERROR_SNAPSHOT_TRUNCATED;
+    }
+    if (spate_get_u64(image->bytes) != SPATE_SNAPSHOT_MAGIC)
+    {
+        return SPATE_ERROR_BAD_SNAPSHOT;
+    }
+    if (image->length_bytes < SPATE_SNAPSHOT_HEADER_BYTES)
+    {
+        return SPATE_ERROR_SNAPSHOT_TRUNCATED;
+    }
+    const uint8_t *header = spate_image_take(image, SPATE_SNAPSHOT_HEADER_BYTES);
+    const uint32_t version = spate_get_u32(header + 8);
+    const uint32_t type_count = spate_get_u32(header + 12);
+    const uint64_t stated_length_bytes = spate_get_u64(header + 16);
+    const uint64_t fingerprint = spate_get_u64(header + 24);
+    if (version != SPATE_SNAPSHOT_VERSION)
+    {
+        return SPATE_ERROR_SNAPSHOT_VERSION;
+    }
+    if (stated_length_bytes > image->length_bytes)
+    {
+        return SPATE_ERROR_SNAPSHOT_TRUNCATED;
+    }
+    if (stated_length_bytes < image->length_bytes)
+    {
+        return SPATE_ERROR_BAD_SNAPSHOT; /* bytes after the image: not what write produced */
+    }
+    if (fingerprint != store->schema_fingerprint || type_count != store->type_count)
+    {
+        return SPATE_ERROR_SNAPSHOT_SCHEMA;
+    }
+    int64_t previous_type_id = -1;
+    for (uint32_t i = 0; i < type_count; i++)
+    {
+        *wrote_out = true; /* from here on the store may hold parts of the image */
+        const int32_t rc = spate_snapshot_load_type(store, image, &previous_type_id);
+        if (rc != 0)
+        {
+            return rc;
+        }
+    }
+    return image->position == image->length_bytes ? 0 : SPATE_ERROR_BAD_SNAPSHOT;
+}
+
+int32_t spate_store_snapshot_load(spate_store *store, const uint8_t *image, uint64_t length_bytes)
+{
+    if (store == NULL || (image == NULL && length_bytes != 0))
+    {
+        return SPATE_ERROR_NULL_ARGUMENT;
+    }
+    for (uint32_t i = 0; i < store->type_count; i++)
+    {
+        const spate_type *type = &store->types[i];
+        if (atomic_load_explicit(&type->next_id, memory_order_acquire) != 1 || type->arena_used_bytes != 0 ||
+            atomic_load_explicit(&type->live_count, memory_order_acquire) != 0)
+        {
+            return SPATE_ERROR_STORE_NOT_EMPTY;
+        }
+    }
+    spate_image reader = {.bytes = image, .length_bytes = length_bytes, .position = 0};
+    bool wrote = false;
+    const int32_t rc = spate_snapshot_load_image(store, &reader, &wrote);
+    if (rc != 0 && wrote)
+    {
+        spate_snapshot_unload(store);
+    }
+    return rc;
+}
+
+/* A live node's content: the fixed row, then each string/bytes value (length and bytes, not where it is). */
+static uint64_t spate_hash_node(const spate_type *type, const uint8_t *row, uint64_t hash)
+{
+    hash = spate_hash_bytes(hash, row + SPATE_ROW_HEADER_BYTES, type->row_length_bytes);
+    for (uint32_t v = 0; v < type->var_count; v++)
+    {
+        const spate_slot *slot = (const spate_slot *)(row + type->slots_offset_bytes + (uint64_t)v * SPATE_SLOT_BYTES);
+        const uint64_t arena_offset_bytes = __atomic_load_n(&slot->arena_offset_bytes, __ATOMIC_RELAXED);
+        const uint32_t length_bytes = __atomic_load_n(&slot->length_bytes, __ATOMIC_RELAXED);
+        if (arena_offset_bytes > type->arena_capacity_bytes || length_bytes > type->arena_capacity_bytes - arena_offset_bytes)
+        {
+            hash = spate_hash_word(hash, UINT64_MAX); /* torn by an apply the contract rules out: never read out of bounds */
+            continue;
+        }
+        hash = spate_hash_bytes(hash, type->arena + arena_offset_bytes, length_bytes);
+    }
+    return hash;
+}
+
+int32_t spate_store_checksum(spate_store *store, uint16_t type_id, uint64_t *out)
+{
+    if (store == NULL || out == NULL)
+    {
+        return SPATE_ERROR_NULL_ARGUMENT;
+    }
+    const spate_type *type = spate_find_type(store, type_id);
+    if (type == NULL)
+    {
+        return SPATE_ERROR_UNKNOWN_TYPE;
+    }
+    const int64_t next_id = atomic_load_explicit(&type->next_id, memory_order_acquire);
+    const int64_t live_count = atomic_load_explicit(&type->live_count, memory_order_acquire);
+    uint64_t hash = spate_hash_word(SPATE_HASH_SEED, type_id);
+    hash = spate_hash_word(hash, (uint64_t)next_id);
+    hash = spate_hash_word(hash, (uint64_t)live_count);
+    /* Never-live ids go in as runs, so that unwritten rows (skipped, or in clear chunks) need no visit. */
+    uint64_t never_run = 0;
+    int64_t from_id = 1, first_id, end_id;
+    while (spate_next_written_run(type, from_id, next_id, &first_id, &end_id))
+    {
+        never_run += (uint64_t)(first_id - from_id);
+        for (int64_t id = first_id; id < end_id; id++)
+        {
+            const uint8_t *row = spate_row(type, id);
+            const uint8_t state = spate_row_state(row);
+            if (state != SPATE_STATE_LIVE && state != SPATE_STATE_DELETED)
+            {
+                never_run++;
+                continue;
+            }
+            if (never_run != 0)
+            {
+                hash = spate_hash_word(spate_hash_word(hash, SPATE_STATE_NEVER), never_run);
+                never_run = 0;
+            }
+            hash = spate_hash_word(hash, state);
+            if (state == SPATE_STATE_LIVE)
+            {
+                hash = spate_hash_node(type, row, hash);
+            }
+        }
+        from_id = end_id;
+    }
+    never_run += (uint64_t)(next_id - from_id);
+    if (never_run != 0)
+    {
+        hash = spate_hash_word(spate_hash_word(hash, SPATE_STATE_NEVER), never_run);
+    }
+    *out = spate_hash_finish(hash);
+    return 0;
 }

@@ -74,6 +74,12 @@ typedef struct spate_result
 #define SPATE_ERROR_UNKNOWN_TYPE (-4)
 #define SPATE_ERROR_NO_SUCH_NODE (-5)
 #define SPATE_ERROR_BUFFER_TOO_SMALL (-6)
+/* spate_store_snapshot_load only (see there): */
+#define SPATE_ERROR_BAD_SNAPSHOT (-7)          /* not a snapshot, or damaged: a length, count, id, offset or row is inconsistent */
+#define SPATE_ERROR_SNAPSHOT_TRUNCATED (-8)    /* fewer bytes than the image says it has */
+#define SPATE_ERROR_SNAPSHOT_VERSION (-9)      /* a snapshot, but of a format version this library does not read */
+#define SPATE_ERROR_SNAPSHOT_SCHEMA (-10)      /* made by a store of another schema */
+#define SPATE_ERROR_STORE_NOT_EMPTY (-11)      /* the target store was written to (or loaded) already */
 
 /*
  * Largest values the store accepts in a StoreSchema; larger ones make open fail with BAD_SCHEMA.
@@ -203,6 +209,106 @@ int64_t spate_store_next_id(spate_store *store, uint16_t type_id);
  * SPATE_ERROR_* (OUT_OF_MEMORY when the kernel cannot provide the memory).
  */
 int32_t spate_store_reserve(spate_store *store, uint16_t type_id, int64_t node_count);
+
+/*
+ * Snapshots: the whole state of a store as one byte image, to load into a fresh store of the same
+ * schema after a restart. The image carries no checksum of its own: integrity against storage
+ * damage is the caller's (the pipeline's snapshot file has a CRC32C over everything). A load
+ * checks everything that memory safety and the store's invariants depend on, so a damaged image
+ * is refused or loads a store that is consistent (every reference inside it, counts matching),
+ * never one that reads or writes out of bounds; but a flipped byte inside a value or a fixed row
+ * is loaded as it is.
+ *
+ * Image format, version 1 (all integers little-endian; every part a multiple of 8 bytes long):
+ *   header, 32 bytes: u64 magic "SPATESNP" (the ASCII bytes in order), u32 version (1),
+ *     u32 type count, u64 image length in bytes, u64 schema fingerprint: the hash defined at
+ *     spate_store_checksum (seed, word, avalanche) over word(schemaHash), word(type count), then
+ *     per type in type id order word() of its id, maxNodes, maxArenaBytes, rowLengthBytes and
+ *     field count, and per field in field id order word() of its id, kind, offset (0 for
+ *     string/bytes) and maxLengthBytes. A store of another layout or database schema hash has
+ *     another fingerprint (unless the 64-bit hash collides);
+ *   then per type, in ascending type id order:
+ *     40 bytes: u16 type id, u16 0, u32 row stride in bytes, i64 next id, i64 live count,
+ *       u64 arena bytes used, u64 segment count;
+ *     segments, ascending and disjoint: i64 first id, u64 row count, then the rows of those ids
+ *       exactly as the store keeps them (row count * stride bytes: an 8-byte header whose first
+ *       byte is the state 0 never live / 1 live / 2 deleted, the fixed row padded to 8, then per
+ *       string/bytes field in field id order u64 arena offset, u32 length, u32 capacity);
+ *     the used arena bytes, zero-padded to a multiple of 8.
+ * Rows are saved per 2 MiB of row memory that was ever written (the store keeps one bit for
+ * each), below the next id: ids skipped by explicit Create ids cost nothing unless they share 2 MiB
+ * with a written row, so the image is about as large as the row and arena memory the store uses.
+ * An empty store's image is 32 + 40 bytes per type.
+ */
+
+/*
+ * The exact length spate_store_snapshot_write needs now, or a negative SPATE_ERROR_*
+ * (NULL_ARGUMENT; OUT_OF_MEMORY if it would not fit an int64_t, which no real store reaches).
+ * Same precondition as spate_store_snapshot_write.
+ */
+int64_t spate_store_snapshot_length(spate_store *store);
+
+/*
+ * Writes the store's image (see above) to out: memcpy of the written row ranges and of the used
+ * arena of every type, nothing walked node by node. Returns the bytes written (what
+ * spate_store_snapshot_length said, when nothing was applied in between), or a negative
+ * SPATE_ERROR_*: BUFFER_TOO_SMALL when capacity_bytes is not enough (out may then hold a partial
+ * image), NULL_ARGUMENT for a null store, or a null out with a non-zero capacity.
+ * Precondition: no apply (of any type) and no load runs concurrently; reads (get, exists,
+ * node_state, count, next_id, checksum) and reserve may. out may have any alignment.
+ */
+int64_t spate_store_snapshot_write(spate_store *store, uint8_t *out, uint64_t capacity_bytes);
+
+/*
+ * Loads an image written by spate_store_snapshot_write into a store that was opened with the same
+ * schema and has not been applied to since (reserve is fine). Afterwards every get, exists,
+ * node_state, count, next_id and checksum answers as in the store the image was taken from, and
+ * applying the same records to both gives the same results.
+ * Returns 0, or a negative SPATE_ERROR_*, checked in this order:
+ *   NULL_ARGUMENT: a null store, or a null image with a non-zero length;
+ *   STORE_NOT_EMPTY: some type of the store has a next id above 1 or arena bytes used;
+ *   BAD_SNAPSHOT: no magic (fewer than 8 bytes: SNAPSHOT_TRUNCATED);
+ *   SNAPSHOT_TRUNCATED: length_bytes shorter than the header or than the image length it states;
+ *   SNAPSHOT_VERSION: a version other than 1;
+ *   SNAPSHOT_SCHEMA: another schema fingerprint or type count;
+ *   BAD_SNAPSHOT: anything else out of place, every value checked before it is used: bytes after
+ *     the stated length; a type id not of the schema or out of order; a stride not the type's; a
+ *     next id outside 1..maxNodes+1; a live count outside 0..next id-1 or not the number of live
+ *     rows; arena bytes used above maxArenaBytes (or any, for a type without string/bytes fields);
+ *     a segment not ascending, empty, or reaching the next id, or longer than the bytes left; a
+ *     row whose state is not 0, 1 or 2, whose header or padding bytes are not zero, never-live
+ *     rows not all zero; a string/bytes slot of a live or deleted row with length > capacity,
+ *     capacity > the field's maximum length, or offset + capacity past the arena bytes used;
+ *     non-zero arena padding; parts that do not add up to the stated length;
+ *   OUT_OF_MEMORY: the memory for the rows or arena could not be committed.
+ * On an error the store is emptied again, every type as after open (what the load wrote is
+ * released with MADV_DONTNEED), so it may be closed or another image loaded into it.
+ * Precondition: no other call on the store runs concurrently (reads included: they would see
+ * rows half loaded). The image may have any alignment and is only read.
+ */
+int32_t spate_store_snapshot_load(spate_store *store, const uint8_t *image, uint64_t length_bytes);
+
+/*
+ * A 64-bit hash of the logical content of one type, written to *out; returns 0 or a negative
+ * SPATE_ERROR_* (NULL_ARGUMENT, UNKNOWN_TYPE). Two stores that applied the same records, and a
+ * store loaded from another's snapshot, give the same value; where values sit in the arena (in
+ * place or moved, dead bytes) does not matter. Precondition: no apply of this type runs
+ * concurrently (the result would be of no single state; memory is still never read out of
+ * bounds); reads may.
+ * Definition (so that it can be recomputed elsewhere): a state h starts at the seed
+ * 0x5350415445483634 ("SPATEH64" read big-endian). word(x) mixes one u64 into it with XXH64's
+ * 8-byte step: k = rotl64(x * P2, 31) * P1; h = rotl64(h ^ k, 27) * P1 + P4. bytes(b, n) is
+ * word(n), then word() of each full 8 bytes of b read little-endian, then, if n % 8 != 0, word()
+ * of the last n % 8 bytes zero-extended. The type contributes word(type id), word(next id),
+ * word(live count), then for ids 1 .. next id - 1 in order: each maximal run of never-live ids
+ * as word(0), word(run length); a deleted id as word(2); a live id as word(1), bytes(fixed row,
+ * rowLengthBytes), then bytes(value, length) per string/bytes field in field id order. The
+ * result is XXH64's avalanche of h: h ^= h >> 33; h *= P2; h ^= h >> 29; h *= P3; h ^= h >> 32.
+ * P1..P4 are XXH64's primes 0x9E3779B185EBCA87, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9,
+ * 0x85EBCA77C2B2AE63. It walks the type node by node (ids in never-written 2 MiB of rows are
+ * counted, not visited): a check, not a hot-path call. Not a cryptographic hash.
+ */
+int32_t spate_store_checksum(spate_store *store, uint16_t type_id, uint64_t *out);
 
 #ifdef __cplusplus
 }

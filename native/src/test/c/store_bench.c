@@ -4,7 +4,9 @@
  *
  *   creates: nodes with a u32, a u64, an i64 and a 16-byte string, explicit ids, memory reserved
  *            ahead (warm) and, separately, not reserved (cold first touch);
- *   updates: one u32 field at uniformly random ids over all nodes.
+ *   updates: one u32 field at uniformly random ids over all nodes;
+ *   snapshot: write the image of all nodes (into fresh memory, then again into the same memory),
+ *            load it into a fresh store, checksum both.
  *
  * Messages are encoded up front; slices of SLICE_MESSAGES are applied with room for every result.
  * Environment: SPATE_BENCH_NODES (default 10000000), SPATE_BENCH_ROUNDS (default 3).
@@ -19,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "io_spate_wire/create.h"
@@ -223,6 +226,42 @@ static double apply_all(spate_store *store, const encoded *e, spate_result *resu
     return seconds;
 }
 
+/* Image write (cold and warm output memory), load into a fresh store, checksum; GB/s of image bytes. */
+static void bench_snapshot(spate_store *store, int64_t nodes)
+{
+    const int64_t length = spate_store_snapshot_length(store);
+    REQUIRE(length > 0);
+    uint8_t *image = mmap(NULL, (size_t)length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    REQUIRE(image != MAP_FAILED);
+    const double start = now_seconds();
+    REQUIRE(spate_store_snapshot_write(store, image, (uint64_t)length) == length);
+    const double cold_write = now_seconds();
+    REQUIRE(spate_store_snapshot_write(store, image, (uint64_t)length) == length);
+    const double warm_write = now_seconds();
+    spate_store *copy = open_store(nodes);
+    const double opened = now_seconds();
+    REQUIRE(spate_store_snapshot_load(copy, image, (uint64_t)length) == 0);
+    const double loaded = now_seconds();
+    uint64_t source_checksum, copy_checksum;
+    REQUIRE(spate_store_checksum(store, TYPE_ID, &source_checksum) == 0);
+    const double checksummed = now_seconds();
+    REQUIRE(spate_store_checksum(copy, TYPE_ID, &copy_checksum) == 0 && copy_checksum == source_checksum);
+    spate_store *reserved = open_store(nodes);
+    REQUIRE(spate_store_reserve(reserved, TYPE_ID, nodes) == 0);
+    const double reserved_at = now_seconds();
+    REQUIRE(spate_store_snapshot_load(reserved, image, (uint64_t)length) == 0);
+    const double reserved_loaded = now_seconds();
+    const double gb = (double)length / 1e9;
+    printf("snapshot of %" PRId64 " nodes, %.0f MB: write %.2f GB/s into fresh memory, %.2f GB/s warm; "
+           "load %.2f GB/s into a fresh store (%.2f s, memory committed on the way), %.2f GB/s into a reserved one; "
+           "checksum %.0f M nodes/s\n",
+           nodes, (double)length / 1e6, gb / (cold_write - start), gb / (warm_write - cold_write), gb / (loaded - opened),
+           loaded - opened, gb / (reserved_loaded - reserved_at), (double)nodes / (checksummed - loaded) / 1e6);
+    spate_store_close(reserved);
+    spate_store_close(copy);
+    munmap(image, (size_t)length);
+}
+
 int main(void)
 {
     const char *nodes_text = getenv("SPATE_BENCH_NODES");
@@ -247,6 +286,7 @@ int main(void)
         const double create_seconds = apply_all(store, &creates, results);
         REQUIRE(spate_store_count(store, TYPE_ID) == nodes);
         const double update_seconds = apply_all(store, &updates, results);
+        bench_snapshot(store, nodes);
         spate_store_close(store);
 
         store = open_store(nodes);

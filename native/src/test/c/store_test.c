@@ -3,7 +3,7 @@
  * C encoders. Plain checks; exits non-zero when any fails. Also run under ASan+UBSan.
  *
  * Environment: SPATE_FUZZ_ITERATIONS (default 1000000), SPATE_FUZZ_SEED (default fixed),
- * SPATE_CONCURRENT_UPDATES (default 2000000).
+ * SPATE_CONCURRENT_UPDATES (default 2000000), SPATE_SNAPSHOT_FUZZ_ITERATIONS (default 20000).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -1985,6 +1985,992 @@ static void test_fuzz(void)
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* Snapshots and checksums                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+static const uint16_t g_standard_type_ids[] = {T_ALL, T_SMALL, T_PATTERN, T_EMPTY, T_NO_ARENA};
+#define STANDARD_TYPE_COUNT (sizeof g_standard_type_ids / sizeof g_standard_type_ids[0])
+
+enum
+{
+    IMAGE_HEADER_BYTES = 32,
+    IMAGE_TYPE_HEADER_BYTES = 40,
+    IMAGE_SEGMENT_HEADER_BYTES = 16,
+};
+
+static uint64_t checksum_of(spate_store *store, uint16_t type_id)
+{
+    uint64_t value = 0;
+    REQUIRE(spate_store_checksum(store, type_id, &value) == 0);
+    return value;
+}
+
+/* A copy in memory of exactly its length (at least 1 byte), so that ASan sees any read past it. */
+static uint8_t *copy_of(const uint8_t *bytes, uint64_t length)
+{
+    uint8_t *copy = malloc(length == 0 ? 1 : (size_t)length);
+    REQUIRE(copy != NULL);
+    if (length != 0)
+    {
+        memcpy(copy, bytes, (size_t)length);
+    }
+    return copy;
+}
+
+static uint8_t *take_snapshot(spate_store *store, uint64_t *length_out)
+{
+    const int64_t length = spate_store_snapshot_length(store);
+    REQUIRE(length >= IMAGE_HEADER_BYTES);
+    uint8_t *image = malloc((size_t)length);
+    REQUIRE(image != NULL);
+    REQUIRE(spate_store_snapshot_write(store, image, (uint64_t)length) == length);
+    *length_out = (uint64_t)length;
+    return image;
+}
+
+static bool same_image(spate_store *store, const uint8_t *image, uint64_t length)
+{
+    uint64_t other_length;
+    uint8_t *other = take_snapshot(store, &other_length);
+    const bool same = other_length == length && memcmp(other, image, (size_t)length) == 0;
+    free(other);
+    return same;
+}
+
+static uint64_t read_u64(const uint8_t *at)
+{
+    uint64_t value;
+    memcpy(&value, at, sizeof value);
+    return value;
+}
+
+static void write_u64(uint8_t *at, uint64_t value)
+{
+    memcpy(at, &value, sizeof value);
+}
+
+/* Where a type's 40-byte header is in an image, walking the format of spate_store.h; 0 if absent. */
+static size_t image_type_offset(const uint8_t *image, uint64_t length, uint16_t type_id)
+{
+    uint32_t type_count;
+    memcpy(&type_count, image + 12, 4);
+    size_t at = IMAGE_HEADER_BYTES;
+    for (uint32_t t = 0; t < type_count && at + IMAGE_TYPE_HEADER_BYTES <= length; t++)
+    {
+        uint16_t id;
+        uint32_t stride;
+        memcpy(&id, image + at, 2);
+        memcpy(&stride, image + at + 4, 4);
+        if (id == type_id)
+        {
+            return at;
+        }
+        const uint64_t arena_used = read_u64(image + at + 24);
+        const uint64_t segments = read_u64(image + at + 32);
+        at += IMAGE_TYPE_HEADER_BYTES;
+        for (uint64_t s = 0; s < segments; s++)
+        {
+            at += IMAGE_SEGMENT_HEADER_BYTES + read_u64(image + at + 8) * stride;
+        }
+        at += (arena_used + 7) / 8 * 8;
+    }
+    return 0;
+}
+
+/* Where row id of a type is in an image (its segment holds it), or 0. */
+static size_t image_row_offset(const uint8_t *image, uint64_t length, uint16_t type_id, int64_t id)
+{
+    const size_t type_at = image_type_offset(image, length, type_id);
+    if (type_at == 0)
+    {
+        return 0;
+    }
+    uint32_t stride;
+    memcpy(&stride, image + type_at + 4, 4);
+    const uint64_t segments = read_u64(image + type_at + 32);
+    size_t at = type_at + IMAGE_TYPE_HEADER_BYTES;
+    for (uint64_t s = 0; s < segments; s++)
+    {
+        const int64_t first = (int64_t)read_u64(image + at);
+        const uint64_t rows = read_u64(image + at + 8);
+        if (id >= first && (uint64_t)(id - first) < rows)
+        {
+            return at + IMAGE_SEGMENT_HEADER_BYTES + (size_t)(id - first) * stride;
+        }
+        at += IMAGE_SEGMENT_HEADER_BYTES + rows * stride;
+    }
+    return 0;
+}
+
+/* The state every type of a store has right after open: what a failed load must leave. */
+static bool is_empty(spate_store *store)
+{
+    for (size_t t = 0; t < STANDARD_TYPE_COUNT; t++)
+    {
+        if (spate_store_next_id(store, g_standard_type_ids[t]) != 1 || spate_store_count(store, g_standard_type_ids[t]) != 0)
+        {
+            return false;
+        }
+    }
+    return spate_store_snapshot_length(store) == IMAGE_HEADER_BYTES + IMAGE_TYPE_HEADER_BYTES * (int64_t)STANDARD_TYPE_COUNT;
+}
+
+/*
+ * Everything a reader can see of two stores of the standard schema: per type next id, count,
+ * checksum, and every id's state and node copy. The first difference goes to why.
+ */
+static bool same_content(spate_store *a, spate_store *b, char *why, size_t why_size)
+{
+    uint8_t out_a[512], out_b[512];
+    for (size_t t = 0; t < STANDARD_TYPE_COUNT; t++)
+    {
+        const uint16_t type_id = g_standard_type_ids[t];
+        const int64_t next_id = spate_store_next_id(a, type_id);
+        if (next_id != spate_store_next_id(b, type_id) || spate_store_count(a, type_id) != spate_store_count(b, type_id) ||
+            checksum_of(a, type_id) != checksum_of(b, type_id))
+        {
+            snprintf(why, why_size, "type %u: next id %" PRId64 "/%" PRId64 ", count %" PRId64 "/%" PRId64 ", checksums differ: %d",
+                     type_id, next_id, spate_store_next_id(b, type_id), spate_store_count(a, type_id), spate_store_count(b, type_id),
+                     checksum_of(a, type_id) != checksum_of(b, type_id));
+            return false;
+        }
+        for (int64_t id = -1; id <= next_id + 1; id++)
+        {
+            const int32_t state = spate_store_node_state(a, type_id, id);
+            const int64_t length_a = spate_store_get(a, type_id, id, out_a, sizeof out_a);
+            const int64_t length_b = spate_store_get(b, type_id, id, out_b, sizeof out_b);
+            if (state != spate_store_node_state(b, type_id, id) || length_a != length_b ||
+                (length_a > 0 && memcmp(out_a, out_b, (size_t)length_a) != 0))
+            {
+                snprintf(why, why_size, "type %u id %" PRId64 ": state %d/%d, length %" PRId64 "/%" PRId64, type_id, id, state,
+                         spate_store_node_state(b, type_id, id), length_a, length_b);
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+/* Workload shapes of the standard types: what a record may set, and how long a value may be. */
+typedef struct workload_field
+{
+    uint16_t field_id;
+    uint32_t width;             /* fixed: the width; string/bytes: maxLengthBytes */
+    bool is_var;
+} workload_field;
+
+typedef struct workload_type
+{
+    uint16_t type_id;
+    uint32_t row_length;
+    int64_t max_nodes;
+    const workload_field *fields;
+    uint32_t field_count;
+    uint32_t weight;
+} workload_type;
+
+static const workload_field all_workload_fields[] = {
+    {F_U8, 1, false}, {F_U16, 2, false}, {F_U32, 4, false}, {F_U64, 8, false}, {F_I32, 4, false}, {F_I64, 8, false},
+    {F_F64, 8, false}, {F_BOOL, 1, false}, {F_TS, 8, false}, {F_STRING, 32, true}, {F_BYTES, 64, true}, {F_SHORT, 8, true}};
+static const workload_field small_workload_fields[] = {{S_U32, 4, false}, {S_STRING, 16, true}};
+static const workload_field pattern_workload_fields[] = {
+    {P_U64, 8, false}, {P_U32, 4, false}, {P_I64, 8, false}, {P_STRING, PATTERN_MAX_STRING, true}};
+static const workload_field no_arena_workload_fields[] = {{1, 8, true}};
+
+static const workload_type workload_types[] = {
+    {T_ALL, ALL_ROW_BYTES, ALL_MAX_NODES, all_workload_fields, 12, 12},
+    {T_SMALL, SMALL_ROW_BYTES, 3, small_workload_fields, 2, 1},
+    {T_PATTERN, PATTERN_ROW_BYTES, PATTERN_MAX_NODES, pattern_workload_fields, 4, 5},
+    {T_EMPTY, 0, 10, NULL, 0, 1},
+    {T_NO_ARENA, 0, 10, no_arena_workload_fields, 1, 1},
+};
+
+/* Up to three values for fields of the type (var lengths anywhere from empty to the maximum). */
+static uint16_t random_values(const workload_type *type, bool var_only, const uint8_t *bytes, var_value *values)
+{
+    uint16_t count = 0;
+    const uint32_t wanted = random_below(4);
+    for (uint32_t i = 0; i < wanted && type->field_count > 0; i++)
+    {
+        const workload_field *field = &type->fields[random_below(type->field_count)];
+        if (var_only && !field->is_var)
+        {
+            continue;
+        }
+        const uint32_t length = field->is_var ? random_below(field->width + 1) : field->width;
+        values[count++] = (var_value){field->field_id, bytes + random_below(8), length};
+    }
+    return count;
+}
+
+/*
+ * count records that mostly apply, over every standard type: creates taking the next id or
+ * skipping ahead (with far_skips, now and then by thousands of ids: 2 MiB of rows), updates of fixed
+ * fields and of string/bytes values that grow (moved to new arena space) or shrink (in place),
+ * increments, deletes; and some that fail (missing nodes, full arena or type, wrong kinds).
+ */
+static void random_records(buffer *b, spate_store *store, int count, bool far_skips)
+{
+    const uint32_t type_count = sizeof workload_types / sizeof workload_types[0];
+    int64_t next[sizeof workload_types / sizeof workload_types[0]];
+    uint32_t total_weight = 0;
+    for (uint32_t t = 0; t < type_count; t++)
+    {
+        next[t] = spate_store_next_id(store, workload_types[t].type_id);
+        total_weight += workload_types[t].weight;
+    }
+    uint8_t bytes[80];
+    for (int i = 0; i < count; i++)
+    {
+        uint32_t pick = random_below(total_weight), t = 0;
+        while (pick >= workload_types[t].weight)
+        {
+            pick -= workload_types[t].weight;
+            t++;
+        }
+        const workload_type *type = &workload_types[t];
+        for (size_t k = 0; k < sizeof bytes; k++)
+        {
+            bytes[k] = (uint8_t)next_random();
+        }
+        /* Half the time among the latest ids, so that a far skip does not leave only gaps to aim at. */
+        const int64_t span = random_below(2) == 0 && next[t] > 64 ? 64 : next[t] - 1;
+        const int64_t existing = span > 0 ? next[t] - 1 - (int64_t)random_below((uint32_t)span) : 1;
+        var_value values[3];
+        const uint32_t op = random_below(10);
+        if (op < 4 || (type->field_count == 0 && op < 8))
+        {
+            int64_t id = 0;
+            const uint32_t skip = random_below(100);
+            if (skip == 0 && far_skips && type->max_nodes - next[t] > 64)
+            {
+                id = next[t] + 1 + (int64_t)random_below((uint32_t)((type->max_nodes - next[t]) / 16));
+            }
+            else if (skip < 15)
+            {
+                id = next[t] + (int64_t)random_below(3);
+            }
+            const uint16_t value_count = random_values(type, true, bytes, values);
+            put_create(b, id, type->type_id, values, value_count, bytes + 16, type->row_length);
+            const int64_t taken = id == 0 ? next[t] : id;
+            if (taken >= next[t] && taken <= type->max_nodes)
+            {
+                next[t] = taken + 1;
+            }
+        }
+        else if (op < 7)
+        {
+            const uint16_t value_count = random_values(type, false, bytes, values);
+            put_update(b, existing, 0, type->type_id, values, value_count);
+        }
+        else if (op < 8)
+        {
+            const workload_field *field = &type->fields[random_below(type->field_count)];
+            put_increment(b, existing, (int64_t)next_random() >> random_below(64), 0, type->type_id, field->field_id);
+        }
+        else
+        {
+            put_delete(b, existing, 0, type->type_id);
+        }
+    }
+}
+
+static spate_result g_other_results[MAX_RESULTS];
+
+/* Applies b to both stores; true when both walked it alike (statuses, ids, offsets). */
+static bool apply_both(spate_store *a, spate_store *b, const buffer *records)
+{
+    const int64_t n = spate_store_apply(a, records->data, records->length, NULL, g_results, MAX_RESULTS);
+    const int64_t m = spate_store_apply(b, records->data, records->length, NULL, g_other_results, MAX_RESULTS);
+    return n > 0 && n == m && memcmp(g_results, g_other_results, (size_t)n * sizeof(spate_result)) == 0;
+}
+
+/* The checksum as spate_store.h defines it, recomputed from what get and node_state say. */
+static uint64_t reference_word(uint64_t hash, uint64_t word)
+{
+    uint64_t k = word * UINT64_C(0xC2B2AE3D27D4EB4F);
+    k = ((k << 31) | (k >> 33)) * UINT64_C(0x9E3779B185EBCA87);
+    hash ^= k;
+    return ((hash << 27) | (hash >> 37)) * UINT64_C(0x9E3779B185EBCA87) + UINT64_C(0x85EBCA77C2B2AE63);
+}
+
+static uint64_t reference_bytes(uint64_t hash, const uint8_t *bytes, uint64_t length)
+{
+    hash = reference_word(hash, length);
+    for (uint64_t i = 0; i < length; i += 8)
+    {
+        uint64_t word = 0;
+        memcpy(&word, bytes + i, length - i < 8 ? length - i : 8);
+        hash = reference_word(hash, word);
+    }
+    return hash;
+}
+
+static uint64_t reference_checksum(spate_store *store, uint16_t type_id, uint32_t row_length, uint32_t var_count)
+{
+    const int64_t next_id = spate_store_next_id(store, type_id);
+    uint64_t hash = UINT64_C(0x5350415445483634);
+    hash = reference_word(hash, type_id);
+    hash = reference_word(hash, (uint64_t)next_id);
+    hash = reference_word(hash, (uint64_t)spate_store_count(store, type_id));
+    uint64_t never = 0;
+    uint8_t out[512];
+    for (int64_t id = 1; id < next_id; id++)
+    {
+        const int32_t state = spate_store_node_state(store, type_id, id);
+        if (state == 0)
+        {
+            never++;
+            continue;
+        }
+        if (never != 0)
+        {
+            hash = reference_word(reference_word(hash, 0), never);
+            never = 0;
+        }
+        hash = reference_word(hash, (uint64_t)state);
+        if (state == 1)
+        {
+            const int64_t length = spate_store_get(store, type_id, id, out, sizeof out);
+            REQUIRE(length >= row_length);
+            hash = reference_bytes(hash, out, row_length);
+            for (uint32_t v = 0; v < var_count; v++)
+            {
+                uint32_t value_length;
+                const uint8_t *value = get_var(out, length, row_length, v, &value_length);
+                hash = reference_bytes(hash, value, value_length);
+            }
+        }
+    }
+    if (never != 0)
+    {
+        hash = reference_word(reference_word(hash, 0), never);
+    }
+    hash ^= hash >> 33;
+    hash *= UINT64_C(0xC2B2AE3D27D4EB4F);
+    hash ^= hash >> 29;
+    hash *= UINT64_C(0x165667B19E3779F9);
+    hash ^= hash >> 32;
+    return hash;
+}
+
+static void test_snapshot_round_trip(void)
+{
+    g_rng = UINT64_C(0x5AA5F00D5AA5F00D);
+    spate_store *source = open_standard();
+    buffer b = buffer_new(1 << 20);
+    long ok = 0, records = 0;
+    uint8_t row[ALL_ROW_BYTES] = {1, 2, 3};
+    for (int batch = 0; batch < 24; batch++)
+    {
+        b.length = 0;
+        if (batch == 1)
+        {
+            /* Over two 2 MiB of rows ahead (T_ALL rows are 104 bytes): the image has separate segments. */
+            put_create(&b, spate_store_next_id(source, T_ALL) + 45000, T_ALL, &(var_value){F_BYTES, "far away", 8}, 1, row, ALL_ROW_BYTES);
+            CHECK(apply_one(source, &b, NULL) == SPATE_STATUS_OK, "far create");
+            b.length = 0;
+        }
+        random_records(&b, source, 1000, true);
+        CHECK(apply(source, &b) == 1000, "batch %d", batch);
+        for (int i = 0; i < 1000; i++)
+        {
+            ok += g_results[i].status == SPATE_STATUS_OK ? 1 : 0;
+        }
+        records += 1000;
+    }
+    CHECK(ok > records / 2, "most records apply: %ld of %ld", ok, records);
+    CHECK(spate_store_next_id(source, T_ALL) < ALL_MAX_NODES, "T_ALL not full");
+
+    uint64_t length;
+    uint8_t *image = take_snapshot(source, &length);
+    const size_t all_at = image_type_offset(image, length, T_ALL);
+    CHECK(all_at != 0 && read_u64(image + all_at + 32) >= 2, "T_ALL's rows are in separate segments");
+    printf("snapshot: %ld records (%ld OK) over 5 types, T_ALL next id %" PRId64 ": image of %" PRIu64 " bytes, %" PRIu64
+           " T_ALL segments\n", records, ok, spate_store_next_id(source, T_ALL), length, read_u64(image + all_at + 32));
+
+    /* The image may sit at any alignment. */
+    uint8_t *unaligned = malloc((size_t)length + 1);
+    REQUIRE(unaligned != NULL);
+    memcpy(unaligned + 1, image, (size_t)length);
+    spate_store *copy = open_standard();
+    CHECK(spate_store_reserve(copy, T_ALL, 1000) == 0, "reserve first is fine");
+    const int32_t rc = spate_store_snapshot_load(copy, unaligned + 1, length);
+    CHECK(rc == 0, "load: %d", rc);
+    char why[256] = "";
+    CHECK(same_content(source, copy, why, sizeof why), "loaded copy: %s", why);
+    CHECK(same_image(copy, image, length), "the copy's image is the source's, byte for byte");
+    CHECK(spate_store_snapshot_write(copy, unaligned + 1, length) == (int64_t)length && memcmp(unaligned + 1, image, (size_t)length) == 0,
+          "written at an odd address");
+    for (size_t t = 0; t < STANDARD_TYPE_COUNT; t++)
+    {
+        const workload_type *type = &workload_types[t];
+        uint32_t var_count = 0;
+        for (uint32_t f = 0; f < type->field_count; f++)
+        {
+            var_count += type->fields[f].is_var ? 1 : 0;
+        }
+        CHECK(checksum_of(source, type->type_id) == reference_checksum(source, type->type_id, type->row_length, var_count),
+              "type %u: the checksum is the one spate_store.h defines", type->type_id);
+    }
+
+    /* From here on both apply the same records: the same results, the same content, the same images. */
+    for (int batch = 0; batch < 12; batch++)
+    {
+        b.length = 0;
+        random_records(&b, source, 1000, true);
+        CHECK(apply_both(source, copy, &b), "batch %d after the load: different results", batch);
+    }
+    CHECK(same_content(source, copy, why, sizeof why), "after further records: %s", why);
+    free(image);
+    image = take_snapshot(source, &length);
+    CHECK(same_image(copy, image, length), "images after further records");
+    CHECK(spate_store_snapshot_load(copy, image, length) == SPATE_ERROR_STORE_NOT_EMPTY, "a loaded store is not empty");
+    free(image);
+    free(unaligned);
+    buffer_free(&b);
+    spate_store_close(copy);
+    spate_store_close(source);
+}
+
+static void test_snapshot_empty(void)
+{
+    spate_store *source = open_standard();
+    const int64_t expected = IMAGE_HEADER_BYTES + IMAGE_TYPE_HEADER_BYTES * (int64_t)STANDARD_TYPE_COUNT;
+    CHECK(spate_store_snapshot_length(source) == expected, "an empty store's image: %" PRId64 " bytes", spate_store_snapshot_length(source));
+    uint64_t length;
+    uint8_t *image = take_snapshot(source, &length);
+    spate_store *copy = open_standard();
+    CHECK(spate_store_snapshot_load(copy, image, length) == 0, "load an empty image");
+    char why[256] = "";
+    CHECK(same_content(source, copy, why, sizeof why), "%s", why);
+    CHECK(is_empty(copy), "still empty");
+    CHECK(spate_store_snapshot_load(copy, image, length) == 0, "an empty image leaves the store loadable (nothing in it)");
+    g_rng = 77;
+    buffer b = buffer_new(1 << 18);
+    random_records(&b, source, 500, true);
+    CHECK(apply_both(source, copy, &b), "the same results");
+    CHECK(same_content(source, copy, why, sizeof why), "%s", why);
+    free(image);
+    buffer_free(&b);
+    spate_store_close(copy);
+    spate_store_close(source);
+}
+
+/* Opens the standard types with changes: another database hash, or another layout. */
+static spate_store *open_variant(int64_t schema_hash, int64_t all_max_nodes, bool reversed)
+{
+    schema_type types[STANDARD_TYPE_COUNT];
+    for (size_t t = 0; t < STANDARD_TYPE_COUNT; t++)
+    {
+        types[t] = standard_types[reversed ? STANDARD_TYPE_COUNT - 1 - t : t];
+        if (types[t].type_id == T_ALL)
+        {
+            types[t].max_nodes = all_max_nodes;
+        }
+    }
+    buffer b = buffer_new(4096);
+    put_store_schema(&b, schema_hash, types, STANDARD_TYPE_COUNT);
+    spate_store *store = NULL;
+    REQUIRE(spate_store_open(b.data, b.length, &store) == 0);
+    buffer_free(&b);
+    return store;
+}
+
+static void test_snapshot_refusals(void)
+{
+    spate_store *source = open_standard();
+    g_rng = 99;
+    buffer b = buffer_new(1 << 18);
+    random_records(&b, source, 300, false);
+    CHECK(apply(source, &b) == 300, "300");
+    uint64_t length;
+    uint8_t *image = take_snapshot(source, &length);
+    uint8_t small[8];
+
+    CHECK(spate_store_snapshot_length(NULL) == SPATE_ERROR_NULL_ARGUMENT, "length of null");
+    CHECK(spate_store_snapshot_write(NULL, small, 8) == SPATE_ERROR_NULL_ARGUMENT, "write of null");
+    CHECK(spate_store_snapshot_write(source, NULL, 8) == SPATE_ERROR_NULL_ARGUMENT, "write to null");
+    CHECK(spate_store_snapshot_write(source, NULL, 0) == SPATE_ERROR_BUFFER_TOO_SMALL, "write to nothing");
+    uint8_t *short_out = malloc((size_t)length - 1);
+    REQUIRE(short_out != NULL);
+    CHECK(spate_store_snapshot_write(source, short_out, length - 1) == SPATE_ERROR_BUFFER_TOO_SMALL, "one byte short");
+    free(short_out);
+    uint64_t checksum;
+    CHECK(spate_store_checksum(NULL, T_ALL, &checksum) == SPATE_ERROR_NULL_ARGUMENT, "checksum of null");
+    CHECK(spate_store_checksum(source, T_ALL, NULL) == SPATE_ERROR_NULL_ARGUMENT, "checksum to null");
+    CHECK(spate_store_checksum(source, 4, &checksum) == SPATE_ERROR_UNKNOWN_TYPE, "checksum of an unknown type");
+
+    spate_store *target = open_standard();
+    CHECK(spate_store_snapshot_load(NULL, image, length) == SPATE_ERROR_NULL_ARGUMENT, "load into null");
+    CHECK(spate_store_snapshot_load(target, NULL, 5) == SPATE_ERROR_NULL_ARGUMENT, "load from null");
+    CHECK(spate_store_snapshot_load(target, NULL, 0) == SPATE_ERROR_SNAPSHOT_TRUNCATED, "load of nothing");
+
+    /* Header damage, each refused with its own code and nothing written. */
+    uint8_t *bad = copy_of(image, length);
+    bad[0] ^= 1;
+    CHECK(spate_store_snapshot_load(target, bad, length) == SPATE_ERROR_BAD_SNAPSHOT, "no magic");
+    memcpy(bad, image, (size_t)length);
+    bad[8] = 2;
+    CHECK(spate_store_snapshot_load(target, bad, length) == SPATE_ERROR_SNAPSHOT_VERSION, "version 2");
+    memcpy(bad, image, (size_t)length);
+    bad[12] ^= 1;
+    CHECK(spate_store_snapshot_load(target, bad, length) == SPATE_ERROR_SNAPSHOT_SCHEMA, "type count");
+    memcpy(bad, image, (size_t)length);
+    bad[31] ^= 0x80;
+    CHECK(spate_store_snapshot_load(target, bad, length) == SPATE_ERROR_SNAPSHOT_SCHEMA, "fingerprint");
+    memcpy(bad, image, (size_t)length);
+    write_u64(bad + 16, length - 8);
+    CHECK(spate_store_snapshot_load(target, bad, length) == SPATE_ERROR_BAD_SNAPSHOT, "bytes after the stated length");
+    write_u64(bad + 16, length + 8);
+    CHECK(spate_store_snapshot_load(target, bad, length) == SPATE_ERROR_SNAPSHOT_TRUNCATED, "stated longer than given");
+    uint8_t *longer = malloc((size_t)length + 8);
+    REQUIRE(longer != NULL);
+    memcpy(longer, image, (size_t)length);
+    memset(longer + length, 0, 8);
+    CHECK(spate_store_snapshot_load(target, longer, length + 8) == SPATE_ERROR_BAD_SNAPSHOT, "trailing bytes");
+    free(longer);
+    free(bad);
+    CHECK(is_empty(target), "nothing written by refused headers");
+
+    /* Another schema: another database hash, another layout; the same one encoded in another order is fine. */
+    spate_store *other_hash = open_variant(SCHEMA_HASH + 1, ALL_MAX_NODES, false);
+    spate_store *other_layout = open_variant(SCHEMA_HASH, ALL_MAX_NODES + 1, false);
+    spate_store *reordered = open_variant(SCHEMA_HASH, ALL_MAX_NODES, true);
+    CHECK(spate_store_snapshot_load(other_hash, image, length) == SPATE_ERROR_SNAPSHOT_SCHEMA, "another schema hash");
+    CHECK(spate_store_snapshot_load(other_layout, image, length) == SPATE_ERROR_SNAPSHOT_SCHEMA, "another maxNodes");
+    CHECK(spate_store_snapshot_load(reordered, image, length) == 0, "types listed in another order");
+    char why[256] = "";
+    CHECK(same_content(source, reordered, why, sizeof why), "reordered: %s", why);
+    uint64_t other_length;
+    uint8_t *other_image = take_snapshot(other_hash, &other_length);
+    CHECK(spate_store_snapshot_load(target, other_image, other_length) == SPATE_ERROR_SNAPSHOT_SCHEMA, "an empty image of another schema");
+    free(other_image);
+    spate_store_close(other_hash);
+    spate_store_close(other_layout);
+    spate_store_close(reordered);
+
+    /* Not empty: a node, or only an id consumed by a failed Create. The store is left as it was. */
+    b.length = 0;
+    create_small(target, 5, "x", &(int64_t){0}, &(uint8_t){0});
+    const uint64_t small_checksum = checksum_of(target, T_SMALL);
+    CHECK(spate_store_snapshot_load(target, image, length) == SPATE_ERROR_STORE_NOT_EMPTY, "a store with a node");
+    CHECK(spate_store_count(target, T_SMALL) == 1 && checksum_of(target, T_SMALL) == small_checksum, "left as it was");
+    spate_store_close(target);
+    target = open_standard();
+    const uint8_t row[ALL_ROW_BYTES] = {0};
+    put_create(&b, 0, T_ALL, &(var_value){99, "x", 1}, 1, row, ALL_ROW_BYTES);
+    CHECK(apply_one(target, &b, NULL) == SPATE_STATUS_UNKNOWN_FIELD && spate_store_next_id(target, T_ALL) == 2, "an id consumed");
+    CHECK(spate_store_snapshot_load(target, image, length) == SPATE_ERROR_STORE_NOT_EMPTY, "a store with a consumed id");
+    spate_store_close(target);
+    free(image);
+    buffer_free(&b);
+    spate_store_close(source);
+}
+
+/* A store of a few nodes of every type; the records that made it are left in b. */
+static spate_store *small_source(buffer *b, uint64_t seed, int records)
+{
+    g_rng = seed;
+    spate_store *store = open_standard();
+    b->length = 0;
+    random_records(b, store, records, false);
+    REQUIRE(apply(store, b) == records);
+    return store;
+}
+
+/* Every cut of an image: refused as truncated; with its stated length patched to the cut, as damaged. */
+static void test_snapshot_truncation(void)
+{
+    buffer b = buffer_new(1 << 16);
+    spate_store *source = small_source(&b, 1234, 40);
+    uint64_t length;
+    uint8_t *image = take_snapshot(source, &length);
+    spate_store *target = open_standard();
+    long refused = 0;
+    for (uint64_t cut = 0; cut < length; cut++)
+    {
+        uint8_t *prefix = copy_of(image, cut);
+        const int32_t rc = spate_store_snapshot_load(target, prefix, cut);
+        CHECK(rc == SPATE_ERROR_SNAPSHOT_TRUNCATED, "cut at %" PRIu64 " of %" PRIu64 ": %d", cut, length, rc);
+        if (cut >= IMAGE_HEADER_BYTES)
+        {
+            write_u64(prefix + 16, cut);
+            const int32_t patched = spate_store_snapshot_load(target, prefix, cut);
+            CHECK(patched == SPATE_ERROR_BAD_SNAPSHOT, "cut at %" PRIu64 ", length patched: %d", cut, patched);
+            CHECK(is_empty(target), "cut at %" PRIu64 ": the store is empty again", cut);
+        }
+        refused++;
+        free(prefix);
+    }
+    CHECK(spate_store_snapshot_load(target, image, length) == 0, "then the whole image loads");
+    char why[256] = "";
+    CHECK(same_content(source, target, why, sizeof why), "%s", why);
+    printf("snapshot truncation: %ld cuts of a %" PRIu64 "-byte image refused\n", refused, length);
+    free(image);
+    buffer_free(&b);
+    spate_store_close(target);
+    spate_store_close(source);
+}
+
+/*
+ * A refused load leaves no trace: the store applies the records that made the source and then
+ * holds exactly the source's image (rows and arena bytes a failed load wrote would show in it).
+ */
+static bool no_trace(spate_store *target, const buffer *records, const uint8_t *image, uint64_t length)
+{
+    if (!is_empty(target))
+    {
+        return false;
+    }
+    const int64_t n = spate_store_apply(target, records->data, records->length, NULL, g_other_results, MAX_RESULTS);
+    return n > 0 && same_image(target, image, length);
+}
+
+/* Damage the store could never have written, each refused (BAD_SNAPSHOT) with nothing left behind. */
+static void test_snapshot_damage(void)
+{
+    buffer b = buffer_new(1 << 18);
+    spate_store *source = small_source(&b, 4321, 300);
+    /* A never-live row inside a segment (a skipped id), and a deleted one. */
+    uint8_t row[ALL_ROW_BYTES] = {0};
+    const int64_t next = spate_store_next_id(source, T_ALL);
+    const size_t tail = b.length;
+    put_create(&b, next + 2, T_ALL, &(var_value){F_STRING, "abcdefgh", 8}, 1, row, ALL_ROW_BYTES);
+    put_create(&b, 0, T_ALL, NULL, 0, row, ALL_ROW_BYTES);
+    put_delete(&b, next + 3, 0, T_ALL);
+    buffer last = {b.data + tail, b.length - tail, b.length - tail};
+    CHECK(apply(source, &last) == 3 && g_results[0].status == SPATE_STATUS_OK && g_results[2].status == SPATE_STATUS_OK, "setup");
+    uint64_t length;
+    uint8_t *image = take_snapshot(source, &length);
+    const size_t all = image_type_offset(image, length, T_ALL);
+    const size_t pattern = image_type_offset(image, length, T_PATTERN);
+    const uint64_t slots = 8 + 48; /* T_ALL rows: 8-byte header, 44-byte row padded to 48, then 3 slots */
+    const size_t rows = all + IMAGE_TYPE_HEADER_BYTES + IMAGE_SEGMENT_HEADER_BYTES; /* the first segment's */
+    const size_t live_row = image_row_offset(image, length, T_ALL, next + 2);
+    const size_t never_row = image_row_offset(image, length, T_ALL, next);      /* skipped */
+    const size_t deleted_row = image_row_offset(image, length, T_ALL, next + 3);
+    const uint64_t all_next = read_u64(image + all + 8);
+    REQUIRE(all != 0 && pattern != 0 && live_row != 0 && never_row != 0 && deleted_row != 0 && all_next == (uint64_t)next + 4);
+    REQUIRE(image[live_row] == 1 && image[never_row] == 0 && image[deleted_row] == 2);
+    const uint64_t all_arena = read_u64(image + all + 24);
+    const size_t string_slot = live_row + slots; /* F_STRING (10) is the first var field */
+    REQUIRE(read_u64(image + string_slot) + 8 <= all_arena);
+
+    const struct
+    {
+        const char *what;
+        size_t at;
+        int width; /* 1, 4 or 8 */
+        uint64_t value;
+    } cases[] = {
+        {"state 3", live_row, 1, 3},
+        {"state 255 on a never-live row", never_row, 1, 255},
+        {"header byte", live_row + 3, 1, 1},
+        {"row padding", live_row + 8 + ALL_ROW_BYTES, 1, 1},
+        {"a never-live row not zero", never_row + 20, 1, 1},
+        {"a never-live row with a slot", never_row + slots, 8, 1},
+        {"length above capacity", string_slot + 8, 4, 9},
+        {"capacity above the maximum", string_slot + 12, 4, 33},
+        {"offset past the arena", string_slot, 8, all_arena - 7},
+        {"offset far past the arena", string_slot, 8, UINT64_MAX - 3},
+        {"a deleted row's slot past the arena", deleted_row + slots, 8, all_arena + 1},
+        {"live count", all + 16, 8, (uint64_t)spate_store_count(source, T_ALL) + 1},
+        {"live count negative", all + 16, 8, UINT64_MAX},
+        {"next id 0", all + 8, 8, 0},
+        {"next id past maxNodes + 1", all + 8, 8, ALL_MAX_NODES + 2},
+        {"next id inside the segment", all + 8, 8, (uint64_t)next},
+        {"type id unknown", all, 4, 4},
+        {"type id reserved bytes", all + 2, 1, 1},
+        {"type ids out of order", pattern, 4, T_ALL},
+        {"stride", all + 4, 4, 112},
+        {"arena used above maxArenaBytes", all + 24, 8, (1 << 24) + 8},
+        {"arena used on a type without string fields", image_type_offset(image, length, T_EMPTY) + 24, 8, 8},
+        {"arena used shorter", all + 24, 8, all_arena - 8},
+        {"segment count", all + 32, 8, 2},
+        {"segment count huge", all + 32, 8, UINT64_MAX},
+        {"segment from id 0", rows - 16, 8, 0},
+        {"segment from id -1", rows - 16, 8, UINT64_MAX},
+        {"segment of no rows", rows - 8, 8, 0},
+        {"segment past the next id", rows - 8, 8, all_next},
+        {"segment of 2^63 rows", rows - 8, 8, UINT64_C(1) << 63},
+    };
+    spate_store *target = open_standard();
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    {
+        uint8_t *bad = copy_of(image, length);
+        if (cases[i].width == 1)
+        {
+            bad[cases[i].at] = (uint8_t)cases[i].value;
+        }
+        else if (cases[i].width == 4)
+        {
+            const uint32_t value = (uint32_t)cases[i].value;
+            memcpy(bad + cases[i].at, &value, 4);
+        }
+        else
+        {
+            write_u64(bad + cases[i].at, cases[i].value);
+        }
+        const int32_t rc = spate_store_snapshot_load(target, bad, length);
+        CHECK(rc == SPATE_ERROR_BAD_SNAPSHOT, "%s: %d", cases[i].what, rc);
+        CHECK(is_empty(target), "%s: the store is empty again", cases[i].what);
+        free(bad);
+    }
+    /* Damage in the last type, once the others are loaded: the store still ends empty, no trace. */
+    uint8_t *bad = copy_of(image, length);
+    bad[length - 1] = 1; /* T_NO_ARENA (the last type id) has no arena: its last bytes are a row */
+    const int32_t last_rc = spate_store_snapshot_load(target, bad, length);
+    CHECK(last_rc == SPATE_ERROR_BAD_SNAPSHOT, "damage at the very end: %d", last_rc);
+    free(bad);
+    CHECK(no_trace(target, &b, image, length), "a refused load left something behind");
+    spate_store_close(target);
+    target = open_standard();
+    CHECK(spate_store_snapshot_load(target, image, length) == 0, "the undamaged image loads");
+    char why[256] = "";
+    CHECK(same_content(source, target, why, sizeof why), "%s", why);
+    free(image);
+    buffer_free(&b);
+    spate_store_close(target);
+    spate_store_close(source);
+}
+
+/*
+ * Random damage (bit flips, random bytes, interesting numbers, biased to the headers): a load
+ * never crashes and either refuses, leaving the store empty, or loads a store that is sound:
+ * counts match a scan, every value fits its field, and records apply to it. Content damage that
+ * keeps the structure sound (a byte of a value) loads as it is: catching that is the file's CRC.
+ * SPATE_SNAPSHOT_FUZZ_ITERATIONS (default 20000), SPATE_SNAPSHOT_FUZZ_SEED (default fixed).
+ */
+static void test_snapshot_fuzz(void)
+{
+    const char *iterations_text = getenv("SPATE_SNAPSHOT_FUZZ_ITERATIONS");
+    const char *seed_text = getenv("SPATE_SNAPSHOT_FUZZ_SEED");
+    const long iterations = iterations_text != NULL ? atol(iterations_text) : 20000;
+    const uint64_t seed = seed_text != NULL ? strtoull(seed_text, NULL, 0) : UINT64_C(0xBADC0FFEE);
+    buffer b = buffer_new(1 << 18);
+    spate_store *source = small_source(&b, seed ^ 0xF1F1, 200);
+    uint64_t length;
+    uint8_t *image = take_snapshot(source, &length);
+    size_t headers[STANDARD_TYPE_COUNT];
+    for (size_t t = 0; t < STANDARD_TYPE_COUNT; t++)
+    {
+        headers[t] = image_type_offset(image, length, g_standard_type_ids[t]);
+    }
+    g_rng = seed;
+    spate_store *target = open_standard();
+    long loaded = 0, by_code[16] = {0};
+    buffer more = buffer_new(1 << 16);
+    for (long iteration = 0; iteration < iterations; iteration++)
+    {
+        uint8_t *bad = copy_of(image, length);
+        const int mutations = 1 + (int)random_below(3);
+        for (int m = 0; m < mutations; m++)
+        {
+            const uint32_t where = random_below(4);
+            size_t at = where == 0   ? random_below(IMAGE_HEADER_BYTES)
+                        : where == 1 ? headers[random_below(STANDARD_TYPE_COUNT)] + random_below(IMAGE_TYPE_HEADER_BYTES + 24)
+                                     : random_below((uint32_t)length);
+            at = at < length ? at : length - 1;
+            switch (random_below(3))
+            {
+                case 0:
+                    bad[at] ^= (uint8_t)(1u << random_below(8));
+                    break;
+                case 1:
+                    bad[at] = (uint8_t)next_random();
+                    break;
+                default:
+                {
+                    static const uint64_t interesting[] = {0, 1, 2, 3, 7, 8, 104, 0xFF, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF,
+                                                           UINT64_C(1) << 36, INT64_MAX, UINT64_MAX};
+                    const uint64_t value = interesting[random_below(sizeof interesting / sizeof interesting[0])];
+                    const size_t width = random_below(2) ? 4 : 8;
+                    if (at + width <= length)
+                    {
+                        memcpy(bad + at, &value, width);
+                    }
+                    break;
+                }
+            }
+        }
+        const int32_t rc = spate_store_snapshot_load(target, bad, length);
+        free(bad);
+        CHECK(rc == 0 || (rc <= SPATE_ERROR_BAD_SNAPSHOT && rc >= SPATE_ERROR_SNAPSHOT_SCHEMA), "iteration %ld: %d", iteration, rc);
+        by_code[-rc]++;
+        if (rc != 0)
+        {
+            CHECK(is_empty(target), "iteration %ld: refused (%d) but not empty", iteration, rc);
+            continue;
+        }
+        loaded++;
+        for (size_t t = 0; t < STANDARD_TYPE_COUNT; t++)
+        {
+            const workload_type *type = &workload_types[t];
+            CHECK(scan_live(target, type->type_id) == spate_store_count(target, type->type_id), "iteration %ld: count", iteration);
+            uint8_t out[512];
+            for (int64_t id = 1; id < spate_store_next_id(target, type->type_id); id++)
+            {
+                const int64_t got = spate_store_get(target, type->type_id, id, out, sizeof out);
+                CHECK(got == SPATE_ERROR_NO_SUCH_NODE || (got >= type->row_length && got <= 256), "iteration %ld: get %" PRId64, iteration, got);
+            }
+        }
+        more.length = 0;
+        random_records(&more, target, 50, false);
+        CHECK(apply(target, &more) == 50, "iteration %ld: apply after the load", iteration);
+        spate_store_close(target);
+        target = open_standard();
+    }
+    printf("snapshot fuzz: %ld damaged images (seed 0x%" PRIx64 "): %ld loaded, refused as damaged %ld, truncated %ld, version %ld, "
+           "schema %ld\n", iterations, seed, loaded, by_code[-SPATE_ERROR_BAD_SNAPSHOT], by_code[-SPATE_ERROR_SNAPSHOT_TRUNCATED],
+           by_code[-SPATE_ERROR_SNAPSHOT_VERSION], by_code[-SPATE_ERROR_SNAPSHOT_SCHEMA]);
+    CHECK(no_trace(target, &b, image, length), "after the last refusal");
+    free(image);
+    buffer_free(&more);
+    buffer_free(&b);
+    spate_store_close(target);
+    spate_store_close(source);
+}
+
+static void test_checksum(void)
+{
+    spate_store *a = open_standard();
+    spate_store *b = open_standard();
+    uint8_t row[ALL_ROW_BYTES] = {7};
+    CHECK(checksum_of(a, T_ALL) == checksum_of(b, T_ALL), "empty stores");
+    CHECK(checksum_of(a, T_ALL) != checksum_of(a, T_PATTERN), "the type id counts");
+
+    /* The same values placed differently in the arena: in place in a, moved in b. */
+    buffer r = buffer_new(4096);
+    put_create(&r, 0, T_ALL, &(var_value){F_STRING, "abcdef", 6}, 1, row, ALL_ROW_BYTES);
+    put_update(&r, 1, 0, T_ALL, &(var_value){F_STRING, "abc", 3}, 1);
+    CHECK(apply(a, &r) == 2, "a");
+    r.length = 0;
+    put_create(&r, 0, T_ALL, &(var_value){F_STRING, "xy", 2}, 1, row, ALL_ROW_BYTES);
+    put_update(&r, 1, 0, T_ALL, &(var_value){F_STRING, "abc", 3}, 1);
+    CHECK(apply(b, &r) == 2, "b");
+    CHECK(checksum_of(a, T_ALL) == checksum_of(b, T_ALL), "arena placement does not count");
+    uint64_t length_a, length_b;
+    uint8_t *image_a = take_snapshot(a, &length_a);
+    uint8_t *image_b = take_snapshot(b, &length_b);
+    CHECK(length_a != length_b || memcmp(image_a, image_b, (size_t)length_a) != 0, "while the images differ");
+    free(image_a);
+    free(image_b);
+
+    /* Each logical difference shows. */
+    const uint64_t before = checksum_of(a, T_ALL);
+    r.length = 0;
+    put_update(&r, 1, 0, T_ALL, &(var_value){F_STRING, "abd", 3}, 1);
+    CHECK(apply_one(a, &r, NULL) == SPATE_STATUS_OK && checksum_of(a, T_ALL) != before, "a value byte");
+    r.length = 0;
+    put_update(&r, 1, 0, T_ALL, &(var_value){F_STRING, "abc", 3}, 1);
+    CHECK(apply_one(a, &r, NULL) == SPATE_STATUS_OK && checksum_of(a, T_ALL) == before, "and back");
+    r.length = 0;
+    put_increment(&r, 1, 256, 0, T_ALL, F_U16);
+    CHECK(apply_one(a, &r, NULL) == SPATE_STATUS_OK && checksum_of(a, T_ALL) != before, "a fixed byte");
+    r.length = 0;
+    put_increment(&r, 1, -256, 0, T_ALL, F_U16);
+    CHECK(apply_one(a, &r, NULL) == SPATE_STATUS_OK && checksum_of(a, T_ALL) == before, "and back");
+    r.length = 0;
+    put_update(&r, 1, 0, T_ALL, &(var_value){F_BYTES, "", 0}, 1);
+    CHECK(apply_one(a, &r, NULL) == SPATE_STATUS_OK && checksum_of(a, T_ALL) == before, "an empty value set empty");
+    /* "ab" + "" and "a" + "b" in two fields: the lengths keep them apart. */
+    r.length = 0;
+    put_update(&r, 1, 0, T_ALL, (var_value[]){{F_STRING, "ab", 2}, {F_BYTES, "", 0}}, 2);
+    CHECK(apply_one(a, &r, NULL) == SPATE_STATUS_OK, "ab");
+    const uint64_t ab = checksum_of(a, T_ALL);
+    r.length = 0;
+    put_update(&r, 1, 0, T_ALL, (var_value[]){{F_STRING, "a", 1}, {F_BYTES, "b", 1}}, 2);
+    CHECK(apply_one(a, &r, NULL) == SPATE_STATUS_OK && checksum_of(a, T_ALL) != ab, "a + b");
+
+    /* Deleted, never live, and where the never-live ids are: all different. */
+    spate_store *deleted = open_standard();
+    spate_store *never = open_standard();
+    spate_store *later = open_standard();
+    r.length = 0;
+    put_create(&r, 0, T_SMALL, NULL, 0, row, SMALL_ROW_BYTES);
+    put_delete(&r, 1, 0, T_SMALL);
+    put_create(&r, 0, T_SMALL, NULL, 0, row, SMALL_ROW_BYTES);
+    CHECK(apply(deleted, &r) == 3, "deleted");
+    r.length = 0;
+    put_create(&r, 2, T_SMALL, NULL, 0, row, SMALL_ROW_BYTES);
+    CHECK(apply(never, &r) == 1 && g_results[0].status == SPATE_STATUS_OK, "never");
+    r.length = 0;
+    put_create(&r, 1, T_SMALL, NULL, 0, row, SMALL_ROW_BYTES);
+    put_create(&r, 2, T_SMALL, &(var_value){99, "", 0}, 1, row, SMALL_ROW_BYTES);
+    CHECK(apply(later, &r) == 2 && spate_store_next_id(later, T_SMALL) == 3 && spate_store_count(later, T_SMALL) == 1, "later");
+    const uint64_t c_deleted = checksum_of(deleted, T_SMALL);
+    const uint64_t c_never = checksum_of(never, T_SMALL);
+    const uint64_t c_later = checksum_of(later, T_SMALL);
+    CHECK(c_deleted != c_never && c_never != c_later && c_deleted != c_later, "deleted, never live, and their order count");
+
+    /* The same never-live ids by a skip, or by refused Creates, in rows written or not: the same. */
+    spate_store *skipped = open_standard();
+    spate_store *refused = open_standard();
+    r.length = 0;
+    put_create(&r, 0, T_ALL, NULL, 0, row, ALL_ROW_BYTES);
+    put_create(&r, 60000, T_ALL, NULL, 0, row, ALL_ROW_BYTES);
+    CHECK(apply(skipped, &r) == 2 && g_results[1].status == SPATE_STATUS_OK, "skipped");
+    r.length = 0;
+    put_create(&r, 0, T_ALL, NULL, 0, row, ALL_ROW_BYTES);
+    put_create(&r, 3, T_ALL, &(var_value){99, "", 0}, 1, row, ALL_ROW_BYTES);
+    put_create(&r, 59999, T_ALL, NULL, 0, row, ALL_ROW_BYTES - 1);
+    put_create(&r, 0, T_ALL, NULL, 0, row, ALL_ROW_BYTES);
+    CHECK(apply(refused, &r) == 4 && g_results[3].node_id == 60000, "refused");
+    CHECK(checksum_of(skipped, T_ALL) == checksum_of(refused, T_ALL), "never-live runs");
+    spate_store_close(skipped);
+    spate_store_close(refused);
+    spate_store_close(deleted);
+    spate_store_close(never);
+    spate_store_close(later);
+    buffer_free(&r);
+    spate_store_close(a);
+    spate_store_close(b);
+}
+
+/*
+ * A type of 2^36 ids with nodes at 1, 2^35 and 2^36: the image holds the 2 MiB of rows around
+ * each (not 1 TiB), and checksums cross the gaps without visiting them.
+ */
+static void test_snapshot_far_skip(void)
+{
+    static const schema_field u64_field[] = {{1, io_spate_wire_fieldKind_U64, 0, 8}};
+    const schema_type huge_type = {7, SPATE_MAX_NODES_PER_TYPE, 0, 8, u64_field, 1};
+    buffer b = buffer_new(1 << 16);
+    put_store_schema(&b, SCHEMA_HASH, &huge_type, 1);
+    spate_store *source = NULL, *copy = NULL;
+    CHECK(spate_store_open(b.data, b.length, &source) == 0 && spate_store_open(b.data, b.length, &copy) == 0, "open");
+    const uint64_t values[] = {11, 22, 33};
+    const int64_t half = SPATE_MAX_NODES_PER_TYPE / 2;
+    b.length = 0;
+    put_create(&b, 0, 7, NULL, 0, &values[0], 8);
+    put_create(&b, half, 7, NULL, 0, &values[1], 8);
+    put_create(&b, SPATE_MAX_NODES_PER_TYPE, 7, NULL, 0, &values[2], 8);
+    put_delete(&b, half, 0, 7);
+    CHECK(apply(source, &b) == 4 && g_results[3].status == SPATE_STATUS_OK, "setup");
+    struct timespec start, end;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    uint64_t length;
+    uint8_t *image = take_snapshot(source, &length);
+    CHECK(length <= 32 + 40 + 3 * (16 + (2u << 20) + 16), "an image of %" PRIu64 " bytes", length);
+    CHECK(spate_store_snapshot_load(copy, image, length) == 0, "load");
+    const uint64_t checksum = checksum_of(source, 7);
+    CHECK(checksum == checksum_of(copy, 7), "checksums");
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    const double seconds = (double)(end.tv_sec - start.tv_sec) + (double)(end.tv_nsec - start.tv_nsec) / 1e9;
+    printf("snapshot far skip: image of %" PRIu64 " bytes for ids up to 2^36, write + load + 2 checksums in %.3f s\n", length, seconds);
+    CHECK(spate_store_next_id(copy, 7) == SPATE_MAX_NODES_PER_TYPE + 1 && spate_store_count(copy, 7) == 2, "next id, count");
+    uint64_t read_back = 0;
+    CHECK(spate_store_get(copy, 7, SPATE_MAX_NODES_PER_TYPE, (uint8_t *)&read_back, 8) == 8 && read_back == 33, "2^36");
+    CHECK(spate_store_node_state(copy, 7, half) == 2 && spate_store_node_state(copy, 7, half + 1) == 0, "2^35 deleted");
+    CHECK(same_image(copy, image, length), "the copy's image");
+    free(image);
+    buffer_free(&b);
+    spate_store_close(copy);
+    spate_store_close(source);
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* A reader thread against a writer: no torn reads                                             */
 /* ------------------------------------------------------------------------------------------ */
 
@@ -2205,6 +3191,14 @@ int main(void)
         {"truncation", test_truncation},
         {"schema fuzz", test_schema_fuzz},
         {"fuzz", test_fuzz},
+        {"snapshot round trip", test_snapshot_round_trip},
+        {"snapshot of nothing", test_snapshot_empty},
+        {"snapshot refusals", test_snapshot_refusals},
+        {"snapshot truncation", test_snapshot_truncation},
+        {"snapshot damage", test_snapshot_damage},
+        {"snapshot fuzz", test_snapshot_fuzz},
+        {"snapshot far skip", test_snapshot_far_skip},
+        {"checksum", test_checksum},
         {"concurrent reader", test_concurrent_reader},
     };
     int tests_passed = 0, tests_failed = 0;

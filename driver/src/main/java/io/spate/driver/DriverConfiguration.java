@@ -1,12 +1,21 @@
 package io.spate.driver;
 
+import io.aeron.Aeron;
 import io.aeron.CommonContext;
+import io.aeron.archive.Archive;
+import io.aeron.archive.checksum.Checksums;
+import io.aeron.archive.ArchiveThreadingMode;
+import io.aeron.archive.client.AeronArchive;
 import io.aeron.driver.Configuration;
 import io.aeron.driver.MediaDriver;
 import io.aeron.driver.ThreadingMode;
 
+import java.io.File;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -16,7 +25,9 @@ import java.util.regex.Pattern;
  * Configuration of the Aeron media driver Spate launches, Aeron style: every setting has a default
  * from a system property, read once when the object is constructed; fluent setters override them;
  * {@link #conclude()} validates the settings together and fills the derived ones;
- * {@link #toMediaDriverContext()} turns them into a {@link MediaDriver.Context}.
+ * {@link #toMediaDriverContext()} turns them into a {@link MediaDriver.Context}, and
+ * {@link #toArchiveContext()} into the {@link Archive.Context} of the archive the driver hosts when an
+ * archive directory is set.
  * <p>
  * The defaults suit a small machine (two cores) that also runs the pipeline: one shared driver
  * thread that backs off to parking when idle, 4 MiB terms, small CnC buffers, and timeouts that
@@ -44,6 +55,12 @@ import java.util.regex.Pattern;
  *     <tr><td>driverTimeoutMs</td><td>{@value #DRIVER_TIMEOUT_PROP}</td><td>20000</td></tr>
  *     <tr><td>clientLivenessTimeoutMs</td><td>{@value #CLIENT_LIVENESS_TIMEOUT_PROP}</td><td>15000</td></tr>
  *     <tr><td>activeDriverCheckTimeoutMs</td><td>{@value #ACTIVE_DRIVER_CHECK_TIMEOUT_PROP}</td><td>2500</td></tr>
+ *     <tr><td>archiveDir</td><td>{@value #DATA_DIR_PROP} (the archive is DATA_DIR/archive)</td>
+ *         <td>null: no archive</td></tr>
+ *     <tr><td>syncLevel</td><td>{@value #SYNC_PROP}</td><td>none (also data; see {@link SyncLevel})</td></tr>
+ *     <tr><td>archiveSegmentFileLength</td><td>{@value #ARCHIVE_SEGMENT_LENGTH_PROP}</td><td>128m</td></tr>
+ *     <tr><td>archiveThreadingMode</td><td>{@value #ARCHIVE_THREADING_MODE_PROP}</td>
+ *         <td>shared (also dedicated)</td></tr>
  * </table>
  * Sizes accept a suffix k, m or g (binary: 4m = 4194304); booleans are {@code true} or {@code false}.
  * A malformed property value fails the constructor with an {@link IllegalArgumentException} naming it.
@@ -63,6 +80,11 @@ public final class DriverConfiguration
     public static final String DRIVER_TIMEOUT_PROP = "spate.driver.timeout.ms";
     public static final String CLIENT_LIVENESS_TIMEOUT_PROP = "spate.driver.client.liveness.timeout.ms";
     public static final String ACTIVE_DRIVER_CHECK_TIMEOUT_PROP = "spate.driver.active.check.timeout.ms";
+    /** Set, the driver hosts an Aeron Archive in DATA_DIR/{@value ArchiveSettings#ARCHIVE_DIRECTORY_NAME}. */
+    public static final String DATA_DIR_PROP = "spate.driver.data.dir";
+    public static final String SYNC_PROP = "spate.driver.sync";
+    public static final String ARCHIVE_SEGMENT_LENGTH_PROP = "spate.driver.archive.segment.length";
+    public static final String ARCHIVE_THREADING_MODE_PROP = "spate.driver.archive.threading.mode";
 
     public static final ThreadingMode DEFAULT_THREADING_MODE = ThreadingMode.SHARED;
     /** The names {@link #parseThreadingMode} accepts. */
@@ -91,9 +113,20 @@ public final class DriverConfiguration
     public static final long MIN_CLIENT_LIVENESS_TIMEOUT_MS = 2_000;
     public static final long MIN_DRIVER_TIMEOUT_MS = 1_000;
 
-    /** Clients' commands to the driver: Aeron refuses anything smaller than its default (1 MiB + trailer). */
+    public static final SyncLevel DEFAULT_SYNC_LEVEL = SyncLevel.NONE;
+    /** Aeron's default: a recording is written in files of this length (the last one preallocated). */
+    public static final int DEFAULT_ARCHIVE_SEGMENT_FILE_LENGTH = 128 * 1024 * 1024;
+    /**
+     * One archive thread for its conductor, recorder and replayer: on two cores a thread per agent only
+     * adds wake-ups.
+     */
+    public static final ArchiveThreadingMode DEFAULT_ARCHIVE_THREADING_MODE = ArchiveThreadingMode.SHARED;
+    /** The names {@link #parseArchiveThreadingMode} accepts. */
+    public static final String ARCHIVE_THREADING_MODE_NAMES = "shared, dedicated";
+
     /** Largest IPC fragment: Aeron's maximum MTU (64 KB less a frame alignment). */
     public static final int IPC_MTU_LENGTH = 65504;
+    /** Clients' commands to the driver: Aeron refuses anything smaller than its default (1 MiB + trailer). */
     public static final int CONDUCTOR_BUFFER_LENGTH = Configuration.CONDUCTOR_BUFFER_LENGTH_DEFAULT;
     /** Driver broadcasts to clients: likewise Aeron's minimum. */
     public static final int TO_CLIENTS_BUFFER_LENGTH = Configuration.TO_CLIENTS_BUFFER_LENGTH_DEFAULT;
@@ -117,6 +150,10 @@ public final class DriverConfiguration
     private long driverTimeoutMs;
     private long clientLivenessTimeoutMs;
     private long activeDriverCheckTimeoutMs;
+    private File archiveDir;
+    private SyncLevel syncLevel;
+    private long archiveSegmentFileLength;
+    private ArchiveThreadingMode archiveThreadingMode;
 
     /**
      * Reads the defaults from the system properties (once; later changes to them are not seen).
@@ -139,6 +176,16 @@ public final class DriverConfiguration
         clientLivenessTimeoutMs = longProperty(CLIENT_LIVENESS_TIMEOUT_PROP, DEFAULT_CLIENT_LIVENESS_TIMEOUT_MS);
         activeDriverCheckTimeoutMs = longProperty(
             ACTIVE_DRIVER_CHECK_TIMEOUT_PROP, DEFAULT_ACTIVE_DRIVER_CHECK_TIMEOUT_MS);
+        final String dataDir = System.getProperty(DATA_DIR_PROP);
+        archiveDir = isBlank(dataDir) ? null : archiveDirIn(dataDir.trim());
+        final String sync = System.getProperty(SYNC_PROP);
+        syncLevel = isBlank(sync) ? DEFAULT_SYNC_LEVEL : SyncLevel.parse("system property " + SYNC_PROP, sync);
+        final String segmentLength = System.getProperty(ARCHIVE_SEGMENT_LENGTH_PROP);
+        archiveSegmentFileLength = isBlank(segmentLength) ? DEFAULT_ARCHIVE_SEGMENT_FILE_LENGTH :
+            parseSize("system property " + ARCHIVE_SEGMENT_LENGTH_PROP, segmentLength);
+        final String archiveMode = System.getProperty(ARCHIVE_THREADING_MODE_PROP);
+        archiveThreadingMode = isBlank(archiveMode) ? DEFAULT_ARCHIVE_THREADING_MODE :
+            parseArchiveThreadingMode("system property " + ARCHIVE_THREADING_MODE_PROP, archiveMode);
     }
 
     /**
@@ -193,7 +240,54 @@ public final class DriverConfiguration
             "activeDriverCheckTimeoutMs (" + ACTIVE_DRIVER_CHECK_TIMEOUT_PROP + ") must be from " +
             MIN_ACTIVE_DRIVER_CHECK_TIMEOUT_MS + " (a live driver heartbeats once a second) to driverTimeoutMs " +
             driverTimeoutMs + ": " + activeDriverCheckTimeoutMs);
+        concludeArchive();
         return this;
+    }
+
+    private void concludeArchive()
+    {
+        if (null != archiveDir)
+        {
+            if (archiveDir.getPath().isBlank())
+            {
+                throw new IllegalArgumentException("archiveDir (" + DATA_DIR_PROP + ") must not be empty; give the " +
+                    "data directory, e.g. /var/lib/spate, or none for no archive");
+            }
+            try
+            {
+                archiveDir = Path.of(archiveDir.getPath().trim()).toAbsolutePath().normalize().toFile();
+            }
+            catch (final InvalidPathException ex)
+            {
+                throw new IllegalArgumentException(
+                    "archiveDir (" + DATA_DIR_PROP + ") is not a valid path: " + ex.getMessage(), ex);
+            }
+        }
+        require(null != syncLevel, "syncLevel (" + SYNC_PROP + ") must be one of " + SyncLevel.NAMES + ": null");
+        // Without an archive nothing is synced: refuse rather than let "data" promise what nothing keeps.
+        require(null != archiveDir || SyncLevel.NONE == syncLevel,
+            "syncLevel (" + SYNC_PROP + ") " + syncLevel.optionName() + " needs an archive: set the data " +
+            "directory (" + DATA_DIR_PROP + ", bin/spate driver --data DIR)");
+        // Archive.Context.conclude accepts a power of two from the smallest to the largest term length; a
+        // recording whose term is longer than the segment silently gets segments of the term's length, so
+        // with an archive a segment shorter than the IPC term would not be what was asked for.
+        require(archiveSegmentFileLength >= MIN_TERM_LENGTH && archiveSegmentFileLength <= MAX_TERM_LENGTH &&
+            Long.bitCount(archiveSegmentFileLength) == 1 &&
+            (null == archiveDir || archiveSegmentFileLength >= ipcTermBufferLength),
+            "archiveSegmentFileLength (" + ARCHIVE_SEGMENT_LENGTH_PROP + ") must be a power of two from 64k " +
+            "(65536) to 1g (1073741824) and at least the IPC term length " + ipcTermBufferLength + ": " +
+            archiveSegmentFileLength);
+        require(null != archiveThreadingMode && ArchiveThreadingMode.INVOKER != archiveThreadingMode,
+            "archiveThreadingMode (" + ARCHIVE_THREADING_MODE_PROP + ") must be one of " +
+            ARCHIVE_THREADING_MODE_NAMES + ": " + archiveThreadingMode);
+    }
+
+    /**
+     * @return the IPC MTU used: {@link #IPC_MTU_LENGTH}, or an eighth of a smaller IPC term.
+     */
+    public int ipcMtuLength()
+    {
+        return Math.min(IPC_MTU_LENGTH, ipcTermBufferLength / 8);
     }
 
     /**
@@ -208,14 +302,6 @@ public final class DriverConfiguration
      * @return a context ready for {@link MediaDriver#launch(MediaDriver.Context)}.
      * @throws IllegalArgumentException as {@link #conclude()}.
      */
-    /**
-     * @return the IPC MTU used: {@link #IPC_MTU_LENGTH}, or an eighth of a smaller IPC term.
-     */
-    public int ipcMtuLength()
-    {
-        return Math.min(IPC_MTU_LENGTH, ipcTermBufferLength / 8);
-    }
-
     public MediaDriver.Context toMediaDriverContext()
     {
         conclude();
@@ -251,6 +337,55 @@ public final class DriverConfiguration
             default -> throw new IllegalStateException("unsupported threading mode " + threadingMode);
         }
         return context;
+    }
+
+    /**
+     * Concludes this configuration and builds the context of the archive the driver hosts: recordings,
+     * catalog and mark file in {@link #archiveDir()} (never deleted on start, whatever
+     * {@code aeron.archive.dir.delete.on.start} says), the sync level's file and catalog sync levels, the
+     * segment length, {@link #archiveId()}, control only through the local IPC channel
+     * ({@link ArchiveSettings#CONTROL_CHANNEL}, stream {@link ArchiveSettings#CONTROL_STREAM_ID}; no UDP
+     * port), no recording events, the placeholder replication channels Archive 1.51 requires, the archive
+     * threading mode and a new idle strategy of {@link #idleStrategy()} for each archive agent.
+     * {@link SpateDriver} adds the driver's error handler and error counter, as {@code ArchivingMediaDriver} does.
+     *
+     * @return a new context, not concluded (Archive.launch concludes it).
+     * @throws IllegalArgumentException as {@link #conclude()}.
+     * @throws IllegalStateException    when no archive directory is set.
+     */
+    public Archive.Context toArchiveContext()
+    {
+        conclude();
+        if (null == archiveDir)
+        {
+            throw new IllegalStateException("no archive directory is set (" + DATA_DIR_PROP + ")");
+        }
+        final String idleStrategyName = idleStrategy;
+        return new Archive.Context()
+            .aeronDirectoryName(aeronDirectoryName)
+            .archiveDir(archiveDir)
+            .markFileDir(archiveDir)
+            .deleteArchiveOnStart(false)
+            .archiveId(archiveId())
+            .fileSyncLevel(syncLevel.fileSyncLevel())
+            .catalogFileSyncLevel(syncLevel.catalogFileSyncLevel())
+            .segmentFileLength((int)archiveSegmentFileLength)
+            // Every recorded frame carries a CRC32C (in its session id field): after an unclean stop the archive
+            // checks the last fragment by it instead of guessing from zero pages (which refuses to start when a
+            // fragment's payload holds a page of zeros), and a replay refuses a frame whose bytes changed.
+            .recordChecksum(Checksums.crc32c())
+            .replayChecksum(Checksums.crc32c())
+            .controlChannelEnabled(false)
+            .localControlChannel(ArchiveSettings.CONTROL_CHANNEL)
+            .localControlStreamId(ArchiveSettings.CONTROL_STREAM_ID)
+            .recordingEventsEnabled(false)
+            .replicationChannel(ArchiveSettings.REPLICATION_CHANNEL)
+            .archiveClientContext(new AeronArchive.Context()
+                .controlResponseChannel(ArchiveSettings.REPLICATION_CHANNEL))
+            .threadingMode(archiveThreadingMode)
+            .idleStrategySupplier(() -> IdleStrategies.parse(idleStrategyName))
+            .recorderIdleStrategySupplier(() -> IdleStrategies.parse(idleStrategyName))
+            .replayerIdleStrategySupplier(() -> IdleStrategies.parse(idleStrategyName));
     }
 
     public String aeronDirectoryName()
@@ -438,6 +573,118 @@ public final class DriverConfiguration
     }
 
     /**
+     * @return the archive's directory, absolute once concluded; null (the default) when the driver hosts
+     * no archive.
+     */
+    public File archiveDir()
+    {
+        return archiveDir;
+    }
+
+    /**
+     * @param archiveDir where the driver's archive keeps its catalog, mark file and recordings; created
+     *                   when missing; null for no archive. {@link #dataDir(String)} sets it from a data directory.
+     * @return this.
+     */
+    public DriverConfiguration archiveDir(final File archiveDir)
+    {
+        this.archiveDir = archiveDir;
+        return this;
+    }
+
+    /**
+     * @param dataDir a data directory ({@code --data}, {@value #DATA_DIR_PROP}): the archive goes in its
+     *                subdirectory {@value ArchiveSettings#ARCHIVE_DIRECTORY_NAME}; null for no archive.
+     * @return this.
+     */
+    public DriverConfiguration dataDir(final String dataDir)
+    {
+        this.archiveDir = null == dataDir ? null : archiveDirIn(dataDir);
+        return this;
+    }
+
+    /**
+     * @return derived: the archive id, fixed per archive directory (from its absolute path), so the
+     * archive's counters and its clients see the same id across restarts; {@link Aeron#NULL_VALUE} without
+     * an archive directory. Archive 1.51 would otherwise take a new id from the driver on every start.
+     */
+    public long archiveId()
+    {
+        if (null == archiveDir)
+        {
+            return Aeron.NULL_VALUE;
+        }
+        try
+        {
+            final byte[] digest = MessageDigest.getInstance("SHA-256")
+                .digest(Path.of(archiveDir.getPath()).toAbsolutePath().normalize().toString()
+                .getBytes(StandardCharsets.UTF_8));
+            long id = 0;
+            for (int i = 0; i < Long.BYTES; i++)
+            {
+                id = (id << 8) | (digest[i] & 0xFF);
+            }
+            return id & Long.MAX_VALUE;
+        }
+        catch (final NoSuchAlgorithmException ex)
+        {
+            throw new IllegalStateException("SHA-256 is missing from this JVM", ex);
+        }
+        catch (final InvalidPathException ex)
+        {
+            return Aeron.NULL_VALUE;
+        }
+    }
+
+    public SyncLevel syncLevel()
+    {
+        return syncLevel;
+    }
+
+    /**
+     * @param syncLevel what the archive forces to storage before a recording position moves; {@link SyncLevel#DATA}
+     *                  needs an archive directory.
+     * @return this.
+     */
+    public DriverConfiguration syncLevel(final SyncLevel syncLevel)
+    {
+        this.syncLevel = syncLevel;
+        return this;
+    }
+
+    public long archiveSegmentFileLength()
+    {
+        return archiveSegmentFileLength;
+    }
+
+    /**
+     * @param archiveSegmentFileLength length of the archive's recording files in bytes: a power of two from
+     *                                 64 KiB to 1 GiB, at least {@link #ipcTermBufferLength()}.
+     * @return this.
+     */
+    public DriverConfiguration archiveSegmentFileLength(final long archiveSegmentFileLength)
+    {
+        this.archiveSegmentFileLength = archiveSegmentFileLength;
+        return this;
+    }
+
+    public ArchiveThreadingMode archiveThreadingMode()
+    {
+        return archiveThreadingMode;
+    }
+
+    /**
+     * @param archiveThreadingMode SHARED (one archive thread, the default) or DEDICATED (conductor, recorder
+     *                             and replayer threads). INVOKER is refused: nothing in Spate would drive it.
+     * @return this.
+     */
+    public DriverConfiguration archiveThreadingMode(final ArchiveThreadingMode archiveThreadingMode)
+    {
+        this.archiveThreadingMode = archiveThreadingMode;
+        return this;
+    }
+
+    /**
      * @return every setting on one line, derived ones included.
      */
     public String toString()
@@ -458,6 +705,11 @@ public final class DriverConfiguration
             ", conductorBufferLength=" + CONDUCTOR_BUFFER_LENGTH +
             ", toClientsBufferLength=" + TO_CLIENTS_BUFFER_LENGTH +
             ", counterValuesBufferLength=" + formatSize(COUNTER_VALUES_BUFFER_LENGTH) +
+            ", archiveDir=" + archiveDir +
+            ", syncLevel=" + (null == syncLevel ? null : syncLevel.optionName()) +
+            ", archiveSegmentFileLength=" + formatSize(archiveSegmentFileLength) +
+            ", archiveThreadingMode=" + archiveThreadingMode +
+            ", archiveId=" + archiveId() +
             '}';
     }
 
@@ -478,6 +730,38 @@ public final class DriverConfiguration
             default -> throw new IllegalArgumentException(
                 source + ": unknown threading mode '" + text + "'; valid: " + THREADING_MODE_NAMES);
         };
+    }
+
+    /**
+     * @param source what the text comes from (a property or flag name), for the message.
+     * @param text   shared or dedicated (case-insensitive).
+     * @return the archive threading mode.
+     * @throws IllegalArgumentException naming the source and the valid names.
+     */
+    public static ArchiveThreadingMode parseArchiveThreadingMode(final String source, final String text)
+    {
+        final String key = null == text ? "" : text.trim().toLowerCase(Locale.ROOT);
+        return switch (key)
+        {
+            case "shared" -> ArchiveThreadingMode.SHARED;
+            case "dedicated" -> ArchiveThreadingMode.DEDICATED;
+            default -> throw new IllegalArgumentException(
+                source + ": unknown archive threading mode '" + text + "'; valid: " + ARCHIVE_THREADING_MODE_NAMES);
+        };
+    }
+
+    /**
+     * @param dataDir a data directory.
+     * @return where the archive lives in it: DATA_DIR/{@value ArchiveSettings#ARCHIVE_DIRECTORY_NAME}.
+     * @throws IllegalArgumentException when {@code dataDir} is blank (which {@link File} would take for /).
+     */
+    public static File archiveDirIn(final String dataDir)
+    {
+        if (isBlank(dataDir))
+        {
+            throw new IllegalArgumentException("the data directory (" + DATA_DIR_PROP + ") must not be empty");
+        }
+        return new File(dataDir.trim(), ArchiveSettings.ARCHIVE_DIRECTORY_NAME);
     }
 
     /**

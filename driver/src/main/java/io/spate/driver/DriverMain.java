@@ -17,7 +17,8 @@ import java.util.function.Consumer;
  * (directory in use, ...) prints one line {@code driver: error: ...} and exits 1.
  * <p>
  * Defaults come from the {@code spate.driver.*} system properties (see {@link DriverConfiguration});
- * options override them.
+ * options override them. With {@code --data DIR} the process also hosts the Aeron Archive in DIR/archive
+ * (see {@link SpateDriver}) and prints one line saying where it is and what {@code --sync} promises.
  */
 public final class DriverMain
 {
@@ -42,6 +43,11 @@ public final class DriverMain
         "                           of two, 64k..1g (default: " + DriverConfiguration.TERM_LENGTH_PROP + ", else 4 MiB)",
         "  --ipc-term-length SIZE   term length of IPC publications, the same way (default: " +
             DriverConfiguration.IPC_TERM_LENGTH_PROP + ", else 4 MiB)",
+        "  --data DIR               host the Aeron Archive that records the durable log, in DIR/archive (created",
+        "                           if missing; default: " + DriverConfiguration.DATA_DIR_PROP + ", else no archive)",
+        "  --sync none|data         none: an ack survives SIGKILL of any Spate process, not power loss; data: it",
+        "                           survives power loss (fdatasync before the recording position moves); needs",
+        "                           --data (default: " + DriverConfiguration.SYNC_PROP + ", else none)",
         "  --help                   print this help and exit",
         "System properties spate.driver.* set the defaults; options win. The directory is kept after",
         "shutdown (for AeronStat/ErrorStat) unless -D" + DriverConfiguration.DIR_DELETE_ON_SHUTDOWN_PROP + "=true.",
@@ -155,6 +161,10 @@ public final class DriverMain
         int status = EXIT_OK;
         try
         {
+            if (null != driver.archive())
+            {
+                out.println(PREFIX + archiveLine(configuration));
+            }
             out.println(PREFIX + "running in " + driver.aeronDirectoryName() + " (pid " +
                 ProcessHandle.current().pid() + "); stop it with SIGTERM or SIGINT");
             out.flush();
@@ -210,7 +220,7 @@ public final class DriverMain
             final String value;
             switch (name)
             {
-                case "--dir", "--threading", "--idle", "--term-length", "--ipc-term-length" ->
+                case "--dir", "--threading", "--idle", "--term-length", "--ipc-term-length", "--data", "--sync" ->
                 {
                     if (equals > 0 && arg.startsWith("--"))
                     {
@@ -243,8 +253,16 @@ public final class DriverMain
                 case "--idle" -> configuration.idleStrategy(idleStrategy(name, value));
                 case "--term-length" -> configuration.publicationTermBufferLength(termLength(name, value));
                 case "--ipc-term-length" -> configuration.ipcTermBufferLength(termLength(name, value));
+                case "--data" -> configuration.dataDir(value);
+                case "--sync" -> configuration.syncLevel(syncLevel(name, value));
                 default -> throw new IllegalStateException(name);
             }
+        }
+        if (given.contains("--sync") && SyncLevel.NONE != configuration.syncLevel() &&
+            null == configuration.archiveDir())
+        {
+            throw new UsageError("--sync " + configuration.syncLevel().optionName() + " needs --data DIR: " +
+                "nothing is recorded without an archive", false);
         }
         try
         {
@@ -266,6 +284,18 @@ public final class DriverMain
         catch (final IllegalArgumentException ex)
         {
             throw new UsageError(option + " must be " + THREADING_NAMES + ": " + value, false);
+        }
+    }
+
+    private static SyncLevel syncLevel(final String option, final String value)
+    {
+        try
+        {
+            return SyncLevel.parse(option, value);
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            throw new UsageError(option + " must be none or data: " + value, false);
         }
     }
 
@@ -301,6 +331,17 @@ public final class DriverMain
                 DriverConfiguration.MAX_TERM_LENGTH + ": " + length, false);
         }
         return (int)length;
+    }
+
+    /**
+     * @return where the archive is and what its sync level promises, e.g. {@code archive in /data/archive,
+     * sync=data: an ack survives power loss (fdatasync before the recording position moves)}.
+     */
+    static String archiveLine(final DriverConfiguration configuration)
+    {
+        final SyncLevel syncLevel = configuration.syncLevel();
+        return "archive in " + configuration.archiveDir() + ", sync=" + syncLevel.optionName() + ": " +
+            syncLevel.promise();
     }
 
     private static String oneLine(final String message)

@@ -1,21 +1,38 @@
 package io.spate.driver;
 
+import io.aeron.Aeron;
 import io.aeron.CncFileDescriptor;
 import io.aeron.CommonContext;
+import io.aeron.Counter;
+import io.aeron.archive.Archive;
+import io.aeron.archive.ArchiveMarkFile;
+import io.aeron.archive.codecs.mark.MarkFileHeaderDecoder;
+import io.aeron.archive.codecs.mark.MessageHeaderDecoder;
 import io.aeron.driver.MediaDriver;
 import io.aeron.driver.exceptions.ActiveDriverException;
+import io.aeron.driver.status.SystemCounterDescriptor;
 import io.aeron.exceptions.DriverTimeoutException;
+import org.agrona.CloseHelper;
+import org.agrona.IoUtil;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.agrona.concurrent.status.AtomicCounter;
 
+import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.MappedByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Stream;
 
@@ -36,6 +53,17 @@ import java.util.stream.Stream;
  * Either way the launch refuses, with an {@link IllegalStateException}, a directory that a live
  * driver uses (Aeron itself would delete it under that driver when {@code dirDeleteOnStart} is set)
  * and an existing directory holding files that are not Aeron's (which Aeron would delete as well).
+ * <p>
+ * <b>Archive</b>: when {@link DriverConfiguration#archiveDir()} is set, the driver's process also hosts an
+ * Aeron Archive on it (as {@code ArchivingMediaDriver} does), so recording goes on whatever happens to the
+ * processes that asked for it; clients reach it as {@link ArchiveSettings} says. Once it runs, a counter of
+ * type {@link ArchiveSettings#SYNC_LEVEL_COUNTER_TYPE_ID} announces its {@link SyncLevel}. The archive
+ * directory is never deleted. The launch refuses one that is not a writable directory, or that a live
+ * archive uses. An archive that died with its process (SIGKILL) leaves a recent heartbeat in its mark file,
+ * which Archive would refuse for 10 s: when that heartbeat stays still for
+ * {@link DriverConfiguration#activeDriverCheckTimeoutMs()} the old archive is dead, the heartbeat is cleared
+ * and the new archive starts; on start Archive completes the recordings left active, setting their stop
+ * positions from what their files hold.
  */
 public final class SpateDriver implements AutoCloseable
 {
@@ -43,15 +71,32 @@ public final class SpateDriver implements AutoCloseable
     static final Set<String> AERON_DIRECTORY_ENTRIES = Set.of(
         CncFileDescriptor.CNC_FILE, "loss-report.dat", "publications", "images");
 
+    /**
+     * Archive.Configuration.LIVENESS_TIMEOUT_MS (not public in 1.51): Archive refuses to start on a mark
+     * file whose heartbeat is younger.
+     */
+    static final long ARCHIVE_LIVENESS_TIMEOUT_MS = 10_000;
+    private static final long ARCHIVE_HEARTBEAT_POLL_MS = 50;
+    private static final int MARK_FILE_HEADER_OFFSET = MessageHeaderDecoder.ENCODED_LENGTH;
+
     private final DriverConfiguration configuration;
     private final MediaDriver mediaDriver;
+    private final Archive archive;
+    private final Aeron archiveCounterClient;
     private final Path directory;
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    private SpateDriver(final DriverConfiguration configuration, final MediaDriver mediaDriver, final Path directory)
+    private SpateDriver(
+        final DriverConfiguration configuration,
+        final MediaDriver mediaDriver,
+        final Archive archive,
+        final Aeron archiveCounterClient,
+        final Path directory)
     {
         this.configuration = configuration;
         this.mediaDriver = mediaDriver;
+        this.archive = archive;
+        this.archiveCounterClient = archiveCounterClient;
         this.directory = directory;
     }
 
@@ -88,6 +133,10 @@ public final class SpateDriver implements AutoCloseable
         configuration.conclude();
         final Path directory = Path.of(configuration.aeronDirectoryName());
         refuseUnlessFree(directory, configuration);
+        if (null != configuration.archiveDir())
+        {
+            prepareArchiveDirectory(configuration.archiveDir().toPath(), configuration.activeDriverCheckTimeoutMs());
+        }
 
         final MediaDriver.Context context = configuration.toMediaDriverContext();
         final MediaDriver mediaDriver;
@@ -116,7 +165,98 @@ public final class SpateDriver implements AutoCloseable
             }
             throw ex;
         }
-        return new SpateDriver(configuration, mediaDriver, directory);
+        if (null == configuration.archiveDir())
+        {
+            return new SpateDriver(configuration, mediaDriver, null, null, directory);
+        }
+
+        Archive archive = null;
+        Aeron counterClient = null;
+        try
+        {
+            archive = launchArchive(configuration, context);
+            counterClient = Aeron.connect(new Aeron.Context()
+                .aeronDirectoryName(configuration.aeronDirectoryName())
+                .driverTimeoutMs(configuration.driverTimeoutMs())
+                .clientName("spate-driver"));
+            allocateSyncLevelCounter(counterClient, configuration.syncLevel(), archive.context().archiveDirectoryName());
+        }
+        catch (final RuntimeException | Error ex)
+        {
+            CloseHelper.quietCloseAll(counterClient, archive, mediaDriver);
+            if (configuration.dirDeleteOnShutdown())
+            {
+                try
+                {
+                    deleteRecursively(directory);
+                }
+                catch (final RuntimeException cleanupFailure)
+                {
+                    ex.addSuppressed(cleanupFailure);
+                }
+            }
+            if (ex instanceof Error)
+            {
+                throw ex;
+            }
+            throw new IllegalStateException("cannot start the archive in " + configuration.archiveDir() + ": " +
+                oneLine(ex.getMessage()), ex);
+        }
+        return new SpateDriver(configuration, mediaDriver, archive, counterClient, directory);
+    }
+
+    /**
+     * Launches the archive; when a crash of this process left a segment file's last fragment incomplete
+     * (the archive then refuses to start), cuts that fragment off ({@link ArchiveTailRepair}) and launches
+     * again, once per file.
+     */
+    private static Archive launchArchive(final DriverConfiguration configuration, final MediaDriver.Context context)
+    {
+        final java.util.Set<File> repaired = new java.util.HashSet<>();
+        while (true)
+        {
+            try
+            {
+                // As ArchivingMediaDriver: the archive reports its errors to the driver's error log and counter.
+                return Archive.launch(configuration.toArchiveContext()
+                    .errorHandler(context.errorHandler())
+                    .errorCounter(new AtomicCounter(context.countersValuesBuffer(), SystemCounterDescriptor.ERRORS.id())));
+            }
+            catch (final RuntimeException ex)
+            {
+                final File segmentFile = ArchiveTailRepair.segmentFileOf(ex);
+                if (null == segmentFile || !repaired.add(segmentFile))
+                {
+                    throw ex;
+                }
+                try
+                {
+                    if (ArchiveTailRepair.repair(segmentFile, System.err) < 0)
+                    {
+                        throw ex;
+                    }
+                }
+                catch (final java.io.IOException io)
+                {
+                    ex.addSuppressed(io);
+                    throw ex;
+                }
+            }
+        }
+    }
+
+    /**
+     * The counter lives as long as its client, which {@link #close()} closes first. Its key holds the level,
+     * written before the counter becomes visible, so a reader never sees the value's initial 0 (none) for data.
+     */
+    private static void allocateSyncLevelCounter(final Aeron aeron, final SyncLevel syncLevel, final String archiveDir)
+    {
+        final UnsafeBuffer key = new UnsafeBuffer(new byte[ArchiveSettings.SYNC_LEVEL_KEY_LENGTH]);
+        key.putInt(0, syncLevel.ordinal());
+        final byte[] label = ArchiveSettings.syncLevelLabel(syncLevel, archiveDir).getBytes(StandardCharsets.US_ASCII);
+        final Counter counter = aeron.addCounter(
+            ArchiveSettings.SYNC_LEVEL_COUNTER_TYPE_ID, key, 0, key.capacity(), new UnsafeBuffer(label), 0, label.length);
+        counter.setRelease(syncLevel.ordinal());
     }
 
     /**
@@ -141,6 +281,14 @@ public final class SpateDriver implements AutoCloseable
         return configuration.embedded();
     }
 
+    /**
+     * @return the archive this driver hosts, or null without an archive directory.
+     */
+    public Archive archive()
+    {
+        return archive;
+    }
+
     public boolean isClosed()
     {
         return closed.get();
@@ -162,14 +310,18 @@ public final class SpateDriver implements AutoCloseable
             return;
         }
 
+        // Reverse order of launch: the counter's client, the archive (it is a client of the driver), the driver.
         RuntimeException failure = null;
-        try
+        for (final AutoCloseable closeable : new AutoCloseable[]{ archiveCounterClient, archive, mediaDriver })
         {
-            mediaDriver.close();
-        }
-        catch (final RuntimeException ex)
-        {
-            failure = ex;
+            try
+            {
+                CloseHelper.close(closeable);
+            }
+            catch (final RuntimeException ex)
+            {
+                failure = addTo(failure, ex);
+            }
         }
 
         if (configuration.dirDeleteOnShutdown())
@@ -260,6 +412,125 @@ public final class SpateDriver implements AutoCloseable
                 String.join(", ", foreign) + ") and the media driver would delete it; choose another directory " +
                 "(--dir or " + DriverConfiguration.DIR_PROP + ") or empty it");
         }
+    }
+
+    /**
+     * Makes sure the archive directory is a writable directory (creating it when missing) that no live archive
+     * uses, and takes over the mark file of an archive that died.
+     */
+    static void prepareArchiveDirectory(final Path archiveDir, final long heartbeatCheckTimeoutMs)
+    {
+        final String choose = "; choose another data directory (--data or " + DriverConfiguration.DATA_DIR_PROP + ")";
+        if (Files.exists(archiveDir) && !Files.isDirectory(archiveDir))
+        {
+            throw new IllegalStateException("the archive directory " + archiveDir + " exists and is not a directory" +
+                choose);
+        }
+        try
+        {
+            Files.createDirectories(archiveDir);
+        }
+        catch (final IOException ex)
+        {
+            throw new IllegalStateException("cannot create the archive directory " + archiveDir + ": " + ex + choose,
+                ex);
+        }
+        if (!Files.isWritable(archiveDir) || !Files.isReadable(archiveDir) || !Files.isExecutable(archiveDir))
+        {
+            throw new IllegalStateException("the archive directory " + archiveDir + " is not writable by this " +
+                "user; fix its permissions (the driver's user needs rwx)" + choose);
+        }
+        takeOverMarkFileOfDeadArchive(archiveDir, heartbeatCheckTimeoutMs);
+    }
+
+    /**
+     * Archive refuses to start while its mark file's heartbeat is under {@link #ARCHIVE_LIVENESS_TIMEOUT_MS} old,
+     * so an archive killed with its driver would hold up a restart for 10 s. A live archive beats once a second:
+     * a heartbeat that stays still for {@code heartbeatCheckTimeoutMs} (the driver check's limit) belongs to a dead
+     * one. Its heartbeat is then cleared, as a clean shutdown leaves it; Archive's own claim on the mark file
+     * still keeps out a second driver starting at the same moment.
+     */
+    static void takeOverMarkFileOfDeadArchive(final Path archiveDir, final long heartbeatCheckTimeoutMs)
+    {
+        final File markFile = archiveDir.resolve(ArchiveMarkFile.FILENAME).toFile();
+        final int headerLength = MARK_FILE_HEADER_OFFSET + MarkFileHeaderDecoder.BLOCK_LENGTH;
+        if (!markFile.isFile() || markFile.length() < headerLength)
+        {
+            return;
+        }
+
+        final MappedByteBuffer mapped;
+        try (FileChannel channel = FileChannel.open(markFile.toPath(), StandardOpenOption.READ, StandardOpenOption.WRITE))
+        {
+            mapped = channel.map(FileChannel.MapMode.READ_WRITE, 0, headerLength);
+        }
+        catch (final IOException ex)
+        {
+            throw new IllegalStateException("cannot open the archive mark file " + markFile + ": " + ex +
+                "; fix its permissions", ex);
+        }
+        try
+        {
+            final UnsafeBuffer buffer = new UnsafeBuffer(mapped);
+            final MessageHeaderDecoder header = new MessageHeaderDecoder().wrap(buffer, 0);
+            if (MarkFileHeaderDecoder.TEMPLATE_ID != header.templateId() ||
+                MarkFileHeaderDecoder.SCHEMA_ID != header.schemaId())
+            {
+                return; // An older layout: Archive's own checks apply.
+            }
+            final int timestampOffset = MARK_FILE_HEADER_OFFSET + MarkFileHeaderDecoder.activityTimestampEncodingOffset();
+            final long heartbeat = buffer.getLongVolatile(timestampOffset);
+            // Long.MAX_VALUE: an archive is starting (or died starting); a clean stop leaves NULL_VALUE.
+            if (Long.MAX_VALUE != heartbeat && System.currentTimeMillis() - heartbeat >= ARCHIVE_LIVENESS_TIMEOUT_MS)
+            {
+                return;
+            }
+
+            final long pid = buffer.getLong(MARK_FILE_HEADER_OFFSET + MarkFileHeaderDecoder.pidEncodingOffset());
+            final long deadlineNs = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(heartbeatCheckTimeoutMs);
+            while (System.nanoTime() - deadlineNs < 0)
+            {
+                sleep(ARCHIVE_HEARTBEAT_POLL_MS);
+                if (buffer.getLongVolatile(timestampOffset) != heartbeat)
+                {
+                    throw archiveInUse(archiveDir, pid, heartbeatCheckTimeoutMs);
+                }
+            }
+            if (!buffer.compareAndSetLong(timestampOffset, heartbeat, Aeron.NULL_VALUE))
+            {
+                throw archiveInUse(archiveDir, pid, heartbeatCheckTimeoutMs);
+            }
+        }
+        finally
+        {
+            IoUtil.unmap(mapped);
+        }
+    }
+
+    private static IllegalStateException archiveInUse(final Path archiveDir, final long pid, final long checkMs)
+    {
+        return new IllegalStateException("the archive directory " + archiveDir + " is in use by a live archive " +
+            "(pid " + pid + ", its " + ArchiveMarkFile.FILENAME + " heartbeat moved within " + checkMs + " ms); stop " +
+            "the driver hosting it or choose another data directory (--data or " + DriverConfiguration.DATA_DIR_PROP +
+            ")");
+    }
+
+    private static void sleep(final long millis)
+    {
+        try
+        {
+            Thread.sleep(millis);
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while checking the archive's heartbeat", ex);
+        }
+    }
+
+    private static String oneLine(final String message)
+    {
+        return null == message ? "unknown" : message.replace('\n', ' ').replace('\r', ' ');
     }
 
     private static IllegalStateException inUse(final Path directory, final long heartbeatAgeLimitMs)

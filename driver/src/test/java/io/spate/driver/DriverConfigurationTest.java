@@ -1,6 +1,9 @@
 package io.spate.driver;
 
+import io.aeron.Aeron;
 import io.aeron.CommonContext;
+import io.aeron.archive.Archive;
+import io.aeron.archive.ArchiveThreadingMode;
 import io.aeron.driver.MediaDriver;
 import io.aeron.driver.ThreadingMode;
 import org.agrona.concurrent.BackoffIdleStrategy;
@@ -9,13 +12,19 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
+import java.io.File;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import static io.spate.driver.DriverConfiguration.ACTIVE_DRIVER_CHECK_TIMEOUT_PROP;
+import static io.spate.driver.DriverConfiguration.ARCHIVE_SEGMENT_LENGTH_PROP;
+import static io.spate.driver.DriverConfiguration.ARCHIVE_THREADING_MODE_PROP;
+import static io.spate.driver.DriverConfiguration.DATA_DIR_PROP;
+import static io.spate.driver.DriverConfiguration.SYNC_PROP;
 import static io.spate.driver.DriverConfiguration.CLIENT_LIVENESS_TIMEOUT_PROP;
 import static io.spate.driver.DriverConfiguration.DIR_DELETE_ON_SHUTDOWN_PROP;
 import static io.spate.driver.DriverConfiguration.DIR_DELETE_ON_START_PROP;
@@ -30,7 +39,9 @@ import static org.junit.jupiter.api.Assertions.assertAll;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -40,7 +51,8 @@ class DriverConfigurationTest
     private static final List<String> PROPERTIES = List.of(
         DIR_PROP, EMBEDDED_PROP, THREADING_MODE_PROP, IDLE_STRATEGY_PROP, IPC_TERM_LENGTH_PROP, TERM_LENGTH_PROP,
         DIR_DELETE_ON_START_PROP, DIR_DELETE_ON_SHUTDOWN_PROP, DRIVER_TIMEOUT_PROP, CLIENT_LIVENESS_TIMEOUT_PROP,
-        ACTIVE_DRIVER_CHECK_TIMEOUT_PROP);
+        ACTIVE_DRIVER_CHECK_TIMEOUT_PROP, DATA_DIR_PROP, SYNC_PROP, ARCHIVE_SEGMENT_LENGTH_PROP,
+        ARCHIVE_THREADING_MODE_PROP);
 
     @AfterEach
     void clearProperties()
@@ -65,7 +77,12 @@ class DriverConfigurationTest
             () -> assertEquals(20_000, configuration.driverTimeoutMs()),
             () -> assertEquals(15_000, configuration.clientLivenessTimeoutMs()),
             () -> assertEquals(22_500, configuration.publicationUnblockTimeoutMs()),
-            () -> assertEquals(2_500, configuration.activeDriverCheckTimeoutMs()));
+            () -> assertEquals(2_500, configuration.activeDriverCheckTimeoutMs()),
+            () -> assertNull(configuration.archiveDir()),
+            () -> assertEquals(SyncLevel.NONE, configuration.syncLevel()),
+            () -> assertEquals(128 << 20, configuration.archiveSegmentFileLength()),
+            () -> assertEquals(ArchiveThreadingMode.SHARED, configuration.archiveThreadingMode()),
+            () -> assertEquals(Aeron.NULL_VALUE, configuration.archiveId()));
 
         configuration.conclude();
         assertEquals(Path.of(CommonContext.getAeronDirectoryName()).toAbsolutePath().normalize().toString(),
@@ -102,6 +119,10 @@ class DriverConfigurationTest
         System.setProperty(DRIVER_TIMEOUT_PROP, "30000");
         System.setProperty(CLIENT_LIVENESS_TIMEOUT_PROP, "12000");
         System.setProperty(ACTIVE_DRIVER_CHECK_TIMEOUT_PROP, "4000");
+        System.setProperty(DATA_DIR_PROP, "/tmp/spate-test-data");
+        System.setProperty(SYNC_PROP, "Data");
+        System.setProperty(ARCHIVE_SEGMENT_LENGTH_PROP, "16m");
+        System.setProperty(ARCHIVE_THREADING_MODE_PROP, "dedicated");
 
         final DriverConfiguration configuration = new DriverConfiguration();
         clearProperties();
@@ -118,7 +139,11 @@ class DriverConfigurationTest
             () -> assertEquals(30_000, configuration.driverTimeoutMs()),
             () -> assertEquals(12_000, configuration.clientLivenessTimeoutMs()),
             () -> assertEquals(18_000, configuration.publicationUnblockTimeoutMs()),
-            () -> assertEquals(4_000, configuration.activeDriverCheckTimeoutMs()));
+            () -> assertEquals(4_000, configuration.activeDriverCheckTimeoutMs()),
+            () -> assertEquals(new File("/tmp/spate-test-data/archive"), configuration.archiveDir()),
+            () -> assertEquals(SyncLevel.DATA, configuration.syncLevel()),
+            () -> assertEquals(16 << 20, configuration.archiveSegmentFileLength()),
+            () -> assertEquals(ArchiveThreadingMode.DEDICATED, configuration.archiveThreadingMode()));
         configuration.conclude();
 
         final DriverConfiguration later = new DriverConfiguration();
@@ -161,6 +186,9 @@ class DriverConfigurationTest
         "spate.driver.embedded | yes | is not a boolean",
         "spate.driver.dir.delete.on.start | 1 | is not a boolean",
         "spate.driver.timeout.ms | 10s | is not a whole number",
+        "spate.driver.sync | fsync | unknown sync level 'fsync'; valid: none, data",
+        "spate.driver.archive.segment.length | 1x | '1x' is not a size",
+        "spate.driver.archive.threading.mode | invoker | unknown archive threading mode 'invoker'; valid: shared, dedicated",
     })
     void malformedPropertyFailsConstructionNamingIt(final String property, final String value, final String expected)
     {
@@ -328,11 +356,107 @@ class DriverConfigurationTest
             "ipcTermBufferLength=4194304 (4 MiB)", "publicationTermBufferLength=4194304 (4 MiB)",
             "dirDeleteOnStart=true", "dirDeleteOnShutdown=true", "driverTimeoutMs=20000",
             "clientLivenessTimeoutMs=15000", "publicationUnblockTimeoutMs=22500", "activeDriverCheckTimeoutMs=2500",
-            "conductorBufferLength=", "toClientsBufferLength=", "counterValuesBufferLength=1048576 (1 MiB)"))
+            "conductorBufferLength=", "toClientsBufferLength=", "counterValuesBufferLength=1048576 (1 MiB)",
+            "archiveDir=null", "syncLevel=none", "archiveSegmentFileLength=134217728 (128 MiB)",
+            "archiveThreadingMode=SHARED", "archiveId=-1"))
         {
             assertTrue(text.contains(setting), () -> setting + " missing from " + text);
         }
         assertFalse(text.contains("\n"));
+    }
+
+    @ParameterizedTest
+    @ValueSource(longs = {0, 1000, 32 * 1024, 3 * 1024 * 1024, 2L * 1024 * 1024 * 1024, -128L * 1024 * 1024})
+    void badSegmentLengthsAreRefused(final long length)
+    {
+        final IllegalArgumentException ex = assertThrows(IllegalArgumentException.class,
+            () -> new DriverConfiguration().archiveSegmentFileLength(length).conclude());
+        assertEquals("archiveSegmentFileLength (spate.driver.archive.segment.length) must be a power of two from " +
+            "64k (65536) to 1g (1073741824) and at least the IPC term length 4194304: " + length, ex.getMessage());
+    }
+
+    @Test
+    void segmentLengthMustHoldAnIpcTerm()
+    {
+        assertRefused(new DriverConfiguration().dataDir("d").ipcTermBufferLength(256 << 20),
+            ARCHIVE_SEGMENT_LENGTH_PROP);
+        assertRefused(new DriverConfiguration().dataDir("d").archiveSegmentFileLength(1 << 20),
+            "at least the IPC term length");
+        new DriverConfiguration().dataDir("d").archiveSegmentFileLength(64 << 10).ipcTermBufferLength(64 << 10)
+            .conclude();
+        new DriverConfiguration().dataDir("d").archiveSegmentFileLength(1 << 30).conclude();
+        // Without an archive the segment is only checked on its own.
+        new DriverConfiguration().ipcTermBufferLength(1 << 30).conclude();
+    }
+
+    @Test
+    void concludeValidatesTheArchiveSettings()
+    {
+        assertRefused(new DriverConfiguration().syncLevel(SyncLevel.DATA),
+            "syncLevel (spate.driver.sync) data needs an archive: set the data directory (spate.driver.data.dir, " +
+            "bin/spate driver --data DIR)");
+        assertRefused(new DriverConfiguration().syncLevel(null), SYNC_PROP);
+        assertRefused(new DriverConfiguration().archiveDir(new File("")), DATA_DIR_PROP);
+        assertRefused(new DriverConfiguration().archiveThreadingMode(ArchiveThreadingMode.INVOKER),
+            ARCHIVE_THREADING_MODE_PROP);
+        assertRefused(new DriverConfiguration().archiveThreadingMode(null), ARCHIVE_THREADING_MODE_PROP);
+        final IllegalArgumentException blank = assertThrows(IllegalArgumentException.class,
+            () -> new DriverConfiguration().dataDir(" "));
+        assertEquals("the data directory (spate.driver.data.dir) must not be empty", blank.getMessage());
+
+        final DriverConfiguration configuration = new DriverConfiguration()
+            .dataDir("target/../target/data")
+            .syncLevel(SyncLevel.DATA)
+            .conclude();
+        assertEquals(Path.of("target/data/archive").toAbsolutePath().toFile(), configuration.archiveDir());
+        assertNull(new DriverConfiguration().dataDir("x").dataDir(null).archiveDir());
+    }
+
+    @Test
+    void archiveIdIsFixedPerDirectory()
+    {
+        final long id = new DriverConfiguration().dataDir("/tmp/spate-a").archiveId();
+        assertEquals(id, new DriverConfiguration().dataDir("/tmp/./spate-a").conclude().archiveId());
+        assertTrue(id >= 0);
+        assertNotEquals(id, new DriverConfiguration().dataDir("/tmp/spate-b").archiveId());
+    }
+
+    @ParameterizedTest
+    @EnumSource(SyncLevel.class)
+    void buildsArchiveContext(final SyncLevel syncLevel)
+    {
+        final DriverConfiguration configuration = new DriverConfiguration()
+            .aeronDirectoryName("/tmp/spate-context-test")
+            .dataDir("/tmp/spate-context-data")
+            .syncLevel(syncLevel)
+            .archiveSegmentFileLength(64 << 20)
+            .idleStrategy("sleeping");
+        final Archive.Context context = configuration.toArchiveContext();
+
+        assertAll(
+            () -> assertEquals("/tmp/spate-context-test", context.aeronDirectoryName()),
+            () -> assertEquals(new File("/tmp/spate-context-data/archive"), context.archiveDir()),
+            () -> assertEquals(new File("/tmp/spate-context-data/archive"), context.markFileDir()),
+            () -> assertFalse(context.deleteArchiveOnStart()),
+            () -> assertEquals(configuration.archiveId(), context.archiveId()),
+            () -> assertEquals(syncLevel.ordinal(), context.fileSyncLevel()),
+            () -> assertEquals(syncLevel.ordinal(), context.catalogFileSyncLevel()),
+            () -> assertEquals(64 << 20, context.segmentFileLength()),
+            () -> assertFalse(context.controlChannelEnabled()),
+            () -> assertEquals("aeron:ipc", context.localControlChannel()),
+            () -> assertEquals(10, context.localControlStreamId()),
+            () -> assertFalse(context.recordingEventsEnabled()),
+            () -> assertEquals("aeron:udp?endpoint=localhost:0", context.replicationChannel()),
+            () -> assertEquals("aeron:udp?endpoint=localhost:0", context.archiveClientContext().controlResponseChannel()),
+            () -> assertEquals(ArchiveThreadingMode.SHARED, context.threadingMode()),
+            () -> assertInstanceOf(SleepingIdleStrategy.class, context.idleStrategy()),
+            () -> assertInstanceOf(SleepingIdleStrategy.class, context.recorderIdleStrategy()),
+            () -> assertInstanceOf(SleepingIdleStrategy.class, context.replayerIdleStrategy()),
+            () -> assertNotSame(context.idleStrategy(), context.idleStrategy()));
+
+        final IllegalStateException none = assertThrows(IllegalStateException.class,
+            () -> new DriverConfiguration().toArchiveContext());
+        assertEquals("no archive directory is set (spate.driver.data.dir)", none.getMessage());
     }
 
     private static void assertRefused(final DriverConfiguration configuration, final String expected)

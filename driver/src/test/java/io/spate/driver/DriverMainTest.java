@@ -1,24 +1,19 @@
 package io.spate.driver;
 
+import io.aeron.Aeron;
 import io.aeron.driver.ThreadingMode;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-import java.io.BufferedReader;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.io.PrintStream;
-import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.TimeUnit;
 
 import static io.spate.driver.DriverTesting.assertIpcRoundTrip;
 import static io.spate.driver.DriverTesting.uniqueDir;
@@ -45,7 +40,7 @@ class DriverMainTest
             (driver) -> fail("no driver for --help")));
         assertTrue(out().startsWith("Usage: bin/spate driver [options]"), out());
         for (final String option : List.of("--dir", "--threading", "--idle", "--term-length", "--ipc-term-length",
-            "Exit status: 0 "))
+            "--data DIR", "--sync none|data", "Exit status: 0 "))
         {
             assertTrue(out().contains(option), option);
         }
@@ -82,6 +77,9 @@ class DriverMainTest
         "--ipc-term-length 4x | --ipc-term-length needs a size in bytes, optionally with a suffix k, m or g (4m): 4x",
         "--ipc-term-length=2g | --ipc-term-length must be a power of two 65536..1073741824: 2147483648",
         "--ipc-term-length -1 | --ipc-term-length needs a size in bytes, optionally with a suffix k, m or g (4m): -1",
+        "--sync fast | --sync must be none or data: fast",
+        "--sync=DATA2 | --sync must be none or data: DATA2",
+        "--sync data | --sync data needs --data DIR: nothing is recorded without an archive",
     })
     void aBadValueNamesTheFlagAndExitsTwo(final String commandLine, final String expected)
     {
@@ -125,7 +123,61 @@ class DriverMainTest
         assertEquals("sleeping", configuration.idleStrategy());
         assertEquals(128 * 1024, configuration.publicationTermBufferLength());
         assertEquals(256 * 1024, configuration.ipcTermBufferLength());
+        assertNull(configuration.archiveDir());
+        assertEquals(SyncLevel.NONE, configuration.syncLevel());
         assertNull(DriverMain.parse(new String[]{"-h"}));
+
+        final DriverConfiguration archived = DriverMain.parse(new String[]{"--data", "data-dir", "--sync=data"});
+        assertEquals(Path.of("data-dir", "archive").toAbsolutePath().toFile(), archived.archiveDir());
+        assertEquals(SyncLevel.DATA, archived.syncLevel());
+        assertEquals(SyncLevel.NONE, DriverMain.parse(new String[]{"--sync", "none"}).syncLevel());
+    }
+
+    @Test
+    void runsAStandaloneDriverHostingTheArchive()
+    {
+        final String dir = uniqueDir(tempDir);
+        final Path archiveDir = tempDir.resolve("data").resolve("archive");
+        final int status = DriverMain.run(
+            new String[]{"--dir", dir, "--ipc-term-length", "64k", "--data", tempDir.resolve("data").toString(),
+                "--sync", "data"}, out, err,
+            (driver) ->
+            {
+                assertTrue(Files.isDirectory(archiveDir));
+                try (Aeron aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(dir)))
+                {
+                    assertEquals(SyncLevel.DATA, ArchiveSettings.findSyncLevel(aeron.countersReader()));
+                }
+            });
+
+        assertEquals(DriverMain.EXIT_OK, status, err());
+        assertEquals("", err());
+        assertTrue(out().contains("driver: archive in " + archiveDir + ", sync=data: an ack survives power loss " +
+            "(fdatasync before the recording position moves)" + System.lineSeparator() + "driver: running in " + dir),
+            out());
+        assertTrue(out().strip().endsWith("driver: stopped"), out());
+    }
+
+    @Test
+    void theArchiveLineSaysWhatSyncNonePromises()
+    {
+        final DriverConfiguration configuration = DriverMain.parse(new String[]{"--data", "/var/lib/spate"});
+        assertEquals("archive in /var/lib/spate/archive, sync=none: an ack survives SIGKILL of any Spate process " +
+            "(written to the OS), not power loss", DriverMain.archiveLine(configuration));
+    }
+
+    @Test
+    void anArchiveDirectoryThatIsAFileIsAOneLineFailure() throws IOException
+    {
+        final Path data = Files.createDirectories(tempDir.resolve("data"));
+        Files.writeString(data.resolve("archive"), "not a directory");
+
+        final int status = DriverMain.run(new String[]{"--dir", uniqueDir(tempDir), "--data", data.toString()}, out,
+            err, (driver) -> fail("must not launch"));
+
+        assertEquals(DriverMain.EXIT_FAILURE, status);
+        assertEquals("driver: error: cannot start: the archive directory " + data.resolve("archive") + " exists and " +
+            "is not a directory; choose another data directory (--data or spate.driver.data.dir)", err().strip());
     }
 
     @Test
@@ -168,65 +220,21 @@ class DriverMainTest
     void processStopsCleanlyOnSigterm() throws Exception
     {
         final String dir = uniqueDir(tempDir);
-        final List<String> command = new ArrayList<>();
-        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        for (final String argument : ManagementFactory.getRuntimeMXBean().getInputArguments())
+        try (DriverTesting.DriverProcess driver = new DriverTesting.DriverProcess(
+            List.of(), "--dir", dir, "--ipc-term-length", "64k", "--idle", "sleeping"))
         {
-            if (!argument.startsWith("-javaagent") && !argument.startsWith("-agentlib") &&
-                !argument.startsWith("-Xrunjdwp"))
-            {
-                command.add(argument);
-            }
-        }
-        command.addAll(List.of("-cp", System.getProperty("java.class.path"), DriverMain.class.getName(),
-            "--dir", dir, "--ipc-term-length", "64k", "--idle", "sleeping"));
-
-        final Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-        final List<String> lines = new CopyOnWriteArrayList<>();
-        final Thread reader = Thread.ofPlatform().daemon().start(() ->
-        {
-            try (BufferedReader input = new BufferedReader(
-                new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8)))
-            {
-                String line;
-                while (null != (line = input.readLine()))
-                {
-                    lines.add(line);
-                }
-            }
-            catch (final IOException ignore)
-            {
-                // The process ended.
-            }
-        });
-
-        try
-        {
-            final long deadlineNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
-            while (lines.stream().noneMatch((line) -> line.startsWith("driver: running in ")))
-            {
-                if (!process.isAlive() || System.nanoTime() > deadlineNs)
-                {
-                    fail("the driver process did not start: " + lines);
-                }
-                Thread.sleep(10);
-            }
+            driver.awaitRunning();
 
             assertEquals(64 * 1024, assertIpcRoundTrip(dir));
 
             // SIGTERM. Not Process.destroy(): that also closes our end of the child's stdout.
-            assertTrue(process.toHandle().destroy());
-            assertTrue(process.waitFor(15, TimeUnit.SECONDS), "the driver did not stop on SIGTERM: " + lines);
-            reader.join(5_000);
+            assertTrue(driver.process.toHandle().destroy());
+            driver.awaitExit("SIGTERM");
 
-            assertEquals(0, process.exitValue(), String.join("\n", lines));
-            assertEquals(1, lines.stream().filter((line) -> line.contains("DriverConfiguration{")).count(),
-                String.join("\n", lines));
-            assertEquals("driver: stopped", lines.getLast(), String.join("\n", lines));
-        }
-        finally
-        {
-            process.destroyForcibly();
+            assertEquals(0, driver.process.exitValue(), driver.output());
+            assertEquals(1, driver.lines.stream().filter((line) -> line.contains("DriverConfiguration{")).count(),
+                driver.output());
+            assertEquals("driver: stopped", driver.lines.getLast(), driver.output());
         }
     }
 

@@ -12,6 +12,11 @@ final class NativeErrors
     static final int UNKNOWN_TYPE = -4;
     static final int NO_SUCH_NODE = -5;
     static final int BUFFER_TOO_SMALL = -6;
+    static final int BAD_SNAPSHOT = -7;
+    static final int SNAPSHOT_TRUNCATED = -8;
+    static final int SNAPSHOT_VERSION = -9;
+    static final int SNAPSHOT_SCHEMA = -10;
+    static final int STORE_NOT_EMPTY = -11;
 
     private NativeErrors()
     {

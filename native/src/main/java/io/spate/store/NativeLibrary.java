@@ -42,6 +42,10 @@ final class NativeLibrary
     static final MethodHandle COUNT;
     static final MethodHandle NEXT_ID;
     static final MethodHandle RESERVE;
+    static final MethodHandle SNAPSHOT_LENGTH;
+    static final MethodHandle SNAPSHOT_WRITE;
+    static final MethodHandle SNAPSHOT_LOAD;
+    static final MethodHandle CHECKSUM;
     static final Path LIBRARY_PATH;
 
     static
@@ -66,6 +70,16 @@ final class NativeLibrary
         NEXT_ID = downcall(linker, lookup, "spate_store_next_id",
             FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_SHORT), critical);
         RESERVE = downcall(linker, lookup, "spate_store_reserve",
+            FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_SHORT, JAVA_LONG));
+        // Walks a bitmap of a few bits per GiB of rows: short.
+        SNAPSHOT_LENGTH = downcall(linker, lookup, "spate_store_snapshot_length",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG), critical);
+        // Copy, load and checksum touch the whole store (gigabytes): not critical, safepoints go on.
+        SNAPSHOT_WRITE = downcall(linker, lookup, "spate_store_snapshot_write",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG));
+        SNAPSHOT_LOAD = downcall(linker, lookup, "spate_store_snapshot_load",
+            FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG));
+        CHECKSUM = downcall(linker, lookup, "spate_store_checksum",
             FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_SHORT, JAVA_LONG));
     }
 

@@ -262,6 +262,119 @@ public final class NativeStore implements AutoCloseable
         }
     }
 
+    /**
+     * @return the exact bytes {@link #writeSnapshot} needs now (same precondition as it has).
+     */
+    public long snapshotLengthBytes()
+    {
+        final long storeHandle = handle();
+        final long result;
+        try
+        {
+            result = (long)NativeLibrary.SNAPSHOT_LENGTH.invokeExact(storeHandle);
+        }
+        catch (final Throwable ex)
+        {
+            throw new NativeStoreException("spate_store_snapshot_length failed: " + ex, ex);
+        }
+        if (result < 0)
+        {
+            throw new NativeStoreException("spate_store_snapshot_length: " + errorName((int)result));
+        }
+        return result;
+    }
+
+    /**
+     * Copies the whole store into an image that {@link #loadSnapshot} takes back (format in
+     * spate_store.h). It has no checksum of its own: protecting it on disk is the caller's job.
+     * <p>
+     * No apply and no load may run meanwhile; reads (get, exists, count, checksum...) may.
+     *
+     * @param address       of the image (off-heap, any alignment).
+     * @param capacityBytes at address; {@link #snapshotLengthBytes()} is enough.
+     * @return bytes written.
+     * @throws NativeStoreException when the capacity is too small.
+     */
+    public long writeSnapshot(final long address, final long capacityBytes)
+    {
+        final long storeHandle = handle();
+        final long result;
+        try
+        {
+            result = (long)NativeLibrary.SNAPSHOT_WRITE.invokeExact(storeHandle, address, capacityBytes);
+        }
+        catch (final Throwable ex)
+        {
+            throw new NativeStoreException("spate_store_snapshot_write failed: " + ex, ex);
+        }
+        if (result < 0)
+        {
+            throw new NativeStoreException("spate_store_snapshot_write(" + capacityBytes + " bytes): " +
+                errorName((int)result));
+        }
+        return result;
+    }
+
+    /**
+     * Loads an image from {@link #writeSnapshot} of a store of the same schema into this store,
+     * which must be freshly opened: nothing applied yet (reserve is fine). Every length, id,
+     * offset and reference in the image is checked before it is used. On failure this store is
+     * empty again, as opened: close it, or load another image.
+     * <p>
+     * No other call on this store may run meanwhile.
+     *
+     * @param address     of the image (off-heap, any alignment).
+     * @param lengthBytes of the image.
+     * @throws NativeStoreException naming the reason: not empty, another schema, damaged, truncated.
+     */
+    public void loadSnapshot(final long address, final long lengthBytes)
+    {
+        final long storeHandle = handle();
+        final int result;
+        try
+        {
+            result = (int)NativeLibrary.SNAPSHOT_LOAD.invokeExact(storeHandle, address, lengthBytes);
+        }
+        catch (final Throwable ex)
+        {
+            throw new NativeStoreException("spate_store_snapshot_load failed: " + ex, ex);
+        }
+        if (result < 0)
+        {
+            throw new NativeStoreException("spate_store_snapshot_load(" + lengthBytes + " bytes) into a store of " +
+                schema.name() + ": " + errorName(result));
+        }
+    }
+
+    /**
+     * A 64-bit hash of a type's logical content (node states, rows and string/bytes values, next
+     * id, live count; not where values sit in memory), defined in spate_store.h. Equal for stores
+     * that applied the same records and for a store loaded from another's snapshot. Walks every
+     * node: a check, not a hot-path call. No apply of the type may run meanwhile.
+     *
+     * @param typeId of the nodes.
+     * @return the hash.
+     */
+    public long checksum(final int typeId)
+    {
+        final long storeHandle = handle();
+        final int result;
+        try (Arena arena = Arena.ofConfined())
+        {
+            final MemorySegment out = arena.allocate(JAVA_LONG);
+            result = (int)NativeLibrary.CHECKSUM.invokeExact(storeHandle, (short)typeId, out.address());
+            if (result == 0)
+            {
+                return out.get(JAVA_LONG, 0);
+            }
+        }
+        catch (final Throwable ex)
+        {
+            throw new NativeStoreException("spate_store_checksum failed: " + ex, ex);
+        }
+        throw new NativeStoreException("spate_store_checksum(type " + typeId + "): " + errorName(result));
+    }
+
     public boolean isClosed()
     {
         return handle == 0;
@@ -325,6 +438,12 @@ public final class NativeStore implements AutoCloseable
             case NativeErrors.UNKNOWN_TYPE -> "unknown type";
             case NativeErrors.NO_SUCH_NODE -> "no such node";
             case NativeErrors.BUFFER_TOO_SMALL -> "buffer too small";
+            case NativeErrors.BAD_SNAPSHOT ->
+                "snapshot damaged: not a snapshot, or a length, count, id, offset or row inconsistent with the schema";
+            case NativeErrors.SNAPSHOT_TRUNCATED -> "snapshot damaged: truncated (shorter than the length it states)";
+            case NativeErrors.SNAPSHOT_VERSION -> "snapshot of a format version this library does not read";
+            case NativeErrors.SNAPSHOT_SCHEMA -> "snapshot is for another schema";
+            case NativeErrors.STORE_NOT_EMPTY -> "store is not empty (a snapshot loads only into a freshly opened store)";
             default -> "error " + error;
         };
     }

@@ -8,6 +8,8 @@ import io.spate.driver.DriverConfiguration;
 import io.spate.driver.SpateDriver;
 import io.spate.pipeline.Pipeline;
 import io.spate.pipeline.PipelineConfiguration;
+import io.spate.pipeline.Recovery;
+import io.spate.driver.SyncLevel;
 import io.spate.pipeline.StageLatencies;
 import io.spate.store.NativeStore;
 import org.HdrHistogram.Histogram;
@@ -41,6 +43,8 @@ import java.util.Map;
 public final class Bench
 {
     private static final int RECORDS_PER_BATCH = 100;
+    private static final String IN_MEMORY = "in-memory";
+    private static final String[] SYNCS = { IN_MEMORY, "none", "data" };
 
     private final Path home;
     private final Path out;
@@ -109,7 +113,9 @@ public final class Bench
         final long startNs = System.nanoTime();
         final String[] shapes = { "creates", "updates", "mix" };
         final long[] rates = { 10_000, 100_000, 1_000_000 };
-        steps = 2 * shapes.length + shapes.length * maxWorkers + rates.length + 2;
+        final String[] durableShapes = { "creates", "mix" };
+        steps = 2 * shapes.length + shapes.length * maxWorkers + rates.length + 2 +
+            durableShapes.length * SYNCS.length + SYNCS.length + 3;
         summary.put("machine", Runtime.getRuntime().availableProcessors() + " cpus, " +
             System.getProperty("os.name") + " " + System.getProperty("os.arch"));
         summary.put("jdk", Runtime.version().toString());
@@ -146,7 +152,8 @@ public final class Bench
             for (int workers = 1; workers <= maxWorkers; workers++)
             {
                 progress("pipeline: " + shape + ", " + workers + " worker(s), producer in a separate process");
-                final RunResult result = pipelineRun(dir.resolve(shape + "-" + workers), shape, workers, 0, throughputRecords);
+                final RunResult result = pipelineRun(dir.resolve(shape + "-" + workers), shape, workers, 0, throughputRecords,
+                    IN_MEMORY);
                 final double ratio = result.recordsPerSecond / lowerCeiling.get(shape);
                 summary.put("pipeline_" + shape + "_" + workers + "w_records_per_s", Math.round(result.recordsPerSecond));
                 summary.put("pipeline_" + shape + "_" + workers + "w_ratio_to_ceiling", round(ratio));
@@ -174,7 +181,7 @@ public final class Bench
         {
             progress("latency: " + rate + " records/s offered for " + latencySeconds + " s, 1 worker");
             final RunResult result = pipelineRun(dir.resolve("rate-" + rate), "mix", 1, rate,
-                Math.max(rate * latencySeconds, 10_000));
+                Math.max(rate * latencySeconds, 10_000), IN_MEMORY);
             final String prefix = "latency_" + rate + "_";
             summary.put(prefix + "ack_p50_us", round(result.p50Us));
             summary.put(prefix + "ack_p99_us", round(result.p99Us));
@@ -203,6 +210,8 @@ public final class Bench
             }
         }
 
+        durability(dir, durableShapes, lowerCeiling);
+
         progress("writing reports");
         LatencyPlot.write(curves, out.resolve("latency.png"));
         writeSummary();
@@ -213,14 +222,141 @@ public final class Bench
             bestCreates, bestMix, bestMix / lowerCeiling.get("mix"), p99At100k, allocationPerRecord, out, seconds);
     }
 
+    /**
+     * The durable log's costs, each beside the in-memory figure of the same run: throughput and ack latency
+     * with {@code --sync none} and {@code --sync data}; recovery of a data directory (snapshot load, and
+     * replay of the whole log against the live apply rate); disk bytes per record.
+     */
+    private void durability(final Path dir, final String[] shapes, final Map<String, Double> lowerCeiling)
+        throws IOException
+    {
+        for (final String shape : shapes)
+        {
+            double inMemory = Double.NaN;
+            for (final String sync : SYNCS)
+            {
+                progress("durable: " + shape + ", " + sync + ", 1 worker");
+                final RunResult result = pipelineRun(dir.resolve("durable-" + shape + "-" + sync), shape, 1, 0,
+                    throughputRecords, sync);
+                if (sync.equals(IN_MEMORY))
+                {
+                    inMemory = result.recordsPerSecond;
+                }
+                final String key = "durable_" + shape + "_" + sync.replace('-', '_');
+                summary.put(key + "_records_per_s", Math.round(result.recordsPerSecond));
+                summary.put(key + "_ratio_to_in_memory", round(result.recordsPerSecond / inMemory));
+                if (result.logBytesPerRecord > 0)
+                {
+                    summary.put(key + "_log_bytes_per_record", round(result.logBytesPerRecord));
+                }
+                markdownRows.add(row("durable " + shape + ", sync=" + sync + ", 1 worker", result.recordsPerSecond,
+                    "records/s", String.format(Locale.ROOT, "%.0f%% of in-memory (goal for sync=none: 80%%); %.0f%% of " +
+                    "lower ceiling", 100 * result.recordsPerSecond / inMemory, 100 * result.recordsPerSecond /
+                    lowerCeiling.get(shape))));
+            }
+        }
+        for (final String sync : SYNCS)
+        {
+            progress("durable: ack latency at 100,000 records/s, " + sync);
+            final RunResult result = pipelineRun(dir.resolve("durable-rate-" + sync), "mix", 1, 100_000,
+                100_000 * latencySeconds, sync);
+            final String key = "durable_latency_100000_" + sync.replace('-', '_');
+            summary.put(key + "_ack_p50_us", round(result.p50Us));
+            summary.put(key + "_ack_p99_us", round(result.p99Us));
+            markdownRows.add(row("ack latency at 100,000 records/s, sync=" + sync + ": p50", result.p50Us, "µs",
+                String.format(Locale.ROOT, "p99 %.1f µs, p99.9 %.1f µs", result.p99Us, result.p999Us)));
+            if (null != result.ackLatency)
+            {
+                writeHgrm(result.ackLatency, out.resolve("ack-latency-100000-" + sync + ".hgrm"));
+            }
+        }
+        recovery(dir.resolve("recovery"), quick ? 1_000_000 : 10_000_000, lowerCeiling.get("creates"));
+    }
+
+    /**
+     * Fills a data directory with creates, then recovers it twice: from the clean stop's snapshot, and
+     * (the snapshots removed) by replaying the whole log; and weighs the archive and the snapshot.
+     */
+    private void recovery(final Path dir, final long records, final double createsCeiling) throws IOException
+    {
+        progress(String.format(Locale.ROOT, "recovery: %,d creates into a data directory", records));
+        final Path data = dir.resolve("data");
+        final RunResult live = pipelineRun(dir, "creates", 1, 0, records, "none");
+        final long archiveBytes = sizeOf(data.resolve("archive"), ".rec");
+        final long snapshotBytes = sizeOf(data.resolve("snapshots"), ".spate-snapshot");
+
+        progress("recovery: from the snapshot");
+        final Recovery fromSnapshot = recover(dir, data);
+        progress("recovery: replaying the whole log");
+        try (var snapshots = Files.list(data.resolve("snapshots")))
+        {
+            for (final Path snapshot : snapshots.toList())
+            {
+                Files.delete(snapshot);
+            }
+        }
+        final Recovery fromLog = recover(dir, data);
+        final double replayRate = fromLog.recordsReplayed() * 1000.0 / Math.max(1, fromLog.replayMs());
+        summary.put("recovery_records", records);
+        summary.put("recovery_snapshot_load_ms", fromSnapshot.snapshotLoadMs());
+        summary.put("recovery_replay_ms", fromLog.replayMs());
+        summary.put("recovery_replay_records_per_s", Math.round(replayRate));
+        summary.put("recovery_replay_ratio_to_live", round(replayRate / live.recordsPerSecond));
+        summary.put("disk_log_bytes_per_record", round((double)archiveBytes / records));
+        summary.put("disk_snapshot_bytes_per_record", round((double)snapshotBytes / records));
+        markdownRows.add(row(String.format(Locale.ROOT, "recovery of %,d records: snapshot load", records),
+            fromSnapshot.snapshotLoadMs(), "ms", String.format(Locale.ROOT, "%,d snapshot bytes", snapshotBytes)));
+        markdownRows.add(row(String.format(Locale.ROOT, "recovery of %,d records: whole-log replay", records),
+            replayRate, "records/s", String.format(Locale.ROOT, "%d ms; %.2fx the live durable rate (%.0f/s; goal 1x), " +
+            "%.0f%% of the apply ceiling", fromLog.replayMs(), replayRate / live.recordsPerSecond, live.recordsPerSecond,
+            100 * replayRate / createsCeiling)));
+        markdownRows.add(row("disk: log (archive segments)", (double)archiveBytes / records, "bytes/record",
+            String.format(Locale.ROOT, "%,d bytes", archiveBytes)));
+        markdownRows.add(row("disk: snapshot", (double)snapshotBytes / records, "bytes/record",
+            String.format(Locale.ROOT, "%,d bytes", snapshotBytes)));
+    }
+
+    private Recovery recover(final Path dir, final Path data)
+    {
+        try (SpateDriver driver = SpateDriver.launchEmbedded(new DriverConfiguration()
+            .aeronDirectoryName(dir.resolve("aeron").toString()).embedded(true).dataDir(data.toString()));
+            Aeron aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(driver.aeronDirectoryName()));
+            NativeStore store = NativeStore.open(schema);
+            Pipeline pipeline = new Pipeline(new PipelineConfiguration().schema(schema).workerCount(1)
+                .dataDirectory(data.toString()), aeron, store))
+        {
+            return pipeline.recovery();
+        }
+    }
+
+    private static long sizeOf(final Path directory, final String suffix) throws IOException
+    {
+        if (!Files.isDirectory(directory))
+        {
+            return 0;
+        }
+        try (var files = Files.list(directory))
+        {
+            long total = 0;
+            for (final Path file : files.filter((path) -> path.getFileName().toString().endsWith(suffix)).toList())
+            {
+                total += Files.size(file);
+            }
+            return total;
+        }
+    }
+
     /** What one pipeline run measured. */
     record RunResult(double recordsPerSecond, double p50Us, double p99Us, double p999Us,
-        double allocatedBytesPerRecord, Histogram ackLatency, Map<String, Histogram> stages)
+        double allocatedBytesPerRecord, Histogram ackLatency, Map<String, Histogram> stages, double logBytesPerRecord)
     {
     }
 
+    /**
+     * @param sync {@link #IN_MEMORY}, or the archive's sync level (none, data) for a durable pipeline.
+     */
     private RunResult pipelineRun(final Path dir, final String shape, final int workers, final long rate,
-        final long records) throws IOException
+        final long records, final String sync) throws IOException
     {
         Files.createDirectories(dir);
         final com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean)ManagementFactory.getThreadMXBean();
@@ -230,15 +366,23 @@ public final class Bench
         Pipeline pipeline = null;
         try
         {
-            driver = SpateDriver.launchEmbedded(new DriverConfiguration()
-                .aeronDirectoryName(dir.resolve("aeron").toString()).embedded(true));
+            final boolean durable = !sync.equals(IN_MEMORY);
+            final DriverConfiguration driverConfiguration = new DriverConfiguration()
+                .aeronDirectoryName(dir.resolve("aeron").toString()).embedded(true);
+            final PipelineConfiguration configuration = new PipelineConfiguration().schema(schema).workerCount(workers);
+            if (durable)
+            {
+                driverConfiguration.dataDir(dir.resolve("data").toString()).syncLevel(SyncLevel.parse("bench", sync));
+                configuration.dataDirectory(dir.resolve("data").toString()).sync(sync);
+            }
+            driver = SpateDriver.launchEmbedded(driverConfiguration);
             aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(driver.aeronDirectoryName()));
             store = NativeStore.open(schema);
             for (final TypeDefinition type : schema.types())
             {
                 store.reserve(type.typeId(), Math.min(records, type.maxNodes()));
             }
-            pipeline = new Pipeline(new PipelineConfiguration().schema(schema).workerCount(workers), aeron, store);
+            pipeline = new Pipeline(configuration, aeron, store);
             final StageLatencies stageLatencies = pipeline.stageLatencies();
             final long[] agentThreads = pipeline.agentThreadIds();
             final Path histogramFile = dir.resolve("ack-latency.hlog");
@@ -285,7 +429,8 @@ public final class Bench
                 ProducerProcess.number(result, "ack_p99.9_us"),
                 (double)allocatedBytes / records,
                 ackLatency,
-                stages);
+                stages,
+                durable ? (double)pipeline.counters().logPosition().get() / records : 0);
         }
         finally
         {

@@ -7,6 +7,7 @@ import io.spate.cli.CliSupport.UsageException;
 import io.spate.codec.DatabaseSchema;
 import io.spate.codec.TypeDefinition;
 import io.spate.driver.DriverConfiguration;
+import io.spate.driver.SyncLevel;
 import io.spate.driver.IdleStrategies;
 import io.spate.driver.SpateDriver;
 import io.spate.pipeline.Pipeline;
@@ -64,6 +65,16 @@ public final class PipelineMain
         "                         credentials: the shared-secret authenticator, for UDP ingress; at least " +
             SharedSecretAuthenticator.MIN_SECRET_BYTES + " bytes",
         "                         (default: " + PipelineConfiguration.AUTHENTICATOR_PROP + ", else allow-all)",
+        "  --data DIR             durable: snapshots and the log's identity live in DIR; the log is recorded by",
+        "                         the driver's archive (start it with `bin/spate driver --data DIR`; with",
+        "                         --embedded-driver the archive goes in DIR/archive). At start the pipeline",
+        "                         recovers: newest snapshot, then the log replayed. Without it acks mean",
+        "                         applied in memory only (default: " + PipelineConfiguration.DATA_DIR_PROP + ")",
+        "  --sync none|data       the least the archive must promise: none = an ack survives SIGKILL of any",
+        "                         Spate process; data = it survives power loss (the driver's --sync data).",
+        "                         With --embedded-driver this sets the archive's sync (default: none)",
+        "  --snapshot-bytes SIZE  a snapshot after this many log bytes, suffix k, m or g (default: 1g)",
+        "  --snapshot-ms N        and after this long when the log grew at all; 0: by bytes only (default: 600000)",
         "  --drain-timeout-ms N   how long a stop waits for in-flight batches, 1.." + CliSupport.MAX_TIMEOUT_MS +
             " (default " + DEFAULT_DRAIN_TIMEOUT_MS + ")",
         "  --help                 print this help and exit",
@@ -72,7 +83,8 @@ public final class PipelineMain
             System.lineSeparator() + "not start, lost its driver, stopped on an error or did not drain in time"));
 
     private static final Set<String> VALUE_OPTIONS = Set.of("--schema", "--dir", "--workers", "--buffer-bytes",
-        "--ingress", "--ingress-stream", "--drain-timeout-ms", "--auth-secret-file");
+        "--ingress", "--ingress-stream", "--drain-timeout-ms", "--auth-secret-file", "--data", "--sync",
+        "--snapshot-bytes", "--snapshot-ms");
     private static final Set<String> FLAG_OPTIONS = Set.of("--embedded-driver");
 
     /** Whole-number properties PipelineConfiguration reads with Integer.getInteger, which ignores a malformed value. */
@@ -222,13 +234,42 @@ public final class PipelineMain
             configuration.ingressStreamId(options.getInt("--ingress-stream", 0, Integer.MIN_VALUE, Integer.MAX_VALUE));
         }
 
+        if (options.has("--data"))
+        {
+            configuration.dataDirectory(options.get("--data", null));
+        }
+        final String sync = options.get("--sync", configuration.sync());
+        if (!"none".equals(sync) && !"data".equals(sync))
+        {
+            throw new UsageException("--sync must be none or data: " + sync);
+        }
+        configuration.sync(sync);
+        if (options.has("--snapshot-bytes"))
+        {
+            configuration.snapshotIntervalBytes(options.getSize("--snapshot-bytes", 0, 1 << 20, 1L << 50));
+        }
+        if (options.has("--snapshot-ms"))
+        {
+            configuration.snapshotIntervalMs(options.getLong("--snapshot-ms", 0, 0, CliSupport.MAX_TIMEOUT_MS));
+        }
+        if (!configuration.isDurable() && (options.has("--sync") || options.has("--snapshot-bytes") ||
+            options.has("--snapshot-ms")))
+        {
+            throw new UsageException("--sync, --snapshot-bytes and --snapshot-ms need --data DIR");
+        }
         DriverConfiguration driverConfiguration = null;
         if (embeddedDriver)
         {
             try
             {
                 // Reads the spate.driver.* properties: a malformed one is a bad setting, named.
-                driverConfiguration = new DriverConfiguration().aeronDirectoryName(dir).embedded(true).conclude();
+                driverConfiguration = new DriverConfiguration().aeronDirectoryName(dir).embedded(true);
+                if (configuration.isDurable())
+                {
+                    driverConfiguration.dataDir(configuration.dataDirectory())
+                        .syncLevel("data".equals(sync) ? SyncLevel.DATA : SyncLevel.NONE);
+                }
+                driverConfiguration.conclude();
             }
             catch (final IllegalArgumentException ex)
             {

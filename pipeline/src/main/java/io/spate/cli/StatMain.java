@@ -51,7 +51,8 @@ public final class StatMain
         "per worker (position, assigned_batch, done_batch, records/s, applied, errors, stalls, report_retries,",
         "STALLED when stalled), the conductor row (records_in, records_in/s, batches, buffer_free_bytes,",
         "copy_mode, back_pressure, rejected, acks, barriers, agent_errors) and the sessions row (open, closed,",
-        "answers_waiting_bytes, answers_discarded, response_retries, dispatch_retries); plain digits throughout.",
+        "answers_waiting_bytes, answers_discarded, response_retries, dispatch_retries) and the log row (position,",
+        "recorded, unrecorded_bytes, retries, snapshots, snapshot_position; 'none' in memory); plain digits.",
         "  --dir DIR          Aeron directory of the driver (default: " + CliSupport.DEFAULT_DIR_HELP + ")",
         "  --once             print one snapshot (rates over one interval) and exit; exit 1 when no pipeline runs",
         "  --interval-ms N    refresh interval, " + MIN_INTERVAL_MS + ".." + CliSupport.MAX_TIMEOUT_MS + " (default " +
@@ -260,7 +261,8 @@ public final class StatMain
         final Map<Long, PipelineView> pipelines = new TreeMap<>();
         counters.forEach((counterId, typeId, keyBuffer, label) ->
         {
-            if (typeId < PipelineCounters.WORKER_POSITION_TYPE_ID || typeId > PipelineCounters.CONDUCTOR_DISPATCH_RETRIES_TYPE_ID)
+            if (typeId < PipelineCounters.WORKER_POSITION_TYPE_ID || typeId > PipelineCounters.SNAPSHOT_POSITION_TYPE_ID ||
+                typeId == PipelineCounters.PIPELINE_INSTANCE_TYPE_ID)
             {
                 return;
             }
@@ -341,6 +343,21 @@ public final class StatMain
                 view.conductor(PipelineCounters.CONDUCTOR_ANSWERS_DISCARDED_TYPE_ID),
                 view.conductor(PipelineCounters.CONDUCTOR_EGRESS_RETRIES_TYPE_ID),
                 view.conductor(PipelineCounters.CONDUCTOR_DISPATCH_RETRIES_TYPE_ID)));
+            final long logPosition = view.conductor(PipelineCounters.LOG_POSITION_TYPE_ID);
+            if (logPosition == 0 && view.conductor(PipelineCounters.SNAPSHOTS_TYPE_ID) == 0)
+            {
+                text.append("  log: none (in-memory: acks mean applied)").append(System.lineSeparator());
+            }
+            else
+            {
+                final long recorded = view.conductor(PipelineCounters.LOG_RECORDED_POSITION_TYPE_ID);
+                text.append(String.format(Locale.ROOT,
+                    "  log: position=%d recorded=%d unrecorded_bytes=%d retries=%d snapshots=%d snapshot_position=%d%n",
+                    logPosition, recorded, Math.max(0, logPosition - recorded),
+                    view.conductor(PipelineCounters.LOG_RETRIES_TYPE_ID),
+                    view.conductor(PipelineCounters.SNAPSHOTS_TYPE_ID),
+                    view.conductor(PipelineCounters.SNAPSHOT_POSITION_TYPE_ID)));
+            }
         }
         out.print(text);
         out.flush();

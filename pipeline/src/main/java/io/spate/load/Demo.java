@@ -200,9 +200,11 @@ public final class Demo
     boolean run() throws Exception
     {
         final Path dir = Files.createTempDirectory("spate-demo-");
+        // Durable, like a service: the embedded driver hosts the archive that records the log.
         final DriverConfiguration driverConfiguration = new DriverConfiguration()
             .aeronDirectoryName(dir.resolve("aeron").toString())
-            .embedded(true);
+            .embedded(true)
+            .dataDir(dir.resolve("data").toString());
         SpateDriver driver = null;
         Aeron aeron = null;
         NativeStore store = null;
@@ -217,7 +219,8 @@ public final class Demo
             {
                 store.reserve(types[t].typeId(), expectedValue[t].length);
             }
-            final PipelineConfiguration configuration = new PipelineConfiguration().schema(schema).workerCount(workers);
+            final PipelineConfiguration configuration = new PipelineConfiguration().schema(schema).workerCount(workers)
+                .dataDirectory(dir.resolve("data").toString());
             pipeline = new Pipeline(configuration, aeron, store);
             System.out.println("demo: " + configuration);
             client = SpateClient.connect(new SpateClient.Context().aeron(aeron).schema(schema));
@@ -241,7 +244,21 @@ public final class Demo
                 System.out.println("demo: the pipeline reported an error: " + pipeline.firstError());
                 return false;
             }
-            return verified;
+            // The durable path: a clean stop snapshots; a new pipeline on a new store recovers all of it.
+            final String before = fingerprint(store);
+            client.close();
+            client = null;
+            final boolean drained = pipeline.drain(60_000);
+            pipeline.close();
+            pipeline = null;
+            store.close();
+            store = NativeStore.open(schema);
+            pipeline = new Pipeline(configuration, aeron, store);
+            final String after = fingerprint(store);
+            final boolean recovered = drained && before.equals(after);
+            System.out.println("demo: restarted on its data directory: store " + (recovered ? "equal" : "DIFFERS") +
+                " (" + after + ")");
+            return verified && recovered;
         }
         finally
         {
@@ -398,6 +415,20 @@ public final class Demo
             }
         }
         return verified;
+    }
+
+    /**
+     * @return per type the live count and the store's content checksum.
+     */
+    private String fingerprint(final NativeStore store)
+    {
+        final StringBuilder text = new StringBuilder();
+        for (final TypeDefinition type : types)
+        {
+            text.append(text.isEmpty() ? "" : " ").append(type.name()).append('=').append(store.count(type.typeId()))
+                .append('/').append(Long.toHexString(store.checksum(type.typeId())));
+        }
+        return text.toString();
     }
 
     private int pickType(final SplittableRandom random)

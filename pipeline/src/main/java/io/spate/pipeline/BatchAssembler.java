@@ -34,6 +34,8 @@ final class BatchAssembler
     static final int DOES_NOT_FIT = 1;
     /** {@link #append}: malformed (record count, framing, a batch header inside); nothing kept. */
     static final int MALFORMED = 2;
+    /** Producer batches one batch may answer: the log's segments group counts them in 16 bits. */
+    static final int MAX_SEGMENTS = 65_535;
 
     private final DatabaseSchema schema;
     private final RecordReader reader;
@@ -271,7 +273,7 @@ final class BatchAssembler
         {
             return MALFORMED;
         }
-        if (batch.entryCount + declaredRecordCount > maxRecordsPerBatch)
+        if (batch.entryCount + declaredRecordCount > maxRecordsPerBatch || batch.segmentCount >= MAX_SEGMENTS)
         {
             return DOES_NOT_FIT;
         }

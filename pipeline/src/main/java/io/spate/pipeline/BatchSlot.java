@@ -18,6 +18,12 @@ final class BatchSlot
     long startPosition;
     long firstIngressNs;
     long dispatchNs;
+    /** Where the batch ends in the durable log (0 when there is none): acked once the archive has recorded it. */
+    long logEndPosition;
+    /** The worker's report came: the store holds the batch; its ack waits for the log. */
+    boolean applied;
+    long applyStartNs;
+    long applyEndNs;
     int recordCount;
     int typeCount;
     final int[] typeIds;
@@ -89,6 +95,8 @@ final class BatchSlot
         offsetBytes = 0;
         lengthBytes = 0;
         startPosition = 0;
+        logEndPosition = 0;
+        applied = false;
         recordCount = 0;
         typeCount = 0;
         for (int i = 0; i < segmentCount; i++)

@@ -50,6 +50,7 @@ public final class ConductorAgent implements Agent
     private static final int INGRESS_FRAGMENT_LIMIT = 64;
     private static final int APPLIED_FRAGMENT_LIMIT = 64;
     private static final long REJECTION_LOG_INTERVAL_NS = 1_000_000_000L;
+    private static final long LOG_CHECK_INTERVAL_NS = 100_000_000L;
 
     private final PipelineConfiguration configuration;
     private final DatabaseSchema schema;
@@ -71,6 +72,10 @@ public final class ConductorAgent implements Agent
     private final ReadQueue reads;
     private final InputRejections rejections;
     private final FaultInjector faults;
+    private final UnsafeBuffer modifyBuffer;
+    private final LogPublisher log;
+    private final SnapshotTaker snapshots;
+    private long nextLogCheckNs;
     private final ControlledFragmentAssembler ingressAssembler = new ControlledFragmentAssembler(this::onIngress);
     private final FragmentHandler appliedHandler = new FragmentAssembler(this::onApplied);
 
@@ -104,8 +109,16 @@ public final class ConductorAgent implements Agent
         final PipelineCounters counters,
         final PipelineErrors errors,
         final StageLatencies stageLatencies,
-        final PrintStream log)
+        final PrintStream out,
+        final LogPublisher log,
+        final SnapshotTaker snapshots,
+        final long startSeq)
     {
+        this.modifyBuffer = modifyBuffer;
+        this.log = log;
+        this.snapshots = snapshots;
+        this.lastSeq = startSeq;
+        this.completedThroughSeq = startSeq;
         this.configuration = configuration;
         this.schema = configuration.schema();
         this.maxRecordsPerBatch = configuration.maxRecordsPerBatch();
@@ -134,13 +147,13 @@ public final class ConductorAgent implements Agent
         {
             nextIdByType[type.typeId()] = store.nextId(type.typeId());
         }
-        sessions = new ClientSessions(aeron, ingress, configuration, counters, log, System.nanoTime());
+        sessions = new ClientSessions(aeron, ingress, configuration, counters, out, System.nanoTime());
         assembler = new BatchAssembler(schema, modifyBuffer, configuration.maxBatchBytes(), maxRecordsPerBatch,
             nextIdByType, configuration.faultInjector());
         acks = new AckWriter(sessions, maxRecordsPerBatch);
         reads = new ReadQueue(schema, store, sessions);
         faults = configuration.faultInjector();
-        rejections = new InputRejections(counters.rejectedMessages(), log, REJECTION_LOG_INTERVAL_NS, "ingress");
+        rejections = new InputRejections(counters.rejectedMessages(), out, REJECTION_LOG_INTERVAL_NS, "ingress");
 
         inFlight = new BatchSlot[configuration.maxInFlightBatches()];
         for (int i = 0; i < inFlight.length; i++)
@@ -169,6 +182,7 @@ public final class ConductorAgent implements Agent
         int work = applied.poll(appliedHandler, APPLIED_FRAGMENT_LIMIT);
         checkFatal();
         work += reclaimBehindWorkers();
+        work += ackInOrder();
         work += dispatcher.doWork();
         if (!ingressStopped)
         {
@@ -176,6 +190,11 @@ public final class ConductorAgent implements Agent
             checkFatal();
         }
         work += dispatchAssembled();
+        work += ackInOrder();
+        if (null != log)
+        {
+            work += onLogTick();
+        }
         work += reads.answer(completedThroughSeq);
         work += sessions.doWork(nowNs);
         rejections.onTick(nowNs);
@@ -210,6 +229,25 @@ public final class ConductorAgent implements Agent
     boolean isDrained()
     {
         return drained;
+    }
+
+    /**
+     * @return true when everything dispatched is applied and durable and nothing waits to be dispatched:
+     * the store then holds exactly the log up to {@link #logPosition()}. Read after the agent stopped.
+     */
+    boolean isQuiescent()
+    {
+        return null == fatal && completedThroughSeq == lastSeq && dispatcher.isIdle();
+    }
+
+    long lastSeq()
+    {
+        return lastSeq;
+    }
+
+    long logPosition()
+    {
+        return null == log ? 0 : log.position();
     }
 
     public void onClose()
@@ -523,11 +561,23 @@ public final class ConductorAgent implements Agent
         }
         final long seq = lastSeq + 1;
         final int ringIndex = (int)(seq & inFlightMask);
-        if (!dispatcher.isIdle() || !scheduler.canAssign() || !inFlight[ringIndex].isFree())
+        if (!dispatcher.isIdle() || !scheduler.canAssign() || !inFlight[ringIndex].isFree() ||
+            (null != snapshots && snapshots.isQuiescing()))
         {
             return 0;
         }
         final boolean copyMode = assembler.isCopyMode();
+        if (null != log)
+        {
+            // Logged before it is dispatched: the log's order is the dispatch order, so replaying it keeps
+            // every type's records in the order they were applied.
+            final long logEndPosition = appendToLog(batch, seq, copyMode);
+            if (0 == logEndPosition)
+            {
+                return 0;
+            }
+            batch.logEndPosition = logEndPosition;
+        }
         assembler.close();
         final int worker = scheduler.assign(seq, batch.typeIds, batch.typeCount, batch.lengthBytes, barriers);
         batch.seq = seq;
@@ -555,6 +605,85 @@ public final class ConductorAgent implements Agent
         counters.bufferBytesFree().setRelease(space.freeBytes());
         dispatcher.dispatch(batch, barriers, copyMode ? assembler.copyBuffer() : null);
         return 1;
+    }
+
+    private long appendToLog(final BatchSlot batch, final long seq, final boolean copyMode)
+    {
+        final long position;
+        try
+        {
+            position = log.append(batch, seq, copyMode ? assembler.copyBuffer() : modifyBuffer,
+                copyMode ? 0 : batch.offsetBytes);
+        }
+        catch (final IllegalStateException ex)
+        {
+            throw errors.fatal(ex.getMessage(), null);
+        }
+        if (0 == position)
+        {
+            counters.logRetries().incrementRelease();
+        }
+        else
+        {
+            counters.logPosition().setRelease(position);
+        }
+        return position;
+    }
+
+    /**
+     * Acks batches in seq order once each is applied and the archive has recorded it; takes a snapshot
+     * when one is due and everything dispatched is acked.
+     */
+    private int ackInOrder()
+    {
+        int work = 0;
+        if (completedThroughSeq < lastSeq)
+        {
+            final long recordedPosition = null == log ? Long.MAX_VALUE : log.recordedPosition();
+            while (completedThroughSeq < lastSeq)
+            {
+                final BatchSlot batch = inFlight[(int)((completedThroughSeq + 1) & inFlightMask)];
+                if (!batch.applied || batch.logEndPosition > recordedPosition)
+                {
+                    break;
+                }
+                for (int segment = 0; segment < batch.segmentCount; segment++)
+                {
+                    acks.sendSegmentAck(batch, segment);
+                }
+                stageLatencies.record(batch.firstIngressNs, batch.dispatchNs, batch.applyStartNs, batch.applyEndNs,
+                    System.nanoTime());
+                batch.reset();
+                completedThroughSeq++;
+                work++;
+            }
+        }
+        if (null != snapshots && snapshots.isQuiescing() && completedThroughSeq == lastSeq && dispatcher.isIdle())
+        {
+            snapshots.take(log.position(), lastSeq, nowNs);
+            work++;
+        }
+        return work > 0 ? 1 : 0;
+    }
+
+    private int onLogTick()
+    {
+        if (nowNs - nextLogCheckNs < 0)
+        {
+            return 0;
+        }
+        nextLogCheckNs = nowNs + LOG_CHECK_INTERVAL_NS;
+        counters.logRecordedPosition().setRelease(log.recordedPosition());
+        if (!log.isRecording())
+        {
+            throw errors.fatal("the archive stopped recording the log (recording " + log.recordingId() +
+                "): no ack can be made durable; restart the driver, then the pipeline (it recovers from the log)", null);
+        }
+        if (null != snapshots)
+        {
+            snapshots.onTick(log.position(), nowNs);
+        }
+        return 0;
     }
 
     private void onApplied(final DirectBuffer buffer, final int offset, final int length, final Header header)
@@ -602,7 +731,7 @@ public final class ConductorAgent implements Agent
     {
         final long seq = report.batchSeq();
         final BatchSlot batch = inFlight[(int)(seq & inFlightMask)];
-        if (batch.seq != seq || seq <= completedThroughSeq)
+        if (batch.seq != seq || seq <= completedThroughSeq || batch.applied)
         {
             throw errors.fatal("report for batch " + seq + " but its slot holds batch " + batch.seq, null);
         }
@@ -621,22 +750,15 @@ public final class ConductorAgent implements Agent
             }
             batch.entryStatus[batch.bufferIndexToEntry[(int)recordIndex]] = (byte)failure.statusRaw();
         }
-        for (int segment = 0; segment < batch.segmentCount; segment++)
-        {
-            acks.sendSegmentAck(batch, segment);
-        }
-        stageLatencies.record(batch.firstIngressNs, batch.dispatchNs, report.applyStartNs(), report.applyEndNs(),
-            System.nanoTime());
+        batch.applyStartNs = report.applyStartNs();
+        batch.applyEndNs = report.applyEndNs();
         if (batch.regionId != BatchSlot.COPY_MODE)
         {
             space.release(batch.regionId);
+            batch.regionId = BatchSlot.COPY_MODE; // its bytes are free; reclaim must not look at them again
         }
         scheduler.onDone(batch.worker, seq);
-        batch.reset();
-        while (completedThroughSeq < lastSeq && inFlight[(int)((completedThroughSeq + 1) & inFlightMask)].isFree())
-        {
-            completedThroughSeq++;
-        }
+        batch.applied = true; // acked in seq order once the log has it too (ackInOrder)
         counters.bufferBytesFree().setRelease(space.freeBytes());
     }
 
@@ -649,7 +771,7 @@ public final class ConductorAgent implements Agent
         for (long seq = completedThroughSeq + 1; seq <= lastSeq; seq++)
         {
             final BatchSlot batch = inFlight[(int)(seq & inFlightMask)];
-            if (batch.isFree() || batch.regionId == BatchSlot.COPY_MODE)
+            if (batch.isFree() || batch.applied || batch.regionId == BatchSlot.COPY_MODE)
             {
                 continue;
             }

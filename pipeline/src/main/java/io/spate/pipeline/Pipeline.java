@@ -31,9 +31,12 @@ public final class Pipeline implements AutoCloseable
     /** How long a new pipeline waits for the driver to release the streams of one that died. */
     private static final long WAIT_FOR_DEAD_PIPELINE_MS = 20_000;
     private static final long WATCHDOG_PERIOD_MS = 50;
+    /** How long a clean close waits for a periodic snapshot being written before it takes its own. */
+    private static final long SHUTDOWN_SNAPSHOT_WAIT_MS = 60_000;
 
     private final PipelineConfiguration configuration;
     private final Counter instance;
+    private final CountersReader instanceCounters;
     private final PipelineCounters counters;
     private final AtomicCounter errorCounter;
     private final PipelineErrors errors;
@@ -48,6 +51,9 @@ public final class Pipeline implements AutoCloseable
     private final List<AgentRunner> workerRunners = new ArrayList<>();
     private final AgentRunner watchdogRunner;
     private final StageLatencies stageLatencies = new StageLatencies();
+    private final NativeStore store;
+    private final DurableLog durableLog;
+    private final SnapshotTaker snapshotTaker;
     private boolean closed;
 
     /**
@@ -71,9 +77,38 @@ public final class Pipeline implements AutoCloseable
         {
             throw new IllegalStateException(ex.getMessage());
         }
+        this.store = store;
+        instanceCounters = aeron.countersReader();
         counters = new PipelineCounters(aeron, workerCount);
         errorCounter = aeron.addCounter(PipelineCounters.PIPELINE_AGENT_ERRORS_TYPE_ID, "spate pipeline agent errors");
         errors = new PipelineErrors(errorCounter, log);
+        long startSeq = 0;
+        if (configuration.isDurable())
+        {
+            try
+            {
+                durableLog = DurableLog.open(aeron, configuration, store, log);
+            }
+            catch (final RuntimeException ex)
+            {
+                CloseHelper.closeAll(errorCounter, counters);
+                PipelineInstanceLock.release(instance, instanceCounters);
+                throw ex;
+            }
+            final Recovery recovery = durableLog.recovery();
+            durableLog.snapshotWriter().counters(counters.snapshots(), counters.snapshotPosition());
+            counters.logPosition().setRelease(recovery.logPosition());
+            counters.logRecordedPosition().setRelease(recovery.logPosition());
+            snapshotTaker = new SnapshotTaker(store, durableLog.snapshotWriter(), configuration.schema().hash(),
+                recovery.recordingId(), configuration.snapshotIntervalBytes(), configuration.snapshotIntervalMs(),
+                recovery.logPosition(), System.nanoTime(), log);
+            startSeq = recovery.lastSeq();
+        }
+        else
+        {
+            durableLog = null;
+            snapshotTaker = null;
+        }
         modifyBuffer = new OffHeapBuffer(configuration.modifyBufferBytes());
         ingress = aeron.addSubscription(configuration.ingressChannel(), configuration.ingressStreamId());
         applied = aeron.addSubscription("aeron:ipc", configuration.appliedStreamId());
@@ -96,7 +131,8 @@ public final class Pipeline implements AutoCloseable
         final Dispatcher dispatcher = new Dispatcher(dispatchPublications, workerCount, configuration.maxBatchBytes(),
             counters, errors);
         conductor = new ConductorAgent(configuration, aeron, store, modifyBuffer.buffer(), ingress, applied,
-            appliedSessionIds, dispatcher, counters, errors, stageLatencies, log);
+            appliedSessionIds, dispatcher, counters, errors, stageLatencies, log,
+            null == durableLog ? null : durableLog.publisher(), snapshotTaker, startSeq);
         final CountersReader countersReader = aeron.countersReader();
         final List<Agent> workers = new ArrayList<>();
         for (int i = 0; i < workerCount; i++)
@@ -142,6 +178,14 @@ public final class Pipeline implements AutoCloseable
     public PipelineConfiguration configuration()
     {
         return configuration;
+    }
+
+    /**
+     * @return what recovery did at start (null for an in-memory pipeline).
+     */
+    public Recovery recovery()
+    {
+        return null == durableLog ? null : durableLog.recovery();
     }
 
     public PipelineCounters counters()
@@ -254,12 +298,26 @@ public final class Pipeline implements AutoCloseable
         {
             CloseHelper.close(workerRunners.get(i));
         }
+        if (null != durableLog)
+        {
+            // The agents have stopped. When everything dispatched was applied and recorded, the store is the
+            // log up to its position: a snapshot there makes the next start replay nothing.
+            final SnapshotWriter writer = durableLog.snapshotWriter();
+            if (conductor.isQuiescent() && !errors.isDriverGone() && !ingress.isClosed() && writer.awaitIdle(SHUTDOWN_SNAPSHOT_WAIT_MS) &&
+                conductor.logPosition() > counters.snapshotPosition().get())
+            {
+                snapshotTaker.take(conductor.logPosition(), conductor.lastSeq(), System.nanoTime());
+            }
+            writer.close(); // finishes the snapshot it is writing
+            snapshotTaker.close();
+        }
         for (int i = configuration.workerCount() - 1; i >= 0; i--)
         {
             CloseHelper.closeAll(appliedPublications[i], dispatchSubscriptions[i], dispatchPublications[i]);
         }
-        CloseHelper.closeAll(applied, ingress);
+        CloseHelper.closeAll(applied, ingress, durableLog);
         modifyBuffer.close();
-        CloseHelper.closeAll(errorCounter, counters, instance);
+        CloseHelper.closeAll(errorCounter, counters);
+        PipelineInstanceLock.release(instance, instanceCounters);
     }
 }

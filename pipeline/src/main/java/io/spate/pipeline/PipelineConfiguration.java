@@ -37,6 +37,14 @@ public final class PipelineConfiguration
     public static final String ALLOWED_RESPONSE_HOSTS_PROP = "spate.response.allowed.hosts";
     public static final String AUTHENTICATOR_PROP = "spate.authenticator";
     public static final String AUTH_SECRET_FILE_PROP = "spate.auth.secret.file";
+    /** Where snapshots live; set, the pipeline is durable (its log recorded by the driver's archive). */
+    public static final String DATA_DIR_PROP = "spate.data.dir";
+    public static final String LOG_STREAM_ID_PROP = "spate.log.stream.id";
+    public static final String LOG_TERM_LENGTH_PROP = "spate.log.term.length";
+    public static final String SNAPSHOT_INTERVAL_BYTES_PROP = "spate.snapshot.interval.bytes";
+    public static final String SNAPSHOT_INTERVAL_MS_PROP = "spate.snapshot.interval.ms";
+    /** The least the driver's archive must promise (none or data); the pipeline refuses to start on less. */
+    public static final String SYNC_PROP = "spate.sync";
 
     /** How the conductor and workers are run; the agents are the same either way. */
     public enum ThreadingMode
@@ -77,6 +85,12 @@ public final class PipelineConfiguration
     private String authSecretFile = System.getProperty(AUTH_SECRET_FILE_PROP);
     private Authenticator authenticator;
     private ThreadingMode threadingMode = threadingModeProperty();
+    private String dataDirectory = System.getProperty(DATA_DIR_PROP);
+    private int logStreamId = intProperty(LOG_STREAM_ID_PROP, 1098);
+    private int logTermLengthBytes = intProperty(LOG_TERM_LENGTH_PROP, 16 << 20);
+    private long snapshotIntervalBytes = longProperty(SNAPSHOT_INTERVAL_BYTES_PROP, 1L << 30);
+    private long snapshotIntervalMs = longProperty(SNAPSHOT_INTERVAL_MS_PROP, 600_000);
+    private String sync = System.getProperty(SYNC_PROP, "none");
 
     /**
      * Validates the settings together and fills derived ones.
@@ -142,6 +156,28 @@ public final class PipelineConfiguration
         }
         IdleStrategies.parse(conductorIdleStrategy);
         IdleStrategies.parse(workerIdleStrategy);
+        if (null != dataDirectory)
+        {
+            require(!dataDirectory.isBlank(), DATA_DIR_PROP + " must name a directory");
+            require(logTermLengthBytes >= 64 << 10 && logTermLengthBytes <= 1 << 30 &&
+                Integer.bitCount(logTermLengthBytes) == 1,
+                LOG_TERM_LENGTH_PROP + " must be a power of two, 64 KiB..1 GiB: " + logTermLengthBytes);
+            final long maxLogMessageBytes = LogPublisher.maxMessageBytes(maxBatchBytes, maxRecordsPerBatch);
+            require(maxLogMessageBytes <= logTermLengthBytes / 8,
+                "a full batch (" + MAX_BATCH_BYTES_PROP + " " + maxBatchBytes + ", " + MAX_RECORDS_PER_BATCH_PROP + " " +
+                maxRecordsPerBatch + ") makes a log message of up to " + maxLogMessageBytes + " bytes, more than " +
+                LOG_TERM_LENGTH_PROP + " / 8 (" + logTermLengthBytes / 8 + ")");
+            require(maxBatchBytes <= 1 << 20, MAX_BATCH_BYTES_PROP + " must be at most 1 MiB with a durable log: " +
+                maxBatchBytes);
+            require(logStreamId != ingressStreamId && logStreamId != appliedStreamId &&
+                (logStreamId < dispatchStreamIdBase || logStreamId >= dispatchStreamIdBase + workerCount),
+                LOG_STREAM_ID_PROP + " " + logStreamId + " is one of the pipeline's other streams");
+            require(snapshotIntervalBytes >= 1 << 20, SNAPSHOT_INTERVAL_BYTES_PROP + " must be at least 1 MiB: " +
+                snapshotIntervalBytes);
+            require(snapshotIntervalMs >= 0, SNAPSHOT_INTERVAL_MS_PROP + " must be >= 0 (0: by bytes only): " +
+                snapshotIntervalMs);
+        }
+        require("none".equals(sync) || "data".equals(sync), SYNC_PROP + " must be none or data: " + sync);
         return this;
     }
 
@@ -482,6 +518,89 @@ public final class PipelineConfiguration
     {
         return authenticator == null || authenticator == Authenticator.ALLOW_ALL ? authenticatorName :
             authenticator instanceof SharedSecretAuthenticator ? "shared-secret" : "custom";
+    }
+
+    /**
+     * @return where snapshots live, or null for an in-memory pipeline (acks promise "applied" only).
+     */
+    public String dataDirectory()
+    {
+        return dataDirectory;
+    }
+
+    public PipelineConfiguration dataDirectory(final String dataDirectory)
+    {
+        this.dataDirectory = dataDirectory;
+        return this;
+    }
+
+    public boolean isDurable()
+    {
+        return null != dataDirectory;
+    }
+
+    public int logStreamId()
+    {
+        return logStreamId;
+    }
+
+    public PipelineConfiguration logStreamId(final int logStreamId)
+    {
+        this.logStreamId = logStreamId;
+        return this;
+    }
+
+    public int logTermLengthBytes()
+    {
+        return logTermLengthBytes;
+    }
+
+    public PipelineConfiguration logTermLengthBytes(final int logTermLengthBytes)
+    {
+        this.logTermLengthBytes = logTermLengthBytes;
+        return this;
+    }
+
+    /**
+     * @return log bytes after which a snapshot is taken.
+     */
+    public long snapshotIntervalBytes()
+    {
+        return snapshotIntervalBytes;
+    }
+
+    public PipelineConfiguration snapshotIntervalBytes(final long snapshotIntervalBytes)
+    {
+        this.snapshotIntervalBytes = snapshotIntervalBytes;
+        return this;
+    }
+
+    /**
+     * @return time after which a snapshot is taken when the log has grown at all; 0 for by bytes only.
+     */
+    public long snapshotIntervalMs()
+    {
+        return snapshotIntervalMs;
+    }
+
+    public PipelineConfiguration snapshotIntervalMs(final long snapshotIntervalMs)
+    {
+        this.snapshotIntervalMs = snapshotIntervalMs;
+        return this;
+    }
+
+    /**
+     * @return the least sync level (none or data) the driver's archive must have.
+     */
+    public String sync()
+    {
+        return sync;
+    }
+
+    public PipelineConfiguration sync(final String sync)
+    {
+        this.sync = sync;
+        return this;
     }
 
     private static List<String> parseList(final String text)

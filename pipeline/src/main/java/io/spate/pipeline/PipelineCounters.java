@@ -36,6 +36,11 @@ public final class PipelineCounters implements AutoCloseable
     public static final int CONDUCTOR_DISPATCH_RETRIES_TYPE_ID = 1024;
     public static final int CONDUCTOR_CONNECTS_REFUSED_TYPE_ID = 1025;
     public static final int PIPELINE_INSTANCE_TYPE_ID = 1030;
+    public static final int LOG_POSITION_TYPE_ID = 1031;
+    public static final int LOG_RECORDED_POSITION_TYPE_ID = 1032;
+    public static final int LOG_RETRIES_TYPE_ID = 1033;
+    public static final int SNAPSHOTS_TYPE_ID = 1034;
+    public static final int SNAPSHOT_POSITION_TYPE_ID = 1035;
 
     /** Counters of one worker. */
     public record WorkerCounters(
@@ -66,6 +71,11 @@ public final class PipelineCounters implements AutoCloseable
     private final Counter egressBacklogBytes;
     private final Counter dispatchRetries;
     private final Counter connectsRefused;
+    private final Counter logPosition;
+    private final Counter logRecordedPosition;
+    private final Counter logRetries;
+    private final Counter snapshots;
+    private final Counter snapshotPosition;
 
     /**
      * @param aeron       client whose CnC file holds the counters.
@@ -107,6 +117,37 @@ public final class PipelineCounters implements AutoCloseable
             "spate conductor dispatch offers retried (back pressure, term rotation)");
         connectsRefused = aeron.addCounter(CONDUCTOR_CONNECTS_REFUSED_TYPE_ID,
             "spate conductor connects refused (schema, credentials, channel, rate, sessions)");
+        logPosition = aeron.addCounter(LOG_POSITION_TYPE_ID, "spate log position (bytes appended; 0: in-memory)");
+        logRecordedPosition = aeron.addCounter(LOG_RECORDED_POSITION_TYPE_ID,
+            "spate log recorded position (bytes the archive holds, sampled every 100 ms)");
+        logRetries = aeron.addCounter(LOG_RETRIES_TYPE_ID, "spate log offers retried (back pressure, term rotation)");
+        snapshots = aeron.addCounter(SNAPSHOTS_TYPE_ID, "spate snapshots written");
+        snapshotPosition = aeron.addCounter(SNAPSHOT_POSITION_TYPE_ID, "spate newest snapshot's log position");
+    }
+
+    public Counter logPosition()
+    {
+        return logPosition;
+    }
+
+    public Counter logRecordedPosition()
+    {
+        return logRecordedPosition;
+    }
+
+    public Counter logRetries()
+    {
+        return logRetries;
+    }
+
+    public Counter snapshots()
+    {
+        return snapshots;
+    }
+
+    public Counter snapshotPosition()
+    {
+        return snapshotPosition;
     }
 
     public WorkerCounters worker(final int index)
@@ -196,7 +237,7 @@ public final class PipelineCounters implements AutoCloseable
 
     public void close()
     {
-        CloseHelper.closeAll(connectsRefused, dispatchRetries, egressBacklogBytes, egressRetries, answersDiscarded, sessionsClosed,
+        CloseHelper.closeAll(snapshotPosition, snapshots, logRetries, logRecordedPosition, logPosition, connectsRefused, dispatchRetries, egressBacklogBytes, egressRetries, answersDiscarded, sessionsClosed,
             sessionsOpen, barrierDispatches, acksSent, rejectedMessages, backPressureEvents, copyModeDispatches, bufferBytesFree,
             batches, recordsIn);
         for (int i = workers.length - 1; i >= 0; i--)

@@ -22,6 +22,7 @@ final class PipelineInstanceLock
 {
     /** A pipeline whose client has not heart-beaten for this long is dead (Aeron clients beat every 0.5 s). */
     static final long OWNER_HEARTBEAT_TIMEOUT_MS = 5_000;
+    private static final long RELEASE_WAIT_NS = 5_000_000_000L;
     private static final int INGRESS_STREAM_OFFSET = 0;
     private static final int DISPATCH_BASE_OFFSET = 4;
     private static final int WORKER_COUNT_OFFSET = 8;
@@ -112,6 +113,28 @@ final class PipelineInstanceLock
         return own;
     }
 
+    /**
+     * Closes the pipeline's registration and waits (a bounded while) until the driver has freed it: Aeron
+     * closes counters asynchronously, and a pipeline started right after this one closed must not find it.
+     */
+    static void release(final Counter own, final CountersReader counters)
+    {
+        if (own.isClosed())
+        {
+            return;
+        }
+        final int id = own.id();
+        final long registrationId = own.registrationId();
+        own.close();
+        final long deadlineNs = System.nanoTime() + RELEASE_WAIT_NS;
+        while (counters.getCounterState(id) == CountersReader.RECORD_ALLOCATED &&
+            counters.getCounterRegistrationId(id) == registrationId && System.nanoTime() - deadlineNs < 0)
+        {
+            Thread.onSpinWait();
+            Thread.yield();
+        }
+    }
+
     private static int findConflict(final CountersReader counters, final PipelineConfiguration configuration, final int ownId)
     {
         final UnsafeBuffer meta = (UnsafeBuffer)counters.metaDataBuffer();
@@ -188,6 +211,14 @@ final class PipelineInstanceLock
 
     private static boolean isOwnerAlive(final CountersReader counters, final int counterId)
     {
+        // The driver directory is on this host, so the pid is a local process: one that is gone was killed, and
+        // a restart (a service manager's, a second after) waits for the driver to reclaim its streams.
+        final int keyOffset = CountersReader.metaDataOffset(counterId) + CountersReader.KEY_OFFSET;
+        final long pid = counters.metaDataBuffer().getLong(keyOffset + PID_OFFSET);
+        if (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false) == Boolean.FALSE)
+        {
+            return false;
+        }
         final long ownerId = counters.getCounterOwnerId(counterId);
         final int heartbeatId = HeartbeatTimestamp.findCounterIdByRegistrationId(
             counters, HeartbeatTimestamp.HEARTBEAT_TYPE_ID, ownerId);

@@ -31,6 +31,7 @@ final class JvmProcess implements AutoCloseable
         "--add-opens", "java.base/jdk.internal.misc=ALL-UNNAMED",
         "--add-opens", "java.base/java.nio=ALL-UNNAMED",
         "--add-opens", "java.base/sun.nio.ch=ALL-UNNAMED",
+        "--add-opens", "java.base/java.util.zip=ALL-UNNAMED", // Aeron Archive's CRC32C checksums
         "--enable-native-access=ALL-UNNAMED",
         "--sun-misc-unsafe-memory-access=allow");
 

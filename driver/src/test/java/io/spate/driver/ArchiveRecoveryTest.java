@@ -1,0 +1,154 @@
+package io.spate.driver;
+
+import io.aeron.Aeron;
+import io.aeron.ExclusivePublication;
+import io.aeron.archive.client.AeronArchive;
+import io.aeron.archive.status.RecordingPos;
+import org.agrona.concurrent.status.CountersReader;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.util.List;
+
+import static io.spate.driver.DriverTesting.addRecordedPublication;
+import static io.spate.driver.DriverTesting.awaitCounter;
+import static io.spate.driver.DriverTesting.awaitRecordingCounter;
+import static io.spate.driver.DriverTesting.offerMessages;
+import static io.spate.driver.DriverTesting.uniqueDir;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The archive in a standalone driver process: SIGKILL it in the middle of a recording, restart it on the same
+ * data directory, and the recording is complete, its stop position what had been recorded.
+ */
+class ArchiveRecoveryTest
+{
+    private static final int STREAM_ID = 2002;
+
+    @TempDir
+    Path tempDir;
+
+    @Test
+    void aRecordingLeftActiveBySigkillGetsItsStopPositionOnRestart() throws Exception
+    {
+        final String data = tempDir.resolve("data").toString();
+        final List<String> properties = List.of("-Dspate.driver.archive.segment.length=1m");
+        final String firstDir = uniqueDir(tempDir);
+        final long recordingId;
+        final long recordedPosition;
+        try (DriverTesting.DriverProcess driver = new DriverTesting.DriverProcess(properties,
+            "--dir", firstDir, "--ipc-term-length", "64k", "--idle", "sleeping", "--data", data, "--sync", "data"))
+        {
+            driver.awaitRunning();
+            assertTrue(driver.output().contains("driver: archive in " + Path.of(data, "archive") + ", sync=data: "),
+                driver.output());
+
+            try (Aeron aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(firstDir));
+                AeronArchive archive = AeronArchive.connect(ArchiveSettings.clientContext(aeron)))
+            {
+                final CountersReader counters = aeron.countersReader();
+                assertEquals(SyncLevel.DATA, ArchiveSettings.findSyncLevel(counters));
+                final ExclusivePublication publication = addRecordedPublication(aeron, archive, STREAM_ID);
+                final int counterId = awaitRecordingCounter(counters, publication.sessionId(), archive.archiveId());
+                recordingId = RecordingPos.getRecordingId(counters, counterId);
+
+                recordedPosition = offerMessages(publication, 1_000);
+                awaitCounter(counters, counterId, recordedPosition);
+                assertEquals(recordedPosition, counters.getCounterValue(counterId));
+                assertEquals(AeronArchive.NULL_POSITION, archive.getStopPosition(recordingId), "still recording");
+
+                driver.process.destroyForcibly(); // SIGKILL: the recording is left active in the catalog.
+                driver.awaitExit("SIGKILL");
+            }
+        }
+
+        // Another Aeron directory: the killed driver's CnC heartbeat is too young for its own to be reused
+        // at once. The archive's mark file heartbeat is young as well; it does not move, so it is taken over.
+        final String secondDir = uniqueDir(tempDir);
+        try (DriverTesting.DriverProcess driver = new DriverTesting.DriverProcess(properties,
+            "--dir", secondDir, "--ipc-term-length", "64k", "--idle", "sleeping", "--data", data))
+        {
+            driver.awaitRunning();
+
+            try (Aeron aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(secondDir));
+                AeronArchive archive = AeronArchive.connect(ArchiveSettings.clientContext(aeron)))
+            {
+                assertEquals(recordedPosition, archive.getStopPosition(recordingId), driver.output());
+                assertEquals(AeronArchive.NULL_POSITION, archive.getRecordingPosition(recordingId));
+                assertEquals(SyncLevel.NONE, ArchiveSettings.findSyncLevel(aeron.countersReader()));
+            }
+
+            assertTrue(driver.process.toHandle().destroy());
+            driver.awaitExit("SIGTERM");
+            assertEquals(0, driver.process.exitValue(), driver.output());
+        }
+    }
+
+    /**
+     * A write cut short by SIGKILL (simulated: a frame after the last one, whose bytes stop at a page boundary)
+     * makes Archive refuse to start; the driver cuts the fragment off, says so, and the recording ends where
+     * its last whole frame ends.
+     */
+    @Test
+    void aFragmentCutShortByAKillIsDroppedAndTheArchiveStarts() throws Exception
+    {
+        final String data = tempDir.resolve("data").toString();
+        final List<String> properties = List.of("-Dspate.driver.archive.segment.length=1m");
+        final String firstDir = uniqueDir(tempDir);
+        final long recordingId;
+        final long recordedPosition;
+        try (DriverTesting.DriverProcess driver = new DriverTesting.DriverProcess(properties,
+            "--dir", firstDir, "--ipc-term-length", "64k", "--idle", "sleeping", "--data", data))
+        {
+            driver.awaitRunning();
+            try (Aeron aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(firstDir));
+                AeronArchive archive = AeronArchive.connect(ArchiveSettings.clientContext(aeron)))
+            {
+                final CountersReader counters = aeron.countersReader();
+                final ExclusivePublication publication = addRecordedPublication(aeron, archive, STREAM_ID);
+                final int counterId = awaitRecordingCounter(counters, publication.sessionId(), archive.archiveId());
+                recordingId = RecordingPos.getRecordingId(counters, counterId);
+                recordedPosition = offerMessages(publication, 300);
+                awaitCounter(counters, counterId, recordedPosition);
+                driver.process.destroyForcibly();
+                driver.awaitExit("SIGKILL");
+            }
+        }
+
+        // The torn write: a data frame header claiming 8 KiB where the recording ends, its bytes present only
+        // up to the next page boundary, zeros after (as a short write leaves them).
+        final Path segment = Path.of(data, "archive", recordingId + "-0.rec");
+        final int at = (int)recordedPosition;
+        final int pageEnd = (at / 4096 + 1) * 4096;
+        try (java.nio.channels.FileChannel channel = java.nio.channels.FileChannel.open(segment,
+            java.nio.file.StandardOpenOption.WRITE))
+        {
+            final java.nio.ByteBuffer torn = java.nio.ByteBuffer.allocate(pageEnd - at).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            torn.putInt(0, 8192).put(4, (byte)0).put(5, (byte)0xC0).putShort(6, (short)1); // length, version, flags, DATA
+            for (int i = 32; i < torn.capacity(); i++)
+            {
+                torn.put(i, (byte)(i | 1));
+            }
+            channel.write(torn, at);
+            channel.write(java.nio.ByteBuffer.allocate(8192), pageEnd); // the rest of the frame never written
+        }
+
+        final String secondDir = uniqueDir(tempDir);
+        try (DriverTesting.DriverProcess driver = new DriverTesting.DriverProcess(properties,
+            "--dir", secondDir, "--ipc-term-length", "64k", "--idle", "sleeping", "--data", data))
+        {
+            driver.awaitRunning();
+            assertTrue(driver.output().contains(segment + ": the archive was killed while writing it; dropped "),
+                driver.output());
+            try (Aeron aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(secondDir));
+                AeronArchive archive = AeronArchive.connect(ArchiveSettings.clientContext(aeron)))
+            {
+                assertEquals(recordedPosition, archive.getStopPosition(recordingId), driver.output());
+            }
+            assertTrue(driver.process.toHandle().destroy());
+            driver.awaitExit("SIGTERM");
+        }
+    }
+}

@@ -1,0 +1,236 @@
+package io.spate.pipeline;
+
+import io.spate.store.NativeStore;
+import io.spate.store.NativeStoreException;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.zip.CRC32C;
+
+/**
+ * A snapshot of the store at a log position, as one file:
+ * <pre>
+ *   0  magic "SPATESNP"          32 log position (bytes)      56 image length (bytes)
+ *   8  format version (int)      40 last batch seq            64 the store's image
+ *  12  header length (int)       48 written at (epoch ms)     64+n CRC32C of bytes [0, 64+n)
+ *  16  schema hash                 (all little-endian)
+ *  24  log recording id
+ * </pre>
+ * Written to a temporary name, fsynced, renamed into place and the directory fsynced, so a crash
+ * leaves either the whole file or none. Read back, every field is checked and the CRC covers all
+ * of it; the store's own loader checks the image's structure again.
+ */
+final class SnapshotFile
+{
+    static final String SUFFIX = ".spate-snapshot";
+    private static final Pattern NAME = Pattern.compile("snapshot-(\\d{20})\\" + SUFFIX);
+    private static final long MAGIC = 0x504E5345_54415053L; // "SPATESNP" read little-endian
+    private static final int VERSION = 1;
+    static final int HEADER_LENGTH_BYTES = 64;
+    private static final int CRC_LENGTH_BYTES = 4;
+    private static final int IO_CHUNK_BYTES = 64 << 20;
+
+    /** Thrown when a snapshot cannot be used; the message is one line naming the file and the reason. */
+    static final class DamagedException extends RuntimeException
+    {
+        private static final long serialVersionUID = 1L;
+
+        DamagedException(final String message)
+        {
+            super(message);
+        }
+    }
+
+    /** What a snapshot says about itself. */
+    record Header(long schemaHash, long recordingId, long logPosition, long lastSeq, long writtenAtMs, long imageLengthBytes)
+    {
+    }
+
+    private SnapshotFile()
+    {
+    }
+
+    static Path pathFor(final Path directory, final long logPosition)
+    {
+        return directory.resolve(String.format("snapshot-%020d%s", logPosition, SUFFIX));
+    }
+
+    /**
+     * @return the snapshots in the directory, newest (highest log position) first.
+     */
+    static List<Path> list(final Path directory) throws IOException
+    {
+        final List<Path> found = new ArrayList<>();
+        if (!Files.isDirectory(directory))
+        {
+            return found;
+        }
+        try (var stream = Files.list(directory))
+        {
+            stream.filter((path) -> NAME.matcher(path.getFileName().toString()).matches()).forEach(found::add);
+        }
+        found.sort((a, b) -> Long.compare(positionOf(b), positionOf(a)));
+        return found;
+    }
+
+    static long positionOf(final Path path)
+    {
+        final Matcher matcher = NAME.matcher(path.getFileName().toString());
+        if (!matcher.matches())
+        {
+            throw new IllegalArgumentException("not a snapshot file name: " + path);
+        }
+        return Long.parseLong(matcher.group(1));
+    }
+
+    /**
+     * Writes a snapshot durably: temporary file, fsync, rename, fsync of the directory.
+     *
+     * @param directory where snapshots live.
+     * @param header    what the snapshot is (its image length is the image's size).
+     * @param image     the store's image.
+     * @return the file written.
+     */
+    static Path write(final Path directory, final Header header, final MemorySegment image) throws IOException
+    {
+        final Path target = pathFor(directory, header.logPosition());
+        final Path temporary = directory.resolve(target.getFileName() + ".tmp");
+        final CRC32C crc = new CRC32C();
+        try (FileChannel channel = FileChannel.open(temporary, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+            StandardOpenOption.TRUNCATE_EXISTING))
+        {
+            final ByteBuffer head = ByteBuffer.allocate(HEADER_LENGTH_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+            head.putLong(MAGIC).putInt(VERSION).putInt(HEADER_LENGTH_BYTES)
+                .putLong(header.schemaHash()).putLong(header.recordingId()).putLong(header.logPosition())
+                .putLong(header.lastSeq()).putLong(header.writtenAtMs()).putLong(image.byteSize());
+            head.flip();
+            crc.update(head.duplicate());
+            writeFully(channel, head);
+            for (long offset = 0; offset < image.byteSize(); offset += IO_CHUNK_BYTES)
+            {
+                final ByteBuffer chunk = image.asSlice(offset, Math.min(IO_CHUNK_BYTES, image.byteSize() - offset))
+                    .asByteBuffer();
+                crc.update(chunk.duplicate());
+                writeFully(channel, chunk);
+            }
+            final ByteBuffer trailer = ByteBuffer.allocate(CRC_LENGTH_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+            trailer.putInt((int)crc.getValue()).flip();
+            writeFully(channel, trailer);
+            channel.force(true);
+        }
+        try
+        {
+            Files.move(temporary, target, StandardCopyOption.ATOMIC_MOVE);
+        }
+        catch (final AtomicMoveNotSupportedException ex)
+        {
+            throw new IOException("the snapshot directory " + directory + " cannot rename atomically", ex);
+        }
+        syncDirectory(directory);
+        return target;
+    }
+
+    /**
+     * Reads a snapshot into a store that was just opened, checking everything first.
+     *
+     * @param file       the snapshot.
+     * @param schemaHash the running database schema's hash.
+     * @param store      empty, for that schema.
+     * @return its header.
+     * @throws DamagedException naming the file and what is wrong; the store may then hold part of it.
+     */
+    static Header load(final Path file, final long schemaHash, final NativeStore store) throws IOException
+    {
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ); Arena arena = Arena.ofConfined())
+        {
+            final long fileLength = channel.size();
+            if (fileLength < HEADER_LENGTH_BYTES + CRC_LENGTH_BYTES)
+            {
+                throw damaged(file, "it is " + fileLength + " bytes, shorter than a snapshot header");
+            }
+            final MemorySegment mapped = channel.map(FileChannel.MapMode.READ_ONLY, 0, fileLength, arena);
+            final ByteBuffer head = mapped.asSlice(0, HEADER_LENGTH_BYTES).asByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+            if (head.getLong() != MAGIC)
+            {
+                throw damaged(file, "it does not start with the snapshot magic");
+            }
+            final int version = head.getInt();
+            final int headerLength = head.getInt();
+            if (version != VERSION || headerLength != HEADER_LENGTH_BYTES)
+            {
+                throw damaged(file, "format version " + version + " (header " + headerLength + " bytes); this build reads " +
+                    VERSION);
+            }
+            final Header header = new Header(head.getLong(), head.getLong(), head.getLong(), head.getLong(), head.getLong(),
+                head.getLong());
+            if (header.imageLengthBytes() != fileLength - HEADER_LENGTH_BYTES - CRC_LENGTH_BYTES)
+            {
+                throw damaged(file, "its header says an image of " + header.imageLengthBytes() + " bytes, the file holds " +
+                    (fileLength - HEADER_LENGTH_BYTES - CRC_LENGTH_BYTES) + " (truncated?)");
+            }
+            if (header.logPosition() != positionOf(file))
+            {
+                throw damaged(file, "its header says log position " + header.logPosition() + ", its name another");
+            }
+            final CRC32C crc = new CRC32C();
+            final long covered = fileLength - CRC_LENGTH_BYTES;
+            for (long offset = 0; offset < covered; offset += IO_CHUNK_BYTES)
+            {
+                crc.update(mapped.asSlice(offset, Math.min(IO_CHUNK_BYTES, covered - offset)).asByteBuffer());
+            }
+            final int stored = mapped.asSlice(covered, CRC_LENGTH_BYTES).asByteBuffer().order(ByteOrder.LITTLE_ENDIAN).getInt();
+            if (stored != (int)crc.getValue())
+            {
+                throw damaged(file, "its CRC32C does not match its bytes");
+            }
+            if (header.schemaHash() != schemaHash)
+            {
+                throw damaged(file, "it was taken with database schema hash " + Long.toHexString(header.schemaHash()) +
+                    ", the pipeline runs " + Long.toHexString(schemaHash));
+            }
+            try
+            {
+                store.loadSnapshot(mapped.address() + HEADER_LENGTH_BYTES, header.imageLengthBytes());
+            }
+            catch (final NativeStoreException ex)
+            {
+                throw damaged(file, "the store refused its image: " + ex.getMessage());
+            }
+            return header;
+        }
+    }
+
+    private static DamagedException damaged(final Path file, final String reason)
+    {
+        return new DamagedException("snapshot " + file + " is damaged: " + reason);
+    }
+
+    private static void writeFully(final FileChannel channel, final ByteBuffer buffer) throws IOException
+    {
+        while (buffer.hasRemaining())
+        {
+            channel.write(buffer);
+        }
+    }
+
+    static void syncDirectory(final Path directory) throws IOException
+    {
+        try (FileChannel channel = FileChannel.open(directory, StandardOpenOption.READ))
+        {
+            channel.force(true);
+        }
+    }
+}
