@@ -96,26 +96,9 @@ class ArchiveRecoveryTest
     {
         final String data = tempDir.resolve("data").toString();
         final List<String> properties = List.of("-Dspate.driver.archive.segment.length=1m");
-        final String firstDir = uniqueDir(tempDir);
-        final long recordingId;
-        final long recordedPosition;
-        try (DriverTesting.DriverProcess driver = new DriverTesting.DriverProcess(properties,
-            "--dir", firstDir, "--ipc-term-length", "64k", "--idle", "sleeping", "--data", data))
-        {
-            driver.awaitRunning();
-            try (Aeron aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(firstDir));
-                AeronArchive archive = AeronArchive.connect(ArchiveSettings.clientContext(aeron)))
-            {
-                final CountersReader counters = aeron.countersReader();
-                final ExclusivePublication publication = addRecordedPublication(aeron, archive, STREAM_ID);
-                final int counterId = awaitRecordingCounter(counters, publication.sessionId(), archive.archiveId());
-                recordingId = RecordingPos.getRecordingId(counters, counterId);
-                recordedPosition = offerMessages(publication, 300);
-                awaitCounter(counters, counterId, recordedPosition);
-                driver.process.destroyForcibly();
-                driver.awaitExit("SIGKILL");
-            }
-        }
+        final long[] recorded = recordAndKill(data, properties, 300);
+        final long recordingId = recorded[0];
+        final long recordedPosition = recorded[1];
 
         // The torn write: a data frame header claiming 8 KiB where the recording ends, its bytes present only
         // up to the next page boundary, zeros after (as a short write leaves them).
@@ -149,6 +132,34 @@ class ArchiveRecoveryTest
             }
             assertTrue(driver.process.toHandle().destroy());
             driver.awaitExit("SIGTERM");
+        }
+    }
+
+    /**
+     * Starts a standalone driver with an archive, records that many messages, and SIGKILLs it.
+     *
+     * @return the recording id and the position recorded before the kill.
+     */
+    private long[] recordAndKill(final String data, final List<String> properties, final int messages) throws Exception
+    {
+        final String dir = uniqueDir(tempDir);
+        try (DriverTesting.DriverProcess driver = new DriverTesting.DriverProcess(properties,
+            "--dir", dir, "--ipc-term-length", "64k", "--idle", "sleeping", "--data", data))
+        {
+            driver.awaitRunning();
+            try (Aeron aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(dir));
+                AeronArchive archive = AeronArchive.connect(ArchiveSettings.clientContext(aeron)))
+            {
+                final CountersReader counters = aeron.countersReader();
+                final ExclusivePublication publication = addRecordedPublication(aeron, archive, STREAM_ID);
+                final int counterId = awaitRecordingCounter(counters, publication.sessionId(), archive.archiveId());
+                final long recordingId = RecordingPos.getRecordingId(counters, counterId);
+                final long position = offerMessages(publication, messages);
+                awaitCounter(counters, counterId, position);
+                driver.process.destroyForcibly();
+                driver.awaitExit("SIGKILL");
+                return new long[]{ recordingId, position };
+            }
         }
     }
 }

@@ -36,7 +36,7 @@ public final class Pipeline implements AutoCloseable
 
     private final PipelineConfiguration configuration;
     private final Counter instance;
-    private final CountersReader instanceCounters;
+    private final Aeron aeron;
     private final PipelineCounters counters;
     private final AtomicCounter errorCounter;
     private final PipelineErrors errors;
@@ -78,7 +78,7 @@ public final class Pipeline implements AutoCloseable
             throw new IllegalStateException(ex.getMessage());
         }
         this.store = store;
-        instanceCounters = aeron.countersReader();
+        this.aeron = aeron;
         counters = new PipelineCounters(aeron, workerCount);
         errorCounter = aeron.addCounter(PipelineCounters.PIPELINE_AGENT_ERRORS_TYPE_ID, "spate pipeline agent errors");
         errors = new PipelineErrors(errorCounter, log);
@@ -92,7 +92,7 @@ public final class Pipeline implements AutoCloseable
             catch (final RuntimeException ex)
             {
                 CloseHelper.closeAll(errorCounter, counters);
-                PipelineInstanceLock.release(instance, instanceCounters);
+                PipelineInstanceLock.release(instance, aeron);
                 throw ex;
             }
             final Recovery recovery = durableLog.recovery();
@@ -318,6 +318,6 @@ public final class Pipeline implements AutoCloseable
         CloseHelper.closeAll(applied, ingress, durableLog);
         modifyBuffer.close();
         CloseHelper.closeAll(errorCounter, counters);
-        PipelineInstanceLock.release(instance, instanceCounters);
+        PipelineInstanceLock.release(instance, aeron);
     }
 }

@@ -664,6 +664,9 @@ public final class PipelineConfiguration
             ", maxConnectsPerSecond=" + maxConnectsPerSecond +
             ", maxResponseTermLength=" + maxResponseTermLength +
             ", allowedResponseHosts=" + allowedResponseHosts +
-            ", authenticator=" + authenticatorName() + "}";
+            ", authenticator=" + authenticatorName() +
+            (null == dataDirectory ? ", durable=no" : ", data=" + dataDirectory + ", sync>=" + sync + ", logStream=" +
+            logStreamId + ", logTermLength=" + logTermLengthBytes + ", snapshotEvery=" + snapshotIntervalBytes + "B/" +
+            snapshotIntervalMs + "ms") + "}";
     }
 }

@@ -117,17 +117,20 @@ final class PipelineInstanceLock
      * Closes the pipeline's registration and waits (a bounded while) until the driver has freed it: Aeron
      * closes counters asynchronously, and a pipeline started right after this one closed must not find it.
      */
-    static void release(final Counter own, final CountersReader counters)
+    static void release(final Counter own, final Aeron aeron)
     {
-        if (own.isClosed())
+        if (own.isClosed() || aeron.isClosed())
         {
+            own.close();
             return;
         }
+        final CountersReader counters = aeron.countersReader();
         final int id = own.id();
         final long registrationId = own.registrationId();
         own.close();
         final long deadlineNs = System.nanoTime() + RELEASE_WAIT_NS;
-        while (counters.getCounterState(id) == CountersReader.RECORD_ALLOCATED &&
+        // The client closed (its driver gone) unmaps the counters after its linger: never read them then.
+        while (!aeron.isClosed() && counters.getCounterState(id) == CountersReader.RECORD_ALLOCATED &&
             counters.getCounterRegistrationId(id) == registrationId && System.nanoTime() - deadlineNs < 0)
         {
             Thread.onSpinWait();

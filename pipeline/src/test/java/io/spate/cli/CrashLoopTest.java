@@ -4,7 +4,6 @@ import io.aeron.Aeron;
 import io.spate.client.NodeView;
 import io.spate.client.SpateClient;
 import io.spate.codec.DatabaseSchema;
-import io.spate.codec.FieldDefinition;
 import io.spate.codec.SchemaCompiler;
 import io.spate.codec.TypeDefinition;
 import io.spate.pipeline.Rebuild;
@@ -368,22 +367,14 @@ class CrashLoopTest
 
         StoreIndex(final DatabaseSchema schema, final NativeStore store)
         {
-            final TypeDefinition follow = schema.type(DurabilityProducer.FOLLOW);
-            final TypeDefinition user = schema.type(DurabilityProducer.USER);
-            final FieldDefinition followerId = follow.field("followerId");
-            final FieldDefinition followeeId = follow.field("followeeId");
-            final FieldDefinition weight = follow.field("weight");
-            final FieldDefinition muted = follow.field("muted");
-            final FieldDefinition age = user.field("age");
-            final FieldDefinition karma = user.field("karma");
-            final FieldDefinition name = user.field("name");
+            final DurabilityProducer.Fields f = DurabilityProducer.Fields.of(schema);
             final int capacity = NodeView.maxLengthBytes(schema);
             try (Arena arena = Arena.ofConfined())
             {
                 final MemorySegment out = arena.allocate(capacity, 8);
                 final UnsafeBuffer buffer = new UnsafeBuffer(out.address(), capacity);
                 final NodeView view = new NodeView();
-                for (final TypeDefinition type : List.of(follow, user))
+                for (final TypeDefinition type : List.of(f.follow(), f.user()))
                 {
                     final long next = store.nextId(type.typeId());
                     for (long id = 1; id < next; id++)
@@ -397,20 +388,20 @@ class CrashLoopTest
                         final long producer;
                         final long record;
                         final boolean matches;
-                        if (type == follow)
+                        if (type == f.follow())
                         {
-                            producer = view.getLong(followerId);
-                            record = view.getLong(followeeId);
+                            producer = view.getLong(f.followerId());
+                            record = view.getLong(f.followeeId());
                             matches = DurabilityProducer.isFollow(record) &&
-                                view.getLong(weight) == DurabilityProducer.weight(record) &&
-                                view.getBoolean(muted) == DurabilityProducer.muted(record);
+                                view.getLong(f.weight()) == DurabilityProducer.weight(record) &&
+                                view.getBoolean(f.muted()) == DurabilityProducer.muted(record);
                         }
                         else
                         {
-                            producer = view.getLong(age);
-                            record = view.getLong(karma);
+                            producer = view.getLong(f.age());
+                            record = view.getLong(f.karma());
                             matches = !DurabilityProducer.isFollow(record) &&
-                                DurabilityProducer.userName(producer, record).equals(view.getString(name));
+                                DurabilityProducer.userName(producer, record).equals(view.getString(f.name()));
                         }
                         if (!matches)
                         {

@@ -31,6 +31,19 @@ public final class DurabilityProducer
     static final String FOLLOW = "Follow";
     static final String USER = "User";
 
+    /** The fields the records carry, looked up once. */
+    record Fields(TypeDefinition follow, TypeDefinition user, FieldDefinition followerId, FieldDefinition followeeId,
+        FieldDefinition weight, FieldDefinition muted, FieldDefinition age, FieldDefinition karma, FieldDefinition name)
+    {
+        static Fields of(final DatabaseSchema schema)
+        {
+            final TypeDefinition follow = schema.type(FOLLOW);
+            final TypeDefinition user = schema.type(USER);
+            return new Fields(follow, user, follow.field("followerId"), follow.field("followeeId"), follow.field("weight"),
+                follow.field("muted"), user.field("age"), user.field("karma"), user.field("name"));
+        }
+    }
+
     private DurabilityProducer()
     {
     }
@@ -63,15 +76,7 @@ public final class DurabilityProducer
         final Path journalFile = Path.of(args[3]);
         final int batchSize = Integer.parseInt(args[4]);
         final int window = Integer.parseInt(args[5]);
-        final TypeDefinition follow = schema.type(FOLLOW);
-        final TypeDefinition user = schema.type(USER);
-        final FieldDefinition followerId = follow.field("followerId");
-        final FieldDefinition followeeId = follow.field("followeeId");
-        final FieldDefinition weight = follow.field("weight");
-        final FieldDefinition muted = follow.field("muted");
-        final FieldDefinition age = user.field("age");
-        final FieldDefinition karma = user.field("karma");
-        final FieldDefinition name = user.field("name");
+        final Fields f = Fields.of(schema);
 
         long record = 0;
         long batches = 0;
@@ -127,14 +132,15 @@ public final class DurabilityProducer
                     {
                         if (isFollow(record))
                         {
-                            client.create(follow);
-                            client.setLong(followerId, producer).setLong(followeeId, record)
-                                .setLong(weight, weight(record)).setBoolean(muted, muted(record));
+                            client.create(f.follow());
+                            client.setLong(f.followerId(), producer).setLong(f.followeeId(), record)
+                                .setLong(f.weight(), weight(record)).setBoolean(f.muted(), muted(record));
                         }
                         else
                         {
-                            client.create(user);
-                            client.setLong(age, producer).setLong(karma, record).setString(name, userName(producer, record));
+                            client.create(f.user());
+                            client.setLong(f.age(), producer).setLong(f.karma(), record)
+                                .setString(f.name(), userName(producer, record));
                         }
                     }
                     final long correlationId = client.flush();
