@@ -57,7 +57,6 @@ final class DurableLog implements AutoCloseable
         }
     }
 
-    private final Path dataDirectory;
     private final FileChannel lockChannel;
     private final FileLock lock;
     private final AeronArchive archive;
@@ -67,7 +66,6 @@ final class DurableLog implements AutoCloseable
     private final Recovery recovery;
 
     private DurableLog(
-        final Path dataDirectory,
         final FileChannel lockChannel,
         final FileLock lock,
         final AeronArchive archive,
@@ -76,7 +74,6 @@ final class DurableLog implements AutoCloseable
         final SnapshotWriter snapshotWriter,
         final Recovery recovery)
     {
-        this.dataDirectory = dataDirectory;
         this.lockChannel = lockChannel;
         this.lock = lock;
         this.archive = archive;
@@ -139,6 +136,14 @@ final class DurableLog implements AutoCloseable
         {
             throw new RefusedException("the pipeline needs --sync " + configuration.sync() + " but the driver's archive " +
                 "syncs " + syncLevel.name().toLowerCase(java.util.Locale.ROOT) + ": restart the driver with --sync data");
+        }
+        final String archiveDirectory = archiveDirectoryOf(aeron.countersReader());
+        if (null != archiveDirectory && !Path.of(archiveDirectory).toAbsolutePath().normalize()
+            .equals(dataDirectory.resolve(ArchiveSettings.ARCHIVE_DIRECTORY_NAME).normalize()))
+        {
+            out.println("pipeline: note: the driver's archive is in " + archiveDirectory + ", not in " +
+                dataDirectory.resolve(ArchiveSettings.ARCHIVE_DIRECTORY_NAME) + " (the usual layout gives the driver and" +
+                " the pipeline the same --data DIR)");
         }
         FileChannel lockChannel = null;
         FileLock lock = null;
@@ -237,7 +242,7 @@ final class DurableLog implements AutoCloseable
                     endPosition, lastSeq, stopPosition - endPosition, identity.recordingId(), syncLevel,
                     checksums(schema, store));
                 closeQuietly(null, archive, lock, lockChannel);
-                return new DurableLog(dataDirectory, null, null, null, null, null, null, rebuilt);
+                return new DurableLog(null, null, null, null, null, null, rebuilt);
             }
             if (endPosition < stopPosition)
             {
@@ -291,12 +296,29 @@ final class DurableLog implements AutoCloseable
             recovery.recordingId(), configuration.schema().hash(), configuration.maxRecordsPerBatch());
         final SnapshotWriter writer = new SnapshotWriter(dataDirectory.resolve(SNAPSHOT_DIRECTORY), archive,
             recovery.recordingId(), out);
-        final DurableLog log = new DurableLog(dataDirectory, lockChannel, lock, archive, publication, publisher, writer,
+        final DurableLog log = new DurableLog(lockChannel, lock, archive, publication, publisher, writer,
             new Recovery(recovery.fresh(), recovery.snapshotPosition(), recovery.snapshotLoadMs(),
                 recovery.batchesReplayed(), recovery.recordsReplayed(), recovery.replayMs(), publication.position(),
                 startSeq, recovery.truncatedBytes(), recovery.recordingId(), recovery.syncLevel(), recovery.checksums()));
         out.println(log.recovery.describe(dataDirectory));
         return log;
+    }
+
+    /**
+     * @return the archive directory the driver's sync-level counter names, or null.
+     */
+    private static String archiveDirectoryOf(final CountersReader counters)
+    {
+        final String[] found = { null };
+        counters.forEach((counterId, typeId, keyBuffer, label) ->
+        {
+            final int at = label.indexOf(" dir=");
+            if (ArchiveSettings.SYNC_LEVEL_COUNTER_TYPE_ID == typeId && null == found[0] && at > 0)
+            {
+                found[0] = label.substring(at + " dir=".length()).trim();
+            }
+        });
+        return found[0];
     }
 
     /**
@@ -444,11 +466,6 @@ final class DurableLog implements AutoCloseable
     Recovery recovery()
     {
         return recovery;
-    }
-
-    Path dataDirectory()
-    {
-        return dataDirectory;
     }
 
     /**

@@ -37,7 +37,6 @@ final class LogPublisher
     private final DirectBufferVector headerVector = new DirectBufferVector();
     private final DirectBufferVector recordsVector = new DirectBufferVector();
     private final DirectBufferVector[] vectors = { headerVector, recordsVector };
-    private long lastResult;
 
     LogPublisher(
         final ExclusivePublication publication,
@@ -99,7 +98,6 @@ final class LogPublisher
         recordsVector.reset(records, offset, batch.lengthBytes);
 
         final long result = publication.offer(vectors);
-        lastResult = result;
         return switch (OfferOutcome.of(result))
         {
             case SENT -> result;
@@ -107,14 +105,6 @@ final class LogPublisher
             case GONE -> throw new IllegalStateException("the log publication cannot take batch " + seq + ": " +
                 OfferOutcome.describe(result));
         };
-    }
-
-    /**
-     * @return the offer result of the last {@link #append}, described.
-     */
-    String lastResult()
-    {
-        return OfferOutcome.describe(lastResult);
     }
 
     /**
