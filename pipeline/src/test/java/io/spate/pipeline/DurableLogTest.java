@@ -76,7 +76,12 @@ class DurableLogTest
 
     private void startDriver()
     {
-        driver = SpateDriver.launchEmbedded(new DriverConfiguration()
+        startDriver(io.spate.driver.SyncLevel.NONE);
+    }
+
+    private void startDriver(final io.spate.driver.SyncLevel syncLevel)
+    {
+        driver = SpateDriver.launchEmbedded(new DriverConfiguration().syncLevel(syncLevel)
             .aeronDirectoryName(directory.resolve("aeron").toString()).embedded(true)
             .ipcTermBufferLength(LOG_TERM_LENGTH).dataDir(dataDirectory.toString())
             .archiveSegmentFileLength(SEGMENT_LENGTH));
@@ -366,6 +371,79 @@ class DurableLogTest
             }
         });
         assertTrue(refused.getMessage().contains("holds database schema social"), refused.getMessage());
+    }
+
+    @Test
+    void withSyncDataAcksWaitForTheSyncedLogAndARestartHoldsThem() throws Exception
+    {
+        stopDriver();
+        startDriver(io.spate.driver.SyncLevel.DATA);
+        final Running first = new Running(configuration().sync("data"));
+        assertEquals(io.spate.driver.SyncLevel.DATA, first.pipeline.recovery().syncLevel());
+        write(first.client(), schema, 8, 200);
+        final long[] acked = first.checksums();
+        first.close(); // no drain, no promise beyond the acks
+        deleteSnapshots();
+        final Running second = new Running(configuration().sync("data"));
+        assertArrayEquals(acked, second.checksums());
+        second.stop();
+    }
+
+    /**
+     * A pipeline killed in the middle of appending a batch larger than one fragment leaves its log
+     * publication blocked for good (Aeron's unblocker pads only up to a later frame): the recording never
+     * stops by itself. Simulated in-process: a client whose conductor is never run again appends a
+     * fragmented message that dies after its first fragment. The next start stops the stuck recording,
+     * drops that fragment (never a whole batch, never acked) and holds the store as it was.
+     */
+    @Test
+    void aRecordingLeftBlockedByAPipelineKilledMidBatchIsStoppedAndRecovered() throws Exception
+    {
+        final Running first = new Running(configuration());
+        write(first.client(), schema, 9, 100);
+        final long[] acked = first.checksums();
+        first.stop();
+        final DataIdentity identity = DataIdentity.read(dataDirectory);
+
+        final Aeron dead = Aeron.connect(new Aeron.Context().aeronDirectoryName(driver.aeronDirectoryName())
+            .useConductorAgentInvoker(true));
+        try (var archive = io.aeron.archive.client.AeronArchive.connect(io.spate.driver.ArchiveSettings.clientContext(aeron)))
+        {
+            final RecordingInfo info = RecordingInfo.find(archive, identity.recordingId());
+            final long stop = archive.getStopPosition(identity.recordingId());
+            final io.aeron.ExclusivePublication publication = dead.addExclusivePublication(
+                new io.aeron.ChannelUriStringBuilder().media("ipc").termLength(info.termBufferLength()).mtu(info.mtuLength())
+                    .initialPosition(stop, info.initialTermId(), info.termBufferLength()).build(), identity.streamId());
+            archive.extendRecording(identity.recordingId(), "aeron:ipc?session-id=" + publication.sessionId(),
+                identity.streamId(), io.aeron.archive.codecs.SourceLocation.LOCAL, true);
+            while (archive.getStopPosition(identity.recordingId()) != io.aeron.archive.client.AeronArchive.NULL_POSITION ||
+                io.aeron.archive.status.RecordingPos.findCounterIdBySession(aeron.countersReader(), publication.sessionId(),
+                archive.archiveId()) < 0)
+            {
+                dead.conductorAgentInvoker().invoke();
+                Thread.sleep(1);
+            }
+            final int[] fragments = { 0 };
+            final org.agrona.concurrent.UnsafeBuffer batch = new org.agrona.concurrent.UnsafeBuffer(
+                new byte[info.termBufferLength() / 8 - 64]); // the largest message: two fragments here
+            assertThrows(IllegalStateException.class, () -> publication.offer(batch, 0, batch.capacity(),
+                (termBuffer, termOffset, frameLength) ->
+                {
+                    if (++fragments[0] == 2)
+                    {
+                        throw new IllegalStateException("killed in the middle of the batch");
+                    }
+                    return 0;
+                }));
+        }
+
+        final Running second = new Running(configuration());
+        assertTrue(second.pipeline.recovery().truncatedBytes() > 0, "the batch's recorded fragment is dropped");
+        assertArrayEquals(acked, second.checksums());
+        final BatchResult created = createOne(second.client(), "User");
+        assertTrue(created.isOk(), created.toString());
+        second.stop();
+        CloseHelper.quietClose(dead);
     }
 
     @Test
