@@ -46,7 +46,7 @@ record DataIdentity(long archiveId, long recordingId, int streamId, String schem
         }
         catch (final NumberFormatException ex)
         {
-            throw new DurableLog.RefusedException(file + " is damaged: " + ex.getMessage());
+            throw new DurableStateException(file + " is damaged: " + ex.getMessage());
         }
     }
 
@@ -55,7 +55,7 @@ record DataIdentity(long archiveId, long recordingId, int streamId, String schem
         final String value = properties.getProperty(key);
         if (null == value || value.isBlank())
         {
-            throw new DurableLog.RefusedException(file + " is damaged: it has no " + key);
+            throw new DurableStateException(file + " is damaged: it has no " + key);
         }
         return value.trim();
     }
@@ -85,25 +85,25 @@ record DataIdentity(long archiveId, long recordingId, int streamId, String schem
     }
 
     /**
-     * @throws DurableLog.RefusedException when the directory is another archive's, stream's or schema's.
+     * @throws DurableStateException when the directory is another archive's, stream's or schema's.
      */
     void check(final Path dataDirectory, final long runningArchiveId, final int logStreamId, final DatabaseSchema schema)
     {
         if (archiveId != runningArchiveId)
         {
-            throw new DurableLog.RefusedException("the data directory " + dataDirectory + " belongs to archive " +
+            throw new DurableStateException("the data directory " + dataDirectory + " belongs to archive " +
                 archiveId + ", the driver runs archive " + runningArchiveId +
                 ": start the driver with the --data directory the log was recorded in");
         }
         if (streamId != logStreamId)
         {
-            throw new DurableLog.RefusedException("the data directory " + dataDirectory + "'s log is on stream " +
+            throw new DurableStateException("the data directory " + dataDirectory + "'s log is on stream " +
                 streamId + ", the pipeline is configured for " + logStreamId + " (" +
                 PipelineConfiguration.LOG_STREAM_ID_PROP + ")");
         }
         if (schemaHash != schema.hash())
         {
-            throw new DurableLog.RefusedException("the data directory " + dataDirectory + " holds database schema " +
+            throw new DurableStateException("the data directory " + dataDirectory + " holds database schema " +
                 schemaName + " (hash " + Long.toHexString(schemaHash) + "), the pipeline runs " + schema.name() +
                 " (hash " + Long.toHexString(schema.hash()) + "): start it with the schema its data was written with");
         }

@@ -46,17 +46,6 @@ final class DurableLog implements AutoCloseable
     /** A recording whose position has not moved for this long, with no pipeline writing it, is stuck. */
     private static final long STUCK_RECORDING_MS = 2_000;
 
-    /** Thrown when the durable state cannot be opened; its message is one line saying why and what to do. */
-    static final class RefusedException extends RuntimeException
-    {
-        private static final long serialVersionUID = 1L;
-
-        RefusedException(final String message)
-        {
-            super(message);
-        }
-    }
-
     private final FileChannel lockChannel;
     private final FileLock lock;
     private final AeronArchive archive;
@@ -94,7 +83,7 @@ final class DurableLog implements AutoCloseable
      * Recovers the store and opens the log.
      *
      * @param store empty, just opened for the configuration's schema.
-     * @throws RefusedException with one line when the data cannot be trusted or the driver has no archive.
+     * @throws DurableStateException with one line when the data cannot be trusted or the driver has no archive.
      */
     static DurableLog open(
         final Aeron aeron, final PipelineConfiguration configuration, final NativeStore store, final PrintStream out)
@@ -128,13 +117,13 @@ final class DurableLog implements AutoCloseable
         final SyncLevel syncLevel = ArchiveSettings.findSyncLevel(aeron.countersReader());
         if (null == syncLevel)
         {
-            throw new RefusedException("the driver at " + aeron.context().aeronDirectoryName() + " runs no archive: " +
+            throw new DurableStateException("the driver at " + aeron.context().aeronDirectoryName() + " runs no archive: " +
                 "start it with `bin/spate driver --data DIR` for a durable pipeline");
         }
         final SyncLevel required = "data".equals(configuration.sync()) ? SyncLevel.DATA : SyncLevel.NONE;
         if (syncLevel.ordinal() < required.ordinal())
         {
-            throw new RefusedException("the pipeline needs --sync " + configuration.sync() + " but the driver's archive " +
+            throw new DurableStateException("the pipeline needs --sync " + configuration.sync() + " but the driver's archive " +
                 "syncs " + syncLevel.name().toLowerCase(java.util.Locale.ROOT) + ": restart the driver with --sync data");
         }
         final String archiveDirectory = archiveDirectoryOf(aeron.countersReader());
@@ -157,7 +146,7 @@ final class DurableLog implements AutoCloseable
             lock = lockChannel.tryLock();
             if (null == lock)
             {
-                throw new RefusedException("the data directory " + dataDirectory + " is in use by another pipeline");
+                throw new DurableStateException("the data directory " + dataDirectory + " is in use by another pipeline");
             }
             archive = AeronArchive.connect(ArchiveSettings.clientContext(aeron));
             final DataIdentity identity = DataIdentity.read(dataDirectory);
@@ -167,13 +156,13 @@ final class DurableLog implements AutoCloseable
             final long startSeq;
             if (null == identity && readOnly)
             {
-                throw new RefusedException("the data directory " + dataDirectory + " holds no log yet");
+                throw new DurableStateException("the data directory " + dataDirectory + " holds no log yet");
             }
             if (null == identity)
             {
                 if (!SnapshotFile.list(dataDirectory.resolve(SNAPSHOT_DIRECTORY)).isEmpty())
                 {
-                    throw new RefusedException("the data directory " + dataDirectory + " holds snapshots but no " +
+                    throw new DurableStateException("the data directory " + dataDirectory + " holds snapshots but no " +
                         DataIdentity.FILE + ": it cannot say which log follows them");
                 }
                 publication = aeron.addExclusivePublication(new ChannelUriStringBuilder().media("ipc")
@@ -193,7 +182,7 @@ final class DurableLog implements AutoCloseable
             final RecordingInfo info = RecordingInfo.find(archive, identity.recordingId());
             if (null == info)
             {
-                throw new RefusedException("the driver's archive has no log recording " + identity.recordingId() + " that " +
+                throw new DurableStateException("the driver's archive has no log recording " + identity.recordingId() + " that " +
                     dataDirectory + " names: run the driver with the --data directory this pipeline's data came with");
             }
             final long stopPosition = awaitStopped(archive, identity.recordingId(), out);
@@ -209,7 +198,7 @@ final class DurableLog implements AutoCloseable
                 final SnapshotFile.Header header = SnapshotFile.load(snapshots.getFirst(), schema.hash(), store);
                 if (header.recordingId() != identity.recordingId())
                 {
-                    throw new RefusedException("snapshot " + snapshots.getFirst() + " belongs to log recording " +
+                    throw new DurableStateException("snapshot " + snapshots.getFirst() + " belongs to log recording " +
                         header.recordingId() + ", the data directory's log is recording " + identity.recordingId());
                 }
                 snapshotLoadMs = (System.nanoTime() - loadStartNs) / 1_000_000;
@@ -219,7 +208,7 @@ final class DurableLog implements AutoCloseable
             final long replayFrom = Math.max(snapshotPosition, 0); // a new log's publication starts at position 0
             if (replayFrom < startPosition || replayFrom > stopPosition)
             {
-                throw new RefusedException("the log recording " + identity.recordingId() + " holds positions " +
+                throw new DurableStateException("the log recording " + identity.recordingId() + " holds positions " +
                     startPosition + ".." + stopPosition + " but recovery must replay from " + replayFrom +
                     (snapshotPosition < 0 ? " (no snapshot is left)" : " (the newest snapshot's position)"));
             }
@@ -264,12 +253,7 @@ final class DurableLog implements AutoCloseable
         catch (final IOException ex)
         {
             closeQuietly(publication, archive, lock, lockChannel);
-            throw new RefusedException("the data directory " + dataDirectory + " cannot be used: " + ex);
-        }
-        catch (final SnapshotFile.DamagedException | LogReplayer.DamagedLogException ex)
-        {
-            closeQuietly(publication, archive, lock, lockChannel);
-            throw new RefusedException(ex.getMessage());
+            throw new DurableStateException("the data directory " + dataDirectory + " cannot be used: " + ex);
         }
         catch (final RuntimeException ex)
         {
@@ -354,11 +338,11 @@ final class DurableLog implements AutoCloseable
             final String error = archive.pollForErrorResponse();
             if (null != error)
             {
-                throw new RefusedException("the archive will not record the log: " + error);
+                throw new DurableStateException("the archive will not record the log: " + error);
             }
             if (System.nanoTime() - deadlineNs > 0)
             {
-                throw new RefusedException("the archive did not start recording the log within " + RECORDING_WAIT_MS +
+                throw new DurableStateException("the archive did not start recording the log within " + RECORDING_WAIT_MS +
                     " ms");
             }
             sleep(1);
@@ -399,7 +383,7 @@ final class DurableLog implements AutoCloseable
             }
             if (nowNs - startNs > RECORDING_WAIT_MS * 1_000_000L)
             {
-                throw new RefusedException("log recording " + recordingId + " is still being recorded after " +
+                throw new DurableStateException("log recording " + recordingId + " is still being recorded after " +
                     RECORDING_WAIT_MS + " ms: is another pipeline writing this data directory's log?");
             }
             if (nowNs - nextProgressNs >= 0)

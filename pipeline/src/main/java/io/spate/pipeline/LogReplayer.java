@@ -30,17 +30,6 @@ final class LogReplayer implements AutoCloseable
     private static final long PROGRESS_INTERVAL_NS = 2_000_000_000L;
     private static final int FRAGMENT_LIMIT = 64;
 
-    /** Thrown when the log cannot be replayed; its message is one line. */
-    static final class DamagedLogException extends RuntimeException
-    {
-        private static final long serialVersionUID = 1L;
-
-        DamagedLogException(final String message)
-        {
-            super(message);
-        }
-    }
-
     private final DatabaseSchema schema;
     private final NativeStore store;
     private final LogBatchReader reader = new LogBatchReader();
@@ -69,7 +58,7 @@ final class LogReplayer implements AutoCloseable
      * @param lastSeq the seq of the last batch already in the store (the snapshot's, or 0).
      * @return the position where the last complete batch ends (stopPosition unless the log ends inside a
      * batch that was never completely recorded).
-     * @throws DamagedLogException when a batch is malformed, out of sequence, of another schema, or the
+     * @throws DurableStateException when a batch is malformed, out of sequence, of another schema, or the
      *                             archive cannot replay the whole stretch.
      */
     long replay(
@@ -96,7 +85,7 @@ final class LogReplayer implements AutoCloseable
         }
         catch (final RuntimeException ex)
         {
-            throw new DamagedLogException("the archive cannot replay log recording " + recordingId + " from " +
+            throw new DurableStateException("the archive cannot replay log recording " + recordingId + " from " +
                 fromPosition + " to " + stopPosition + ": " + ex.getMessage());
         }
         final Subscription subscription = aeron.addSubscription(
@@ -117,7 +106,7 @@ final class LogReplayer implements AutoCloseable
                     final String error = archive.pollForErrorResponse();
                     if (null != error)
                     {
-                        throw new DamagedLogException("replay of log recording " + recordingId + " failed at position " +
+                        throw new DurableStateException("replay of log recording " + recordingId + " failed at position " +
                             image.position() + ": " + error);
                     }
                     Thread.onSpinWait();
@@ -132,7 +121,7 @@ final class LogReplayer implements AutoCloseable
             }
             if (image.position() < stopPosition)
             {
-                throw new DamagedLogException("the log is damaged: replay of recording " + recordingId + " ended at " +
+                throw new DurableStateException("the log is damaged: replay of recording " + recordingId + " ended at " +
                     image.position() + ", the archive's catalog says it holds up to " + stopPosition);
             }
         }
@@ -151,11 +140,11 @@ final class LogReplayer implements AutoCloseable
             final String error = archive.pollForErrorResponse();
             if (null != error)
             {
-                throw new DamagedLogException("replay of log recording " + recordingId + " failed: " + error);
+                throw new DurableStateException("replay of log recording " + recordingId + " failed: " + error);
             }
             if (System.nanoTime() - deadlineNs > 0)
             {
-                throw new DamagedLogException("the archive did not start replaying log recording " + recordingId +
+                throw new DurableStateException("the archive did not start replaying log recording " + recordingId +
                     " within " + IMAGE_WAIT_MS + " ms");
             }
             sleepOneMs();
@@ -169,16 +158,16 @@ final class LogReplayer implements AutoCloseable
         final long at = header.position() - header.frameLength();
         if (null != problem)
         {
-            throw new DamagedLogException("the log is damaged near position " + at + ": " + problem);
+            throw new DurableStateException("the log is damaged near position " + at + ": " + problem);
         }
         if (reader.batchSeq() != expectedSeq)
         {
-            throw new DamagedLogException("the log is damaged near position " + at + ": batch " + reader.batchSeq() +
+            throw new DurableStateException("the log is damaged near position " + at + ": batch " + reader.batchSeq() +
                 " where batch " + expectedSeq + " was due");
         }
         if (reader.schemaHash() != schema.hash())
         {
-            throw new DamagedLogException("the log's batch " + reader.batchSeq() + " was written with database schema hash " +
+            throw new DurableStateException("the log's batch " + reader.batchSeq() + " was written with database schema hash " +
                 Long.toHexString(reader.schemaHash()) + ", the pipeline runs " + schema.name() + " (" +
                 Long.toHexString(schema.hash()) + "): start it with the schema the log was written with");
         }
@@ -198,7 +187,7 @@ final class LogReplayer implements AutoCloseable
         final int walked = store.apply(scratch.address(), recordsLength, 0, results);
         if (walked != reader.recordCount())
         {
-            throw new DamagedLogException("the log's batch " + reader.batchSeq() + " holds " + walked +
+            throw new DurableStateException("the log's batch " + reader.batchSeq() + " holds " + walked +
                 " messages, it says " + reader.recordCount());
         }
         expectedSeq++;

@@ -43,17 +43,6 @@ final class SnapshotFile
     private static final int CRC_LENGTH_BYTES = 4;
     private static final int IO_CHUNK_BYTES = 64 << 20;
 
-    /** Thrown when a snapshot cannot be used; the message is one line naming the file and the reason. */
-    static final class DamagedException extends RuntimeException
-    {
-        private static final long serialVersionUID = 1L;
-
-        DamagedException(final String message)
-        {
-            super(message);
-        }
-    }
-
     /** What a snapshot says about itself. */
     record Header(long schemaHash, long recordingId, long logPosition, long lastSeq, long writtenAtMs, long imageLengthBytes)
     {
@@ -150,7 +139,7 @@ final class SnapshotFile
      * @param schemaHash the running database schema's hash.
      * @param store      empty, for that schema.
      * @return its header.
-     * @throws DamagedException naming the file and what is wrong; the store may then hold part of it.
+     * @throws DurableStateException naming the file and what is wrong (the store's own refusal leaves it empty).
      */
     static Header load(final Path file, final long schemaHash, final NativeStore store) throws IOException
     {
@@ -213,9 +202,9 @@ final class SnapshotFile
         }
     }
 
-    private static DamagedException damaged(final Path file, final String reason)
+    private static DurableStateException damaged(final Path file, final String reason)
     {
-        return new DamagedException("snapshot " + file + " is damaged: " + reason);
+        return new DurableStateException("snapshot " + file + " is damaged: " + reason);
     }
 
     private static void writeFully(final FileChannel channel, final ByteBuffer buffer) throws IOException

@@ -7,7 +7,6 @@ import io.spate.codec.DatabaseSchema;
 import io.spate.codec.TypeDefinition;
 import io.spate.driver.DriverConfiguration;
 import io.spate.driver.SpateDriver;
-import io.spate.pipeline.DurableLog.RefusedException;
 import io.spate.store.NativeStore;
 import org.agrona.CloseHelper;
 import org.junit.jupiter.api.AfterEach;
@@ -313,8 +312,8 @@ class DurableLogTest
         final Path snapshot = SnapshotFile.list(dataDirectory.resolve(DurableLog.SNAPSHOT_DIRECTORY)).getFirst();
         flipByte(snapshot, Files.size(snapshot) / 2);
 
-        final RefusedException refused =
-            assertThrows(RefusedException.class, () -> new Running(configuration()));
+        final DurableStateException refused =
+            assertThrows(DurableStateException.class, () -> new Running(configuration()));
         assertTrue(refused.getMessage().startsWith("snapshot " + snapshot + " is damaged: its CRC32C does not match"),
             refused.getMessage());
         assertFalse(refused.getMessage().contains("\n"));
@@ -323,8 +322,8 @@ class DurableLogTest
         {
             channel.truncate(Files.size(snapshot) - 100);
         }
-        final RefusedException truncated =
-            assertThrows(RefusedException.class, () -> new Running(configuration()));
+        final DurableStateException truncated =
+            assertThrows(DurableStateException.class, () -> new Running(configuration()));
         assertTrue(truncated.getMessage().contains("(truncated?)"), truncated.getMessage());
     }
 
@@ -347,8 +346,8 @@ class DurableLogTest
             channel.truncate(100_000);
         }
         startDriver();
-        final RefusedException refused =
-            assertThrows(RefusedException.class, () -> new Running(configuration()));
+        final DurableStateException refused =
+            assertThrows(DurableStateException.class, () -> new Running(configuration()));
         assertTrue(refused.getMessage().contains("log") && refused.getMessage().contains("recording"),
             refused.getMessage());
         assertFalse(refused.getMessage().contains("\n"), refused.getMessage());
@@ -363,7 +362,7 @@ class DurableLogTest
         final DatabaseSchema other = io.spate.codec.SchemaCompiler.compile("""
             {"name": "other", "types": [{"name": "Thing", "maxNodes": 100, "fields": [{"name": "n", "type": "u64"}]}]}
             """, "other.json");
-        final RefusedException refused = assertThrows(RefusedException.class, () ->
+        final DurableStateException refused = assertThrows(DurableStateException.class, () ->
         {
             try (NativeStore store = NativeStore.open(other))
             {
@@ -449,8 +448,8 @@ class DurableLogTest
     @Test
     void aPipelineThatNeedsSyncDataRefusesAnArchiveThatDoesNotSync()
     {
-        final RefusedException refused =
-            assertThrows(RefusedException.class, () -> new Running(configuration().sync("data")));
+        final DurableStateException refused =
+            assertThrows(DurableStateException.class, () -> new Running(configuration().sync("data")));
         assertTrue(refused.getMessage().startsWith("the pipeline needs --sync data but the driver's archive syncs none"),
             refused.getMessage());
     }
@@ -462,7 +461,7 @@ class DurableLogTest
         driver = SpateDriver.launchEmbedded(new DriverConfiguration()
             .aeronDirectoryName(directory.resolve("plain").toString()).embedded(true));
         aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(driver.aeronDirectoryName()));
-        final RefusedException refused = assertThrows(RefusedException.class, () -> new Running(configuration()));
+        final DurableStateException refused = assertThrows(DurableStateException.class, () -> new Running(configuration()));
         assertTrue(refused.getMessage().contains("runs no archive: start it with `bin/spate driver --data DIR`"),
             refused.getMessage());
     }

@@ -88,8 +88,8 @@ class SnapshotFileTest
         }
         try (NativeStore store = NativeStore.open(schema))
         {
-            final SnapshotFile.DamagedException refused =
-                assertThrows(SnapshotFile.DamagedException.class, () -> SnapshotFile.load(file, schema.hash(), store));
+            final DurableStateException refused =
+                assertThrows(DurableStateException.class, () -> SnapshotFile.load(file, schema.hash(), store));
             assertTrue(refused.getMessage().startsWith("snapshot " + file + " is damaged: "), refused.getMessage());
             assertTrue(!refused.getMessage().contains("\n"), refused.getMessage());
             assertEquals(0, store.count(schema.types().getFirst().typeId()), "nothing loaded");
