@@ -39,7 +39,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * The crash loop, with separate processes: a standalone driver hosting the archive, a durable
- * pipeline, and a producer creating at full speed that journals every batch it sends and every ack.
+ * pipeline, and two producers creating at full speed, each journaling every batch it sends and every ack.
  * A process is killed with SIGKILL at a random moment, again and again, and everything restarted.
  * After each kill the data directory is rebuilt in this JVM exactly as a start would (newest snapshot,
  * then the log) and checked against the journals:
@@ -56,6 +56,8 @@ class CrashLoopTest
     private static final Duration WAIT = Duration.ofSeconds(60);
     private static final int BATCH_SIZE = 256;
     private static final int WINDOW = 32;
+    /** Producers at once, each its own JVM and journal (ids round * 10 + 1..). */
+    private static final int PRODUCERS = 2;
     private static final int SAMPLE_READS = 300;
 
     private ProcessScope scope;
@@ -85,9 +87,9 @@ class CrashLoopTest
     }
 
     @Test
-    void everyAckedRecordSurvivesSigkillsOfTheDriverAndItsArchive() throws Exception
+    void everyAckedRecordSurvivesFiveSigkillsOfTheDriverAndItsArchive() throws Exception
     {
-        crashLoop(true, 3, Long.getLong("spate.test.crash.seed", System.nanoTime()));
+        crashLoop(true, 5, Long.getLong("spate.test.crash.seed", System.nanoTime()));
     }
 
     private void crashLoop(final boolean killDriver, final int kills, final long seed) throws Exception
@@ -121,11 +123,21 @@ class CrashLoopTest
                 break;
             }
 
-            final Path journalFile = journals.resolve("producer-" + round + ".journal");
-            final JvmProcess producer = scope.start("producer-" + round, "io.spate.cli.DurabilityProducer", dir,
-                scope.schema, Integer.toString(round), journalFile.toString(), Integer.toString(BATCH_SIZE),
-                Integer.toString(WINDOW));
-            producer.awaitLine((line) -> line.startsWith("producer: connected"), WAIT);
+            final List<JvmProcess> producers = new ArrayList<>();
+            final List<Path> journalFiles = new ArrayList<>();
+            for (int p = 1; p <= PRODUCERS; p++)
+            {
+                final int producerId = round * 10 + p;
+                final Path journalFile = journals.resolve("producer-" + producerId + ".journal");
+                journalFiles.add(journalFile);
+                producers.add(scope.start("producer-" + producerId, "io.spate.cli.DurabilityProducer", dir,
+                    scope.schema, Integer.toString(producerId), journalFile.toString(), Integer.toString(BATCH_SIZE),
+                    Integer.toString(WINDOW)));
+            }
+            for (final JvmProcess producer : producers)
+            {
+                producer.awaitLine((line) -> line.startsWith("producer: connected"), WAIT);
+            }
             final long runMs = 300 + random.nextInt(1_700);
             Thread.sleep(runMs);
             if (killDriver)
@@ -137,11 +149,15 @@ class CrashLoopTest
             {
                 pipeline.kill();
             }
-            final int producerStatus = producer.awaitExit(WAIT);
-            // Its journal is complete once it says it stopped; with the driver gone its Aeron client may end it harder.
-            assertTrue(producer.output().contains("producer: stopped") && (producerStatus == 3 || killDriver),
-                "the producer stops when the pipeline is gone (exit " + producerStatus + "):\n" + producer.output());
-            journal.read(round, journalFile);
+            for (int p = 0; p < PRODUCERS; p++)
+            {
+                final JvmProcess producer = producers.get(p);
+                final int producerStatus = producer.awaitExit(WAIT);
+                // Its journal is complete once it says it stopped; with the driver gone its Aeron client may end it harder.
+                assertTrue(producer.output().contains("producer: stopped") && (producerStatus == 3 || killDriver),
+                    "the producer stops when the pipeline is gone (exit " + producerStatus + "):\n" + producer.output());
+                journal.read(round * 10 + p + 1, journalFiles.get(p));
+            }
             if (killDriver)
             {
                 driver = startDriver(dir, data);
