@@ -264,11 +264,16 @@ class DurableLogTest
     void snapshotsAreTakenByLogBytesTheNewestTwoKeptAndTheLogBeforeThemPurged() throws Exception
     {
         final Running first = new Running(configuration().snapshotIntervalBytes(1 << 20));
-        write(first.client(), schema, 3, 4_000);
+        // Phases of more than the interval each, a snapshot awaited after each: however fast or slow the
+        // machine, every phase makes one due.
+        for (int phase = 1; phase <= 3; phase++)
+        {
+            final long before = first.pipeline.counters().logPosition().get();
+            write(first.client(), schema, 30 + phase, 1_500);
+            assertTrue(first.pipeline.counters().logPosition().get() - before > 1 << 20, "a phase writes over 1 MiB");
+            awaitSnapshotsWritten(first, phase);
+        }
         final long[] live = first.checksums();
-        awaitSnapshotsWritten(first);
-        final long snapshotsTaken = first.pipeline.counters().snapshots().get();
-        assertTrue(snapshotsTaken >= 2, "snapshots taken by bytes: " + snapshotsTaken);
         first.close(); // not drained first: the close still snapshots only if everything dispatched was acked
 
         final List<Path> kept = SnapshotFile.list(dataDirectory.resolve(DurableLog.SNAPSHOT_DIRECTORY));
@@ -472,11 +477,16 @@ class DurableLogTest
         return client.flushAndAwait();
     }
 
-    private void awaitSnapshotsWritten(final Running running) throws InterruptedException
+    private static void awaitSnapshotsWritten(final Running running, final long count) throws InterruptedException
     {
-        final long deadlineNs = System.nanoTime() + 30_000_000_000L;
-        while (running.pipeline.counters().snapshots().get() < 2 && System.nanoTime() < deadlineNs)
+        final long deadlineNs = System.nanoTime() + 60_000_000_000L;
+        while (running.pipeline.counters().snapshots().get() < count)
         {
+            if (System.nanoTime() > deadlineNs)
+            {
+                throw new AssertionError("no snapshot " + count + " after a phase of more than the interval: " +
+                    running.pipeline.counters().snapshots().get() + " written");
+            }
             Thread.sleep(10);
         }
     }
