@@ -98,7 +98,8 @@ final class SnapshotTaker implements AutoCloseable
                 // copying into memory already touched runs at memory speed, into fresh pages at page-fault speed.
                 close();
                 imageArena = Arena.ofShared();
-                imageBuffer = imageArena.allocate(Math.max(length + length / HEADROOM_DIVISOR, 1 << 20), 64);
+                imageBuffer = UninitializedMemory.allocate(
+                    imageArena, Math.max(length + length / HEADROOM_DIVISOR, 1 << 20));
             }
             image = imageBuffer.asSlice(0, length);
             store.writeSnapshot(image.address(), length);
