@@ -347,6 +347,21 @@ public final class NativeStore implements AutoCloseable
     }
 
     /**
+     * @return per type of the schema, in its order, {@code Name=count/checksum} ({@link #checksum} in hex),
+     * space separated: what two stores must print alike to hold the same content. No apply may run meanwhile.
+     */
+    public String contentFingerprint()
+    {
+        final StringBuilder text = new StringBuilder();
+        for (final TypeDefinition type : schema.types())
+        {
+            text.append(text.isEmpty() ? "" : " ").append(type.name()).append('=').append(count(type.typeId()))
+                .append('/').append(Long.toHexString(checksum(type.typeId())));
+        }
+        return text.toString();
+    }
+
+    /**
      * A 64-bit hash of a type's logical content (node states, rows and string/bytes values, next
      * id, live count; not where values sit in memory), defined in spate_store.h. Equal for stores
      * that applied the same records and for a store loaded from another's snapshot. Walks every

@@ -241,7 +241,7 @@ public final class PipelineMain
         final String sync = options.get("--sync", configuration.sync());
         if (!"none".equals(sync) && !"data".equals(sync))
         {
-            throw new UsageException("--sync must be none or data: " + sync);
+            throw new UsageException("--sync must be none or data: " + sync, false);
         }
         configuration.sync(sync);
         if (options.has("--snapshot-bytes"))

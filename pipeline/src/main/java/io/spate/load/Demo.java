@@ -245,7 +245,7 @@ public final class Demo
                 return false;
             }
             // The durable path: a clean stop snapshots; a new pipeline on a new store recovers all of it.
-            final String before = fingerprint(store);
+            final String before = store.contentFingerprint();
             client.close();
             client = null;
             final boolean drained = pipeline.drain(60_000);
@@ -254,7 +254,7 @@ public final class Demo
             store.close();
             store = NativeStore.open(schema);
             pipeline = new Pipeline(configuration, aeron, store);
-            final String after = fingerprint(store);
+            final String after = store.contentFingerprint();
             final boolean recovered = drained && before.equals(after);
             System.out.println("demo: restarted on its data directory: store " + (recovered ? "equal" : "DIFFERS") +
                 " (" + after + ")");
@@ -415,20 +415,6 @@ public final class Demo
             }
         }
         return verified;
-    }
-
-    /**
-     * @return per type the live count and the store's content checksum.
-     */
-    private String fingerprint(final NativeStore store)
-    {
-        final StringBuilder text = new StringBuilder();
-        for (final TypeDefinition type : types)
-        {
-            text.append(text.isEmpty() ? "" : " ").append(type.name()).append('=').append(store.count(type.typeId()))
-                .append('/').append(Long.toHexString(store.checksum(type.typeId())));
-        }
-        return text.toString();
     }
 
     private int pickType(final SplittableRandom random)

@@ -190,7 +190,6 @@ public final class ConductorAgent implements Agent
             checkFatal();
         }
         work += dispatchAssembled();
-        work += ackInOrder();
         if (null != log)
         {
             work += onLogTick();
@@ -771,7 +770,7 @@ public final class ConductorAgent implements Agent
         for (long seq = completedThroughSeq + 1; seq <= lastSeq; seq++)
         {
             final BatchSlot batch = inFlight[(int)(seq & inFlightMask)];
-            if (batch.isFree() || batch.applied || batch.regionId == BatchSlot.COPY_MODE)
+            if (batch.isFree() || batch.regionId == BatchSlot.COPY_MODE)
             {
                 continue;
             }

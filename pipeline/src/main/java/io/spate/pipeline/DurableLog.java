@@ -152,8 +152,6 @@ final class DurableLog implements AutoCloseable
             final DataIdentity identity = DataIdentity.read(dataDirectory);
             final long archiveId = archive.archiveId();
             final DatabaseSchema schema = configuration.schema();
-            final Recovery recovery;
-            final long startSeq;
             if (null == identity && readOnly)
             {
                 throw new DurableStateException("the data directory " + dataDirectory + " holds no log yet");
@@ -173,10 +171,8 @@ final class DurableLog implements AutoCloseable
                 final long recordingId = RecordingPos.getRecordingId(aeron.countersReader(), counterId);
                 new DataIdentity(archiveId, recordingId, configuration.logStreamId(), schema.name(), schema.hash())
                     .write(dataDirectory);
-                recovery = new Recovery(true, -1, 0, 0, 0, 0, 0, 0, 0, recordingId, syncLevel, "");
-                startSeq = 0;
-                return finish(aeron, configuration, store, out, dataDirectory, lockChannel, lock, archive, publication,
-                    counterId, recovery, startSeq);
+                return finish(aeron, configuration, out, dataDirectory, lockChannel, lock, archive, publication,
+                    counterId, new Recovery(true, -1, 0, 0, 0, 0, 0, 0, 0, recordingId, syncLevel, ""));
             }
             identity.check(dataDirectory, archiveId, configuration.logStreamId(), schema);
             final RecordingInfo info = RecordingInfo.find(archive, identity.recordingId());
@@ -229,7 +225,7 @@ final class DurableLog implements AutoCloseable
             {
                 final Recovery rebuilt = new Recovery(false, snapshotPosition, snapshotLoadMs, batches, records, replayMs,
                     endPosition, lastSeq, stopPosition - endPosition, identity.recordingId(), syncLevel,
-                    checksums(schema, store));
+                    store.contentFingerprint());
                 closeQuietly(null, archive, lock, lockChannel);
                 return new DurableLog(null, null, null, null, null, null, rebuilt);
             }
@@ -238,8 +234,8 @@ final class DurableLog implements AutoCloseable
                 // The last batch was never completely recorded, so never acked: it goes, whole.
                 archive.truncateRecording(identity.recordingId(), endPosition);
             }
-            recovery = new Recovery(false, snapshotPosition, snapshotLoadMs, batches, records, replayMs, endPosition,
-                lastSeq, stopPosition - endPosition, identity.recordingId(), syncLevel, checksums(schema, store));
+            final Recovery recovery = new Recovery(false, snapshotPosition, snapshotLoadMs, batches, records, replayMs,
+                endPosition, lastSeq, stopPosition - endPosition, identity.recordingId(), syncLevel, store.contentFingerprint());
             publication = aeron.addExclusivePublication(new ChannelUriStringBuilder().media("ipc")
                 .termLength(info.termBufferLength()).mtu(info.mtuLength())
                 .initialPosition(endPosition, info.initialTermId(), info.termBufferLength()).build(),
@@ -247,8 +243,8 @@ final class DurableLog implements AutoCloseable
             archive.extendRecording(identity.recordingId(), ChannelUri.addSessionId("aeron:ipc", publication.sessionId()),
                 configuration.logStreamId(), SourceLocation.LOCAL, true);
             final int counterId = awaitRecordingCounter(aeron.countersReader(), archive, publication, archiveId, out);
-            return finish(aeron, configuration, store, out, dataDirectory, lockChannel, lock, archive, publication,
-                counterId, recovery, lastSeq);
+            return finish(aeron, configuration, out, dataDirectory, lockChannel, lock, archive, publication, counterId,
+                recovery);
         }
         catch (final IOException ex)
         {
@@ -262,10 +258,12 @@ final class DurableLog implements AutoCloseable
         }
     }
 
+    /**
+     * @param recovery what was recovered; its log position is where the publication starts.
+     */
     private static DurableLog finish(
         final Aeron aeron,
         final PipelineConfiguration configuration,
-        final NativeStore store,
         final PrintStream out,
         final Path dataDirectory,
         final FileChannel lockChannel,
@@ -273,17 +271,13 @@ final class DurableLog implements AutoCloseable
         final AeronArchive archive,
         final ExclusivePublication publication,
         final int counterId,
-        final Recovery recovery,
-        final long startSeq)
+        final Recovery recovery)
     {
         final LogPublisher publisher = new LogPublisher(publication, aeron.countersReader(), counterId,
             recovery.recordingId(), configuration.schema().hash(), configuration.maxRecordsPerBatch());
         final SnapshotWriter writer = new SnapshotWriter(dataDirectory.resolve(SNAPSHOT_DIRECTORY), archive,
             recovery.recordingId(), out);
-        final DurableLog log = new DurableLog(lockChannel, lock, archive, publication, publisher, writer,
-            new Recovery(recovery.fresh(), recovery.snapshotPosition(), recovery.snapshotLoadMs(),
-                recovery.batchesReplayed(), recovery.recordsReplayed(), recovery.replayMs(), publication.position(),
-                startSeq, recovery.truncatedBytes(), recovery.recordingId(), recovery.syncLevel(), recovery.checksums()));
+        final DurableLog log = new DurableLog(lockChannel, lock, archive, publication, publisher, writer, recovery);
         out.println(log.recovery.describe(dataDirectory));
         return log;
     }
@@ -303,24 +297,6 @@ final class DurableLog implements AutoCloseable
             }
         });
         return found[0];
-    }
-
-    /**
-     * @return per type "Name=count/checksum" (hex), what two stores must agree on to be equal.
-     */
-    static String checksums(final DatabaseSchema schema, final NativeStore store)
-    {
-        final StringBuilder text = new StringBuilder();
-        for (final io.spate.codec.TypeDefinition type : schema.types())
-        {
-            if (!text.isEmpty())
-            {
-                text.append(' ');
-            }
-            text.append(type.name()).append('=').append(store.count(type.typeId())).append('/')
-                .append(Long.toHexString(store.checksum(type.typeId())));
-        }
-        return text.toString();
     }
 
     private static int awaitRecordingCounter(

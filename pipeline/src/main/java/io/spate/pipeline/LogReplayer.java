@@ -172,19 +172,28 @@ final class LogReplayer implements AutoCloseable
                 Long.toHexString(schema.hash()) + "): start it with the schema the log was written with");
         }
         final int recordsLength = reader.recordsLength();
-        if (recordsLength > scratch.capacityBytes())
-        {
-            scratch.close();
-            scratch = new OffHeapBuffer(Math.max(recordsLength, scratch.capacityBytes() * 2));
-        }
         if (reader.recordCount() > results.capacity())
         {
             results.close();
             results = new ApplyResults(Math.max(reader.recordCount(), results.capacity() * 2));
         }
-        // The store wants off-heap bytes; a reassembled batch lies on the heap.
-        scratch.buffer().putBytes(0, buffer, reader.recordsOffset(), recordsLength);
-        final int walked = store.apply(scratch.address(), recordsLength, 0, results);
+        final long address;
+        if (WorkerAgent.isDirect(buffer))
+        {
+            address = buffer.addressOffset() + reader.recordsOffset(); // one fragment: applied where it lies
+        }
+        else
+        {
+            // The store wants off-heap bytes; a batch reassembled from fragments lies on the heap.
+            if (recordsLength > scratch.capacityBytes())
+            {
+                scratch.close();
+                scratch = new OffHeapBuffer(Math.max(recordsLength, scratch.capacityBytes() * 2));
+            }
+            scratch.buffer().putBytes(0, buffer, reader.recordsOffset(), recordsLength);
+            address = scratch.address();
+        }
+        final int walked = store.apply(address, recordsLength, 0, results);
         if (walked != reader.recordCount())
         {
             throw new DurableStateException("the log's batch " + reader.batchSeq() + " holds " + walked +

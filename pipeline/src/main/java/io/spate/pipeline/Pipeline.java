@@ -51,7 +51,6 @@ public final class Pipeline implements AutoCloseable
     private final List<AgentRunner> workerRunners = new ArrayList<>();
     private final AgentRunner watchdogRunner;
     private final StageLatencies stageLatencies = new StageLatencies();
-    private final NativeStore store;
     private final DurableLog durableLog;
     private final SnapshotTaker snapshotTaker;
     private boolean closed;
@@ -77,7 +76,6 @@ public final class Pipeline implements AutoCloseable
         {
             throw new IllegalStateException(ex.getMessage());
         }
-        this.store = store;
         this.aeron = aeron;
         counters = new PipelineCounters(aeron, workerCount);
         errorCounter = aeron.addCounter(PipelineCounters.PIPELINE_AGENT_ERRORS_TYPE_ID, "spate pipeline agent errors");
@@ -303,8 +301,8 @@ public final class Pipeline implements AutoCloseable
             // The agents have stopped. When everything dispatched was applied and recorded, the store is the
             // log up to its position: a snapshot there makes the next start replay nothing.
             final SnapshotWriter writer = durableLog.snapshotWriter();
-            if (conductor.isQuiescent() && !errors.isDriverGone() && !ingress.isClosed() && writer.awaitIdle(SHUTDOWN_SNAPSHOT_WAIT_MS) &&
-                conductor.logPosition() > counters.snapshotPosition().get())
+            if (conductor.isQuiescent() && !errors.isDriverGone() && !ingress.isClosed() &&
+                writer.awaitIdle(SHUTDOWN_SNAPSHOT_WAIT_MS) && conductor.logPosition() > counters.snapshotPosition().get())
             {
                 snapshotTaker.take(conductor.logPosition(), conductor.lastSeq(), System.nanoTime());
             }

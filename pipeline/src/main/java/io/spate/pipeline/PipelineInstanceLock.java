@@ -218,7 +218,7 @@ final class PipelineInstanceLock
         // a restart (a service manager's, a second after) waits for the driver to reclaim its streams.
         final int keyOffset = CountersReader.metaDataOffset(counterId) + CountersReader.KEY_OFFSET;
         final long pid = counters.metaDataBuffer().getLong(keyOffset + PID_OFFSET);
-        if (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false) == Boolean.FALSE)
+        if (!ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false))
         {
             return false;
         }

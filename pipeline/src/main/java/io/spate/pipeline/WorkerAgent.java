@@ -232,7 +232,11 @@ public final class WorkerAgent implements Agent, ControlledFragmentHandler
         return Action.CONTINUE;
     }
 
-    private static boolean isDirect(final DirectBuffer buffer)
+    /**
+     * @return true when the buffer's bytes are off-heap at {@code addressOffset()} (a log buffer), so native
+     * code can read them where they lie; false for a heap buffer (Aeron reassembles fragments on the heap).
+     */
+    static boolean isDirect(final DirectBuffer buffer)
     {
         return null == buffer.byteArray() && (null == buffer.byteBuffer() || buffer.byteBuffer().isDirect());
     }

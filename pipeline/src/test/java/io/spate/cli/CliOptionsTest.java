@@ -117,6 +117,9 @@ class CliOptionsTest
             Arguments.of("pipeline", "--ingress udp:x", "pipeline: --ingress is not an Aeron channel " +
                 "(aeron:ipc or aeron:udp?endpoint=HOST:PORT): udp:x"),
             Arguments.of("pipeline", "--drain-timeout-ms 0", "pipeline: --drain-timeout-ms must be 1..3600000: 0"),
+            Arguments.of("pipeline", "--sync maybe --data /tmp/spate-cli-data", "pipeline: --sync must be none or data: maybe"),
+            Arguments.of("pipeline", "--snapshot-ms 5", "pipeline: --sync, --snapshot-bytes and --snapshot-ms need " +
+                "--data DIR (see --help)"),
             Arguments.of("produce", "--records 0", "produce: --records must be at least 1: 0"),
             Arguments.of("produce", "--records many", "produce: --records needs a whole number: many"),
             Arguments.of("produce", "--rate -1", "produce: --rate must be 0..1000000000: -1"),
