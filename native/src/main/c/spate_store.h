@@ -111,8 +111,9 @@ void spate_store_close(spate_store *store);
 /*
  * Walks the messages in [records, records + length_bytes): BatchHeader, Create, Update,
  * Delete, Increment. Applies each record and writes one spate_result per message walked.
- * After each message it stores (*progress_counter at entry) + bytes consumed so far to
- * *progress_counter with release semantics (an Aeron counter); progress_counter may be null.
+ * Every 4 KiB or so of messages (SPATE_PROGRESS_PUBLISH_BYTES), and always before it returns, it
+ * stores (*progress_counter at entry) + bytes consumed so far to *progress_counter with release
+ * semantics (an Aeron counter); progress_counter may be null.
  * Stops after results_capacity entries, so the caller can continue from the progress.
  * A BatchHeader whose schemaHash differs from the store's makes its records SCHEMA_MISMATCH
  * until the next BatchHeader; createRef counts records from the latest BatchHeader.

@@ -86,8 +86,13 @@ public final class SpateClient implements AutoCloseable
         public static final String DEFAULT_INGRESS_CHANNEL = "aeron:ipc";
         /** The ingress stream id when {@link #INGRESS_STREAM_ID_PROP} is not set. */
         public static final int DEFAULT_INGRESS_STREAM_ID = 1001;
-        /** System property naming the idle strategy: backoff (the default), sleeping, yielding or busy. */
+        /**
+         * System property naming the idle strategy: backoff, sleeping, yielding or busy. Default: busy under
+         * the {@code low-latency} profile ({@value #PROFILE_PROP}), else backoff.
+         */
         public static final String IDLE_STRATEGY_PROP = "spate.client.idle.strategy";
+        /** The profile Spate's processes share (io.spate.driver.PerformanceProfile; read here by name). */
+        public static final String PROFILE_PROP = "spate.profile";
 
         private Aeron aeron;
         private String aeronDirectoryName = System.getProperty("spate.driver.dir", io.aeron.CommonContext.getAeronDirectoryName());
@@ -101,7 +106,8 @@ public final class SpateClient implements AutoCloseable
         private int maxRecordsPerBatch = Integer.getInteger("spate.client.max.records.per.batch", 1024);
         private long timeoutNs = Long.getLong("spate.client.timeout.ms", 10_000) * 1_000_000L;
         private IdleStrategy idleStrategy;
-        private String idleStrategyName = System.getProperty(IDLE_STRATEGY_PROP, "backoff");
+        private String idleStrategyName = System.getProperty(IDLE_STRATEGY_PROP,
+            "low-latency".equalsIgnoreCase(System.getProperty(PROFILE_PROP, "").trim()) ? "busy" : "backoff");
         private byte[] credentials;
         private boolean reconnect = !"false".equals(System.getProperty("spate.client.reconnect"));
 
@@ -561,6 +567,20 @@ public final class SpateClient implements AutoCloseable
     public SpateClient setString(final FieldDefinition field, final CharSequence value)
     {
         writer.setString(field, value);
+        return this;
+    }
+
+    /**
+     * Sets a string field from ASCII bytes, copied as they are: the allocation-free way to write a value a
+     * producer formats itself (e.g. digits with {@code putNaturalLongAscii} into a reusable buffer).
+     *
+     * @throws IllegalArgumentException when a byte is not ASCII or the value is longer than the field allows.
+     * @see RecordWriter#setStringAscii(FieldDefinition, DirectBuffer, int, int)
+     */
+    public SpateClient setStringAscii(
+        final FieldDefinition field, final DirectBuffer source, final int offset, final int lengthBytes)
+    {
+        writer.setStringAscii(field, source, offset, lengthBytes);
         return this;
     }
 

@@ -16,6 +16,8 @@ public final class DatabaseSchema
 {
     private final String name;
     private final List<TypeDefinition> types;
+    /** Index typeId - 1: the conductor looks a type up per record, an array load instead of a List's checks. */
+    private final TypeDefinition[] typesById;
     private final Map<String, TypeDefinition> typesByName;
     private final long hash;
 
@@ -24,6 +26,7 @@ public final class DatabaseSchema
     {
         this.name = name;
         this.types = List.copyOf(types);
+        this.typesById = this.types.toArray(new TypeDefinition[0]);
         this.typesByName = Map.copyOf(typesByName);
         this.hash = hash;
     }
@@ -74,7 +77,8 @@ public final class DatabaseSchema
      */
     public TypeDefinition typeById(final int typeId)
     {
-        return typeId >= 1 && typeId <= types.size() ? types.get(typeId - 1) : null;
+        final int index = typeId - 1;
+        return index >= 0 && index < typesById.length ? typesById[index] : null;
     }
 
     /**

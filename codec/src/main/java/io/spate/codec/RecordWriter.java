@@ -42,8 +42,17 @@ public final class RecordWriter
     private static final int GROUP_HEADER_LENGTH_BYTES = 4;
     private static final int ENTRY_FIELD_ID_LENGTH_BYTES = 2;
     private static final int MAX_ENTRIES_PER_RECORD = 65535;
+    private static final long CREATE_HEADER_WORD = headerWord(CreateEncoder.BLOCK_LENGTH, CreateEncoder.TEMPLATE_ID);
+    private static final long UPDATE_HEADER_WORD = headerWord(UpdateEncoder.BLOCK_LENGTH, UpdateEncoder.TEMPLATE_ID);
+    private static final long DELETE_HEADER_WORD = headerWord(DeleteEncoder.BLOCK_LENGTH, DeleteEncoder.TEMPLATE_ID);
+    private static final long INCREMENT_HEADER_WORD =
+        headerWord(IncrementEncoder.BLOCK_LENGTH, IncrementEncoder.TEMPLATE_ID);
 
     private final DatabaseSchema schema;
+    /** The schema's types by type id (slot 0 unused): a check without the List look-up. */
+    private final TypeDefinition[] typesById;
+    /** Each type's fields by field id - 1, by type id. */
+    private final FieldDefinition[][] fieldsByTypeId;
     private final UnsafeBuffer rowScratch;
     private final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
     private final BatchHeaderEncoder batchHeaderEncoder = new BatchHeaderEncoder();
@@ -57,6 +66,10 @@ public final class RecordWriter
 
     private int pendingKind = NONE;
     private TypeDefinition pendingType;
+    /** The open record's fields by field id - 1; null when none is open. */
+    private FieldDefinition[] pendingFields;
+    /** Bytes the open record still appends when it closes: a Create's row (length and bytes). */
+    private int pendingTailBytes;
     private int pendingRecordOffset;
     private int pendingGroupHeaderOffset;
     private int pendingEntryCount;
@@ -67,10 +80,15 @@ public final class RecordWriter
     public RecordWriter(final DatabaseSchema schema)
     {
         this.schema = schema;
+        final int typeCount = schema.types().size();
+        typesById = new TypeDefinition[typeCount + 1];
+        fieldsByTypeId = new FieldDefinition[typeCount + 1][];
         int maxRowLengthBytes = 8;
         for (final TypeDefinition type : schema.types())
         {
             maxRowLengthBytes = Math.max(maxRowLengthBytes, type.rowLengthBytes());
+            typesById[type.typeId()] = type;
+            fieldsByTypeId[type.typeId()] = type.fields().toArray(new FieldDefinition[0]);
         }
         rowScratch = new UnsafeBuffer(new byte[BitUtil.align(maxRowLengthBytes, 8)]);
     }
@@ -106,6 +124,8 @@ public final class RecordWriter
         recordCount = 0;
         pendingKind = NONE;
         pendingType = null;
+        pendingFields = null;
+        pendingTailBytes = 0;
         return this;
     }
 
@@ -166,7 +186,7 @@ public final class RecordWriter
      */
     public int lengthBytes()
     {
-        return positionOffset - startOffset + (pendingKind == CREATE ? VALUE_LENGTH_BYTES + pendingType.rowLengthBytes() : 0);
+        return positionOffset - startOffset + pendingTailBytes;
     }
 
     /**
@@ -203,14 +223,13 @@ public final class RecordWriter
         final int fixedLengthBytes = HEADER_LENGTH_BYTES + CreateEncoder.BLOCK_LENGTH + GROUP_HEADER_LENGTH_BYTES;
         ensureRemaining(fixedLengthBytes + VALUE_LENGTH_BYTES + type.rowLengthBytes(), type.name());
         pendingRecordOffset = positionOffset;
-        putHeader(CreateEncoder.BLOCK_LENGTH, CreateEncoder.TEMPLATE_ID);
+        putHeader(CREATE_HEADER_WORD);
         final int blockOffset = positionOffset + HEADER_LENGTH_BYTES;
         buffer.putLong(blockOffset + CreateEncoder.nodeIdEncodingOffset(), nodeId, ByteOrder.LITTLE_ENDIAN);
         buffer.putShort(blockOffset + CreateEncoder.typeIdEncodingOffset(), (short)type.typeId(), ByteOrder.LITTLE_ENDIAN);
         openGroup(blockOffset + CreateEncoder.BLOCK_LENGTH, CreateEncoder.VarFieldsEncoder.sbeBlockLength());
         clearRowScratch(type.rowLengthBytes());
-        pendingKind = CREATE;
-        pendingType = type;
+        openPending(CREATE, type, VALUE_LENGTH_BYTES + type.rowLengthBytes());
         return ++recordCount;
     }
 
@@ -370,16 +389,43 @@ public final class RecordWriter
         if (asciiLength <= field.maxLengthBytes() && Utf8.isAscii(value))
         {
             // The common case in one pass: one byte per char.
-            final int valueOffset = openEntry(field, asciiLength);
-            for (int i = 0; i < asciiLength; i++)
-            {
-                buffer.putByte(valueOffset + i, (byte)value.charAt(i));
-            }
+            // One bounds check for the value, not one per byte.
+            buffer.putStringWithoutLengthAscii(openEntry(field, asciiLength), value);
             return this;
         }
         final int lengthBytes = Utf8.encodedLength(value);
         final int valueOffset = openEntry(field, lengthBytes);
         Utf8.encode(value, buffer, valueOffset);
+        return this;
+    }
+
+    /**
+     * Sets a string field of the open record from ASCII bytes (e.g. digits a producer formatted into a
+     * reusable buffer with {@code putNaturalLongAscii}): copied as they are, no chars to encode.
+     *
+     * @param field       a string field of the open record's type.
+     * @param source      holding the value.
+     * @param offset      of the value in source.
+     * @param lengthBytes at most the field's maxBytes.
+     * @return this.
+     * @throws IllegalArgumentException when a byte is not ASCII (0..127), the value is too long, or the
+     *                                  field is not a string field of the open record's type.
+     */
+    public RecordWriter setStringAscii(
+        final FieldDefinition field, final DirectBuffer source, final int offset, final int lengthBytes)
+    {
+        checkField(field);
+        checkKind(field, FieldKind.STRING);
+        checkSource(field, source, offset, lengthBytes);
+        final int nonAsciiIndex = firstNonAscii(source, offset, lengthBytes);
+        if (nonAsciiIndex >= 0)
+        {
+            throw new IllegalArgumentException("byte 0x" +
+                Integer.toHexString(source.getByte(offset + nonAsciiIndex) & 0xFF) + " at index " + nonAsciiIndex +
+                " of the value for " + pendingType.name() + "." + field.name() + " is not ASCII");
+        }
+        final int valueOffset = openEntry(field, lengthBytes);
+        buffer.putBytes(valueOffset, source, offset, lengthBytes);
         return this;
     }
 
@@ -397,6 +443,7 @@ public final class RecordWriter
     {
         checkField(field);
         checkKind(field, FieldKind.BYTES);
+        checkSource(field, source, offset, lengthBytes);
         final int valueOffset = openEntry(field, lengthBytes);
         buffer.putBytes(valueOffset, source, offset, lengthBytes);
         return this;
@@ -424,14 +471,13 @@ public final class RecordWriter
         closePending();
         ensureRemaining(HEADER_LENGTH_BYTES + UpdateEncoder.BLOCK_LENGTH + GROUP_HEADER_LENGTH_BYTES, type.name());
         pendingRecordOffset = positionOffset;
-        putHeader(UpdateEncoder.BLOCK_LENGTH, UpdateEncoder.TEMPLATE_ID);
+        putHeader(UPDATE_HEADER_WORD);
         final int blockOffset = positionOffset + HEADER_LENGTH_BYTES;
         buffer.putLong(blockOffset + UpdateEncoder.nodeIdEncodingOffset(), nodeId, ByteOrder.LITTLE_ENDIAN);
         buffer.putInt(blockOffset + UpdateEncoder.createRefEncodingOffset(), createRef, ByteOrder.LITTLE_ENDIAN);
         buffer.putShort(blockOffset + UpdateEncoder.typeIdEncodingOffset(), (short)type.typeId(), ByteOrder.LITTLE_ENDIAN);
         openGroup(blockOffset + UpdateEncoder.BLOCK_LENGTH, UpdateEncoder.FieldsEncoder.sbeBlockLength());
-        pendingKind = UPDATE;
-        pendingType = type;
+        openPending(UPDATE, type, 0);
         return ++recordCount;
     }
 
@@ -441,7 +487,7 @@ public final class RecordWriter
         closePending();
         final int lengthBytes = HEADER_LENGTH_BYTES + DeleteEncoder.BLOCK_LENGTH;
         ensureRemaining(lengthBytes, type.name());
-        putHeader(DeleteEncoder.BLOCK_LENGTH, DeleteEncoder.TEMPLATE_ID);
+        putHeader(DELETE_HEADER_WORD);
         final int blockOffset = positionOffset + HEADER_LENGTH_BYTES;
         buffer.putLong(blockOffset + DeleteEncoder.nodeIdEncodingOffset(), nodeId, ByteOrder.LITTLE_ENDIAN);
         buffer.putInt(blockOffset + DeleteEncoder.createRefEncodingOffset(), createRef, ByteOrder.LITTLE_ENDIAN);
@@ -455,7 +501,7 @@ public final class RecordWriter
         final TypeDefinition type, final long nodeId, final int createRef, final FieldDefinition field, final long delta)
     {
         checkType(type);
-        if (type.fieldById(field.fieldId()) != field)
+        if (!isFieldOf(fieldsByTypeId[type.typeId()], field))
         {
             throw new IllegalArgumentException("field " + field.name() + " is not a field of type " + type.name());
         }
@@ -467,7 +513,7 @@ public final class RecordWriter
         closePending();
         final int lengthBytes = HEADER_LENGTH_BYTES + IncrementEncoder.BLOCK_LENGTH;
         ensureRemaining(lengthBytes, type.name());
-        putHeader(IncrementEncoder.BLOCK_LENGTH, IncrementEncoder.TEMPLATE_ID);
+        putHeader(INCREMENT_HEADER_WORD);
         final int blockOffset = positionOffset + HEADER_LENGTH_BYTES;
         buffer.putLong(blockOffset + IncrementEncoder.nodeIdEncodingOffset(), nodeId, ByteOrder.LITTLE_ENDIAN);
         buffer.putLong(blockOffset + IncrementEncoder.deltaEncodingOffset(), delta, ByteOrder.LITTLE_ENDIAN);
@@ -479,6 +525,14 @@ public final class RecordWriter
         return ++recordCount;
     }
 
+    private void openPending(final int kind, final TypeDefinition type, final int tailBytes)
+    {
+        pendingKind = kind;
+        pendingType = type;
+        pendingFields = fieldsByTypeId[type.typeId()];
+        pendingTailBytes = tailBytes;
+    }
+
     private void clearRowScratch(final int rowLengthBytes)
     {
         // Rows are small: word stores beat a setMemory call (the scratch is 8-byte aligned and padded).
@@ -488,14 +542,21 @@ public final class RecordWriter
         }
     }
 
-    private void putHeader(final int blockLength, final int templateId)
+    /**
+     * The first 8 bytes of a message header (block length, template id, schema id, version), little-endian,
+     * as one word; the frame length after them is written when the record's length is known.
+     */
+    private static long headerWord(final int blockLength, final int templateId)
     {
-        headerEncoder.wrap(buffer, positionOffset)
-            .blockLength(blockLength)
-            .templateId(templateId)
-            .schemaId(RecordFraming.SCHEMA_ID)
-            .version(RecordFraming.SCHEMA_VERSION)
-            .frameLengthBytes(0);
+        return (blockLength & 0xFFFFL) << 8 * RecordFraming.BLOCK_LENGTH_OFFSET |
+            (templateId & 0xFFFFL) << 8 * RecordFraming.TEMPLATE_ID_OFFSET |
+            (RecordFraming.SCHEMA_ID & 0xFFFFL) << 8 * RecordFraming.SCHEMA_ID_OFFSET |
+            (RecordFraming.SCHEMA_VERSION & 0xFFFFL) << 8 * RecordFraming.VERSION_OFFSET;
+    }
+
+    private void putHeader(final long headerWord)
+    {
+        buffer.putLong(positionOffset + RecordFraming.BLOCK_LENGTH_OFFSET, headerWord, ByteOrder.LITTLE_ENDIAN);
     }
 
     private void openGroup(final int groupHeaderOffset, final int entryBlockLength)
@@ -542,16 +603,18 @@ public final class RecordWriter
     {
         if (lengthBytes > field.maxLengthBytes())
         {
-            throw new IllegalArgumentException("value of " + lengthBytes + " bytes is longer than the " +
-                field.maxLengthBytes() + " bytes field " + pendingType.name() + "." + field.name() + " allows");
+            throw valueTooLong(field, lengthBytes);
         }
         if (pendingEntryCount == MAX_ENTRIES_PER_RECORD)
         {
             throw new IllegalStateException("a record holds at most " + MAX_ENTRIES_PER_RECORD + " field values");
         }
-        final int entryLengthBytes = ENTRY_FIELD_ID_LENGTH_BYTES + VALUE_LENGTH_BYTES + lengthBytes;
-        ensureRemaining(entryLengthBytes + (pendingKind == CREATE ? VALUE_LENGTH_BYTES + pendingType.rowLengthBytes() : 0),
-            pendingType.name() + "." + field.name());
+        // The message is built only when the check fails: a concat per field was most of the encode cost.
+        final int neededBytes = ENTRY_FIELD_ID_LENGTH_BYTES + VALUE_LENGTH_BYTES + lengthBytes + pendingTailBytes;
+        if (neededBytes > limitOffset - positionOffset)
+        {
+            throw bufferFull(pendingType.name() + "." + field.name(), neededBytes);
+        }
         buffer.putShort(positionOffset, (short)field.fieldId(), ByteOrder.LITTLE_ENDIAN);
         buffer.putInt(positionOffset + ENTRY_FIELD_ID_LENGTH_BYTES, lengthBytes, ByteOrder.LITTLE_ENDIAN);
         final int valueOffset = positionOffset + ENTRY_FIELD_ID_LENGTH_BYTES + VALUE_LENGTH_BYTES;
@@ -578,6 +641,8 @@ public final class RecordWriter
             ByteOrder.LITTLE_ENDIAN);
         pendingKind = NONE;
         pendingType = null;
+        pendingFields = null;
+        pendingTailBytes = 0;
     }
 
     private void ensureRemaining(final int lengthBytes, final String what)
@@ -588,14 +653,67 @@ public final class RecordWriter
         }
         if (lengthBytes > limitOffset - positionOffset)
         {
-            throw new IllegalStateException("batch buffer full: " + what + " needs " + lengthBytes + " bytes, " +
-                (limitOffset - positionOffset) + " left of " + (limitOffset - startOffset));
+            throw bufferFull(what, lengthBytes);
         }
+    }
+
+    private IllegalStateException bufferFull(final String what, final int lengthBytes)
+    {
+        return new IllegalStateException("batch buffer full: " + what + " needs " + lengthBytes + " bytes, " +
+            (limitOffset - positionOffset) + " left of " + (limitOffset - startOffset));
+    }
+
+    private IllegalArgumentException valueTooLong(final FieldDefinition field, final int lengthBytes)
+    {
+        return new IllegalArgumentException("value of " + lengthBytes + " bytes is longer than the " +
+            field.maxLengthBytes() + " bytes field " + pendingType.name() + "." + field.name() + " allows");
+    }
+
+    /**
+     * Checked before the entry is opened, so a bad source leaves the record as it was.
+     */
+    private void checkSource(final FieldDefinition field, final DirectBuffer source, final int offset, final int lengthBytes)
+    {
+        if (offset < 0 || lengthBytes < 0 || (long)offset + lengthBytes > source.capacity())
+        {
+            throw new IllegalArgumentException("value [" + offset + ", +" + lengthBytes + ") for " + pendingType.name() +
+                "." + field.name() + " is outside the " + source.capacity() + "-byte source buffer");
+        }
+    }
+
+    /**
+     * @return the index of the first byte that is not ASCII, or -1; eight bytes a step.
+     */
+    private static int firstNonAscii(final DirectBuffer source, final int offset, final int lengthBytes)
+    {
+        int i = 0;
+        for (; i <= lengthBytes - 8; i += 8)
+        {
+            if ((source.getLong(offset + i) & 0x8080_8080_8080_8080L) != 0)
+            {
+                break;
+            }
+        }
+        for (; i < lengthBytes; i++)
+        {
+            if (source.getByte(offset + i) < 0)
+            {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    private static boolean isFieldOf(final FieldDefinition[] fields, final FieldDefinition field)
+    {
+        final int index = field.fieldId() - 1;
+        return index >= 0 && index < fields.length && fields[index] == field;
     }
 
     private void checkType(final TypeDefinition type)
     {
-        if (schema.typeById(type.typeId()) != type)
+        final int typeId = type.typeId();
+        if (typeId < 1 || typeId >= typesById.length || typesById[typeId] != type)
         {
             throw new IllegalArgumentException("type " + type.name() + " is not from schema " + schema.name());
         }
@@ -603,11 +721,12 @@ public final class RecordWriter
 
     private void checkField(final FieldDefinition field)
     {
-        if (pendingKind == NONE)
+        final FieldDefinition[] fields = pendingFields;
+        if (null == fields)
         {
             throw new IllegalStateException("no open Create or Update to set field " + field.name() + " on");
         }
-        if (pendingType.fieldById(field.fieldId()) != field)
+        if (!isFieldOf(fields, field))
         {
             throw new IllegalArgumentException("field " + field.name() + " is not a field of type " + pendingType.name());
         }

@@ -61,6 +61,8 @@ import java.util.regex.Pattern;
  *     <tr><td>archiveSegmentFileLength</td><td>{@value #ARCHIVE_SEGMENT_LENGTH_PROP}</td><td>128m</td></tr>
  *     <tr><td>archiveThreadingMode</td><td>{@value #ARCHIVE_THREADING_MODE_PROP}</td>
  *         <td>shared (also dedicated)</td></tr>
+ *     <tr><td>archiveOnDriverThread</td><td>{@value #ARCHIVE_ON_DRIVER_THREAD_PROP}</td>
+ *         <td>true: with shared threading for both, the archive and the driver run on one thread</td></tr>
  * </table>
  * Sizes accept a suffix k, m or g (binary: 4m = 4194304); booleans are {@code true} or {@code false}.
  * A malformed property value fails the constructor with an {@link IllegalArgumentException} naming it.
@@ -85,6 +87,7 @@ public final class DriverConfiguration
     public static final String SYNC_PROP = "spate.driver.sync";
     public static final String ARCHIVE_SEGMENT_LENGTH_PROP = "spate.driver.archive.segment.length";
     public static final String ARCHIVE_THREADING_MODE_PROP = "spate.driver.archive.threading.mode";
+    public static final String ARCHIVE_ON_DRIVER_THREAD_PROP = "spate.driver.archive.on.driver.thread";
 
     public static final ThreadingMode DEFAULT_THREADING_MODE = ThreadingMode.SHARED;
     /** The names {@link #parseThreadingMode} accepts. */
@@ -154,6 +157,7 @@ public final class DriverConfiguration
     private SyncLevel syncLevel;
     private long archiveSegmentFileLength;
     private ArchiveThreadingMode archiveThreadingMode;
+    private boolean archiveOnDriverThread;
 
     /**
      * Reads the defaults from the system properties (once; later changes to them are not seen).
@@ -167,7 +171,7 @@ public final class DriverConfiguration
         final String mode = System.getProperty(THREADING_MODE_PROP);
         threadingMode = isBlank(mode) ?
             DEFAULT_THREADING_MODE : parseThreadingMode("system property " + THREADING_MODE_PROP, mode);
-        idleStrategy = stringProperty(IDLE_STRATEGY_PROP, IdleStrategies.DEFAULT);
+        idleStrategy = stringProperty(IDLE_STRATEGY_PROP, PerformanceProfile.current().driverIdleStrategy());
         ipcTermBufferLength = termLengthProperty(IPC_TERM_LENGTH_PROP);
         publicationTermBufferLength = termLengthProperty(TERM_LENGTH_PROP);
         dirDeleteOnStart = optionalBooleanProperty(DIR_DELETE_ON_START_PROP);
@@ -186,6 +190,7 @@ public final class DriverConfiguration
         final String archiveMode = System.getProperty(ARCHIVE_THREADING_MODE_PROP);
         archiveThreadingMode = isBlank(archiveMode) ? DEFAULT_ARCHIVE_THREADING_MODE :
             parseArchiveThreadingMode("system property " + ARCHIVE_THREADING_MODE_PROP, archiveMode);
+        archiveOnDriverThread = booleanProperty(ARCHIVE_ON_DRIVER_THREAD_PROP, true);
     }
 
     /**
@@ -308,7 +313,8 @@ public final class DriverConfiguration
         final MediaDriver.Context context = new MediaDriver.Context()
             .aeronDirectoryName(aeronDirectoryName)
             .driverTimeoutMs(driverTimeoutMs)
-            .threadingMode(threadingMode)
+            // Sharing the archive's thread, the driver is an invoker its conductor drives (see SpateDriver).
+            .threadingMode(isArchiveOnDriverThread() ? ThreadingMode.INVOKER : threadingMode)
             .ipcTermBufferLength(ipcTermBufferLength)
             // Client batches of 100 records are 5-10 KB: with Aeron's default 1408-byte IPC MTU each
             // is split into fragments and reassembled (a copy) on the other side. IPC has no network
@@ -323,6 +329,11 @@ public final class DriverConfiguration
             .conductorBufferLength(CONDUCTOR_BUFFER_LENGTH)
             .toClientsBufferLength(TO_CLIENTS_BUFFER_LENGTH)
             .counterValuesBufferLength(COUNTER_VALUES_BUFFER_LENGTH)
+            // Aeron's async executor is a thread of its own, waking every millisecond, for name resolution of
+            // UDP endpoints: 5% of a loaded pipeline process's CPU samples here for nothing on IPC. Off unless
+            // Aeron's own property asks for it; then the conductor resolves names itself.
+            .asyncExecutorEnabled("true".equalsIgnoreCase(
+                System.getProperty(Configuration.ASYNC_EXECUTOR_ENABLED_PROP_NAME, "false").trim()))
             .printConfigurationOnStart(false);
         switch (threadingMode)
         {
@@ -382,7 +393,7 @@ public final class DriverConfiguration
             .replicationChannel(ArchiveSettings.REPLICATION_CHANNEL)
             .archiveClientContext(new AeronArchive.Context()
                 .controlResponseChannel(ArchiveSettings.REPLICATION_CHANNEL))
-            .threadingMode(archiveThreadingMode)
+            .threadingMode(isArchiveOnDriverThread() ? ArchiveThreadingMode.INVOKER : archiveThreadingMode)
             .idleStrategySupplier(() -> IdleStrategies.parse(idleStrategyName))
             .recorderIdleStrategySupplier(() -> IdleStrategies.parse(idleStrategyName))
             .replayerIdleStrategySupplier(() -> IdleStrategies.parse(idleStrategyName));
@@ -684,6 +695,34 @@ public final class DriverConfiguration
         return this;
     }
 
+    public boolean archiveOnDriverThread()
+    {
+        return archiveOnDriverThread;
+    }
+
+    /**
+     * @param archiveOnDriverThread true (the default): when the driver and the archive both use shared
+     *                              threading, one thread runs them both ({@link SpateDriver} runs the archive
+     *                              as an invoker whose conductor invokes the driver, as Aeron's
+     *                              {@code ArchivingMediaDriver} does in its invoker mode). On few cores this
+     *                              saves a thread's wake-ups on every recorded batch. Ignored otherwise.
+     * @return this.
+     */
+    public DriverConfiguration archiveOnDriverThread(final boolean archiveOnDriverThread)
+    {
+        this.archiveOnDriverThread = archiveOnDriverThread;
+        return this;
+    }
+
+    /**
+     * @return true when this configuration runs the driver and its archive on one thread.
+     */
+    public boolean isArchiveOnDriverThread()
+    {
+        return archiveOnDriverThread && null != archiveDir && ThreadingMode.SHARED == threadingMode &&
+            ArchiveThreadingMode.SHARED == archiveThreadingMode;
+    }
+
     /**
      * @return every setting on one line, derived ones included.
      */
@@ -709,6 +748,7 @@ public final class DriverConfiguration
             ", syncLevel=" + (null == syncLevel ? null : syncLevel.optionName()) +
             ", archiveSegmentFileLength=" + formatSize(archiveSegmentFileLength) +
             ", archiveThreadingMode=" + archiveThreadingMode +
+            ", archiveOnDriverThread=" + isArchiveOnDriverThread() +
             ", archiveId=" + archiveId() +
             '}';
     }

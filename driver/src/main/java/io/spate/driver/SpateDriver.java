@@ -14,6 +14,10 @@ import io.aeron.driver.status.SystemCounterDescriptor;
 import io.aeron.exceptions.DriverTimeoutException;
 import org.agrona.CloseHelper;
 import org.agrona.IoUtil;
+import org.agrona.concurrent.Agent;
+import org.agrona.concurrent.AgentInvoker;
+import org.agrona.concurrent.AgentRunner;
+import org.agrona.concurrent.AgentTerminationException;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.agrona.concurrent.status.AtomicCounter;
 
@@ -82,6 +86,8 @@ public final class SpateDriver implements AutoCloseable
     private final DriverConfiguration configuration;
     private final MediaDriver mediaDriver;
     private final Archive archive;
+    /** Runs the archive and, through its conductor, the driver: {@link DriverConfiguration#isArchiveOnDriverThread()}. */
+    private final AgentRunner archiveAndDriverRunner;
     private final Aeron archiveCounterClient;
     private final Path directory;
     private final AtomicBoolean closed = new AtomicBoolean();
@@ -90,12 +96,14 @@ public final class SpateDriver implements AutoCloseable
         final DriverConfiguration configuration,
         final MediaDriver mediaDriver,
         final Archive archive,
+        final AgentRunner archiveAndDriverRunner,
         final Aeron archiveCounterClient,
         final Path directory)
     {
         this.configuration = configuration;
         this.mediaDriver = mediaDriver;
         this.archive = archive;
+        this.archiveAndDriverRunner = archiveAndDriverRunner;
         this.archiveCounterClient = archiveCounterClient;
         this.directory = directory;
     }
@@ -167,14 +175,21 @@ public final class SpateDriver implements AutoCloseable
         }
         if (null == configuration.archiveDir())
         {
-            return new SpateDriver(configuration, mediaDriver, null, null, directory);
+            return new SpateDriver(configuration, mediaDriver, null, null, null, directory);
         }
 
         Archive archive = null;
+        AgentRunner runner = null;
         Aeron counterClient = null;
         try
         {
-            archive = launchArchive(configuration, context);
+            archive = launchArchive(configuration, context, mediaDriver);
+            if (configuration.isArchiveOnDriverThread())
+            {
+                runner = new AgentRunner(IdleStrategies.parse(configuration.idleStrategy()), context.errorHandler(),
+                    null, new ArchiveAndDriverAgent(archive.invoker()));
+                AgentRunner.startOnThread(runner);
+            }
             counterClient = Aeron.connect(new Aeron.Context()
                 .aeronDirectoryName(configuration.aeronDirectoryName())
                 .driverTimeoutMs(configuration.driverTimeoutMs())
@@ -183,7 +198,7 @@ public final class SpateDriver implements AutoCloseable
         }
         catch (final RuntimeException | Error ex)
         {
-            CloseHelper.quietCloseAll(counterClient, archive, mediaDriver);
+            CloseHelper.quietCloseAll(counterClient, runner, archive, mediaDriver);
             if (configuration.dirDeleteOnShutdown())
             {
                 try
@@ -202,7 +217,7 @@ public final class SpateDriver implements AutoCloseable
             throw new IllegalStateException("cannot start the archive in " + configuration.archiveDir() + ": " +
                 oneLine(ex.getMessage()), ex);
         }
-        return new SpateDriver(configuration, mediaDriver, archive, counterClient, directory);
+        return new SpateDriver(configuration, mediaDriver, archive, runner, counterClient, directory);
     }
 
     /**
@@ -210,7 +225,8 @@ public final class SpateDriver implements AutoCloseable
      * (the archive then refuses to start), cuts that fragment off ({@link ArchiveTailRepair}) and launches
      * again, once per file.
      */
-    private static Archive launchArchive(final DriverConfiguration configuration, final MediaDriver.Context context)
+    private static Archive launchArchive(
+        final DriverConfiguration configuration, final MediaDriver.Context context, final MediaDriver mediaDriver)
     {
         final java.util.Set<File> repaired = new java.util.HashSet<>();
         while (true)
@@ -219,6 +235,7 @@ public final class SpateDriver implements AutoCloseable
             {
                 // As ArchivingMediaDriver: the archive reports its errors to the driver's error log and counter.
                 return Archive.launch(configuration.toArchiveContext()
+                    .mediaDriverAgentInvoker(mediaDriver.sharedAgentInvoker())
                     .errorHandler(context.errorHandler())
                     .errorCounter(new AtomicCounter(context.countersValuesBuffer(), SystemCounterDescriptor.ERRORS.id())));
             }
@@ -310,9 +327,11 @@ public final class SpateDriver implements AutoCloseable
             return;
         }
 
-        // Reverse order of launch: the counter's client, the archive (it is a client of the driver), the driver.
+        // Reverse order of launch: the counter's client (while the driver still runs), the thread running the
+        // archive and driver, the archive (it is a client of the driver; closing, it invokes the driver itself), the driver.
         RuntimeException failure = null;
-        for (final AutoCloseable closeable : new AutoCloseable[]{ archiveCounterClient, archive, mediaDriver })
+        for (final AutoCloseable closeable : new AutoCloseable[]{
+            archiveCounterClient, archiveAndDriverRunner, archive, mediaDriver })
         {
             try
             {
@@ -597,5 +616,33 @@ public final class SpateDriver implements AutoCloseable
         }
         failure.addSuppressed(next);
         return failure;
+    }
+
+    /**
+     * The archive in invoker mode, its conductor invoking the driver's agent each duty cycle: one thread for
+     * driver, recorder, replayer and archive conductor.
+     */
+    static final class ArchiveAndDriverAgent implements Agent
+    {
+        private final AgentInvoker archiveInvoker;
+
+        ArchiveAndDriverAgent(final AgentInvoker archiveInvoker)
+        {
+            this.archiveInvoker = archiveInvoker;
+        }
+
+        public int doWork()
+        {
+            if (archiveInvoker.isClosed())
+            {
+                throw new AgentTerminationException("the archive closed");
+            }
+            return archiveInvoker.invoke();
+        }
+
+        public String roleName()
+        {
+            return "spate-driver-archive";
+        }
     }
 }

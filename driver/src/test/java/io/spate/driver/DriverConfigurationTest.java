@@ -448,11 +448,27 @@ class DriverConfigurationTest
             () -> assertFalse(context.recordingEventsEnabled()),
             () -> assertEquals("aeron:udp?endpoint=localhost:0", context.replicationChannel()),
             () -> assertEquals("aeron:udp?endpoint=localhost:0", context.archiveClientContext().controlResponseChannel()),
-            () -> assertEquals(ArchiveThreadingMode.SHARED, context.threadingMode()),
+            // Shared threading for both: the archive is an invoker on one thread with the driver (SpateDriver).
+            () -> assertEquals(ArchiveThreadingMode.INVOKER, context.threadingMode()),
+            () -> assertEquals(ThreadingMode.INVOKER, configuration.toMediaDriverContext().threadingMode()),
             () -> assertInstanceOf(SleepingIdleStrategy.class, context.idleStrategy()),
             () -> assertInstanceOf(SleepingIdleStrategy.class, context.recorderIdleStrategy()),
             () -> assertInstanceOf(SleepingIdleStrategy.class, context.replayerIdleStrategy()),
             () -> assertNotSame(context.idleStrategy(), context.idleStrategy()));
+
+        configuration.archiveOnDriverThread(false);
+        assertEquals(ArchiveThreadingMode.SHARED, configuration.toArchiveContext().threadingMode());
+        assertEquals(ThreadingMode.SHARED, configuration.toMediaDriverContext().threadingMode());
+        configuration.archiveOnDriverThread(true).archiveThreadingMode(ArchiveThreadingMode.DEDICATED);
+        assertEquals(ArchiveThreadingMode.DEDICATED, configuration.toArchiveContext().threadingMode());
+        assertEquals(ThreadingMode.SHARED, configuration.toMediaDriverContext().threadingMode());
+        configuration.archiveThreadingMode(ArchiveThreadingMode.SHARED).threadingMode(ThreadingMode.DEDICATED);
+        assertEquals(ArchiveThreadingMode.SHARED, configuration.toArchiveContext().threadingMode());
+        assertEquals(ThreadingMode.DEDICATED, configuration.toMediaDriverContext().threadingMode());
+        assertEquals(ThreadingMode.INVOKER, new DriverConfiguration().dataDir("/tmp/spate-context-data")
+            .toMediaDriverContext().threadingMode());
+        assertEquals(ThreadingMode.SHARED, new DriverConfiguration().toMediaDriverContext().threadingMode());
+        assertFalse(new DriverConfiguration().toMediaDriverContext().asyncExecutorEnabled());
 
         final IllegalStateException none = assertThrows(IllegalStateException.class,
             () -> new DriverConfiguration().toArchiveContext());

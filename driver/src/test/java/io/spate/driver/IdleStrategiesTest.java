@@ -68,4 +68,39 @@ class IdleStrategiesTest
         assertTrue(ex.getMessage().startsWith("unknown idle strategy '" + name + "'"), ex.getMessage());
         assertTrue(ex.getMessage().endsWith("valid names: backoff, sleeping, yielding, busy, noop"), ex.getMessage());
     }
+
+    @ParameterizedTest
+    @CsvSource({ "'', 1000000", "1000, 1000", "100000, 100000", "' 250000 ', 250000", "1000000000, 1000000000" })
+    void backoffMaxParkComesFromItsProperty(final String value, final long expectedNs)
+    {
+        System.setProperty(IdleStrategies.BACKOFF_MAX_PARK_PROP, value);
+        try
+        {
+            assertEquals(expectedNs, IdleStrategies.backoffMaxParkNs());
+            assertTrue(IdleStrategies.parse("backoff").toString().contains("maxParkPeriodNs=" + expectedNs),
+                IdleStrategies.parse("backoff").toString());
+        }
+        finally
+        {
+            System.clearProperty(IdleStrategies.BACKOFF_MAX_PARK_PROP);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = { "999", "0", "-5", "1000000001", "1ms", "x" })
+    void badBackoffMaxParkIsRefusedNamingTheProperty(final String value)
+    {
+        System.setProperty(IdleStrategies.BACKOFF_MAX_PARK_PROP, value);
+        try
+        {
+            final IllegalArgumentException ex = assertThrows(IllegalArgumentException.class,
+                () -> IdleStrategies.parse("backoff"));
+            assertEquals("system property spate.idle.backoff.max.park.ns must be 1000..1000000000 ns: " + value,
+                ex.getMessage());
+        }
+        finally
+        {
+            System.clearProperty(IdleStrategies.BACKOFF_MAX_PARK_PROP);
+        }
+    }
 }

@@ -3,6 +3,9 @@ package io.spate.perf;
 import io.spate.codec.DatabaseSchema;
 import io.spate.codec.RecordWriter;
 import io.spate.codec.TypeDefinition;
+import io.spate.wire.AckEncoder;
+import io.spate.wire.MessageHeaderEncoder;
+import io.spate.wire.RecordStatus;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.util.SplittableRandom;
@@ -27,6 +30,7 @@ final class EncodedBatches
     private final int[] offsets;
     private final int[] lengths;
     private final int recordsPerBatch;
+    private long createCount;
 
     EncodedBatches(final DatabaseSchema schema, final Shape shape, final int batchCount, final int recordsPerBatch,
         final long seed)
@@ -48,7 +52,11 @@ final class EncodedBatches
             {
                 switch (shape)
                 {
-                    case CREATES -> createUser(writer, user, random);
+                    case CREATES ->
+                    {
+                        createUser(writer, user, random);
+                        createCount++;
+                    }
                     case UPDATES ->
                     {
                         writer.update(counter, 1 + random.nextInt(1000));
@@ -61,6 +69,7 @@ final class EncodedBatches
                         if (dice < 70 || type != counter && type != user)
                         {
                             writer.create(type);
+                            createCount++;
                         }
                         else if (dice < 85)
                         {
@@ -112,5 +121,70 @@ final class EncodedBatches
     int recordsPerBatch()
     {
         return recordsPerBatch;
+    }
+
+    /**
+     * @return the longest batch, in bytes.
+     */
+    int maxLengthBytes()
+    {
+        int max = 0;
+        for (final int length : lengths)
+        {
+            max = Math.max(max, length);
+        }
+        return max;
+    }
+
+    /**
+     * @return the mean encoded length of a batch, in bytes.
+     */
+    int meanLengthBytes()
+    {
+        long total = 0;
+        for (final int length : lengths)
+        {
+            total += length;
+        }
+        return (int)Math.round((double)total / lengths.length);
+    }
+
+    /**
+     * @return the length of the Ack the pipeline answers a batch of this shape with when every record
+     * applies: its mean number of creates, rounded, each a created id.
+     */
+    int ackLengthBytes()
+    {
+        return ackLengthBytes((int)Math.round((double)createCount / offsets.length));
+    }
+
+    /**
+     * The length of an Ack as AckWriter encodes it (header, fixed block, the createdIds group, an empty
+     * errors group), computed by encoding one.
+     *
+     * @param createdCount created ids it carries.
+     * @return its length in bytes, the message header included.
+     */
+    static int ackLengthBytes(final int createdCount)
+    {
+        if (createdCount < 0)
+        {
+            throw new IllegalArgumentException("createdCount must not be negative: " + createdCount);
+        }
+        final int capacityBytes = MessageHeaderEncoder.ENCODED_LENGTH + AckEncoder.BLOCK_LENGTH + 2 * 8 +
+            createdCount * AckEncoder.CreatedIdsEncoder.sbeBlockLength();
+        final AckEncoder encoder = new AckEncoder();
+        encoder.wrapAndApplyHeader(new UnsafeBuffer(new byte[capacityBytes]), 0, new MessageHeaderEncoder())
+            .sessionId(1)
+            .correlationId(1)
+            .recordCount(createdCount)
+            .status(RecordStatus.OK);
+        final AckEncoder.CreatedIdsEncoder ids = encoder.createdIdsCount(createdCount);
+        for (int i = 0; i < createdCount; i++)
+        {
+            ids.next().nodeId(i + 1).recordIndex(i);
+        }
+        encoder.errorsCount(0);
+        return MessageHeaderEncoder.ENCODED_LENGTH + encoder.encodedLength();
     }
 }

@@ -9,6 +9,7 @@ import io.spate.codec.TypeDefinition;
 import io.spate.driver.DriverConfiguration;
 import io.spate.driver.SyncLevel;
 import io.spate.driver.IdleStrategies;
+import io.spate.driver.PerformanceProfile;
 import io.spate.driver.SpateDriver;
 import io.spate.pipeline.Pipeline;
 import io.spate.pipeline.PipelineConfiguration;
@@ -75,6 +76,9 @@ public final class PipelineMain
         "                         With --embedded-driver this sets the archive's sync (default: none)",
         "  --snapshot-bytes SIZE  a snapshot after this many log bytes, suffix k, m or g (default: 1g)",
         "  --snapshot-ms N        and after this long when the log grew at all; 0: by bytes only (default: 600000)",
+        "  --profile NAME         default (agents back off: spin, yield, park; for few cores) or low-latency",
+        "                         (the conductor and workers busy-spin: a core each); an idle strategy",
+        "                         property still wins (default: " + PerformanceProfile.PROFILE_PROP + ", else default)",
         "  --drain-timeout-ms N   how long a stop waits for in-flight batches, 1.." + CliSupport.MAX_TIMEOUT_MS +
             " (default " + DEFAULT_DRAIN_TIMEOUT_MS + ")",
         "  --help                 print this help and exit",
@@ -84,7 +88,7 @@ public final class PipelineMain
 
     private static final Set<String> VALUE_OPTIONS = Set.of("--schema", "--dir", "--workers", "--buffer-bytes",
         "--ingress", "--ingress-stream", "--drain-timeout-ms", "--auth-secret-file", "--data", "--sync",
-        "--snapshot-bytes", "--snapshot-ms");
+        "--snapshot-bytes", "--snapshot-ms", "--profile");
     private static final Set<String> FLAG_OPTIONS = Set.of("--embedded-driver");
 
     /** Whole-number properties PipelineConfiguration reads with Integer.getInteger, which ignores a malformed value. */
@@ -190,6 +194,19 @@ public final class PipelineMain
         {
             CliSupport.longProperty(property, 0, Integer.MIN_VALUE, Integer.MAX_VALUE);
         }
+        if (options.has("--profile"))
+        {
+            final String profile = options.get("--profile", null);
+            try
+            {
+                System.setProperty(PerformanceProfile.PROFILE_PROP, PerformanceProfile.parse(profile).profileName());
+            }
+            catch (final IllegalArgumentException ex)
+            {
+                throw new UsageException("--profile must be default or low-latency: " + profile, false);
+            }
+        }
+        checkNameProperty(PerformanceProfile.PROFILE_PROP, List.of("default", "low-latency"));
         checkNameProperty(PipelineConfiguration.THREADING_MODE_PROP, List.of("shared", "dedicated"));
         checkNameProperty(PipelineConfiguration.CONDUCTOR_IDLE_PROP, IdleStrategies.NAMES);
         checkNameProperty(PipelineConfiguration.WORKER_IDLE_PROP, IdleStrategies.NAMES);

@@ -11,6 +11,7 @@ import io.spate.codec.FieldDefinition;
 import io.spate.codec.TypeDefinition;
 import io.spate.driver.DriverConfiguration;
 import io.spate.driver.IdleStrategies;
+import io.spate.driver.PerformanceProfile;
 import io.spate.driver.SpateDriver;
 import io.spate.pipeline.PipelineConfiguration;
 import io.spate.wire.AckDecoder;
@@ -18,6 +19,7 @@ import io.spate.wire.RecordStatus;
 import org.HdrHistogram.Histogram;
 import org.agrona.CloseHelper;
 import org.agrona.concurrent.IdleStrategy;
+import org.agrona.concurrent.UnsafeBuffer;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -77,6 +79,8 @@ public final class ProduceMain
     static final long DISCONNECTED_LIMIT_NS = TimeUnit.SECONDS.toNanos(1);
     static final String DEFAULT_OPS = "create:70,update:15,increment:10,delete:5";
     static final int MAX_WEIGHT = 1_000_000;
+    /** Most created ids a type's list is sized for up front (128 MiB); it grows past that if it must. */
+    static final int MAX_PRESIZED_IDS = 1 << 24;
 
     static final int CREATE = 0;
     static final int UPDATE = 1;
@@ -115,22 +119,28 @@ public final class ProduceMain
         "  --client-id ID           client id, non-zero (default: random)",
         "  --timeout-ms N           how long to wait for acks at the end, and for back pressure to ease,",
         "                           1.." + CliSupport.MAX_TIMEOUT_MS + " (default " + DEFAULT_TIMEOUT_MS + ")",
+        "  --warmup-records N       first send N records more, the same way, unmeasured (JIT warm-up of this",
+        "                           process); records/s, latency and the histogram file count --records only (default 0)",
         "  --histogram-file FILE    also write the ack latency histogram (ns) there, HdrHistogram log format",
         "  --secret-file FILE       send this file's bytes (without a trailing newline) as credentials, for a",
         "                           pipeline started with --auth-secret-file (default: none)",
         "  --help                   print this help and exit",
         "Prints 'produce: sent=.. producer_acked=.. producer_failed=.. records/s=..' each second and a summary line",
         "'produce: records=.. producer_acked=.. producer_failed=.. producer_unacked=.. records/s=.. ack_p50_us=..",
-        "ack_p99_us=.. ack_p99.9_us=.. ack_max_us=.. producer_created=.. producer_deleted=.. producer_live Type=..',",
-        "types in the schema's order, plain digits. The producer_ tallies are what this producer saw in its",
-        "acks, not the store's counts (bin/spate count TYPE reads those). When any record failed, one more line:",
+        "ack_p99_us=.. ack_p99.9_us=.. ack_max_us=.. producer_created=.. producer_deleted=..",
+        "alloc_bytes_per_record=.. producer_live Type=..', types in the schema's order, plain digits.",
+        "alloc_bytes_per_record: bytes the producing thread allocated (the JVM's per-thread counter) from when",
+        "half the records were sent until the last was sent, per record sent meanwhile, 3 decimals (the whole",
+        "run when that window holds no batch; -1.000 when the JVM cannot count); 0.000 in steady state.",
+        "The producer_ tallies are what this producer saw in its acks, not the store's counts (bin/spate count",
+        "TYPE reads those). When any record failed, one more line:",
         "'produce: failed records by status: TYPE_FULL=40 ...' (statuses in the wire schema's order), exit 1.",
         "Exit status: 0 every record acked and applied; 1 a record failed, records lost or unacked, or it failed",
         "(schema file unreadable or invalid, no media driver, no pipeline), one line; 2 bad option or bad value",
         "of a flag or system property, one line naming it.");
 
     private static final Set<String> VALUE_OPTIONS = Set.of("--schema", "--dir", "--channel", "--stream",
-        "--response-channel", "--records", "--rate", "--batch-size", "--types", "--ops", "--seed", "--client-id",
+        "--response-channel", "--records", "--warmup-records", "--rate", "--batch-size", "--types", "--ops", "--seed", "--client-id",
         "--timeout-ms", "--histogram-file", "--secret-file");
     private static final Set<String> FLAG_OPTIONS = Set.of("--embedded-driver");
 
@@ -143,6 +153,9 @@ public final class ProduceMain
     private final int streamId;
     private final String responseChannel;
     private final long records;
+    private final long warmupRecords;
+    /** False while warming up: nothing is measured. */
+    private boolean measuring;
     private final long rate;
     private final int batchSize;
     private final TypePlan[] types;
@@ -173,8 +186,14 @@ public final class ProduceMain
     private final int[] slotRecords;
     private final int[] recordMeta;
     private final boolean[] failedScratch;
-    private final StringBuilder text = new StringBuilder(64);
-    private final IdleStrategy idle = IdleStrategies.parse("backoff");
+    /** 'p' and the record's sequence number as ASCII digits, rewritten per string value (no String made). */
+    private final UnsafeBuffer asciiValue = new UnsafeBuffer(new byte[MAX_STRING_CHARS]);
+    /** Whether an update, increment or delete may name a created node: else no id is kept. */
+    private final boolean keepCreatedIds;
+    /** How blocking waits wait: the profile's ({@value PerformanceProfile#PROFILE_PROP}) agent idle strategy. */
+    private final IdleStrategy idle = IdleStrategies.parse(PerformanceProfile.current().agentIdleStrategy());
+    /** low-latency profile: wait for the next send time spinning, never parked. */
+    private final boolean spinWhileWaiting = PerformanceProfile.current() == PerformanceProfile.LOW_LATENCY;
     private SpateClient client;
     private long nextCorrelationId = 1;
     private long recordSeq;
@@ -189,6 +208,13 @@ public final class ProduceMain
     private long lastProgressNs;
     private long lastProgressAcked;
     private volatile String aeronError;
+    /** Allocation counter of this (the producing) thread; -1 when the JVM has none. */
+    private com.sun.management.ThreadMXBean threadBean;
+    private long allocStartBytes = -1;
+    private long allocStartRecords;
+    private long allocWindowStartBytes = -1;
+    private long allocWindowStartRecords;
+    private double allocBytesPerRecord = -1;
 
     /** A type to write, with its fields sorted for the operations. */
     /**
@@ -234,7 +260,8 @@ public final class ProduceMain
         final FieldDefinition[] fields;
         final FieldDefinition[] numericFields;
         final byte[][] bytesValues;
-        final LongList live = new LongList();
+        /** Ids this producer may name, when its ops name any; sized once the op mix is known. */
+        LongList live = new LongList(0);
         long created;
         long deleted;
 
@@ -257,8 +284,13 @@ public final class ProduceMain
     /** Ids of live nodes, with O(1) random removal. */
     static final class LongList
     {
-        private long[] values = new long[64];
+        private long[] values;
         private int size;
+
+        LongList(final int initialCapacity)
+        {
+            values = new long[Math.max(64, initialCapacity)];
+        }
 
         void add(final long value)
         {
@@ -303,6 +335,7 @@ public final class ProduceMain
             PipelineConfiguration.DEFAULT_INGRESS_STREAM_ID, Integer.MIN_VALUE, Integer.MAX_VALUE);
         responseChannel = options.getChannel("--response-channel", "aeron:ipc");
         records = options.getLong("--records", DEFAULT_RECORDS, 1, Long.MAX_VALUE / 2);
+        warmupRecords = options.getLong("--warmup-records", 0, 0, Long.MAX_VALUE / 2);
         rate = options.getLong("--rate", 0, 0, MAX_RATE);
         batchSize = options.getInt("--batch-size", DEFAULT_BATCH_SIZE, 1, MAX_BATCH_SIZE);
         seed = options.has("--seed") ?
@@ -378,6 +411,20 @@ public final class ProduceMain
         if (typeWeightTotal <= 0)
         {
             throw new UsageException("--types weights must not all be 0: " + typesOption, false);
+        }
+        // Created ids are kept only for ops that name them; then sized for the creates the mix expects
+        // (bounded by the type's capacity), so the list does not grow while records are sent.
+        keepCreatedIds = opWeights[UPDATE] + opWeights[INCREMENT] + opWeights[DELETE] > 0;
+        if (keepCreatedIds)
+        {
+            for (int i = 0; i < types.length; i++)
+            {
+                final double expectedCreates = (double)records * opWeights[CREATE] / opWeightTotal *
+                    typeWeights[i] / typeWeightTotal;
+                final long capacity = Math.min(Math.min(types[i].type.maxNodes(), records),
+                    (long)(expectedCreates * 1.25) + 1024);
+                types[i].live = new LongList((int)Math.min(capacity, MAX_PRESIZED_IDS));
+            }
         }
 
         random = new SplittableRandom(seed);
@@ -594,7 +641,7 @@ public final class ProduceMain
         }
         return "schema=" + schema.name() + " dir=" + directory + (embeddedDriver ? " (embedded driver)" : "") +
             " channel=" + channel + " stream=" + streamId + " response=" + responseChannel + " records=" + records +
-            " rate=" + (rate == 0 ? "max" : rate + "/s") + " batch=" + batchSize + " types=" + typeList +
+            (warmupRecords > 0 ? " warmup_records=" + warmupRecords : "") + " rate=" + (rate == 0 ? "max" : rate + "/s") + " batch=" + batchSize + " types=" + typeList +
             " ops=" + opList + " seed=" + seed + " client=" + (clientId == 0 ? "random" : Long.toString(clientId)) +
             " timeout_ms=" + timeoutMs;
     }
@@ -614,60 +661,39 @@ public final class ProduceMain
     private int loop(final PrintStream out, final PrintStream err, final BooleanSupplier stopRequested)
     {
         final long intervalNs = rate > 0 ? Math.max(1, Math.round(batchSize * 1e9 / rate)) : 0;
-        startNs = System.nanoTime();
-        lastProgressNs = startNs;
         String failure = null;
         boolean stopped = false;
         try
         {
-            long batchIndex = 0;
-            while (sentRecords < records)
+            if (warmupRecords > 0)
             {
-                final long correlationId = nextCorrelationId;
-                final int slot = (int)(correlationId & ringMask);
-                if (!awaitRoom(slot, out, stopRequested))
+                out.println(PREFIX + "warm-up: " + warmupRecords + " records, not measured");
+                startNs = System.nanoTime();
+                lastProgressNs = startNs;
+                stopped = !sendUpTo(warmupRecords, intervalNs, out, stopRequested);
+                failure = stopped ? null : awaitAllAcks(out, timeoutMs);
+                if (null != failure || stopped || stopRequested.getAsBoolean())
                 {
-                    stopped = true;
-                    break;
+                    throw new WarmUpEnded(null != failure ? "warm-up: " + failure : null);
                 }
-                final int count = (int)Math.min(batchSize, records - sentRecords);
-                long intendedNs = 0;
-                if (intervalNs > 0)
-                {
-                    intendedNs = startNs + batchIndex * intervalNs;
-                    if (!awaitTime(intendedNs, out, stopRequested))
-                    {
-                        stopped = true;
-                        break;
-                    }
-                }
-                writeBatch(slot, count);
-                final long sendNs = System.nanoTime();
-                final long sent = send(out, stopRequested);
-                if (sent == SpateClient.BACK_PRESSURED)
-                {
-                    stopped = true;
-                    break;
-                }
-                if (sent != correlationId)
-                {
-                    throw new IllegalStateException("the client sent batch " + sent + ", expected " + correlationId);
-                }
-                slotBusy[slot] = true;
-                slotCorrelationId[slot] = correlationId;
-                slotStartNs[slot] = intervalNs > 0 ? intendedNs : sendNs;
-                slotRecords[slot] = count;
-                nextCorrelationId++;
-                sentRecords += count;
-                batchIndex++;
-                client.poll();
-                progress(out, System.nanoTime());
+                forgetWarmUp();
             }
+            measuring = true;
+            startAllocationCount();
+            startNs = System.nanoTime();
+            lastProgressNs = startNs;
+            stopped = !sendUpTo(records, intervalNs, out, stopRequested);
+            endAllocationCount();
             if (stopRequested.getAsBoolean())
             {
                 stopped = true;
             }
             failure = awaitAllAcks(out, stopped ? Math.min(timeoutMs, 2_000) : timeoutMs);
+        }
+        catch (final WarmUpEnded ex)
+        {
+            failure = ex.getMessage();
+            stopped = null == failure;
         }
         catch (final SpateClientException ex)
         {
@@ -695,6 +721,119 @@ public final class ProduceMain
         writeHistogram();
         return null == failure && !stopped && sentRecords == records && ackedRecords == sentRecords &&
             0 == errorRecords ? CliSupport.EXIT_OK : CliSupport.EXIT_FAILURE;
+    }
+
+    /**
+     * Sends batches until {@code targetRecords} are sent, on the schedule of the rate.
+     *
+     * @return false when a stop was requested.
+     */
+    private boolean sendUpTo(
+        final long targetRecords, final long intervalNs, final PrintStream out, final BooleanSupplier stopRequested)
+    {
+        long batchIndex = 0;
+        while (sentRecords < targetRecords)
+        {
+
+            final long correlationId = nextCorrelationId;
+            final int slot = (int)(correlationId & ringMask);
+            if (!awaitRoom(slot, out, stopRequested))
+            {
+                return false;
+            }
+            final int count = (int)Math.min(batchSize, targetRecords - sentRecords);
+            long intendedNs = 0;
+            if (intervalNs > 0)
+            {
+                intendedNs = startNs + batchIndex * intervalNs;
+                if (!awaitTime(intendedNs, out, stopRequested))
+                {
+                    return false;
+                }
+            }
+            writeBatch(slot, count);
+            final long sendNs = System.nanoTime();
+            final long sent = send(out, stopRequested);
+            if (sent == SpateClient.BACK_PRESSURED)
+            {
+                return false;
+            }
+            if (sent != correlationId)
+            {
+                throw new IllegalStateException("the client sent batch " + sent + ", expected " + correlationId);
+            }
+            slotBusy[slot] = true;
+            slotCorrelationId[slot] = correlationId;
+            slotStartNs[slot] = intervalNs > 0 ? intendedNs : sendNs;
+            slotRecords[slot] = count;
+            nextCorrelationId++;
+            sentRecords += count;
+            batchIndex++;
+            if (measuring && allocWindowStartBytes < 0 && sentRecords >= records / 2 && sentRecords < records)
+            {
+                allocWindowStartBytes = allocatedBytes();
+                allocWindowStartRecords = sentRecords;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * After the warm-up's every ack: the measured run starts from nothing (the nodes the warm-up created
+     * stay known, for updates, increments and deletes).
+     */
+    private void forgetWarmUp()
+    {
+        latencyNs.reset();
+        intervalLatencyNs.reset();
+        sentRecords = 0;
+        ackedRecords = 0;
+        lastAckNs = 0;
+        lastProgressAcked = 0;
+    }
+
+    /** The warm-up failed (message) or was stopped (no message). */
+    private static final class WarmUpEnded extends RuntimeException
+    {
+        private static final long serialVersionUID = 1L;
+
+        WarmUpEnded(final String message)
+        {
+            super(message, null, false, false);
+        }
+    }
+
+    private void startAllocationCount()
+    {
+        if (java.lang.management.ManagementFactory.getThreadMXBean() instanceof
+            final com.sun.management.ThreadMXBean bean && bean.isThreadAllocatedMemorySupported() &&
+            bean.isThreadAllocatedMemoryEnabled())
+        {
+            threadBean = bean;
+            allocStartBytes = allocatedBytes();
+            allocStartRecords = sentRecords;
+        }
+    }
+
+    /**
+     * Ends the steady-state window (from half the records sent to the last); the whole run when it holds none.
+     */
+    private void endAllocationCount()
+    {
+        if (null == threadBean)
+        {
+            return;
+        }
+        final long endBytes = allocatedBytes();
+        final boolean windowHasRecords = allocWindowStartBytes >= 0 && sentRecords > allocWindowStartRecords;
+        final long startBytes = windowHasRecords ? allocWindowStartBytes : allocStartBytes;
+        final long windowRecords = sentRecords - (windowHasRecords ? allocWindowStartRecords : allocStartRecords);
+        allocBytesPerRecord = windowRecords > 0 ? (double)(endBytes - startBytes) / windowRecords : 0.0;
+    }
+
+    private long allocatedBytes()
+    {
+        return threadBean.getCurrentThreadAllocatedBytes();
     }
 
     /**
@@ -766,7 +905,7 @@ public final class ProduceMain
             {
                 continue;
             }
-            if (remainingNs > 150_000)
+            if (remainingNs > 150_000 && !spinWhileWaiting)
             {
                 // Short parks: an ack that arrives while we wait is seen within ~50 µs, so the
                 // measured latency is the pipeline's, not this loop's sleep.
@@ -940,10 +1079,10 @@ public final class ProduceMain
             case BOOL -> client.setBoolean(field, random.nextBoolean());
             case STRING ->
             {
-                text.setLength(0);
-                text.append('p').append(recordSeq); // at most MAX_STRING_CHARS
-                text.setLength(Math.min(text.length(), field.maxLengthBytes()));
-                client.setString(field, text);
+                // 'p' and the digits (at most MAX_STRING_CHARS), cut to the field's maxBytes; no String made.
+                asciiValue.putByte(0, (byte)'p');
+                final int lengthBytes = 1 + asciiValue.putNaturalLongAscii(1, recordSeq);
+                client.setStringAscii(field, asciiValue, 0, Math.min(lengthBytes, field.maxLengthBytes()));
             }
             case BYTES ->
             {
@@ -1014,7 +1153,10 @@ public final class ProduceMain
             if (index < count)
             {
                 final TypePlan plan = types[recordMeta[base + (int)index] & TYPE_MASK];
-                plan.live.add(created.nodeId());
+                if (keepCreatedIds)
+                {
+                    plan.live.add(created.nodeId());
+                }
                 plan.created++;
             }
         }
@@ -1082,11 +1224,11 @@ public final class ProduceMain
         return String.format(Locale.ROOT,
             "%srecords=%d producer_acked=%d producer_failed=%d producer_unacked=%d records/s=%.0f ack_p50_us=%.1f " +
             "ack_p99_us=%.1f ack_p99.9_us=%.1f ack_max_us=%.1f producer_created=%d producer_deleted=%d%s " +
-            "producer_live%s",
+            "alloc_bytes_per_record=%.3f producer_live%s",
             PREFIX, sentRecords, ackedRecords, errorRecords, sentRecords - ackedRecords, ackedRecords / seconds,
             latencyNs.getValueAtPercentile(50) / 1e3, latencyNs.getValueAtPercentile(99) / 1e3,
             latencyNs.getValueAtPercentile(99.9) / 1e3, latencyNs.getMaxValue() / 1e3,
-            created, deleted, unexpectedAcks > 0 ? " unexpected_acks=" + unexpectedAcks : "", live);
+            created, deleted, unexpectedAcks > 0 ? " unexpected_acks=" + unexpectedAcks : "", allocBytesPerRecord, live);
     }
 
     /**
@@ -1111,7 +1253,7 @@ public final class ProduceMain
      */
     private void logInterval()
     {
-        if (null == histogramFile)
+        if (null == histogramFile || !measuring)
         {
             return;
         }

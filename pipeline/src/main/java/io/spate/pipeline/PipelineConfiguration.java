@@ -1,6 +1,7 @@
 package io.spate.pipeline;
 
 import io.spate.driver.IdleStrategies;
+import io.spate.driver.PerformanceProfile;
 
 import io.spate.client.SpateClient;
 import io.spate.codec.DatabaseSchema;
@@ -70,8 +71,10 @@ public final class PipelineConfiguration
     private int maxBatchBytes = intProperty(MAX_BATCH_BYTES_PROP, 256 << 10);
     private int maxRecordsPerBatch = intProperty(MAX_RECORDS_PER_BATCH_PROP, 8192);
     private int maxInFlightBatches = intProperty(MAX_IN_FLIGHT_BATCHES_PROP, 256);
-    private String conductorIdleStrategy = System.getProperty(CONDUCTOR_IDLE_PROP, "backoff");
-    private String workerIdleStrategy = System.getProperty(WORKER_IDLE_PROP, "backoff");
+    /** {@value io.spate.driver.PerformanceProfile#PROFILE_PROP}: the idle strategies' defaults. */
+    private final PerformanceProfile profile = PerformanceProfile.current();
+    private String conductorIdleStrategy = System.getProperty(CONDUCTOR_IDLE_PROP, profile.agentIdleStrategy());
+    private String workerIdleStrategy = System.getProperty(WORKER_IDLE_PROP, profile.agentIdleStrategy());
     private long sessionTimeoutMs = longProperty(SESSION_TIMEOUT_MS_PROP, 10_000);
     private int sessionBacklogBytes = intProperty(SESSION_BACKLOG_BYTES_PROP, 8 << 20);
     private long workerStallTimeoutMs = longProperty(WORKER_STALL_TIMEOUT_MS_PROP, 5_000);
@@ -654,6 +657,7 @@ public final class PipelineConfiguration
             ", maxInFlightBatches=" + maxInFlightBatches +
             ", dispatchStreamIdBase=" + dispatchStreamIdBase +
             ", appliedStreamId=" + appliedStreamId +
+            ", profile=" + profile.profileName() +
             ", conductorIdle=" + conductorIdleStrategy +
             ", workerIdle=" + workerIdleStrategy +
             ", threading=" + threadingMode +

@@ -107,6 +107,7 @@ class CliOptionsTest
     {
         return Stream.of(
             Arguments.of("pipeline", "--workers 0", "pipeline: --workers must be 1..64: 0"),
+            Arguments.of("pipeline", "--profile fast", "pipeline: --profile must be default or low-latency: fast"),
             Arguments.of("pipeline", "--workers abc", "pipeline: --workers needs a whole number: abc"),
             Arguments.of("pipeline", "--workers 65", "pipeline: --workers must be 1..64: 65"),
             Arguments.of("pipeline", "--buffer-bytes 1000", "pipeline: --buffer-bytes must be 262144..1073741824 " +
@@ -122,6 +123,8 @@ class CliOptionsTest
                 "--data DIR (see --help)"),
             Arguments.of("produce", "--records 0", "produce: --records must be at least 1: 0"),
             Arguments.of("produce", "--records many", "produce: --records needs a whole number: many"),
+            Arguments.of("produce", "--warmup-records -1", "produce: --warmup-records must be at least 0: -1"),
+            Arguments.of("produce", "--warmup-records 1k", "produce: --warmup-records needs a whole number: 1k"),
             Arguments.of("produce", "--rate -1", "produce: --rate must be 0..1000000000: -1"),
             Arguments.of("produce", "--batch-size 0", "produce: --batch-size must be 1..8192: 0"),
             Arguments.of("produce", "--stream 1.5", "produce: --stream needs a whole number: 1.5"),
