@@ -430,7 +430,8 @@ class DriverConfigurationTest
             .dataDir("/tmp/spate-context-data")
             .syncLevel(syncLevel)
             .archiveSegmentFileLength(64 << 20)
-            .idleStrategy("sleeping");
+            .idleStrategy("sleeping")
+            .archiveOnDriverThread(true);
         final Archive.Context context = configuration.toArchiveContext();
 
         assertAll(
@@ -465,8 +466,10 @@ class DriverConfigurationTest
         configuration.archiveThreadingMode(ArchiveThreadingMode.SHARED).threadingMode(ThreadingMode.DEDICATED);
         assertEquals(ArchiveThreadingMode.SHARED, configuration.toArchiveContext().threadingMode());
         assertEquals(ThreadingMode.DEDICATED, configuration.toMediaDriverContext().threadingMode());
-        assertEquals(ThreadingMode.INVOKER, new DriverConfiguration().dataDir("/tmp/spate-context-data")
+        assertEquals(ThreadingMode.SHARED, new DriverConfiguration().dataDir("/tmp/spate-context-data")
             .toMediaDriverContext().threadingMode());
+        assertEquals(ThreadingMode.INVOKER, new DriverConfiguration().dataDir("/tmp/spate-context-data")
+            .archiveOnDriverThread(true).toMediaDriverContext().threadingMode());
         assertEquals(ThreadingMode.SHARED, new DriverConfiguration().toMediaDriverContext().threadingMode());
         assertFalse(new DriverConfiguration().toMediaDriverContext().asyncExecutorEnabled());
 

@@ -10,7 +10,7 @@ import org.agrona.concurrent.status.CountersReader;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.CsvSource;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -37,15 +37,17 @@ class SpateDriverArchiveTest
     @TempDir
     Path tempDir;
 
-    @ParameterizedTest
-    @EnumSource(SyncLevel.class)
-    void recordsAnIpcPublicationAndPublishesItsSyncLevel(final SyncLevel syncLevel) throws IOException
+    @ParameterizedTest(name = "sync {0}, archive on the driver's thread {1}")
+    @CsvSource({ "NONE, false", "DATA, false", "NONE, true", "DATA, true" })
+    void recordsAnIpcPublicationAndPublishesItsSyncLevel(final SyncLevel syncLevel, final boolean archiveOnDriverThread)
+        throws IOException
     {
         final Path data = tempDir.resolve("data");
         final DriverConfiguration configuration = testConfiguration(tempDir)
             .dataDir(data.toString())
             .syncLevel(syncLevel)
-            .archiveSegmentFileLength(256 * 1024);
+            .archiveSegmentFileLength(256 * 1024)
+            .archiveOnDriverThread(archiveOnDriverThread);
         final Path directory;
         try (SpateDriver driver = SpateDriver.launchEmbedded(configuration);
             Aeron aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(driver.aeronDirectoryName()));

@@ -58,7 +58,14 @@ public final class Bench
     /** ...or after this many. */
     private static final int CEILING_WARMUP_RUNS_MAX = 5;
     /** Records per pipeline throughput run (after the 100,000-record warm-up producer); the same in --quick. */
-    private static final long THROUGHPUT_RECORDS = 2_000_000;
+    private static final long THROUGHPUT_RECORDS = 5_000_000;
+    /**
+     * Records the warm-up producer sends at full speed before each pipeline run: with 100,000 the pipeline's
+     * C2 compiler still took half of its process's CPU samples during the measured run (bin/spate profile).
+     */
+    private static final long PIPELINE_WARMUP_RECORDS = 1_000_000;
+    /** The measured producer's own warm-up at full speed (its JVM is fresh), whatever the rate measured after it. */
+    private static final long PRODUCER_WARMUP_RECORDS = 1_000_000;
     /** A latency row whose achieved rate is below this share of the offered one is not sustained. */
     private static final double SUSTAINED_SHARE = 0.95;
     private static final double GOAL_RATIO_TO_CEILING = 0.5;
@@ -599,10 +606,10 @@ public final class Bench
             }
             driver = SpateDriver.launchEmbedded(driverConfiguration);
             aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(driver.aeronDirectoryName()));
-            // The measured producer warms its own JIT first (a fresh JVM stalls for its first seconds): 3 s at the
-            // offered rate, or 200,000 records at full speed; unmeasured, on the same schedule.
-            final long producerWarmupRecords = rate > 0 ? Math.max(RECORDS_PER_BATCH, rate * 3) : 200_000;
-            final long pipelineWarmupRecords = Math.min(records, 100_000);
+            // The measured producer warms its own JIT first (a fresh JVM stalls for its first seconds), at full speed
+            // and unmeasured, then sends the measured records at the rate.
+            final long producerWarmupRecords = PRODUCER_WARMUP_RECORDS;
+            final long pipelineWarmupRecords = PIPELINE_WARMUP_RECORDS;
             final long totalRecords = records + producerWarmupRecords + pipelineWarmupRecords;
             store = NativeStore.open(schema);
             for (final TypeDefinition type : schema.types())
@@ -647,8 +654,9 @@ public final class Bench
             final Histogram ackLatency = readHistogram(histogramFile);
             if (null != ackLatency)
             {
-                Files.copy(histogramFile, out.resolve(String.format(Locale.ROOT, "ack-latency-%s-%dw-%d.hlog", shape,
-                    workers, rate)), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                // Durable runs of the same shape and rate keep their own file: sync in the name.
+                Files.copy(histogramFile, out.resolve(String.format(Locale.ROOT, "ack-latency-%s-%dw-%d%s.hlog", shape,
+                    workers, rate, durable ? "-sync-" + sync : "")), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
             }
             return new RunResult(
                 ProducerProcess.number(result, "records/s"),
