@@ -5,6 +5,7 @@ import io.aeron.Publication;
 import io.aeron.Subscription;
 import io.aeron.logbuffer.ControlledFragmentHandler.Action;
 import io.aeron.logbuffer.Header;
+import io.spate.pipeline.OfferOutcome;
 import org.agrona.DirectBuffer;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -74,16 +75,20 @@ final class EchoAgent implements Agent
         }
         response.putLong(0, buffer.getLong(offset));
         final long result = responses.offer(response, 0, responseLengthBytes);
-        if (result > 0)
+        switch (OfferOutcome.of(result))
         {
-            answered++;
-            return Action.CONTINUE;
-        }
-        if (Offers.isRetryable(result))
-        {
+            case SENT ->
+            {
+                answered++;
+                return Action.CONTINUE;
+            }
             // The request comes again on the next duty cycle; nothing behind it is taken meanwhile.
-            return Action.ABORT;
+            case RETRY ->
+            {
+                return Action.ABORT;
+            }
+            default -> throw new IllegalStateException("cannot send on " + responseStream + ": " +
+                OfferOutcome.describe(result) + " (the sender is gone)");
         }
-        throw Offers.failure(responseStream, result);
     }
 }

@@ -7,6 +7,8 @@ import io.aeron.Subscription;
 import io.aeron.logbuffer.Header;
 import io.spate.codec.SchemaCompiler;
 import io.spate.driver.IdleStrategies;
+import io.spate.driver.PerformanceProfile;
+import io.spate.pipeline.OfferOutcome;
 import org.HdrHistogram.Histogram;
 import org.HdrHistogram.HistogramLogWriter;
 import org.agrona.CloseHelper;
@@ -55,7 +57,9 @@ public final class EchoSender implements AutoCloseable
     private final UnsafeBuffer request;
     private final String requestStream;
     private final FragmentAssembler assembler = new FragmentAssembler(this::onResponse);
-    private final IdleStrategy idle = IdleStrategies.parse("backoff");
+    /** As ProduceMain waits: the profile's agent idle strategy, and spinning for the send time under low-latency. */
+    private final IdleStrategy idle = IdleStrategies.parse(PerformanceProfile.current().agentIdleStrategy());
+    private final boolean spinWhileWaiting = PerformanceProfile.current() == PerformanceProfile.LOW_LATENCY;
     private final Histogram roundTripNs = new Histogram(HIGHEST_LATENCY_NS, 3);
     private long nextSequence;
     private long received;
@@ -266,7 +270,7 @@ public final class EchoSender implements AutoCloseable
             {
                 continue;
             }
-            if (remainingNs > SPIN_WITHIN_NS)
+            if (remainingNs > SPIN_WITHIN_NS && !spinWhileWaiting)
             {
                 LockSupport.parkNanos(Math.min(remainingNs - 100_000, MAX_WAIT_PARK_NS));
             }
@@ -290,9 +294,10 @@ public final class EchoSender implements AutoCloseable
         long result;
         while ((result = requests.offer(request, 0, lengthBytes)) < 0)
         {
-            if (!Offers.isRetryable(result))
+            if (OfferOutcome.of(result) != OfferOutcome.RETRY)
             {
-                throw Offers.failure(requestStream, result);
+                throw new IllegalStateException("cannot send on " + requestStream + ": " +
+                    OfferOutcome.describe(result) + " (the echo is gone)");
             }
             if (System.nanoTime() > deadlineNs)
             {

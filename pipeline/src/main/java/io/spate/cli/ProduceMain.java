@@ -19,7 +19,10 @@ import io.spate.wire.RecordStatus;
 import org.HdrHistogram.Histogram;
 import org.HdrHistogram.SingleWriterRecorder;
 import org.agrona.CloseHelper;
+import org.agrona.concurrent.Agent;
+import org.agrona.concurrent.AgentRunner;
 import org.agrona.concurrent.IdleStrategy;
+import org.agrona.concurrent.SleepingMillisIdleStrategy;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.io.IOException;
@@ -66,6 +69,9 @@ public final class ProduceMain
 {
     static final String COMMAND = "produce";
     static final String PREFIX = COMMAND + ": ";
+    /** How often the progress line and the interval log are written, and how long the reporter sleeps between checks. */
+    static final long REPORT_INTERVAL_NS = TimeUnit.SECONDS.toNanos(1);
+    static final long REPORTER_IDLE_MS = 20;
     /** Longest park between polls while waiting for the next send time. */
     static final long MAX_WAIT_PARK_NS = 50_000;
     /** Client batches in flight at once; the pipeline's own default window is 256 batches. */
@@ -670,7 +676,9 @@ public final class ProduceMain
         final long intervalNs = rate > 0 ? Math.max(1, Math.round(batchSize * 1e9 / rate)) : 0;
         String failure = null;
         boolean stopped = false;
-        final Reporter reporter = new Reporter(out);
+        final AgentRunner reporter = new AgentRunner(new SleepingMillisIdleStrategy(REPORTER_IDLE_MS),
+            (error) -> System.err.println(PREFIX + "reporter: " + CliSupport.oneLine(error)), null, new Reporter(out));
+        AgentRunner.startOnThread(reporter);
         try
         {
             if (warmupRecords > 0)
@@ -716,7 +724,7 @@ public final class ProduceMain
         }
         finally
         {
-            reporter.stop();
+            CloseHelper.close(reporter);
         }
 
         if (null != failure)
@@ -1290,53 +1298,36 @@ public final class ProduceMain
      * compressing and writing on the sending thread stalled it for milliseconds each second, which showed
      * in the measured latency's p99 at 100,000 records/s.
      */
-    private final class Reporter implements Runnable
+    private final class Reporter implements Agent
     {
         private final PrintStream out;
-        private final Thread thread;
-        private volatile boolean running = true;
+        private long lastNs = System.nanoTime();
+        private long lastAcked;
 
         Reporter(final PrintStream out)
         {
             this.out = out;
-            this.thread = new Thread(this, "produce-reporter");
-            thread.setDaemon(true);
-            thread.start();
         }
 
-        public void run()
+        public int doWork()
         {
-            long lastNs = System.nanoTime();
-            long lastAcked = 0;
-            while (running)
+            final long nowNs = System.nanoTime();
+            if (nowNs - lastNs < REPORT_INTERVAL_NS)
             {
-                LockSupport.parkNanos(this, TimeUnit.SECONDS.toNanos(1) - (System.nanoTime() - lastNs) % 1_000_000_000L);
-                final long nowNs = System.nanoTime();
-                if (!running || nowNs - lastNs < 1_000_000_000L)
-                {
-                    continue;
-                }
-                final long acked = reportedAcked.get();
-                out.printf(Locale.ROOT, "%ssent=%d producer_acked=%d producer_failed=%d records/s=%.0f%n", PREFIX,
-                    reportedSent.get(), acked, reportedFailed.get(), Math.max(0, acked - lastAcked) * 1e9 / (nowNs - lastNs));
-                logInterval();
-                lastNs = nowNs;
-                lastAcked = acked;
+                return 0;
             }
+            final long acked = reportedAcked.get();
+            out.printf(Locale.ROOT, "%ssent=%d producer_acked=%d producer_failed=%d records/s=%.0f%n", PREFIX,
+                reportedSent.get(), acked, reportedFailed.get(), Math.max(0, acked - lastAcked) * 1e9 / (nowNs - lastNs));
+            logInterval();
+            lastNs = nowNs;
+            lastAcked = acked;
+            return 1;
         }
 
-        void stop()
+        public String roleName()
         {
-            running = false;
-            LockSupport.unpark(thread);
-            try
-            {
-                thread.join();
-            }
-            catch (final InterruptedException ex)
-            {
-                Thread.currentThread().interrupt();
-            }
+            return "produce-reporter";
         }
     }
 

@@ -13,15 +13,21 @@ import io.aeron.Publication;
  * race (retry); for a producer's response stream the session decides, after its timeout.</li>
  * <li>{@link #GONE}: CLOSED or MAX_POSITION_EXCEEDED: this publication can never send again.</li>
  * </ul>
+ * Public for the bench's own streams (the echo ceiling), which decide the same way.
  */
-enum OfferOutcome
+public enum OfferOutcome
 {
     SENT,
     RETRY,
     NOT_CONNECTED,
     GONE;
 
-    static OfferOutcome of(final long result)
+    /**
+     * @param result what {@code offer} or {@code tryClaim} returned.
+     * @return what it means.
+     * @throws IllegalStateException for a result Aeron does not define.
+     */
+    public static OfferOutcome of(final long result)
     {
         if (result > 0)
         {
@@ -42,7 +48,11 @@ enum OfferOutcome
         throw new IllegalStateException("unknown offer result " + result);
     }
 
-    static String describe(final long result)
+    /**
+     * @param result what {@code offer} or {@code tryClaim} returned.
+     * @return its name (BACK_PRESSURED, ...), or the position.
+     */
+    public static String describe(final long result)
     {
         if (result > 0)
         {
