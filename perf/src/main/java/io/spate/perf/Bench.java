@@ -17,6 +17,7 @@ import org.HdrHistogram.Histogram;
 import org.HdrHistogram.HistogramLogReader;
 import org.HdrHistogram.HistogramLogWriter;
 import org.agrona.CloseHelper;
+import org.agrona.IoUtil;
 
 import java.io.FileOutputStream;
 import java.io.IOException;
@@ -199,6 +200,20 @@ public final class Bench
 
     void run() throws Exception
     {
+        final Path dir = Files.createTempDirectory("spate-bench-");
+        try
+        {
+            measure(dir);
+        }
+        finally
+        {
+            // Durable runs and recovery leave gigabytes of logs and snapshots: nothing of them is a result.
+            IoUtil.delete(dir.toFile(), true);
+        }
+    }
+
+    private void measure(final Path dir) throws Exception
+    {
         final long[] rates = quick ? new long[]{ 100_000 } : new long[]{ 10_000, 100_000, 1_000_000 };
         final String[] durableShapes = quick ? new String[]{ "mix" } : new String[]{ "creates", "mix" };
         final String[] durableLatencySyncs = quick ? new String[]{ "none" } : new String[]{ "none", "data" };
@@ -212,7 +227,6 @@ public final class Bench
         summary.put("run", out.getFileName().toString());
 
         final Map<String, Double> lowerCeiling = new LinkedHashMap<>();
-        final Path dir = Files.createTempDirectory("spate-bench-");
         try (SpateDriver driver = SpateDriver.launchEmbedded(new DriverConfiguration()
             .aeronDirectoryName(dir.resolve("ceilings").toString()).embedded(true));
             Aeron aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(driver.aeronDirectoryName())))
