@@ -87,8 +87,12 @@ public final class ProduceMain
     static final long DISCONNECTED_LIMIT_NS = TimeUnit.SECONDS.toNanos(1);
     static final String DEFAULT_OPS = "create:70,update:15,increment:10,delete:5";
     static final int MAX_WEIGHT = 1_000_000;
-    /** Most created ids a type's list is sized for up front (128 MiB); it grows past that if it must. */
-    static final int MAX_PRESIZED_IDS = 1 << 24;
+    /**
+     * Most created ids kept per type (8 MiB each): the list is allocated once at its size and never grows, so
+     * a long or endless run neither allocates while sending nor runs out of heap; when it is full, a new id
+     * takes a random one's place (updates, increments and deletes still name only nodes this producer made).
+     */
+    static final int MAX_KEPT_IDS = 1 << 20;
 
     static final int CREATE = 0;
     static final int UPDATE = 1;
@@ -294,24 +298,33 @@ public final class ProduceMain
         }
     }
 
-    /** Ids of live nodes, with O(1) random removal. */
+    /** Ids of live nodes, a fixed capacity, with O(1) random removal. */
     static final class LongList
     {
-        private long[] values;
+        private final long[] values;
         private int size;
 
-        LongList(final int initialCapacity)
+        LongList(final int capacity)
         {
-            values = new long[Math.max(64, initialCapacity)];
+            values = new long[Math.max(64, capacity)];
         }
 
+        /**
+         * @param value an id to keep; the list must not be full.
+         */
         void add(final long value)
         {
-            if (size == values.length)
-            {
-                values = Arrays.copyOf(values, size * 2);
-            }
             values[size++] = value;
+        }
+
+        void set(final int index, final long value)
+        {
+            values[index] = value;
+        }
+
+        boolean isFull()
+        {
+            return size == values.length;
         }
 
         long get(final int index)
@@ -425,18 +438,19 @@ public final class ProduceMain
         {
             throw new UsageException("--types weights must not all be 0: " + typesOption, false);
         }
-        // Created ids are kept only for ops that name them; then sized for the creates the mix expects
-        // (bounded by the type's capacity), so the list does not grow while records are sent.
+        // Created ids are kept only for ops that name them; then sized for the creates the mix expects,
+        // bounded by the type's capacity and MAX_KEPT_IDS, so the list never grows while records are sent.
         keepCreatedIds = opWeights[UPDATE] + opWeights[INCREMENT] + opWeights[DELETE] > 0;
         if (keepCreatedIds)
         {
             for (int i = 0; i < types.length; i++)
             {
-                final double expectedCreates = (double)records * opWeights[CREATE] / opWeightTotal *
+                final long allRecords = records + warmupRecords;
+                final double expectedCreates = (double)allRecords * opWeights[CREATE] / opWeightTotal *
                     typeWeights[i] / typeWeightTotal;
-                final long capacity = Math.min(Math.min(types[i].type.maxNodes(), records),
+                final long capacity = Math.min(Math.min(types[i].type.maxNodes(), allRecords),
                     (long)(expectedCreates * 1.25) + 1024);
-                types[i].live = new LongList((int)Math.min(capacity, MAX_PRESIZED_IDS));
+                types[i].live = new LongList((int)Math.min(capacity, MAX_KEPT_IDS));
             }
         }
 
@@ -1179,7 +1193,14 @@ public final class ProduceMain
                 final TypePlan plan = types[recordMeta[base + (int)index] & TYPE_MASK];
                 if (keepCreatedIds)
                 {
-                    plan.live.add(created.nodeId());
+                    if (plan.live.isFull())
+                    {
+                        plan.live.set(random.nextInt(plan.live.size()), created.nodeId());
+                    }
+                    else
+                    {
+                        plan.live.add(created.nodeId());
+                    }
                 }
                 plan.created++;
             }

@@ -284,4 +284,22 @@ class ProducerAllocationTest
             java.nio.file.Files.deleteIfExists(histogram);
         }
     }
+
+    @Test
+    void keptIdsHaveAFixedCapacityAndAFullListReplacesInPlace()
+    {
+        final ProduceMain.LongList list = new ProduceMain.LongList(64);
+        for (long id = 1; id <= 64; id++)
+        {
+            assertTrue(!list.isFull());
+            list.add(id);
+        }
+        assertTrue(list.isFull());
+        list.set(10, 1000);
+        assertEquals(64, list.size());
+        assertEquals(1000, list.get(10));
+        assertEquals(1000, list.removeAt(10));
+        assertEquals(63, list.size());
+        assertEquals(64, list.get(10), "the last id moved into the removed one's place");
+    }
 }
