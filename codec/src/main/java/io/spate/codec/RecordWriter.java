@@ -49,9 +49,7 @@ public final class RecordWriter
         headerWord(IncrementEncoder.BLOCK_LENGTH, IncrementEncoder.TEMPLATE_ID);
 
     private final DatabaseSchema schema;
-    /** The schema's types by type id (slot 0 unused): a check without the List look-up. */
-    private final TypeDefinition[] typesById;
-    /** Each type's fields by field id - 1, by type id. */
+    /** Each type's fields by field id - 1, by type id: a check without the List look-up. */
     private final FieldDefinition[][] fieldsByTypeId;
     private final UnsafeBuffer rowScratch;
     private final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
@@ -68,8 +66,6 @@ public final class RecordWriter
     private TypeDefinition pendingType;
     /** The open record's fields by field id - 1; null when none is open. */
     private FieldDefinition[] pendingFields;
-    /** Bytes the open record still appends when it closes: a Create's row (length and bytes). */
-    private int pendingTailBytes;
     private int pendingRecordOffset;
     private int pendingGroupHeaderOffset;
     private int pendingEntryCount;
@@ -81,13 +77,11 @@ public final class RecordWriter
     {
         this.schema = schema;
         final int typeCount = schema.types().size();
-        typesById = new TypeDefinition[typeCount + 1];
         fieldsByTypeId = new FieldDefinition[typeCount + 1][];
         int maxRowLengthBytes = 8;
         for (final TypeDefinition type : schema.types())
         {
             maxRowLengthBytes = Math.max(maxRowLengthBytes, type.rowLengthBytes());
-            typesById[type.typeId()] = type;
             fieldsByTypeId[type.typeId()] = type.fields().toArray(new FieldDefinition[0]);
         }
         rowScratch = new UnsafeBuffer(new byte[BitUtil.align(maxRowLengthBytes, 8)]);
@@ -125,7 +119,6 @@ public final class RecordWriter
         pendingKind = NONE;
         pendingType = null;
         pendingFields = null;
-        pendingTailBytes = 0;
         return this;
     }
 
@@ -186,7 +179,7 @@ public final class RecordWriter
      */
     public int lengthBytes()
     {
-        return positionOffset - startOffset + pendingTailBytes;
+        return positionOffset - startOffset + pendingTailBytes();
     }
 
     /**
@@ -229,7 +222,7 @@ public final class RecordWriter
         buffer.putShort(blockOffset + CreateEncoder.typeIdEncodingOffset(), (short)type.typeId(), ByteOrder.LITTLE_ENDIAN);
         openGroup(blockOffset + CreateEncoder.BLOCK_LENGTH, CreateEncoder.VarFieldsEncoder.sbeBlockLength());
         clearRowScratch(type.rowLengthBytes());
-        openPending(CREATE, type, VALUE_LENGTH_BYTES + type.rowLengthBytes());
+        openPending(CREATE, type);
         return ++recordCount;
     }
 
@@ -477,7 +470,7 @@ public final class RecordWriter
         buffer.putInt(blockOffset + UpdateEncoder.createRefEncodingOffset(), createRef, ByteOrder.LITTLE_ENDIAN);
         buffer.putShort(blockOffset + UpdateEncoder.typeIdEncodingOffset(), (short)type.typeId(), ByteOrder.LITTLE_ENDIAN);
         openGroup(blockOffset + UpdateEncoder.BLOCK_LENGTH, UpdateEncoder.FieldsEncoder.sbeBlockLength());
-        openPending(UPDATE, type, 0);
+        openPending(UPDATE, type);
         return ++recordCount;
     }
 
@@ -525,12 +518,19 @@ public final class RecordWriter
         return ++recordCount;
     }
 
-    private void openPending(final int kind, final TypeDefinition type, final int tailBytes)
+    private void openPending(final int kind, final TypeDefinition type)
     {
         pendingKind = kind;
         pendingType = type;
         pendingFields = fieldsByTypeId[type.typeId()];
-        pendingTailBytes = tailBytes;
+    }
+
+    /**
+     * @return bytes the open record still appends when it closes: a Create's row (length and bytes).
+     */
+    private int pendingTailBytes()
+    {
+        return pendingKind == CREATE ? VALUE_LENGTH_BYTES + pendingType.rowLengthBytes() : 0;
     }
 
     private void clearRowScratch(final int rowLengthBytes)
@@ -610,7 +610,7 @@ public final class RecordWriter
             throw new IllegalStateException("a record holds at most " + MAX_ENTRIES_PER_RECORD + " field values");
         }
         // The message is built only when the check fails: a concat per field was most of the encode cost.
-        final int neededBytes = ENTRY_FIELD_ID_LENGTH_BYTES + VALUE_LENGTH_BYTES + lengthBytes + pendingTailBytes;
+        final int neededBytes = ENTRY_FIELD_ID_LENGTH_BYTES + VALUE_LENGTH_BYTES + lengthBytes + pendingTailBytes();
         if (neededBytes > limitOffset - positionOffset)
         {
             throw bufferFull(pendingType.name() + "." + field.name(), neededBytes);
@@ -642,7 +642,6 @@ public final class RecordWriter
         pendingKind = NONE;
         pendingType = null;
         pendingFields = null;
-        pendingTailBytes = 0;
     }
 
     private void ensureRemaining(final int lengthBytes, final String what)
@@ -712,8 +711,7 @@ public final class RecordWriter
 
     private void checkType(final TypeDefinition type)
     {
-        final int typeId = type.typeId();
-        if (typeId < 1 || typeId >= typesById.length || typesById[typeId] != type)
+        if (schema.typeById(type.typeId()) != type)
         {
             throw new IllegalArgumentException("type " + type.name() + " is not from schema " + schema.name());
         }

@@ -47,7 +47,6 @@ import java.util.function.DoubleSupplier;
  */
 public final class Bench
 {
-    static final String PROFILE_PROP = PerformanceProfile.PROFILE_PROP;
     private static final int RECORDS_PER_BATCH = 100;
     private static final String IN_MEMORY = "in-memory";
     private static final String[] SYNCS = { IN_MEMORY, "none", "data" };
@@ -102,7 +101,7 @@ public final class Bench
         this.out = out;
         this.quick = quick;
         this.profile = profile;
-        this.childJvmArgs = null == profile ? List.of() : List.of("-D" + PROFILE_PROP + "=" + profile);
+        this.childJvmArgs = null == profile ? List.of() : List.of("-D" + PerformanceProfile.PROFILE_PROP + "=" + profile);
         this.argfile = home.resolve("perf/target/spate.argfile");
         this.schemaFile = benchSchema(home.resolve("schema/examples/social.json"), out);
         this.schema = SchemaCompiler.compile(schemaFile);
@@ -178,7 +177,7 @@ public final class Bench
                 System.exit(2);
             }
             // Before any configuration object exists: they read their defaults when created.
-            System.setProperty(PROFILE_PROP, profile);
+            System.setProperty(PerformanceProfile.PROFILE_PROP, profile);
         }
         if (null == out)
         {
