@@ -54,6 +54,16 @@ import java.util.concurrent.ThreadLocalRandom;
  * every write this client sent before them (read-your-writes).</li>
  * </ul>
  * Acks and read answers arrive only while someone calls {@link #poll()}; blocking calls poll.
+ * <p>
+ * <b>Cluster mode</b> ({@link Context#clusterIngressEndpoints(String)}): the same API against a replicated Spate
+ * on Aeron Cluster. There is no Connect handshake: the session is the cluster session (credentials go in its
+ * connect request). Every batch sent stays retained, bytes and all, until its ack (at most
+ * {@link Context#maxInFlightBatches(int)} batches and {@link Context#maxInFlightBytes(int)} bytes; beyond them
+ * {@link #tryFlush()} returns {@link #BACK_PRESSURED}); when a new leader is elected the client sends every
+ * retained batch again, oldest first and unchanged, then the read in flight, before anything new: the cluster
+ * applies a batch once and answers a resent one with its original ack, delivered here once. While the cluster
+ * has no leader, sending is back pressure. If the cluster session ends for good (no new leader in time, or the
+ * cluster closed it), pending futures fail saying their batches may or may not have been applied.
  */
 public final class SpateClient implements AutoCloseable
 {
@@ -93,6 +103,33 @@ public final class SpateClient implements AutoCloseable
         public static final String IDLE_STRATEGY_PROP = "spate.client.idle.strategy";
         /** The profile Spate's processes share (io.spate.driver.PerformanceProfile; read here by name). */
         public static final String PROFILE_PROP = "spate.profile";
+        /**
+         * System property with the cluster members' ingress endpoints, Aeron Cluster's format
+         * ({@code 0=localhost:20002,1=localhost:20102,2=localhost:20202}): when set, the client runs in cluster mode.
+         */
+        public static final String CLUSTER_INGRESS_ENDPOINTS_PROP = "spate.cluster.ingress.endpoints";
+        /** System property naming the channel the cluster's answers (egress) come back on, in cluster mode. */
+        public static final String CLUSTER_EGRESS_CHANNEL_PROP = "spate.cluster.egress.channel";
+        /** The egress channel when {@link #CLUSTER_EGRESS_CHANNEL_PROP} is not set: any free local port. */
+        public static final String DEFAULT_CLUSTER_EGRESS_CHANNEL = "aeron:udp?endpoint=localhost:0";
+        /** System property naming the ingress channel each member's endpoint is put into, in cluster mode. */
+        public static final String CLUSTER_INGRESS_CHANNEL_PROP = "spate.cluster.ingress.channel";
+        /** The cluster ingress channel when {@link #CLUSTER_INGRESS_CHANNEL_PROP} is not set. */
+        public static final String DEFAULT_CLUSTER_INGRESS_CHANNEL = "aeron:udp";
+        /** System property: most batches sent and not yet acked, in cluster mode (each is retained until its ack). */
+        public static final String MAX_IN_FLIGHT_BATCHES_PROP = "spate.client.max.in.flight.batches";
+        /** Batches in flight when {@link #MAX_IN_FLIGHT_BATCHES_PROP} is not set. */
+        public static final int DEFAULT_MAX_IN_FLIGHT_BATCHES = 256;
+        /** Most batches in flight allowed: the cluster service answers a resent batch from a ledger of 1024 acks. */
+        public static final int MAX_IN_FLIGHT_BATCHES_LIMIT = UnackedBatches.MAX_BATCHES_LIMIT;
+        /** System property: most bytes of batches sent and not yet acked, in cluster mode. */
+        public static final String MAX_IN_FLIGHT_BYTES_PROP = "spate.client.max.in.flight.bytes";
+        /** Bytes in flight when {@link #MAX_IN_FLIGHT_BYTES_PROP} is not set: 16 MiB. */
+        public static final int DEFAULT_MAX_IN_FLIGHT_BYTES = 16 << 20;
+        /** Fewest bytes in flight allowed (one batch must fit too: checked at connect). */
+        public static final int MIN_MAX_IN_FLIGHT_BYTES = 1024;
+        /** Most bytes in flight allowed: 1 GiB. */
+        public static final int MAX_MAX_IN_FLIGHT_BYTES = 1 << 30;
 
         private Aeron aeron;
         private String aeronDirectoryName = System.getProperty("spate.driver.dir", io.aeron.CommonContext.getAeronDirectoryName());
@@ -110,6 +147,26 @@ public final class SpateClient implements AutoCloseable
             "low-latency".equalsIgnoreCase(System.getProperty(PROFILE_PROP, "").trim()) ? "busy" : "backoff");
         private byte[] credentials;
         private boolean reconnect = !"false".equals(System.getProperty("spate.client.reconnect"));
+        private String clusterIngressEndpoints =
+            checkClusterIngressEndpoints(System.getProperty(CLUSTER_INGRESS_ENDPOINTS_PROP));
+        private String clusterIngressChannel = checkClusterIngressChannel(
+            System.getProperty(CLUSTER_INGRESS_CHANNEL_PROP, DEFAULT_CLUSTER_INGRESS_CHANNEL));
+        private String clusterEgressChannel = checkClusterEgressChannel(
+            System.getProperty(CLUSTER_EGRESS_CHANNEL_PROP, DEFAULT_CLUSTER_EGRESS_CHANNEL));
+        private int maxInFlightBatches = checkMaxInFlightBatches(
+            intProperty(MAX_IN_FLIGHT_BATCHES_PROP, DEFAULT_MAX_IN_FLIGHT_BATCHES));
+        private int maxInFlightBytes = checkMaxInFlightBytes(
+            intProperty(MAX_IN_FLIGHT_BYTES_PROP, DEFAULT_MAX_IN_FLIGHT_BYTES));
+
+        /**
+         * Reads the defaults from the system properties.
+         *
+         * @throws IllegalArgumentException naming the property when a cluster or in-flight property
+         *                                  ({@value #CLUSTER_INGRESS_ENDPOINTS_PROP}, ...) holds a bad value.
+         */
+        public Context()
+        {
+        }
 
         public Context aeron(final Aeron aeron)
         {
@@ -243,15 +300,214 @@ public final class SpateClient implements AutoCloseable
             this.credentials = null == credentials ? null : credentials.clone();
             return this;
         }
+
+        /**
+         * @param endpoints the cluster members' ingress endpoints, Aeron Cluster's format
+         *                  ({@code 0=localhost:20002,1=localhost:20102,2=localhost:20202}): the client runs in
+         *                  cluster mode, through {@code AeronCluster} with its own Aeron (its own media driver);
+         *                  null or blank: single-node mode (the default, unless {@value #CLUSTER_INGRESS_ENDPOINTS_PROP}
+         *                  is set). The ingress and response channel settings apply to single-node mode only.
+         * @return this.
+         * @throws IllegalArgumentException saying what is wrong when an item is not {@code ID=HOST:PORT} or an id
+         *                                  is repeated.
+         */
+        public Context clusterIngressEndpoints(final String endpoints)
+        {
+            this.clusterIngressEndpoints = checkClusterIngressEndpoints(endpoints);
+            return this;
+        }
+
+        /**
+         * @param channel the channel each member's endpoint is put into; {@value #DEFAULT_CLUSTER_INGRESS_CHANNEL}
+         *                unless {@value #CLUSTER_INGRESS_CHANNEL_PROP} says otherwise (e.g. to add a term-length).
+         * @return this.
+         * @throws IllegalArgumentException when it is not an aeron:udp channel.
+         */
+        public Context clusterIngressChannel(final String channel)
+        {
+            this.clusterIngressChannel = checkClusterIngressChannel(channel);
+            return this;
+        }
+
+        /**
+         * @param channel where the cluster's answers (acks, read answers) come back: an aeron:udp channel with an
+         *                endpoint the nodes can reach; {@value #DEFAULT_CLUSTER_EGRESS_CHANNEL} (any free port)
+         *                unless {@value #CLUSTER_EGRESS_CHANNEL_PROP} says otherwise.
+         * @return this.
+         * @throws IllegalArgumentException when it is not an aeron:udp channel with an endpoint.
+         */
+        public Context clusterEgressChannel(final String channel)
+        {
+            this.clusterEgressChannel = checkClusterEgressChannel(channel);
+            return this;
+        }
+
+        /**
+         * @param batches most batches sent and not yet acked in cluster mode, 1..{@value #MAX_IN_FLIGHT_BATCHES_LIMIT}
+         *                (default {@value #DEFAULT_MAX_IN_FLIGHT_BATCHES}, or {@value #MAX_IN_FLIGHT_BATCHES_PROP}):
+         *                each is retained to be resent to a new leader; at the limit {@link #tryFlush()} returns
+         *                {@link #BACK_PRESSURED} until an ack comes.
+         * @return this.
+         * @throws IllegalArgumentException when out of range.
+         */
+        public Context maxInFlightBatches(final int batches)
+        {
+            this.maxInFlightBatches = checkMaxInFlightBatches(batches);
+            return this;
+        }
+
+        /**
+         * @param bytes most bytes of batches sent and not yet acked in cluster mode (one preallocated ring),
+         *              {@value #MIN_MAX_IN_FLIGHT_BYTES}..{@value #MAX_MAX_IN_FLIGHT_BYTES}, and at least one batch
+         *              (checked at connect); default 16 MiB, or {@value #MAX_IN_FLIGHT_BYTES_PROP}.
+         * @return this.
+         * @throws IllegalArgumentException when out of range.
+         */
+        public Context maxInFlightBytes(final int bytes)
+        {
+            this.maxInFlightBytes = checkMaxInFlightBytes(bytes);
+            return this;
+        }
+
+        /**
+         * @return whether the client runs in cluster mode: cluster ingress endpoints are set.
+         */
+        public boolean isClusterMode()
+        {
+            return null != clusterIngressEndpoints;
+        }
+
+        private static int intProperty(final String name, final int defaultValue)
+        {
+            final String value = System.getProperty(name);
+            if (null == value || value.isBlank())
+            {
+                return defaultValue;
+            }
+            try
+            {
+                return Integer.parseInt(value.trim());
+            }
+            catch (final NumberFormatException ex)
+            {
+                throw new IllegalArgumentException("system property " + name + " needs a whole number: " + value);
+            }
+        }
+
+        private static int checkMaxInFlightBatches(final int batches)
+        {
+            if (batches < 1 || batches > MAX_IN_FLIGHT_BATCHES_LIMIT)
+            {
+                throw new IllegalArgumentException("maxInFlightBatches (" + MAX_IN_FLIGHT_BATCHES_PROP + ") must be 1.." +
+                    MAX_IN_FLIGHT_BATCHES_LIMIT + " (the cluster answers resent batches from a ledger of the last " +
+                    MAX_IN_FLIGHT_BATCHES_LIMIT + "): " + batches);
+            }
+            return batches;
+        }
+
+        private static int checkMaxInFlightBytes(final int bytes)
+        {
+            if (bytes < MIN_MAX_IN_FLIGHT_BYTES || bytes > MAX_MAX_IN_FLIGHT_BYTES)
+            {
+                throw new IllegalArgumentException("maxInFlightBytes (" + MAX_IN_FLIGHT_BYTES_PROP + ") must be " +
+                    MIN_MAX_IN_FLIGHT_BYTES + ".." + MAX_MAX_IN_FLIGHT_BYTES + ": " + bytes);
+            }
+            return bytes;
+        }
+
+        /**
+         * @return the endpoints trimmed, or null when blank (single-node mode).
+         */
+        static String checkClusterIngressEndpoints(final String endpoints)
+        {
+            if (null == endpoints || endpoints.isBlank())
+            {
+                return null;
+            }
+            final String trimmed = endpoints.trim();
+            final java.util.HashSet<Integer> ids = new java.util.HashSet<>();
+            final StringBuilder normalized = new StringBuilder(trimmed.length());
+            for (final String untrimmed : trimmed.split(",", -1))
+            {
+                final String item = untrimmed.trim();
+                final int equals = item.indexOf('=');
+                final int colon = item.lastIndexOf(':');
+                int id = -1;
+                int port = -1;
+                try
+                {
+                    id = equals > 0 ? Integer.parseInt(item.substring(0, equals)) : -1;
+                    port = colon > equals + 1 ? Integer.parseInt(item.substring(colon + 1)) : -1;
+                }
+                catch (final NumberFormatException ignore)
+                {
+                    // reported below
+                }
+                if (id < 0 || port < 1 || port > 65_535 || item.indexOf('=', equals + 1) >= 0 ||
+                    item.chars().anyMatch(Character::isWhitespace))
+                {
+                    throw new IllegalArgumentException("clusterIngressEndpoints (" + CLUSTER_INGRESS_ENDPOINTS_PROP +
+                        ") must be ID=HOST:PORT,... (member ids from 0, ports 1..65535, e.g. " +
+                        "0=localhost:20002,1=localhost:20102,2=localhost:20202): '" + item + "' in " + trimmed);
+                }
+                if (!ids.add(id))
+                {
+                    throw new IllegalArgumentException("clusterIngressEndpoints (" + CLUSTER_INGRESS_ENDPOINTS_PROP +
+                        ") names member " + id + " twice: " + trimmed);
+                }
+                normalized.append(normalized.isEmpty() ? "" : ",").append(item);
+            }
+            return normalized.toString();
+        }
+
+        private static String checkClusterIngressChannel(final String channel)
+        {
+            if (!isUdpChannel(channel))
+            {
+                throw new IllegalArgumentException("clusterIngressChannel (" + CLUSTER_INGRESS_CHANNEL_PROP +
+                    ") must be an aeron:udp channel (each member's endpoint is put into it): " + channel);
+            }
+            return channel.trim();
+        }
+
+        private static String checkClusterEgressChannel(final String channel)
+        {
+            if (!isUdpChannel(channel) || null == io.aeron.ChannelUri.parse(channel.trim()).get("endpoint"))
+            {
+                throw new IllegalArgumentException("clusterEgressChannel (" + CLUSTER_EGRESS_CHANNEL_PROP +
+                    ") must be aeron:udp?endpoint=HOST:PORT, an address the nodes can reach (port 0: any free " +
+                    "one): " + channel);
+            }
+            return channel.trim();
+        }
+
+        private static boolean isUdpChannel(final String channel)
+        {
+            if (null == channel || channel.isBlank())
+            {
+                return false;
+            }
+            try
+            {
+                return io.aeron.ChannelUri.parse(channel.trim()).isUdp();
+            }
+            catch (final RuntimeException ex)
+            {
+                return false;
+            }
+        }
     }
 
     private final Context context;
     private final DatabaseSchema schema;
     private final Aeron aeron;
     private final boolean ownsAeron;
+    /** Single-node mode: the ingress publication, the response stream and its assembler; null in cluster mode. */
     private final ExclusivePublication ingress;
     private final Subscription responses;
     private final FragmentAssembler responseAssembler;
+    /** Cluster mode: the cluster session, its unacked batches and resends; null in single-node mode. */
+    private final ClusterConnection cluster;
     private final IdleStrategy idle;
     private final RecordWriter writer;
     private final UnsafeBuffer batchBuffer;
@@ -322,42 +578,84 @@ public final class SpateClient implements AutoCloseable
             catch (final RuntimeException ex)
             {
                 throw new SpateClientException("cannot connect to the Aeron media driver in " +
-                    context.aeronDirectoryName + " (is bin/spate driver or the pipeline running?): " + ex.getMessage());
+                    context.aeronDirectoryName + (context.isClusterMode() ?
+                    " (in cluster mode the client needs a media driver of its own, e.g. an embedded one)" :
+                    " (is bin/spate driver or the pipeline running?)") + ": " + ex.getMessage());
             }
             ownsAeron = true;
         }
-        ingress = aeron.addExclusivePublication(context.ingressChannel, context.ingressStreamId);
-        responses = aeron.addSubscription(context.responseChannel, responseStreamId);
-        responseAssembler = new FragmentAssembler(this::onResponse);
-        this.responseStreamId = responseStreamId;
-        // A batch travels as one message, and a message may take at most the term length / 8.
-        final int maxMessageBytes = ingress.maxMessageLength();
+        final String channelName;
+        final int maxMessageBytes;
+        if (context.isClusterMode())
+        {
+            ingress = null;
+            responses = null;
+            responseAssembler = null;
+            this.responseStreamId = 0;
+            cluster = new ClusterConnection(aeron, context.clusterIngressEndpoints, context.clusterIngressChannel,
+                context.clusterEgressChannel, context.credentials, "spate-client-" + clientId, idle, this::onResponse,
+                context.maxInFlightBatches, context.maxInFlightBytes);
+            try
+            {
+                sessionId = cluster.connect(System.nanoTime() + context.timeoutNs);
+            }
+            catch (final RuntimeException ex)
+            {
+                closeTransport();
+                throw ex;
+            }
+            channelName = "the cluster ingress (" + context.clusterIngressChannel + ")";
+            maxMessageBytes = cluster.maxMessageLengthBytes();
+        }
+        else
+        {
+            cluster = null;
+            ingress = aeron.addExclusivePublication(context.ingressChannel, context.ingressStreamId);
+            responses = aeron.addSubscription(context.responseChannel, responseStreamId);
+            responseAssembler = new FragmentAssembler(this::onResponse);
+            this.responseStreamId = responseStreamId;
+            channelName = context.ingressChannel;
+            // A batch travels as one message, and a message may take at most the term length / 8.
+            maxMessageBytes = ingress.maxMessageLength();
+        }
         if (context.batchCapacityBytes > maxMessageBytes)
         {
-            CloseHelper.quietCloseAll(responses, ingress);
-            if (ownsAeron)
-            {
-                CloseHelper.quietClose(aeron);
-            }
+            closeTransport();
             throw new SpateClientException("a client batch of " + context.batchCapacityBytes + " bytes is more than " +
-                context.ingressChannel + " carries in one message: at most " + maxMessageBytes + " bytes (its term " +
+                channelName + " carries in one message: at most " + maxMessageBytes + " bytes (its term " +
                 "length / 8); lower the batch size (spate.client.batch.bytes) or raise the term length");
         }
         final int wanted = context.batchCapacityBytes > 0 ? context.batchCapacityBytes :
             Math.max(DEFAULT_BATCH_BYTES, 64 + 2 * maxRecordLengthBytes);
         this.batchBuffer = new UnsafeBuffer(new byte[Math.min(wanted, maxMessageBytes)]);
+        if (null != cluster)
+        {
+            if (batchBuffer.capacity() > context.maxInFlightBytes)
+            {
+                closeTransport();
+                throw new SpateClientException("maxInFlightBytes (" + Context.MAX_IN_FLIGHT_BYTES_PROP + ") of " +
+                    context.maxInFlightBytes + " bytes cannot hold one client batch of " + batchBuffer.capacity() +
+                    " bytes: raise it, or lower the batch size (spate.client.batch.bytes)");
+            }
+            return;
+        }
         try
         {
             sessionId = openSession(responseStreamId);
         }
         catch (final RuntimeException ex)
         {
-            CloseHelper.quietCloseAll(responses, ingress);
-            if (ownsAeron)
-            {
-                CloseHelper.quietClose(aeron);
-            }
+            closeTransport();
             throw ex;
+        }
+    }
+
+    private void closeTransport()
+    {
+        CloseHelper.quietCloseAll(cluster, responses, ingress);
+        if (ownsAeron)
+        {
+            CloseHelper.quietClose(aeron);
         }
     }
 
@@ -432,7 +730,7 @@ public final class SpateClient implements AutoCloseable
     }
 
     /**
-     * @return the session the pipeline issued to this client at connect.
+     * @return the session the pipeline issued to this client at connect; in cluster mode the cluster session id.
      */
     public long sessionId()
     {
@@ -458,11 +756,61 @@ public final class SpateClient implements AutoCloseable
 
     /**
      * @return true while a pipeline is subscribed to this client's ingress stream; false once it has
-     * gone (closed, or timed out by the driver), when flushes can only back-pressure.
+     * gone (closed, or timed out by the driver), when flushes can only back-pressure. In cluster mode: true
+     * while the cluster session is open, also while the cluster elects a new leader (sending is back pressure
+     * then); false once it ended for good ({@link #sessionClosedReason()} says why).
      */
     public boolean isConnected()
     {
+        if (null != cluster)
+        {
+            return null == closedReason && !cluster.isClosed();
+        }
         return ingress.isConnected();
+    }
+
+    /**
+     * @return whether this client works with a Spate cluster ({@link Context#clusterIngressEndpoints(String)}).
+     */
+    public boolean isClusterMode()
+    {
+        return null != cluster;
+    }
+
+    /**
+     * @return cluster mode: the leader's member id as last announced, -1 once the session is over; single-node
+     * mode: -1.
+     */
+    public int leaderMemberId()
+    {
+        return null == cluster || cluster.isClosed() ? -1 : cluster.leaderMemberId();
+    }
+
+    /**
+     * @return cluster mode: how many times a new leader was announced to this client (each time it resent what
+     * had no ack); 0 in single-node mode.
+     */
+    public long leaderChanges()
+    {
+        return null == cluster ? 0 : cluster.leaderChanges();
+    }
+
+    /**
+     * @return cluster mode: batches sent again, unchanged, to a new leader (over all leader changes and
+     * sessions); 0 in single-node mode.
+     */
+    public long resentBatches()
+    {
+        return null == cluster ? 0 : cluster.resentBatches();
+    }
+
+    /**
+     * @return cluster mode: acks ignored because their batch was acked already (a resent batch the cluster had
+     * answered before); 0 in single-node mode. Every batch's outcome is delivered once.
+     */
+    public long duplicateAcks()
+    {
+        return null == cluster ? 0 : cluster.duplicateAcks();
     }
 
     /**
@@ -650,7 +998,8 @@ public final class SpateClient implements AutoCloseable
     }
 
     /**
-     * Sends the current batch, waiting up to the timeout while the pipeline pushes back.
+     * Sends the current batch, waiting up to the timeout while the pipeline pushes back (in cluster mode also
+     * while the cluster has no leader, resends to a new leader go on, or the unacked batches are at their limit).
      *
      * @return the batch's correlation id, or {@link #NOTHING_TO_FLUSH}.
      * @throws SpateClientException when back pressure outlasts the timeout (the batch is kept).
@@ -665,7 +1014,10 @@ public final class SpateClient implements AutoCloseable
         long result;
         while ((result = tryFlush()) == BACK_PRESSURED)
         {
-            checkDeadline(deadlineNs, "back pressure: the pipeline did not take the batch in time");
+            checkDeadline(deadlineNs, null == cluster ? "back pressure: the pipeline did not take the batch in time" :
+                "back pressure: the cluster did not take the batch in " + context.timeoutNs / 1_000_000 + " ms (" +
+                inFlightBatches + " batch(es) without an ack, leader " + cluster.leaderMemberId() + ", " +
+                cluster.leaderChanges() + " leader change(s))");
             poll();
             idle.idle();
         }
@@ -676,7 +1028,10 @@ public final class SpateClient implements AutoCloseable
     /**
      * Sends the current batch without waiting.
      *
-     * @return its correlation id, {@link #NOTHING_TO_FLUSH}, or {@link #BACK_PRESSURED} (batch kept; try later).
+     * @return its correlation id, {@link #NOTHING_TO_FLUSH}, or {@link #BACK_PRESSURED} (batch kept; try later;
+     * in cluster mode also while there is no leader, resends are going on, or the unacked batches are at the
+     * limit of {@link Context#maxInFlightBatches(int)} or {@link Context#maxInFlightBytes(int)}).
+     * @throws SpateClientException when the session is over and cannot be replaced.
      */
     public long tryFlush()
     {
@@ -692,7 +1047,8 @@ public final class SpateClient implements AutoCloseable
                 "the last flushAsync() wait to be collected: call flushAsync() to collect them, or set an AckListener");
         }
         final int length = writer.endBatch();
-        final long result = ingress.offer(batchBuffer, 0, length);
+        final long result = null == cluster ?
+            ingress.offer(batchBuffer, 0, length) : cluster.offerBatch(batchCorrelationId, batchBuffer, 0, length);
         if (result > 0)
         {
             batchOpen = false;
@@ -705,6 +1061,16 @@ public final class SpateClient implements AutoCloseable
                 writeByCorrelation.put(batchCorrelationId, currentWrite);
             }
             return batchCorrelationId;
+        }
+        if (null != cluster)
+        {
+            if (result == Publication.CLOSED)
+            {
+                // The cluster session is over: fail what was in flight, then replace it or say why not.
+                onSessionClosed(cluster.closedReason());
+                ensureSession();
+            }
+            return BACK_PRESSURED;
         }
         if (result == Publication.CLOSED || result == Publication.MAX_POSITION_EXCEEDED)
         {
@@ -782,7 +1148,10 @@ public final class SpateClient implements AutoCloseable
     /**
      * Polls until every batch sent has its ack, or the timeout passes.
      *
+     * @param timeoutMs how long to wait.
      * @return true when nothing is in flight.
+     * @throws SpateClientException when the session is closed; in cluster mode also when it closes meanwhile
+     *                              (what was in flight then may or may not have been applied).
      */
     public boolean awaitAcks(final long timeoutMs)
     {
@@ -799,6 +1168,10 @@ public final class SpateClient implements AutoCloseable
                 idle.idle();
             }
         }
+        if (null != cluster)
+        {
+            checkSessionOpen(); // nothing in flight because the session ended is no success
+        }
         return true;
     }
 
@@ -809,6 +1182,10 @@ public final class SpateClient implements AutoCloseable
      */
     public int poll()
     {
+        if (null != cluster)
+        {
+            return pollCluster();
+        }
         final int fragments = responses.poll(responseAssembler, 16);
         if (!sealedWrites.isEmpty() && fragments == 0)
         {
@@ -821,6 +1198,20 @@ public final class SpateClient implements AutoCloseable
                 "session without a word)");
         }
         return fragments;
+    }
+
+    private int pollCluster()
+    {
+        final int workCount = cluster.poll();
+        if (!sealedWrites.isEmpty() && workCount == 0)
+        {
+            failOverdueWrites(System.nanoTime());
+        }
+        if (null == closedReason && cluster.isClosed())
+        {
+            onSessionClosed(cluster.closedReason());
+        }
+        return workCount;
     }
 
     private void failOverdueWrites(final long nowNs)
@@ -839,7 +1230,8 @@ public final class SpateClient implements AutoCloseable
     }
 
     /**
-     * @return why the pipeline closed this client's session, or null while it is open.
+     * @return why the pipeline closed this client's session (in cluster mode: why the cluster session ended), or
+     * null while it is open.
      */
     public String sessionClosedReason()
     {
@@ -862,7 +1254,9 @@ public final class SpateClient implements AutoCloseable
         {
             throw new SpateClientException(closedReason);
         }
-        sessionId = openSession(responseStreamId);
+        // Cluster mode: a new session; the cluster recognises resent batches only within one, so none are resent.
+        sessionId = null == cluster ? openSession(responseStreamId) :
+            cluster.connect(System.nanoTime() + context.timeoutNs);
         closedReason = null;
         reconnects++;
         if (batchOpen)
@@ -906,6 +1300,10 @@ public final class SpateClient implements AutoCloseable
         writeByCorrelation.clear();
         currentWrite.reset();
         inFlightBatches = 0;
+        if (null != cluster)
+        {
+            cluster.clearInFlight();
+        }
     }
 
     // ------------------------------------------------------------------------------------------
@@ -955,18 +1353,28 @@ public final class SpateClient implements AutoCloseable
         headerEncoder.frameLengthBytes(length);
         awaitedReadCorrelationId = correlationId;
         readAnswered = false;
-        offerBlocking(messageBuffer, length, "ReadRequest");
-        final long deadlineNs = System.nanoTime() + context.timeoutNs;
-        while (!readAnswered)
+        try
         {
-            checkSessionOpen();
-            checkDeadline(deadlineNs, "no answer to the " + kind + " read of " + type.name());
-            if (poll() == 0)
+            offerBlocking(messageBuffer, length, "ReadRequest");
+            final long deadlineNs = System.nanoTime() + context.timeoutNs;
+            while (!readAnswered)
             {
-                idle.idle();
+                checkSessionOpen();
+                checkDeadline(deadlineNs, "no answer to the " + kind + " read of " + type.name());
+                if (poll() == 0)
+                {
+                    idle.idle();
+                }
+            }
+            idle.reset();
+        }
+        finally
+        {
+            if (null != cluster)
+            {
+                cluster.readDone(); // answered or abandoned: never resent to a later leader
             }
         }
-        idle.reset();
     }
 
     private void onResponse(final DirectBuffer buffer, final int offset, final int length, final Header header)
@@ -1016,6 +1424,10 @@ public final class SpateClient implements AutoCloseable
         {
             return;
         }
+        if (null != cluster && !cluster.onAck(ackDecoder.correlationId()))
+        {
+            return; // a resent batch's second answer (counted), or no batch of this session
+        }
         if (null != ackListener)
         {
             inFlightBatches--; // one answer per batch of this session
@@ -1055,13 +1467,18 @@ public final class SpateClient implements AutoCloseable
         final long deadlineNs = System.nanoTime() + context.timeoutNs;
         while (true)
         {
-            final long result = ingress.offer(buffer, 0, length);
+            final long result = null == cluster ? ingress.offer(buffer, 0, length) : cluster.offerRead(buffer, length);
             if (result > 0)
             {
                 idle.reset();
                 return;
             }
-            if (result == Publication.CLOSED || result == Publication.MAX_POSITION_EXCEEDED)
+            if (null != cluster && result == Publication.CLOSED)
+            {
+                onSessionClosed(cluster.closedReason());
+                throw new SpateClientException(closedReason);
+            }
+            if (null == cluster && (result == Publication.CLOSED || result == Publication.MAX_POSITION_EXCEEDED))
             {
                 throw new SpateClientException("ingress publication is closed while sending " + what);
             }
@@ -1118,11 +1535,7 @@ public final class SpateClient implements AutoCloseable
         }
         finally
         {
-            CloseHelper.quietCloseAll(responses, ingress);
-            if (ownsAeron)
-            {
-                CloseHelper.quietClose(aeron);
-            }
+            closeTransport();
         }
         if (null != failure)
         {

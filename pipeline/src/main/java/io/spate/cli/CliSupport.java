@@ -154,6 +154,25 @@ public final class CliSupport
     /**
      * @return true when any argument asks for help.
      */
+    /**
+     * @return true when the JVM has begun its shutdown (a signal): a command that then calls System.exit
+     * would block behind the shutdown hooks, and the process would end with 128 + the signal's number.
+     */
+    public static boolean isJvmShuttingDown()
+    {
+        final Thread probe = new Thread(() -> {});
+        try
+        {
+            Runtime.getRuntime().addShutdownHook(probe);
+            Runtime.getRuntime().removeShutdownHook(probe);
+            return false;
+        }
+        catch (final IllegalStateException ex)
+        {
+            return true;
+        }
+    }
+
     public static boolean wantsHelp(final String[] args)
     {
         for (final String arg : args)

@@ -64,6 +64,11 @@ import java.util.stream.Stream;
  * was acked and applied; 1 when any record failed (then one line counts them per status:
  * {@code produce: failed records by status: TYPE_FULL=40}), records were lost or unacked, or the
  * pipeline could not be reached; 2 for a bad option or value, one line naming it.
+ * <p>
+ * With {@code --cluster ENDPOINTS} it writes to a replicated Spate on Aeron Cluster through the client's
+ * cluster mode, from a media driver of its own (the nodes' drivers are in other processes and may die): a
+ * leader change is handled inside the client (the batches without an ack are sent again), so the run goes on
+ * through it; the summary adds {@code leader_changes=}, {@code resent_batches=} and {@code duplicate_acks=}.
  */
 public final class ProduceMain
 {
@@ -85,6 +90,8 @@ public final class ProduceMain
     static final long DEFAULT_TIMEOUT_MS = 30_000;
     /** Connecting waits at most this long for the pipeline, whatever --timeout-ms says. */
     static final long MAX_CONNECT_TIMEOUT_MS = 10_000;
+    /** Connecting to a cluster waits at most this long (it may be electing its first leader), whatever --timeout-ms says. */
+    static final long MAX_CLUSTER_CONNECT_TIMEOUT_MS = 20_000;
     /** A pipeline that stays unsubscribed this long is gone. */
     static final long DISCONNECTED_LIMIT_NS = TimeUnit.SECONDS.toNanos(1);
     static final String DEFAULT_OPS = "create:70,update:15,increment:10,delete:5";
@@ -140,11 +147,24 @@ public final class ProduceMain
         "  --histogram-file FILE    also write the ack latency histogram (ns) there, HdrHistogram log format",
         "  --secret-file FILE       send this file's bytes (without a trailing newline) as credentials, for a",
         "                           pipeline started with --auth-secret-file (default: none)",
+        "  --cluster ENDPOINTS      write to a Spate cluster: its members' ingress endpoints, ID=HOST:PORT,...",
+        "                           (e.g. 0=localhost:20002,1=localhost:20102,2=localhost:20202, as bin/spate",
+        "                           cluster prints them); starts a media driver of its own in a fresh directory",
+        "                           (deleted on start and exit) unless --dir names a running one; not with",
+        "                           --channel, --stream, --response-channel. A leader change is handled inside",
+        "                           the client (unacked batches sent again, each answered once): the run goes on",
+        "  --egress-channel CH      with --cluster: where the cluster's answers come back (default: " +
+            SpateClient.Context.CLUSTER_EGRESS_CHANNEL_PROP + ",",
+        "                           else " + SpateClient.Context.DEFAULT_CLUSTER_EGRESS_CHANNEL +
+            "; a host the nodes reach)",
         "  --help                   print this help and exit",
         "Prints 'produce: sent=.. producer_acked=.. producer_failed=.. records/s=..' each second and a summary line",
         "'produce: records=.. producer_acked=.. producer_failed=.. producer_unacked=.. records/s=.. ack_p50_us=..",
         "ack_p99_us=.. ack_p99.9_us=.. ack_max_us=.. producer_created=.. producer_deleted=..",
-        "alloc_bytes_per_record=.. producer_live Type=..', types in the schema's order, plain digits.",
+        "alloc_bytes_per_record=.. producer_live Type=..', types in the schema's order, plain digits. With --cluster",
+        "the progress line adds leader_changes=.. and the summary leader_changes=.. resent_batches=..",
+        "duplicate_acks=.. (before alloc_bytes_per_record), and already_applied_records=.. when the cluster",
+        "answered a resent batch only with ALREADY_APPLIED (applied once; its ids unknown, not counted as created).",
         "alloc_bytes_per_record: bytes the producing thread allocated (the JVM's per-thread counter) from when",
         "half the records were sent until the last was sent, per record sent meanwhile, 3 decimals (the whole",
         "run when that window holds no batch; -1.000 when the JVM cannot count); 0.000 in steady state.",
@@ -157,7 +177,7 @@ public final class ProduceMain
 
     private static final Set<String> VALUE_OPTIONS = Set.of("--schema", "--dir", "--channel", "--stream",
         "--response-channel", "--records", "--warmup-records", "--rate", "--batch-size", "--types", "--ops", "--seed", "--client-id",
-        "--timeout-ms", "--histogram-file", "--secret-file");
+        "--timeout-ms", "--histogram-file", "--secret-file", "--cluster", "--egress-channel");
     private static final Set<String> FLAG_OPTIONS = Set.of("--embedded-driver");
 
     // Settings.
@@ -168,6 +188,11 @@ public final class ProduceMain
     private final String channel;
     private final int streamId;
     private final String responseChannel;
+    /** --cluster: the members' ingress endpoints, or null (a single pipeline). */
+    private final String clusterEndpoints;
+    private final String egressChannel;
+    /** The client's settings from the system properties, checked with the flags (a bad one: exit 2). */
+    private final SpateClient.Context clientContext;
     private final long records;
     private final long warmupRecords;
     /** False while warming up: nothing is measured. */
@@ -201,6 +226,7 @@ public final class ProduceMain
     private final AtomicLong reportedSent = new AtomicLong();
     private final AtomicLong reportedAcked = new AtomicLong();
     private final AtomicLong reportedFailed = new AtomicLong();
+    private final AtomicLong reportedLeaderChanges = new AtomicLong();
     private final int ringMask;
     private final boolean[] slotBusy;
     private final long[] slotCorrelationId;
@@ -225,6 +251,8 @@ public final class ProduceMain
     /** Failed records by status, indexed by {@link RecordStatus#ordinal()}. */
     private final long[] failedByStatus = new long[RecordStatus.values().length];
     private long unexpectedAcks;
+    /** Records of batches the cluster answered ALREADY_APPLIED (applied once, outcomes unknown). */
+    private long alreadyAppliedRecords;
     private long startNs;
     private long lastAckNs;
     private volatile String aeronError;
@@ -351,13 +379,30 @@ public final class ProduceMain
     private ProduceMain(final Options options)
     {
         schemaFile = options.require("--schema", "the database schema file the pipeline runs with");
-        embeddedDriver = options.has("--embedded-driver");
-        if (embeddedDriver && options.has("--dir"))
+        clientContext = clientContext();
+        // A cluster's producer has a driver of its own unless --dir names one: the nodes' drivers may die.
+        embeddedDriver = options.has("--embedded-driver") || (options.has("--cluster") && !options.has("--dir"));
+        if (options.has("--embedded-driver") && options.has("--dir"))
         {
             throw new UsageException("--dir and --embedded-driver exclude each other (the embedded driver uses a " +
                 "fresh temporary directory)");
         }
         aeronDirectory = options.get("--dir", CliSupport.defaultAeronDirectory());
+        clusterEndpoints = options.has("--cluster") ? clusterEndpoints(options.get("--cluster", "")) : null;
+        for (final String singleNodeOption : List.of("--channel", "--stream", "--response-channel"))
+        {
+            if (null != clusterEndpoints && options.has(singleNodeOption))
+            {
+                throw new UsageException(singleNodeOption + " is for a single pipeline, not with --cluster (the " +
+                    "cluster client finds the leader's ingress itself)");
+            }
+        }
+        if (null == clusterEndpoints && options.has("--egress-channel"))
+        {
+            throw new UsageException("--egress-channel needs --cluster (a single pipeline answers on " +
+                "--response-channel)");
+        }
+        egressChannel = null == clusterEndpoints ? null : egressChannel(options);
         channel = options.getChannel("--channel", PipelineConfiguration.INGRESS_CHANNEL_PROP,
             PipelineConfiguration.DEFAULT_INGRESS_CHANNEL);
         streamId = options.getInt("--stream", PipelineConfiguration.INGRESS_STREAM_ID_PROP,
@@ -466,6 +511,62 @@ public final class ProduceMain
         slotRecords = new int[ring];
         recordMeta = new int[ring * batchSize];
         failedScratch = new boolean[batchSize];
+    }
+
+    /**
+     * @return a client context with the system properties' defaults.
+     * @throws UsageException with the client's line when a property holds a bad value (exit 2, like a bad flag).
+     */
+    static SpateClient.Context clientContext()
+    {
+        try
+        {
+            return new SpateClient.Context();
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            throw new UsageException(ex.getMessage(), false);
+        }
+    }
+
+    /**
+     * @return the --cluster value, trimmed.
+     * @throws UsageException naming --cluster and the value when it is not ID=HOST:PORT,... with distinct ids.
+     */
+    static String clusterEndpoints(final String value)
+    {
+        final SpateClient.Context context = clientContext();
+        try
+        {
+            if (context.clusterIngressEndpoints(value).isClusterMode())
+            {
+                return value.trim();
+            }
+        }
+        catch (final IllegalArgumentException ignore)
+        {
+            // the line below says what is wanted
+        }
+        throw new UsageException("--cluster must be ID=HOST:PORT,... with distinct member ids from 0 (e.g. " +
+            "0=localhost:20002,1=localhost:20102,2=localhost:20202): " + value, false);
+    }
+
+    private static String egressChannel(final Options options)
+    {
+        final String fromProperty = System.getProperty(SpateClient.Context.CLUSTER_EGRESS_CHANNEL_PROP);
+        final String value = options.get("--egress-channel",
+            null == fromProperty || fromProperty.isBlank() ? SpateClient.Context.DEFAULT_CLUSTER_EGRESS_CHANNEL : fromProperty);
+        final SpateClient.Context context = clientContext();
+        try
+        {
+            context.clusterEgressChannel(value);
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            throw new UsageException("--egress-channel must be aeron:udp?endpoint=HOST:PORT, an address the nodes can " +
+                "reach (port 0: any free one): " + value, false);
+        }
+        return value.trim();
     }
 
     /**
@@ -584,8 +685,14 @@ public final class ProduceMain
             if (embeddedDriver)
             {
                 temporaryDirectory = createTemporaryDirectory();
-                driver = SpateDriver.launchEmbedded(
-                    new DriverConfiguration().aeronDirectoryName(temporaryDirectory.resolve("aeron").toString()));
+                final DriverConfiguration driverConfiguration =
+                    new DriverConfiguration().aeronDirectoryName(temporaryDirectory.resolve("aeron").toString());
+                if (null != clusterEndpoints)
+                {
+                    // One thread that backs off: the nodes on this machine need the cores more than a producer's driver.
+                    driverConfiguration.threadingMode(io.aeron.driver.ThreadingMode.SHARED).idleStrategy("backoff");
+                }
+                driver = SpateDriver.launchEmbedded(driverConfiguration);
                 directory = driver.aeronDirectoryName();
             }
             else
@@ -614,18 +721,37 @@ public final class ProduceMain
                     maxRecordBytes = Math.max(maxRecordBytes, producedRecordBytes(types[i].type));
                 }
             }
-            client = SpateClient.connect(new SpateClient.Context()
+            // Room for a whole batch of the largest records: the client never flushes on its own.
+            final int batchCapacityBytes = (int)Math.min(Integer.MAX_VALUE - 8, (long)batchSize * maxRecordBytes + 1024);
+            clientContext
                 .aeron(aeron)
                 .schema(schema)
-                .ingressChannel(channel)
-                .ingressStreamId(streamId)
-                .responseChannel(responseChannel)
                 .clientId(clientId)
                 .maxRecordsPerBatch(batchSize)
-                // Room for a whole batch of the largest records: the client never flushes on its own.
-                .batchCapacityBytes((int)Math.min(Integer.MAX_VALUE - 8, (long)batchSize * maxRecordBytes + 1024))
-                .credentials(credentials)
-                .timeoutMs(Math.min(timeoutMs, MAX_CONNECT_TIMEOUT_MS)));
+                .batchCapacityBytes(batchCapacityBytes)
+                .credentials(credentials);
+            if (null == clusterEndpoints)
+            {
+                clientContext
+                    .ingressChannel(channel)
+                    .ingressStreamId(streamId)
+                    .responseChannel(responseChannel)
+                    .timeoutMs(Math.min(timeoutMs, MAX_CONNECT_TIMEOUT_MS));
+            }
+            else
+            {
+                clientContext
+                    .clusterIngressEndpoints(clusterEndpoints)
+                    .clusterEgressChannel(egressChannel)
+                    .maxInFlightBatches(MAX_IN_FLIGHT_BATCHES)
+                    // Batches are retained until acked: two of the largest at least, else the default's 16 MiB.
+                    .maxInFlightBytes((int)Math.min(SpateClient.Context.MAX_MAX_IN_FLIGHT_BYTES, Math.max(
+                        SpateClient.Context.DEFAULT_MAX_IN_FLIGHT_BYTES, 2L * batchCapacityBytes)))
+                    // A session the cluster lost cannot be resumed (a new one would apply resent batches again).
+                    .reconnect(false)
+                    .timeoutMs(Math.min(timeoutMs, MAX_CLUSTER_CONNECT_TIMEOUT_MS));
+            }
+            client = SpateClient.connect(clientContext);
             client.ackListener(this::onAck);
             return loop(out, err, stopRequested);
         }
@@ -670,7 +796,8 @@ public final class ProduceMain
             opList.append(op == 0 ? "" : ",").append(OP_NAMES.get(op)).append(':').append(opWeights[op]);
         }
         return "schema=" + schema.name() + " dir=" + directory + (embeddedDriver ? " (embedded driver)" : "") +
-            " channel=" + channel + " stream=" + streamId + " response=" + responseChannel + " records=" + records +
+            (null == clusterEndpoints ? " channel=" + channel + " stream=" + streamId + " response=" + responseChannel :
+            " cluster=" + clusterEndpoints + " egress=" + egressChannel) + " records=" + records +
             (warmupRecords > 0 ? " warmup_records=" + warmupRecords : "") + " rate=" + (rate == 0 ? "max" : rate + "/s") + " batch=" + batchSize + " types=" + typeList +
             " ops=" + opList + " seed=" + seed + " client=" + (clientId == 0 ? "random" : Long.toString(clientId)) +
             " timeout_ms=" + timeoutMs;
@@ -819,6 +946,7 @@ public final class ProduceMain
             sentRecords += count;
             batchIndex++;
             reportedSent.lazySet(sentRecords);
+            reportedLeaderChanges.lazySet(client.leaderChanges());
             if (measuring && allocWindowStartBytes < 0 && sentRecords >= records / 2 && sentRecords < records)
             {
                 allocWindowStartBytes = allocatedBytes();
@@ -916,6 +1044,7 @@ public final class ProduceMain
             {
                 idle.reset();
             }
+            reportedLeaderChanges.lazySet(client.leaderChanges());
             if (ackedRecords != acksBefore)
             {
                 waitStartNs = nowNs;
@@ -988,6 +1117,7 @@ public final class ProduceMain
             {
                 idle.idle();
             }
+            reportedLeaderChanges.lazySet(client.leaderChanges()); // an election holds the batch here
             final long nowNs = System.nanoTime();
             disconnectedSinceNs = checkConnected(disconnectedSinceNs, nowNs);
             if (nowNs > deadlineNs)
@@ -1004,6 +1134,12 @@ public final class ProduceMain
         if (client.isConnected())
         {
             return 0;
+        }
+        if (null != clusterEndpoints)
+        {
+            // Not connected in cluster mode means the session is over for good (an election is still "connected").
+            throw new SpateClientException(String.valueOf(client.sessionClosedReason()) + "; the batches sent " +
+                "without an ack may or may not have been applied");
         }
         if (0 == disconnectedSinceNs)
         {
@@ -1026,6 +1162,7 @@ public final class ProduceMain
         long disconnectedSinceNs = 0;
         while (client.inFlightBatches() > 0)
         {
+            reportedLeaderChanges.lazySet(client.leaderChanges());
             final long nowNs = System.nanoTime();
             if (nowNs > deadlineNs)
             {
@@ -1048,12 +1185,18 @@ public final class ProduceMain
             {
                 // Take what acks remain in the response stream, then report.
                 client.poll();
-                if (client.inFlightBatches() > 0)
+                if (client.inFlightBatches() > 0 || null != clusterEndpoints)
                 {
                     return ex.getMessage() + "; " + client.inFlightBatches() + " batches (" +
                         (sentRecords - ackedRecords) + " records) not acked";
                 }
             }
+        }
+        if (null != clusterEndpoints && null != client.sessionClosedReason())
+        {
+            // The session ended: the client dropped what was in flight (it cannot be resent on another session).
+            return client.sessionClosedReason() + "; " + (sentRecords - ackedRecords) + " records not acked (they " +
+                "may or may not have been applied)";
         }
         return null;
     }
@@ -1231,6 +1374,16 @@ public final class ProduceMain
             }
         }
         final RecordStatus batchStatus = ack.status();
+        if (errors == 0 && batchStatus == RecordStatus.ALREADY_APPLIED)
+        {
+            // A resent batch the cluster applied before and whose ack left its ledger: applied once, its ids
+            // and per-record outcomes unknown (none of them is counted as created or deleted).
+            alreadyAppliedRecords += count;
+            ackedRecords += count;
+            reportedAcked.lazySet(ackedRecords);
+            slotBusy[slot] = false;
+            return;
+        }
         if (errors == 0 && batchStatus != RecordStatus.OK)
         {
             // The whole batch was refused: nothing of it was applied.
@@ -1266,14 +1419,19 @@ public final class ProduceMain
             deleted += plan.deleted;
             live.append(' ').append(plan.type.name()).append('=').append(plan.created - plan.deleted);
         }
+        final String cluster = null == clusterEndpoints || null == client ? "" :
+            " leader_changes=" + client.leaderChanges() + " resent_batches=" + client.resentBatches() +
+            " duplicate_acks=" + client.duplicateAcks() +
+            (alreadyAppliedRecords > 0 ? " already_applied_records=" + alreadyAppliedRecords : "");
         return String.format(Locale.ROOT,
             "%srecords=%d producer_acked=%d producer_failed=%d producer_unacked=%d records/s=%.0f ack_p50_us=%.1f " +
-            "ack_p99_us=%.1f ack_p99.9_us=%.1f ack_max_us=%.1f producer_created=%d producer_deleted=%d%s " +
+            "ack_p99_us=%.1f ack_p99.9_us=%.1f ack_max_us=%.1f producer_created=%d producer_deleted=%d%s%s " +
             "alloc_bytes_per_record=%.3f producer_live%s",
             PREFIX, sentRecords, ackedRecords, errorRecords, sentRecords - ackedRecords, ackedRecords / seconds,
             latencyNs.getValueAtPercentile(50) / 1e3, latencyNs.getValueAtPercentile(99) / 1e3,
             latencyNs.getValueAtPercentile(99.9) / 1e3, latencyNs.getMaxValue() / 1e3,
-            created, deleted, unexpectedAcks > 0 ? " unexpected_acks=" + unexpectedAcks : "", allocBytesPerRecord, live);
+            created, deleted, unexpectedAcks > 0 ? " unexpected_acks=" + unexpectedAcks : "", cluster,
+            allocBytesPerRecord, live);
     }
 
     /**
@@ -1350,8 +1508,9 @@ public final class ProduceMain
                 return 0;
             }
             final long acked = reportedAcked.get();
-            out.printf(Locale.ROOT, "%ssent=%d producer_acked=%d producer_failed=%d records/s=%.0f%n", PREFIX,
-                reportedSent.get(), acked, reportedFailed.get(), Math.max(0, acked - lastAcked) * 1e9 / (nowNs - lastNs));
+            out.printf(Locale.ROOT, "%ssent=%d producer_acked=%d producer_failed=%d records/s=%.0f%s%n", PREFIX,
+                reportedSent.get(), acked, reportedFailed.get(), Math.max(0, acked - lastAcked) * 1e9 / (nowNs - lastNs),
+                null == clusterEndpoints ? "" : " leader_changes=" + reportedLeaderChanges.get());
             logInterval();
             lastNs = nowNs;
             lastAcked = acked;

@@ -5,24 +5,33 @@ import io.aeron.CommonContext;
 import io.spate.cli.CliSupport.CliException;
 import io.spate.cli.CliSupport.Options;
 import io.spate.cli.CliSupport.UsageException;
+import io.spate.cluster.NodeStatus;
 import io.spate.pipeline.PipelineCounters;
 import org.agrona.IoUtil;
 import org.agrona.concurrent.status.CountersReader;
 
 import java.io.File;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.LongSupplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 
 /**
  * {@code bin/spate stat}: a live view of the pipeline's counters, read from another process the way
@@ -35,6 +44,13 @@ import java.util.regex.Pattern;
  * last interval, records applied, errors) and one conductor row. {@code --once} takes two samples an
  * interval apart (for the rates), prints one snapshot and exits: 0, or 1 when no pipeline runs. No
  * driver (or no CnC file): one line, exit 1.
+ * <p>
+ * With {@code --cluster ROOT} (every {@code ROOT/node-*}) or {@code --node DIR} (repeatable) it watches the
+ * nodes of a replicated Spate cluster instead: each node directory's {@code node.properties} names the node's
+ * own Aeron directory, read into a {@link NodeStatus}; each refresh prints a header (nodes, how many are up,
+ * the leader, its term and commit position) and one row per node (role, consensus module and election state,
+ * term, commit and append positions, lag behind the leader's commit position, batches and records applied with
+ * their rates, errors, then Spate's other service counters). {@code --once} exits 1 when no node is up.
  */
 public final class StatMain
 {
@@ -46,6 +62,7 @@ public final class StatMain
 
     static final String USAGE = String.join(System.lineSeparator(),
         "Usage: bin/spate stat [--dir DIR] [--once] [--interval-ms N]",
+        "       bin/spate stat --cluster ROOT | --node DIR [--node DIR ...] [--once] [--interval-ms N]",
         "Live view of the pipeline's counters, read from the media driver's CnC file (like AeronStat). Per",
         "pipeline on the driver, each refresh prints a header 'stat: TIME dir=.. pipeline=.. workers=..', one row",
         "per worker (position, assigned_batch, done_batch, records/s, applied, errors, stalls, report_retries,",
@@ -53,12 +70,34 @@ public final class StatMain
         "copy_mode, back_pressure, rejected, acks, barriers, agent_errors) and the sessions row (open, closed,",
         "answers_waiting_bytes, answers_discarded, response_retries, dispatch_retries) and the log row (position,",
         "recorded, unrecorded_bytes, retries, snapshots, snapshot_position; 'none' in memory); plain digits.",
+        "Cluster nodes (--cluster or --node; each node's node.properties names its own Aeron directory): each",
+        "refresh prints a header 'stat: TIME [cluster=ROOT] nodes=.. up=.. leader=ID term=.. commit=..'",
+        "(leader=none when none of the nodes shown is an up leader) and one row per node: 'node ID:",
+        "role=LEADER|FOLLOWER|CANDIDATE state=.. election=.. term=.. commit=.. append=.. lag_bytes=.. batches=..",
+        "batches/s=.. records=.. records/s=.. errors=.. elections=.. snapshots=.. pid=..', then Spate's other",
+        "service counters as label=value. lag_bytes is the leader's commit position minus the node's (0 on the",
+        "leader; no_leader without one); append is the node's recording of the cluster log; errors adds up the",
+        "consensus module's, service container's and archive's error counters (Aeron counts warnings such as a",
+        "leader heartbeat timeout too; read them with Aeron's ClusterTool DIR/cluster errors); 'none': no such",
+        "counter yet. A node that is not up is 'node ID: role=DOWN pid=.. reason: ..' (no process, no CnC file,",
+        "or a driver heartbeat older than " + CliSupport.DRIVER_HEARTBEAT_TIMEOUT_MS + " ms) or role=STARTING " +
+            "(driver up, no consensus module counters).",
         "  --dir DIR          Aeron directory of the driver (default: " + CliSupport.DEFAULT_DIR_HELP + ")",
+        "  --cluster ROOT     watch the cluster nodes in ROOT/node-* (as 'bin/spate cluster --data ROOT' makes them)",
+        "  --node DIR         watch the cluster node in DIR; repeat for more nodes",
         "  --once             print one snapshot (rates over one interval) and exit; exit 1 when no pipeline runs",
+        "                     (with --cluster or --node: when no node is up)",
         "  --interval-ms N    refresh interval, " + MIN_INTERVAL_MS + ".." + CliSupport.MAX_TIMEOUT_MS + " (default " +
             DEFAULT_INTERVAL_MS + ")",
         "  --help             print this help and exit",
-        CliSupport.exitStatusHelp(COMMAND, "no media driver in DIR, or (--once) no pipeline on it"));
+        CliSupport.exitStatusHelp(COMMAND, "no media driver in DIR, or (--once) no pipeline on it;" +
+            System.lineSeparator() + "with --cluster or --node: no such directory, or (--once) no node up"));
+
+    static final String CLUSTER_OPTION = "--cluster";
+    static final String NODE_OPTION = "--node";
+    /** Most node directories one view watches: --node given more often, or more ROOT/node-*, is refused. */
+    static final int NODES_MAX = 64;
+    private static final String NODE_DIRECTORY_PREFIX = "node-";
 
     private static final Pattern WORKER_LABEL = Pattern.compile("spate worker (\\d+) ");
 
@@ -120,13 +159,32 @@ public final class StatMain
         final String directory;
         final boolean once;
         final long intervalMs;
+        final ClusterTarget clusterTarget;
         try
         {
-            final Options options = new Options(args, Set.of("--dir", "--interval-ms"), Set.of("--once"));
+            final List<String> nodeDirectories = new ArrayList<>();
+            final Set<String> withValue = Set.of("--dir", "--interval-ms", CLUSTER_OPTION);
+            final String[] rest = takeRepeated(args, NODE_OPTION, withValue, nodeDirectories);
+            final Options options = new Options(rest, withValue, Set.of("--once"));
             if (!options.positionals().isEmpty())
             {
                 throw new UsageException("unexpected argument '" + options.positionals().get(0) + "'");
             }
+            if (options.has(CLUSTER_OPTION) && !nodeDirectories.isEmpty())
+            {
+                throw new UsageException(CLUSTER_OPTION + " and " + NODE_OPTION + " do not go together");
+            }
+            if (options.has("--dir") && (options.has(CLUSTER_OPTION) || !nodeDirectories.isEmpty()))
+            {
+                throw new UsageException("--dir is for a pipeline's driver; a cluster node's node.properties names " +
+                    "its own");
+            }
+            if (nodeDirectories.size() > NODES_MAX)
+            {
+                throw new UsageException(NODE_OPTION + " is given more than " + NODES_MAX + " times");
+            }
+            clusterTarget = options.has(CLUSTER_OPTION) ? new ClusterTarget(options.get(CLUSTER_OPTION, ""), List.of()) :
+                nodeDirectories.isEmpty() ? null : new ClusterTarget(null, List.copyOf(nodeDirectories));
             directory = options.get("--dir", CliSupport.defaultAeronDirectory());
             once = options.has("--once");
             intervalMs = options.getLong("--interval-ms", DEFAULT_INTERVAL_MS, MIN_INTERVAL_MS, CliSupport.MAX_TIMEOUT_MS);
@@ -134,6 +192,13 @@ public final class StatMain
         catch (final UsageException ex)
         {
             return CliSupport.usageError(err, COMMAND, ex);
+        }
+        if (null != clusterTarget)
+        {
+            return runCluster(clusterTarget, once, intervalMs, out, err,
+                (nodeDirectory) -> NodeStatus.read(nodeDirectory, CliSupport.DRIVER_HEARTBEAT_TIMEOUT_MS,
+                    System.currentTimeMillis()),
+                System::nanoTime);
         }
 
         try
@@ -361,5 +426,353 @@ public final class StatMain
         }
         out.print(text);
         out.flush();
+    }
+
+    /**
+     * Takes every {@code NAME VALUE} and {@code NAME=VALUE} out of the command line, so an option may be given
+     * more than once; the values of the other options that take one are skipped over, not mistaken for it.
+     *
+     * @return the command line without them.
+     * @throws UsageException when the option has no value.
+     */
+    static String[] takeRepeated(
+        final String[] args, final String name, final Set<String> otherWithValue, final List<String> values)
+    {
+        final List<String> rest = new ArrayList<>();
+        for (int i = 0; i < args.length; i++)
+        {
+            final String arg = args[i];
+            if (arg.equals(name) || arg.startsWith(name + "="))
+            {
+                final String value = arg.equals(name) ? (i + 1 < args.length ? args[++i] : "") :
+                    arg.substring(name.length() + 1);
+                if (value.isBlank())
+                {
+                    throw new UsageException(name + " needs a value");
+                }
+                values.add(value);
+                continue;
+            }
+            rest.add(arg);
+            if (otherWithValue.contains(arg) && i + 1 < args.length)
+            {
+                rest.add(args[++i]);
+            }
+        }
+        return rest.toArray(new String[0]);
+    }
+
+    /**
+     * The nodes to watch: every {@code root/node-*}, or the directories given.
+     *
+     * @param root        the cluster's data directory, or null.
+     * @param directories the node directories given with --node (empty with a root).
+     */
+    record ClusterTarget(String root, List<String> directories)
+    {
+        /**
+         * @return the node directories now (a root's node-* directories can come and go), sorted by name.
+         * @throws CliException when the root or a node directory given is no directory.
+         */
+        List<Path> nodeDirectories()
+        {
+            if (null == root)
+            {
+                final List<Path> nodes = new ArrayList<>();
+                for (final String directory : directories)
+                {
+                    final Path path = Path.of(directory);
+                    if (!Files.isDirectory(path))
+                    {
+                        throw new CliException("no node directory " + path.toAbsolutePath() + " (no such directory)");
+                    }
+                    nodes.add(path);
+                }
+                return nodes;
+            }
+            final Path rootPath = Path.of(root);
+            if (!Files.isDirectory(rootPath))
+            {
+                throw new CliException("no cluster in " + rootPath.toAbsolutePath() + " (no such directory); start " +
+                    "one with 'bin/spate cluster --data " + root + "'");
+            }
+            final List<Path> nodes;
+            try (Stream<Path> entries = Files.list(rootPath))
+            {
+                nodes = entries
+                    .filter((path) -> path.getFileName().toString().startsWith(NODE_DIRECTORY_PREFIX) &&
+                        Files.isDirectory(path))
+                    .sorted()
+                    .limit(NODES_MAX + 1)
+                    .toList();
+            }
+            catch (final IOException | RuntimeException ex)
+            {
+                throw new CliException("cannot list " + rootPath.toAbsolutePath() + ": " + CliSupport.oneLine(ex));
+            }
+            if (nodes.size() > NODES_MAX)
+            {
+                throw new CliException("more than " + NODES_MAX + " node directories (" + NODE_DIRECTORY_PREFIX +
+                    "*) in " + rootPath.toAbsolutePath() + "; name the ones to watch with --node");
+            }
+            return nodes;
+        }
+
+        /**
+         * @return how the nodes are named in messages.
+         */
+        String describe()
+        {
+            return null == root ? String.join(", ", directories) : root;
+        }
+    }
+
+    /** Reads one node directory; a parameter so tests can judge heartbeats by a clock of their own. */
+    @FunctionalInterface
+    interface NodeReader
+    {
+        NodeStatus read(Path nodeDirectory);
+    }
+
+    /**
+     * One reading of every node.
+     *
+     * @param timeNs when ({@link System#nanoTime()}), for the rates.
+     * @param time   when, for the header.
+     * @param nodes  by member id (unknown ids last), then directory.
+     */
+    record ClusterSample(long timeNs, Instant time, List<NodeStatus> nodes)
+    {
+        /**
+         * @return the node that leads: of the nodes up as leader, the one in the highest term (an old leader
+         * cut off from the others may still call itself leader for a while); null when none is.
+         */
+        NodeStatus leader()
+        {
+            NodeStatus leader = null;
+            for (final NodeStatus node : nodes)
+            {
+                if (node.role() == NodeStatus.Role.LEADER &&
+                    (null == leader || node.leadershipTermId() > leader.leadershipTermId() ||
+                    (node.leadershipTermId() == leader.leadershipTermId() &&
+                    node.commitPosition() > leader.commitPosition())))
+                {
+                    leader = node;
+                }
+            }
+            return leader;
+        }
+
+        long upCount()
+        {
+            return nodes.stream().filter((node) -> node.role().isUp()).count();
+        }
+    }
+
+    static int runCluster(
+        final ClusterTarget target,
+        final boolean once,
+        final long intervalMs,
+        final PrintStream out,
+        final PrintStream err,
+        final NodeReader reader,
+        final LongSupplier nanoClock)
+    {
+        try
+        {
+            ClusterSample previous = sample(target, reader, nanoClock);
+            boolean waitingShown = false;
+            while (true)
+            {
+                sleep(intervalMs);
+                final ClusterSample current = sample(target, reader, nanoClock);
+                if (current.nodes().isEmpty())
+                {
+                    final String none = "no node directories (" + NODE_DIRECTORY_PREFIX + "N) in " + target.describe();
+                    if (once)
+                    {
+                        return CliSupport.failure(err, COMMAND, none + "; start a cluster with 'bin/spate cluster " +
+                            "--data " + target.describe() + "'");
+                    }
+                    if (!waitingShown)
+                    {
+                        out.println(PREFIX + none + " yet; waiting for a cluster");
+                        waitingShown = true;
+                    }
+                }
+                else
+                {
+                    waitingShown = false;
+                    out.print(formatCluster(target, previous, current));
+                    out.flush();
+                }
+                if (once)
+                {
+                    return current.upCount() > 0 ? CliSupport.EXIT_OK : CliSupport.failure(err, COMMAND,
+                        "no cluster node is up in " + target.describe());
+                }
+                previous = current;
+            }
+        }
+        catch (final CliException ex)
+        {
+            return CliSupport.failure(err, COMMAND, ex.getMessage());
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+            return CliSupport.failure(err, COMMAND, "interrupted");
+        }
+    }
+
+    static ClusterSample sample(final ClusterTarget target, final NodeReader reader, final LongSupplier nanoClock)
+    {
+        final List<Path> directories = target.nodeDirectories();
+        final List<NodeStatus> nodes = new ArrayList<>(directories.size());
+        for (final Path directory : directories)
+        {
+            nodes.add(reader.read(directory));
+        }
+        nodes.sort(Comparator
+            .comparingLong((NodeStatus node) -> NodeStatus.NULL_VALUE == node.memberId() ? Long.MAX_VALUE :
+                node.memberId())
+            .thenComparing(NodeStatus::directory));
+        return new ClusterSample(nanoClock.getAsLong(), Instant.now(), nodes);
+    }
+
+    /**
+     * @return the header and one row per node; rates against the same node (same driver start) in the
+     * previous sample, 0 without one.
+     */
+    static String formatCluster(final ClusterTarget target, final ClusterSample previous, final ClusterSample current)
+    {
+        final double seconds = Math.max(1e-9, (current.timeNs() - previous.timeNs()) / 1e9);
+        final NodeStatus leader = current.leader();
+        final StringBuilder text = new StringBuilder();
+        text.append(PREFIX).append(current.time().truncatedTo(ChronoUnit.MILLIS));
+        if (null != target.root())
+        {
+            text.append(" cluster=").append(target.root());
+        }
+        text.append(" nodes=").append(current.nodes().size()).append(" up=").append(current.upCount());
+        if (null == leader)
+        {
+            text.append(" leader=none");
+        }
+        else
+        {
+            text.append(" leader=").append(memberIdText(leader)).append(" term=").append(leader.leadershipTermId())
+                .append(" commit=").append(orNone(leader.commitPosition()));
+        }
+        text.append(System.lineSeparator());
+        for (final NodeStatus node : current.nodes())
+        {
+            text.append("  node ").append(memberIdText(node)).append(':');
+            if (NodeStatus.NULL_VALUE == node.memberId())
+            {
+                text.append(" dir=").append(node.directory());
+            }
+            if (!node.role().isUp())
+            {
+                text.append(" role=").append(node.role()).append(" pid=").append(orNone(node.pid()))
+                    .append(" reason: ").append(node.reason()).append(System.lineSeparator());
+                continue;
+            }
+            final NodeStatus before = sameNode(previous, node);
+            text.append(" role=").append(node.role())
+                .append(" state=").append(node.moduleState().isEmpty() ? "none" : node.moduleState())
+                .append(" election=").append(node.electionState().isEmpty() ? "none" : node.electionState())
+                .append(" term=").append(node.leadershipTermId())
+                .append(" commit=").append(orNone(node.commitPosition()))
+                .append(" append=").append(orNone(node.appendPosition()))
+                .append(" lag_bytes=").append(lagText(leader, node))
+                .append(" batches=").append(orNone(node.batchesApplied()))
+                .append(" batches/s=").append(rate(node.batchesApplied(),
+                    null == before ? NodeStatus.NULL_VALUE : before.batchesApplied(), seconds))
+                .append(" records=").append(orNone(node.recordsApplied()))
+                .append(" records/s=").append(rate(node.recordsApplied(),
+                    null == before ? NodeStatus.NULL_VALUE : before.recordsApplied(), seconds))
+                .append(" errors=").append(node.errors())
+                .append(" elections=").append(node.electionCount())
+                .append(" snapshots=").append(node.snapshotCount())
+                .append(" pid=").append(orNone(node.pid()));
+            for (final NodeStatus.ServiceCounter counter : node.serviceCounters())
+            {
+                if (counter.typeId() != NodeStatus.BATCHES_APPLIED_TYPE_ID &&
+                    counter.typeId() != NodeStatus.RECORDS_APPLIED_TYPE_ID)
+                {
+                    text.append(' ').append(counterKey(counter.label())).append('=').append(counter.value());
+                }
+            }
+            text.append(System.lineSeparator());
+        }
+        return text.toString();
+    }
+
+    /**
+     * @return the node in the previous sample with the same directory and the same driver start, else null.
+     */
+    private static NodeStatus sameNode(final ClusterSample previous, final NodeStatus node)
+    {
+        for (final NodeStatus old : previous.nodes())
+        {
+            if (old.directory().equals(node.directory()) && old.role().isUp() &&
+                old.driverStartTimestampMs() == node.driverStartTimestampMs())
+            {
+                return old;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * @return the leader's commit position minus the node's (never below 0: the nodes are read one after the
+     * other, so a follower read last may be a little ahead of the leader read first), or why there is none.
+     */
+    static String lagText(final NodeStatus leader, final NodeStatus node)
+    {
+        if (null == leader)
+        {
+            return "no_leader";
+        }
+        if (NodeStatus.NULL_VALUE == leader.commitPosition() || NodeStatus.NULL_VALUE == node.commitPosition())
+        {
+            return "none";
+        }
+        return Long.toString(leader == node ? 0 : Math.max(0, leader.commitPosition() - node.commitPosition()));
+    }
+
+    private static String rate(final long now, final long before, final double seconds)
+    {
+        if (NodeStatus.NULL_VALUE == now)
+        {
+            return "none";
+        }
+        return NodeStatus.NULL_VALUE == before || now < before ? "0" :
+            String.format(Locale.ROOT, "%.0f", (now - before) / seconds);
+    }
+
+    /**
+     * @return a service counter's label as a key: what follows its last ": " without parenthesized remarks
+     * ("spate cluster: service role (0 follower ...)" gives service_role), lower case, runs of other characters
+     * than letters and digits as one '_'.
+     */
+    static String counterKey(final String label)
+    {
+        final int colon = label.lastIndexOf(": ");
+        final String name = (colon >= 0 ? label.substring(colon + 2) : label).toLowerCase(Locale.ROOT)
+            .replaceAll("\\([^)]*\\)?", " ");
+        final String key = name.replaceAll("[^a-z0-9]+", "_").replaceAll("^_+|_+$", "");
+        return key.isEmpty() ? "counter" : key;
+    }
+
+    private static String memberIdText(final NodeStatus node)
+    {
+        return NodeStatus.NULL_VALUE == node.memberId() ? "?" : Integer.toString(node.memberId());
+    }
+
+    private static String orNone(final long value)
+    {
+        return NodeStatus.NULL_VALUE == value ? "none" : Long.toString(value);
     }
 }

@@ -45,6 +45,26 @@ final class AckWriter
      */
     void sendSegmentAck(final BatchSlot batch, final int segment)
     {
+        final ClientSession session = batch.segmentSessions[segment];
+        final int lengthBytes = encodeSegmentAck(batch, segment, session.sessionId, buffer, encoder, headerEncoder);
+        sessions.send(session, buffer, lengthBytes, batch.segmentReservedBytes[segment]);
+    }
+
+    /**
+     * Encodes the ack of one producer batch of an applied modify batch: its created ids and its errors.
+     * Shared by the pipeline and the clustered service, so both answer alike.
+     *
+     * @param buffer at least {@link #maxAckBytes} of the segment's record count.
+     * @return the ack's length in bytes, from offset 0 of the buffer.
+     */
+    static int encodeSegmentAck(
+        final BatchSlot batch,
+        final int segment,
+        final long sessionId,
+        final UnsafeBuffer buffer,
+        final AckEncoder encoder,
+        final MessageHeaderEncoder headerEncoder)
+    {
         final int first = batch.segmentFirstEntry[segment];
         final int count = batch.segmentEntryCount[segment];
         int created = 0;
@@ -64,14 +84,12 @@ final class AckWriter
                 created++;
             }
         }
-        final ClientSession session = batch.segmentSessions[segment];
         encoder.wrapAndApplyHeader(buffer, 0, headerEncoder)
-            .sessionId(session.sessionId)
+            .sessionId(sessionId)
             .correlationId(batch.segmentCorrelationIds[segment])
             .recordCount(count)
             .status(RecordStatus.get((short)firstFailure));
         final AckEncoder.CreatedIdsEncoder ids = encoder.createdIdsCount(created);
-        final AckEncoder.ErrorsEncoder errors;
         if (created > 0)
         {
             for (int i = first; i < first + count; i++)
@@ -82,7 +100,7 @@ final class AckWriter
                 }
             }
         }
-        errors = encoder.errorsCount(failed);
+        final AckEncoder.ErrorsEncoder errors = encoder.errorsCount(failed);
         if (failed > 0)
         {
             for (int i = first; i < first + count; i++)
@@ -95,7 +113,33 @@ final class AckWriter
         }
         final int lengthBytes = MessageHeaderEncoder.ENCODED_LENGTH + encoder.encodedLength();
         headerEncoder.frameLengthBytes(lengthBytes);
-        sessions.send(session, buffer, lengthBytes, batch.segmentReservedBytes[segment]);
+        return lengthBytes;
+    }
+
+    /**
+     * Encodes the refusal of a whole producer batch (no record of it reached the store).
+     *
+     * @return the refusal's length in bytes, from offset 0 of the buffer.
+     */
+    static int encodeRefusal(
+        final long sessionId,
+        final long correlationId,
+        final long recordCount,
+        final RecordStatus status,
+        final UnsafeBuffer buffer,
+        final AckEncoder encoder,
+        final MessageHeaderEncoder headerEncoder)
+    {
+        encoder.wrapAndApplyHeader(buffer, 0, headerEncoder)
+            .sessionId(sessionId)
+            .correlationId(correlationId)
+            .recordCount(recordCount)
+            .status(status);
+        encoder.createdIdsCount(0);
+        encoder.errorsCount(0);
+        final int lengthBytes = MessageHeaderEncoder.ENCODED_LENGTH + encoder.encodedLength();
+        headerEncoder.frameLengthBytes(lengthBytes);
+        return lengthBytes;
     }
 
     /**
@@ -110,15 +154,8 @@ final class AckWriter
         final RecordStatus status,
         final int reservedBytes)
     {
-        encoder.wrapAndApplyHeader(buffer, 0, headerEncoder)
-            .sessionId(session.sessionId)
-            .correlationId(correlationId)
-            .recordCount(recordCount)
-            .status(status);
-        encoder.createdIdsCount(0);
-        encoder.errorsCount(0);
-        final int lengthBytes = MessageHeaderEncoder.ENCODED_LENGTH + encoder.encodedLength();
-        headerEncoder.frameLengthBytes(lengthBytes);
+        final int lengthBytes = encodeRefusal(
+            session.sessionId, correlationId, recordCount, status, buffer, encoder, headerEncoder);
         sessions.send(session, buffer, lengthBytes, reservedBytes);
     }
 

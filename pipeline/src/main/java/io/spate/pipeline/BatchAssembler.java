@@ -187,10 +187,27 @@ final class BatchAssembler
      */
     int append(final ClientSession session, final DirectBuffer buffer, final int offset, final int length)
     {
+        return append(session, session.sessionId, buffer, offset, length);
+    }
+
+    /**
+     * Appends one client batch of a session that has no {@link ClientSession} (a cluster session, whose
+     * acks the clustered service sends itself): the batch's segment records no session object.
+     *
+     * @see #append(ClientSession, DirectBuffer, int, int)
+     */
+    int append(final long sessionId, final DirectBuffer buffer, final int offset, final int length)
+    {
+        return append(null, sessionId, buffer, offset, length);
+    }
+
+    private int append(
+        final ClientSession session, final long sessionId, final DirectBuffer buffer, final int offset, final int length)
+    {
         mark();
         try
         {
-            final int result = walk(session, buffer, offset, length);
+            final int result = walk(session, sessionId, buffer, offset, length);
             if (result != APPENDED)
             {
                 rollBack();
@@ -263,7 +280,8 @@ final class BatchAssembler
         idMarkedTypeCount = 0;
     }
 
-    private int walk(final ClientSession session, final DirectBuffer buffer, final int offset, final int length)
+    private int walk(
+        final ClientSession session, final long sessionId, final DirectBuffer buffer, final int offset, final int length)
     {
         reader.wrap(buffer, offset, length);
         reader.next();
@@ -296,7 +314,7 @@ final class BatchAssembler
             {
                 return MALFORMED;
             }
-            faults.onClientRecord(session.sessionId, correlationId, recordIndex);
+            faults.onClientRecord(sessionId, correlationId, recordIndex);
             final int entry = batch.entryCount++;
             createIdByRecord[recordIndex] = 0;
             batch.entryNodeId[entry] = 0;

@@ -136,6 +136,21 @@ class CliOptionsTest
             Arguments.of("produce", "--ops create:x", "produce: --ops weight of create needs a whole number: x"),
             Arguments.of("produce", "--ops create:-1", "produce: --ops weight of create must be 0..1000000: -1"),
             Arguments.of("produce", "--ops create:0", "produce: --ops weights must not all be 0: create:0"),
+            Arguments.of("produce", "--cluster localhost:20002", "produce: --cluster must be ID=HOST:PORT,... with " +
+                "distinct member ids from 0 (e.g. 0=localhost:20002,1=localhost:20102,2=localhost:20202): localhost:20002"),
+            Arguments.of("produce", "--cluster 0=localhost:1,0=localhost:2", "produce: --cluster must be " +
+                "ID=HOST:PORT,... with distinct member ids from 0 (e.g. 0=localhost:20002,1=localhost:20102," +
+                "2=localhost:20202): 0=localhost:1,0=localhost:2"),
+            Arguments.of("produce", "--cluster 0=localhost:20002 --egress-channel aeron:ipc", "produce: " +
+                "--egress-channel must be aeron:udp?endpoint=HOST:PORT, an address the nodes can reach (port 0: any " +
+                "free one): aeron:ipc"),
+            Arguments.of("produce", "--cluster 0=localhost:20002 --channel aeron:ipc", "produce: --channel is for a " +
+                "single pipeline, not with --cluster (the cluster client finds the leader's ingress itself) (see --help)"),
+            Arguments.of("produce", "--cluster 0=localhost:20002 --response-channel aeron:ipc", "produce: " +
+                "--response-channel is for a single pipeline, not with --cluster (the cluster client finds the " +
+                "leader's ingress itself) (see --help)"),
+            Arguments.of("produce", "--egress-channel aeron:udp?endpoint=localhost:0", "produce: --egress-channel " +
+                "needs --cluster (a single pipeline answers on --response-channel) (see --help)"),
             Arguments.of("stat", "--interval-ms 5", "stat: --interval-ms must be 10..3600000: 5"),
             Arguments.of("stat", "--interval-ms soon", "stat: --interval-ms needs a whole number: soon"),
             Arguments.of("get", "User 0", "get: ID must be at least 1: 0"),

@@ -1,0 +1,212 @@
+package io.spate.cli;
+
+import io.aeron.cluster.client.AeronCluster;
+import io.aeron.cluster.client.EgressListener;
+import io.aeron.driver.MediaDriver;
+import io.aeron.driver.ThreadingMode;
+import io.spate.client.BatchResult;
+import io.spate.client.SpateClient;
+import io.spate.client.SpateClientException;
+import io.spate.cluster.ClusterMembers;
+import io.spate.codec.DatabaseSchema;
+import io.spate.codec.RecordWriter;
+import io.spate.codec.SchemaCompiler;
+import io.spate.codec.TypeDefinition;
+import io.spate.wire.AckDecoder;
+import io.spate.wire.MessageHeaderDecoder;
+import io.spate.wire.RecordStatus;
+import org.agrona.DirectBuffer;
+import org.agrona.concurrent.BackoffIdleStrategy;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * One cluster member in its own JVM (a cluster of one: it leads at once), driven from this JVM by the
+ * real clients: the service's answer to a batch sent twice (its original ack, nothing applied again),
+ * writes and reads through {@link SpateClient}'s cluster mode, and the shared-secret authenticator.
+ */
+@Timeout(value = 3, unit = TimeUnit.MINUTES)
+class ClusterNodeTest
+{
+    private static final String SECRET = "a-secret-of-more-than-16-bytes";
+
+    private ProcessScope scope;
+    private DatabaseSchema schema;
+    private ClusterMembers members;
+    private MediaDriver driver;
+
+    @BeforeEach
+    void setUp() throws Exception
+    {
+        scope = new ProcessScope();
+        schema = SchemaCompiler.compile(Path.of(scope.schema));
+        final int portBase = 31_000 + 100 * (int)((ProcessHandle.current().pid() + System.nanoTime()) % 15);
+        members = new ClusterMembers(List.of("localhost"), portBase);
+        final Path data = scope.directory("spate-node-");
+        final Path secretFile = data.resolve("secret");
+        Files.writeString(secretFile, SECRET + "\n");
+        final JvmProcess node = scope.start("node-0", "io.spate.cli.NodeMain", "--id", "0", "--members", "localhost",
+            "--port-base", Integer.toString(portBase), "--schema", scope.schema, "--data", data.resolve("node-0").toString(),
+            "--driver-dir", driverDir(), "--auth-secret-file", secretFile.toString(), "--snapshot-ms", "0");
+        node.awaitLine(line -> line.startsWith("node: member 0 of 1 up"), Duration.ofSeconds(60));
+        driver = MediaDriver.launchEmbedded(new MediaDriver.Context()
+            .aeronDirectoryName("/dev/shm/spate-test-client-" + ProcessHandle.current().pid())
+            .threadingMode(ThreadingMode.SHARED).sharedIdleStrategy(new BackoffIdleStrategy())
+            .dirDeleteOnStart(true).dirDeleteOnShutdown(true));
+    }
+
+    @AfterEach
+    void tearDown()
+    {
+        if (null != driver)
+        {
+            driver.close();
+        }
+        scope.close();
+        JvmProcess.deleteRecursively(Path.of(driverDir()));
+    }
+
+    private String driverDir()
+    {
+        return "/dev/shm/spate-test-single-node-" + members.port(0, 0);
+    }
+
+    private SpateClient.Context clientContext(final String secret)
+    {
+        return new SpateClient.Context().aeronDirectoryName(driver.aeronDirectoryName())
+            .clusterIngressEndpoints(members.ingressEndpoints()).schema(schema).timeoutMs(20_000)
+            .credentials(null == secret ? null : secret.getBytes(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void aBatchSentTwiceIsAnsweredWithItsOriginalAckAndAppliedOnce() throws Exception
+    {
+        final TypeDefinition user = schema.type("User");
+        final List<byte[]> answers = new ArrayList<>();
+        final EgressListener listener = (clusterSessionId, timestamp, buffer, offset, length, header) ->
+        {
+            final byte[] answer = new byte[length];
+            buffer.getBytes(offset, answer);
+            answers.add(answer);
+        };
+        try (AeronCluster cluster = AeronCluster.connect(new AeronCluster.Context()
+            .aeronDirectoryName(driver.aeronDirectoryName())
+            .ingressChannel("aeron:udp")
+            .ingressEndpoints(members.ingressEndpoints())
+            .egressChannel("aeron:udp?endpoint=localhost:0")
+            .credentialsSupplier(new io.aeron.security.CredentialsSupplier()
+            {
+                public byte[] encodedCredentials()
+                {
+                    return SECRET.getBytes(StandardCharsets.UTF_8);
+                }
+
+                public byte[] onChallenge(final byte[] encodedChallenge)
+                {
+                    return encodedCredentials();
+                }
+            })
+            .egressListener(listener)))
+        {
+            final UnsafeBuffer batch = new UnsafeBuffer(new byte[4096]);
+            final RecordWriter writer = new RecordWriter(schema).wrap(batch, 0, batch.capacity());
+            writer.beginBatch(cluster.clusterSessionId(), 7);
+            for (int i = 0; i < 3; i++)
+            {
+                writer.create(user);
+                writer.setLong(user.field("karma"), 100 + i);
+            }
+            final int length = writer.endBatch();
+            offer(cluster, batch, length);
+            awaitAnswers(cluster, answers, 1);
+            offer(cluster, batch, length); // the same session and correlation id: as after a leader change
+            awaitAnswers(cluster, answers, 2);
+            assertArrayEquals(answers.get(0), answers.get(1), "the batch sent again gets its original ack");
+            final AckDecoder ack = new AckDecoder().wrapAndApplyHeader(new UnsafeBuffer(answers.get(1)), 0,
+                new MessageHeaderDecoder());
+            assertEquals(RecordStatus.OK, ack.status());
+            assertEquals(7, ack.correlationId());
+            assertEquals(3, ack.createdIds().count());
+        }
+        try (SpateClient client = SpateClient.connect(clientContext(SECRET)))
+        {
+            assertEquals(3, client.count(user), "applied once");
+        }
+    }
+
+    @Test
+    void writesAndReadsThroughTheClient() throws Exception
+    {
+        final TypeDefinition user = schema.type("User");
+        try (SpateClient client = SpateClient.connect(clientContext(SECRET)))
+        {
+            for (int i = 0; i < 100; i++)
+            {
+                client.create(user);
+                client.set("karma", (long)i).set("name", "n" + i);
+            }
+            final BatchResult result = client.flushAndAwait();
+            assertEquals(100, result.recordCount());
+            for (int i = 0; i < 100; i++)
+            {
+                assertEquals(RecordStatus.OK, result.status(i));
+                assertEquals(i + 1, result.createdId(i), "ids are dense from 1, in log order");
+            }
+            assertEquals(100, client.count(user));
+            assertEquals("n42", client.get(user, 43).getString(user.field("name")));
+            assertEquals(null, client.get(user, 1_000));
+            assertEquals(RecordStatus.NO_SUCH_NODE, client.lastReadStatus());
+        }
+    }
+
+    @Test
+    void aClientWithoutTheSecretIsRefused()
+    {
+        final SpateClientException wrong = assertThrows(SpateClientException.class,
+            () -> SpateClient.connect(clientContext("not-the-secret-but-long-enough")).close());
+        assertTrue(wrong.getMessage().contains("refused"), wrong.getMessage());
+        assertThrows(SpateClientException.class, () -> SpateClient.connect(clientContext(null)).close());
+    }
+
+    private static void offer(final AeronCluster cluster, final DirectBuffer buffer, final int length)
+        throws InterruptedException
+    {
+        final long deadlineNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (cluster.offer(buffer, 0, length) < 0)
+        {
+            assertTrue(System.nanoTime() < deadlineNs, "the cluster took the batch");
+            cluster.pollEgress();
+            Thread.sleep(1);
+        }
+    }
+
+    private static void awaitAnswers(final AeronCluster cluster, final List<byte[]> answers, final int count)
+        throws InterruptedException
+    {
+        final long deadlineNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (answers.size() < count)
+        {
+            assertTrue(System.nanoTime() < deadlineNs, "answer " + count + " came");
+            if (cluster.pollEgress() == 0)
+            {
+                Thread.sleep(1);
+            }
+        }
+    }
+}
