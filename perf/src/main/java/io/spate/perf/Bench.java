@@ -132,6 +132,12 @@ public final class Bench
 
     public static void main(final String[] args) throws Exception
     {
+        if (Arrays.asList(args).contains("--cluster"))
+        {
+            // bench --cluster: replicated Spate on Aeron Cluster beside the single node (ClusterBench).
+            ClusterBench.main(Arrays.stream(args).filter(arg -> !arg.equals("--cluster")).toArray(String[]::new));
+            return;
+        }
         boolean quick = false;
         Path out = null;
         String profile = null;
@@ -155,7 +161,10 @@ public final class Bench
                                           and 80% of max), durable mix only (about 2 minutes; full: about 5)
                           --profile NAME  run with -Dspate.profile=NAME here and in every child JVM
                                           (default: none, the default settings)
-                          --out DIR       output folder (default target/bench/<timestamp>)""");
+                          --out DIR       output folder (default target/bench/<timestamp>)
+                        bin/spate bench --cluster [--quick] [--out DIR]: a 3-member cluster (Aeron Cluster) beside
+                        the single node: throughput, ack latency, election time after a leader's SIGKILL, catch-up
+                        rate of a restarted member (bench --cluster --help for its options).""");
                     return;
                 }
                 default ->
