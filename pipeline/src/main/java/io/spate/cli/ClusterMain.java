@@ -36,12 +36,13 @@ public final class ClusterMain
         "  --sync none|data     passed to every member (default none)",
         "  --snapshot-ms N      passed to every member",
         "  --heartbeat-timeout-ms N  passed to every member",
+        "  --idle NAME          passed to every member",
         "  --help               print this help and exit",
         "Restart one member by hand: bin/spate node --id I --schema FILE --data ROOT/node-I (same --port-base).",
         CliSupport.exitStatusHelp(COMMAND, "a member could not start"));
 
     private static final Set<String> VALUE_OPTIONS = Set.of("--schema", "--data", "--nodes", "--port-base", "--sync",
-        "--snapshot-ms", "--heartbeat-timeout-ms");
+        "--snapshot-ms", "--heartbeat-timeout-ms", "--idle");
 
     private ClusterMain()
     {
@@ -101,7 +102,7 @@ public final class ClusterMain
                 command.addAll(List.of("--id", Integer.toString(i), "--schema", schema,
                     "--data", new File(root, "node-" + i).getPath(), "--members", hostList,
                     "--port-base", Integer.toString(portBase)));
-                for (final String passed : List.of("--sync", "--snapshot-ms", "--heartbeat-timeout-ms"))
+                for (final String passed : List.of("--sync", "--snapshot-ms", "--heartbeat-timeout-ms", "--idle"))
                 {
                     if (options.has(passed))
                     {

@@ -64,6 +64,7 @@ class ClusterFailoverTest
     private Path root;
     private final JvmProcess[] nodes = new JvmProcess[MEMBERS];
     private final List<Path> journals = new ArrayList<>();
+    private final List<JvmProcess> producers = new ArrayList<>();
     private String testName;
     /** The members' --sync. */
     private String sync = "none";
@@ -89,6 +90,11 @@ class ClusterFailoverTest
         for (int i = 0; i < MEMBERS; i++)
         {
             JvmProcess.deleteRecursively(Path.of(driverDir(i)));
+        }
+        for (final JvmProcess producer : producers)
+        {
+            // A producer that gave up (or was killed) leaves its embedded driver's directory.
+            JvmProcess.deleteRecursively(Path.of(ClusterProducer.driverDir(producer.process().pid())));
         }
     }
 
@@ -244,6 +250,7 @@ class ClusterFailoverTest
         final JvmProcess producer = scope.start("producer-" + producerId, "io.spate.cli.ClusterProducer",
             members.ingressEndpoints(), scope.schema, Integer.toString(producerId), journal.toString(),
             root.resolve("stop-" + producerId).toString(), Integer.toString(BATCH_SIZE), "20000");
+        producers.add(producer);
         producer.awaitLine(line -> line.startsWith("producer: connected"), EVENT_TIMEOUT);
         return producer;
     }

@@ -35,6 +35,14 @@ public final class ClusterProducer
     {
     }
 
+    /**
+     * @return the embedded driver's directory of the producer process with that pid.
+     */
+    static String driverDir(final long pid)
+    {
+        return "/dev/shm/spate-test-producer-" + pid;
+    }
+
     public static void main(final String[] args) throws Exception
     {
         final String endpoints = args[0];
@@ -45,7 +53,7 @@ public final class ClusterProducer
         final int batchSize = Integer.parseInt(args[5]);
         final long timeoutMs = Long.parseLong(args[6]);
         final DurabilityProducer.Fields f = DurabilityProducer.Fields.of(schema);
-        final String driverDir = "/dev/shm/spate-test-producer-" + ProcessHandle.current().pid();
+        final String driverDir = driverDir(ProcessHandle.current().pid());
 
         final long[] firstRecordByCorrelation = new long[1 << 20];
         final long[] ackedRecords = new long[1];
