@@ -349,7 +349,11 @@ public final class DriverMain
         return null == message ? "unknown" : message.replace('\n', ' ').replace('\r', ' ');
     }
 
-    private static boolean isJvmShuttingDown()
+    /**
+     * @return true when the JVM has begun its shutdown (a signal): a command that then calls System.exit
+     * would block behind the shutdown hooks, and the process would end with 128 + the signal's number.
+     */
+    public static boolean isJvmShuttingDown()
     {
         final Thread probe = new Thread(() -> {});
         try

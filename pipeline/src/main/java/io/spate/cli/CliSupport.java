@@ -7,6 +7,7 @@ import io.spate.codec.DatabaseSchema;
 import io.spate.codec.SchemaCompiler;
 import io.spate.codec.SchemaException;
 import io.spate.driver.DriverConfiguration;
+import io.spate.driver.SyncLevel;
 
 import java.io.File;
 import java.io.PrintStream;
@@ -155,22 +156,28 @@ public final class CliSupport
      * @return true when any argument asks for help.
      */
     /**
-     * @return true when the JVM has begun its shutdown (a signal): a command that then calls System.exit
-     * would block behind the shutdown hooks, and the process would end with 128 + the signal's number.
+     * Ends a command's JVM with its status, its output flushed first.
      */
-    public static boolean isJvmShuttingDown()
+    public static void exit(final int status)
     {
-        final Thread probe = new Thread(() -> {});
-        try
+        System.out.flush();
+        System.err.flush();
+        System.exit(status);
+    }
+
+    /**
+     * @return the options of a command that takes no positional arguments.
+     * @throws UsageException naming the first positional argument, or a bad option.
+     */
+    public static Options optionsWithoutPositionals(
+        final String[] args, final Set<String> withValue, final Set<String> flags)
+    {
+        final Options options = new Options(args, withValue, flags);
+        if (!options.positionals().isEmpty())
         {
-            Runtime.getRuntime().addShutdownHook(probe);
-            Runtime.getRuntime().removeShutdownHook(probe);
-            return false;
+            throw new UsageException("unexpected argument '" + options.positionals().get(0) + "'");
         }
-        catch (final IllegalStateException ex)
-        {
-            return true;
-        }
+        return options;
     }
 
     public static boolean wantsHelp(final String[] args)
@@ -183,6 +190,23 @@ public final class CliSupport
             }
         }
         return false;
+    }
+
+    /**
+     * @return the sync level of a flag ({@code none} or {@code data}), else the default.
+     * @throws UsageException {@code <flag> must be none or data: <value>}.
+     */
+    public static SyncLevel syncLevel(final Options options, final String flag, final String defaultValue)
+    {
+        final String value = options.get(flag, defaultValue);
+        try
+        {
+            return SyncLevel.parse(flag, value);
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            throw new UsageException(flag + " must be none or data: " + value, false);
+        }
     }
 
     /**

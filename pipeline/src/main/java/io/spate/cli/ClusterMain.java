@@ -3,6 +3,8 @@ package io.spate.cli;
 import io.spate.cli.CliSupport.Options;
 import io.spate.cli.CliSupport.UsageException;
 import io.spate.cluster.ClusterMembers;
+import io.spate.driver.DriverMain;
+import io.spate.driver.IdleStrategies;
 import org.agrona.concurrent.ShutdownSignalBarrier;
 
 import java.io.BufferedReader;
@@ -50,10 +52,7 @@ public final class ClusterMain
 
     public static void main(final String[] args)
     {
-        final int status = run(args, System.out, System.err);
-        System.out.flush();
-        System.err.flush();
-        System.exit(status);
+        CliSupport.exit(run(args, System.out, System.err));
     }
 
     static int run(final String[] args, final PrintStream out, final PrintStream err)
@@ -70,19 +69,24 @@ public final class ClusterMain
         final File root;
         try
         {
-            options = new Options(args, VALUE_OPTIONS, Set.of());
-            if (!options.positionals().isEmpty())
-            {
-                throw new UsageException("unexpected argument '" + options.positionals().get(0) + "'");
-            }
+            options = CliSupport.optionsWithoutPositionals(args, VALUE_OPTIONS, Set.of());
             schema = options.require("--schema", "the database schema file (JSON)");
             root = new File(options.require("--data", "the directory for the members' data")).getAbsoluteFile();
             nodes = options.getInt("--nodes", 3, 1, ClusterMembers.MAX_MEMBERS);
             portBase = options.getInt("--port-base", ClusterMembers.DEFAULT_PORT_BASE, 1024, 65_000);
+            // Checked here as each member checks them: a bad value must not start members that each fail.
+            CliSupport.syncLevel(options, "--sync", "none");
+            options.getLong("--snapshot-ms", 0, 0, 365L * 24 * 3_600_000);
+            options.getLong("--heartbeat-timeout-ms", 0, 100, CliSupport.MAX_TIMEOUT_MS);
+            IdleStrategies.validate(options.get("--idle", IdleStrategies.DEFAULT));
         }
         catch (final UsageException ex)
         {
             return CliSupport.usageError(err, COMMAND, ex);
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            return CliSupport.usageError(err, COMMAND, new UsageException(CliSupport.oneLine(ex), false));
         }
         final List<String> hosts = new ArrayList<>();
         for (int i = 0; i < nodes; i++)
@@ -90,7 +94,15 @@ public final class ClusterMain
             hosts.add("localhost");
         }
         final String hostList = String.join(",", hosts);
-        final ClusterMembers members = new ClusterMembers(hosts, portBase);
+        final ClusterMembers members;
+        try
+        {
+            members = new ClusterMembers(hosts, portBase);
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            return CliSupport.usageError(err, COMMAND, new UsageException("--port-base: " + ex.getMessage(), false));
+        }
         final List<Process> processes = new ArrayList<>();
         final ShutdownSignalBarrier barrier = new ShutdownSignalBarrier();
         try
@@ -152,7 +164,7 @@ public final class ClusterMain
         watcher.interrupt();
         out.println("cluster: stopped");
         out.flush();
-        if (CliSupport.isJvmShuttingDown())
+        if (DriverMain.isJvmShuttingDown())
         {
             Runtime.getRuntime().halt(CliSupport.EXIT_OK); // before the barrier's hook is released (see NodeMain)
         }

@@ -4,6 +4,7 @@ import io.spate.cli.CliSupport.CliException;
 import io.spate.cli.CliSupport.Options;
 import io.spate.cli.CliSupport.UsageException;
 import io.spate.cluster.ClusterMembers;
+import io.spate.driver.DriverMain;
 import io.spate.cluster.ClusterNode;
 import io.spate.codec.DatabaseSchema;
 import io.spate.driver.IdleStrategies;
@@ -64,10 +65,7 @@ public final class NodeMain
 
     public static void main(final String[] args)
     {
-        final int status = run(args, System.out, System.err);
-        System.out.flush();
-        System.err.flush();
-        System.exit(status);
+        CliSupport.exit(run(args, System.out, System.err));
     }
 
     static int run(final String[] args, final PrintStream out, final PrintStream err)
@@ -80,13 +78,10 @@ public final class NodeMain
         final Options options;
         final ClusterMembers members;
         final int memberId;
+        final SyncLevel syncLevel;
         try
         {
-            options = new Options(args, VALUE_OPTIONS, Set.of());
-            if (!options.positionals().isEmpty())
-            {
-                throw new UsageException("unexpected argument '" + options.positionals().get(0) + "'");
-            }
+            options = CliSupport.optionsWithoutPositionals(args, VALUE_OPTIONS, Set.of());
             final int portBase = options.getInt("--port-base", ClusterMembers.DEFAULT_PORT_BASE, 1024, 65_000);
             try
             {
@@ -101,6 +96,7 @@ public final class NodeMain
             options.require("--schema", "the database schema file (JSON)");
             options.require("--data", "this member's data directory");
             IdleStrategies.validate(options.get("--idle", IdleStrategies.DEFAULT));
+            syncLevel = CliSupport.syncLevel(options, "--sync", "none");
         }
         catch (final UsageException ex)
         {
@@ -121,7 +117,7 @@ public final class NodeMain
                 new File(options.get("--data", null)).getAbsoluteFile(),
                 options.get("--driver-dir", ClusterNode.Settings.defaultAeronDir(memberId, members)),
                 schema,
-                SyncLevel.parse("--sync", options.get("--sync", "none")),
+                syncLevel,
                 options.getLong("--heartbeat-timeout-ms", ClusterNode.Settings.DEFAULT_LEADER_HEARTBEAT_TIMEOUT_MS,
                     100, CliSupport.MAX_TIMEOUT_MS),
                 options.getLong("--session-timeout-ms", ClusterNode.Settings.DEFAULT_SESSION_TIMEOUT_MS,
@@ -193,7 +189,7 @@ public final class NodeMain
         err.flush();
         signalWaiter.interrupt();
         barrier.signalAll();
-        if (CliSupport.isJvmShuttingDown())
+        if (DriverMain.isJvmShuttingDown())
         {
             // A signal began the JVM's shutdown, whose barrier hook waits for close(): once released, the JVM
             // would end with 128 + the signal, and System.exit would block. Everything is closed: end the

@@ -40,7 +40,7 @@ public final class ClusterMembers
                 throw new IllegalArgumentException("not a host name: '" + host + "'");
             }
         }
-        if (portBase < 1024 || portBase + hosts.size() * PORTS_PER_MEMBER > 65_535)
+        if (portBase < 1024 || (long)portBase + (long)hosts.size() * PORTS_PER_MEMBER > 65_535)
         {
             throw new IllegalArgumentException("port base " + portBase + " leaves no room for " + hosts.size() +
                 " members (" + PORTS_PER_MEMBER + " ports each, below 65535)");

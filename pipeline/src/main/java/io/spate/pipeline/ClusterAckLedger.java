@@ -58,21 +58,31 @@ final class ClusterAckLedger
      */
     ClusterAckLedger(final int maxBatchesPerSession, final int maxAckBytes)
     {
+        this.maxRingBytes = ringBytes(maxBatchesPerSession, maxAckBytes);
+        this.maxBatchesPerSession = maxBatchesPerSession;
+    }
+
+    /**
+     * @return the most bytes a session's ring may take for these bounds.
+     * @throws IllegalArgumentException when they need more than a ring holds.
+     */
+    static int ringBytes(final int maxBatchesPerSession, final int maxAckBytes)
+    {
         if (maxBatchesPerSession < 1)
         {
             throw new IllegalArgumentException("the ack ledger keeps at least one ack per session: " + maxBatchesPerSession);
         }
-        this.maxBatchesPerSession = maxBatchesPerSession;
         final long worstBytes = (long)maxBatchesPerSession *
-            (ExpandableRingBuffer.HEADER_LENGTH + ENTRY_HEADER_BYTES + maxAckBytes + ExpandableRingBuffer.HEADER_ALIGNMENT);
-        // Power of two, at least enough for every kept ack at its longest (plus one wrap's padding).
-        final long ringBytes = Long.highestOneBit(Math.max(4096, 2 * worstBytes - 1)) << 1;
-        if (ringBytes > ExpandableRingBuffer.MAX_CAPACITY)
+            (ExpandableRingBuffer.HEADER_LENGTH + ENTRY_HEADER_BYTES + (long)maxAckBytes + ExpandableRingBuffer.HEADER_ALIGNMENT);
+        // Checked before doubling: 2 * worstBytes may overflow a long.
+        if (worstBytes > ExpandableRingBuffer.MAX_CAPACITY / 2)
         {
             throw new IllegalArgumentException(maxBatchesPerSession + " acks of up to " + maxAckBytes +
-                " bytes per session need " + ringBytes + " bytes, more than a ring holds: keep fewer");
+                " bytes per session need a ring of more than " + ExpandableRingBuffer.MAX_CAPACITY + " bytes: keep fewer");
         }
-        this.maxRingBytes = (int)ringBytes;
+        // Power of two, at least enough for every kept ack at its longest (plus one wrap's padding).
+        final long ringBytes = Long.highestOneBit(Math.max(4096, 2 * worstBytes - 1)) << 1;
+        return (int)ringBytes;
     }
 
     int maxBatchesPerSession()

@@ -37,16 +37,26 @@ public record ClusterServiceSettings(int maxBatchBytes, int maxRecordsPerBatch, 
             throw new IllegalArgumentException("ack ledger batches must be 1.." + MAX_ACK_LEDGER_BATCHES + ": " +
                 ackLedgerBatches);
         }
+        try
+        {
+            ClusterAckLedger.ringBytes(ackLedgerBatches, AckWriter.maxAckBytes(maxRecordsPerBatch));
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            throw new IllegalArgumentException("ack ledger batches " + ackLedgerBatches + " with max records per batch " +
+                maxRecordsPerBatch + " do not fit: " + ex.getMessage());
+        }
     }
 
     /**
      * @return the settings from system properties, else the defaults.
+     * @throws IllegalArgumentException naming the property when one is not a whole number.
      */
     public static ClusterServiceSettings fromSystemProperties()
     {
         return new ClusterServiceSettings(
-            Integer.getInteger(MAX_BATCH_BYTES_PROP, DEFAULT_MAX_BATCH_BYTES),
-            Integer.getInteger(MAX_RECORDS_PER_BATCH_PROP, DEFAULT_MAX_RECORDS_PER_BATCH),
-            Integer.getInteger(ACK_LEDGER_BATCHES_PROP, DEFAULT_ACK_LEDGER_BATCHES));
+            PipelineConfiguration.intProperty(MAX_BATCH_BYTES_PROP, DEFAULT_MAX_BATCH_BYTES),
+            PipelineConfiguration.intProperty(MAX_RECORDS_PER_BATCH_PROP, DEFAULT_MAX_RECORDS_PER_BATCH),
+            PipelineConfiguration.intProperty(ACK_LEDGER_BATCHES_PROP, DEFAULT_ACK_LEDGER_BATCHES));
     }
 }

@@ -7,6 +7,7 @@ import io.aeron.cluster.client.ClusterException;
 import io.aeron.logbuffer.FragmentHandler;
 import io.spate.codec.DatabaseSchema;
 import io.spate.store.NativeStore;
+import io.spate.store.NativeStoreException;
 import org.agrona.DirectBuffer;
 import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -243,6 +244,10 @@ final class ClusterSnapshot
             {
                 throw new ClusterException("a second snapshot header");
             }
+            if (length < 4 + 4 + 8 + 4)
+            {
+                throw new ClusterException("snapshot header of " + length + " bytes");
+            }
             int at = offset + 4;
             final int version = buffer.getInt(at, ByteOrder.LITTLE_ENDIAN);
             if (version != VERSION)
@@ -283,7 +288,11 @@ final class ClusterSnapshot
 
         private void onImage(final DirectBuffer buffer, final int offset, final int length)
         {
-            if (null == image || storeLoaded || imageReceivedBytes + length > imageLengthBytes)
+            if (null == image)
+            {
+                throw new ClusterException("snapshot image bytes before the snapshot header");
+            }
+            if (storeLoaded || imageReceivedBytes + length > imageLengthBytes)
             {
                 throw new ClusterException("snapshot image bytes beyond its declared " + imageLengthBytes);
             }
@@ -307,7 +316,14 @@ final class ClusterSnapshot
             }
             if (imageLengthBytes > 0)
             {
-                store.loadSnapshot(image.address(), imageLengthBytes);
+                try
+                {
+                    store.loadSnapshot(image.address(), imageLengthBytes);
+                }
+                catch (final NativeStoreException ex)
+                {
+                    throw new ClusterException("the snapshot's store image is refused by the store: " + ex.getMessage());
+                }
             }
             storeLoaded = true;
         }
@@ -319,7 +335,12 @@ final class ClusterSnapshot
                 throw new ClusterException("snapshot session out of place");
             }
             sessionsLeft--;
-            session = ledger.session(buffer.getLong(offset + 4, ByteOrder.LITTLE_ENDIAN));
+            final long sessionId = buffer.getLong(offset + 4, ByteOrder.LITTLE_ENDIAN);
+            if (null != ledger.sessionOrNull(sessionId))
+            {
+                throw new ClusterException("snapshot session " + sessionId + " twice");
+            }
+            session = ledger.session(sessionId);
             final long lastCorrelationId = buffer.getLong(offset + 12, ByteOrder.LITTLE_ENDIAN);
             acksLeft = buffer.getInt(offset + 20, ByteOrder.LITTLE_ENDIAN);
             if (acksLeft < 0 || acksLeft > ledger.maxBatchesPerSession())
@@ -344,7 +365,19 @@ final class ClusterSnapshot
             final long correlationId = buffer.getLong(offset, ByteOrder.LITTLE_ENDIAN);
             final UnsafeBuffer entry = new UnsafeBuffer(new byte[length]);
             entry.putBytes(0, buffer, offset, length);
-            ledger.record(session, correlationId, entry, length);
+            if (correlationId <= session.lastCorrelationId || correlationId > pendingLastCorrelationId)
+            {
+                throw new ClusterException("snapshot session " + session.sessionId + ": ack of " + correlationId +
+                    " after " + session.lastCorrelationId + " (last answered " + pendingLastCorrelationId + ")");
+            }
+            try
+            {
+                ledger.record(session, correlationId, entry, length);
+            }
+            catch (final IllegalStateException ex)
+            {
+                throw new ClusterException("snapshot ack of " + length + " bytes refused: " + ex.getMessage());
+            }
             if (--acksLeft == 0)
             {
                 session.lastCorrelationId = pendingLastCorrelationId;

@@ -134,7 +134,33 @@ final class ReadQueue implements AutoCloseable
 
     private void answer(final int index)
     {
-        final int typeId = typeIds[index];
+        final ClientSession session = readSessions[index];
+        final int lengthBytes = encodeAnswer(schema, store, session.sessionId, correlationIds[index], typeIds[index],
+            nodeIds[index], kinds[index], nodeCopy, responseBuffer, encoder, headerEncoder);
+        sessions.send(session, responseBuffer, lengthBytes, answerBacklogBytes);
+    }
+
+    /**
+     * Reads the store and encodes the answer: the count, or the node (telling a deleted node from one that
+     * never existed). Shared by the pipeline and the clustered service, so both answer alike.
+     *
+     * @param nodeCopy at least {@link NativeStore#maxNodeLengthBytes(DatabaseSchema)}.
+     * @param out      at least {@link #maxAnswerBytes(DatabaseSchema)}.
+     * @return the answer's length in bytes, from offset 0 of {@code out}.
+     */
+    static int encodeAnswer(
+        final DatabaseSchema schema,
+        final NativeStore store,
+        final long sessionId,
+        final long correlationId,
+        final int typeId,
+        final long nodeId,
+        final byte kind,
+        final OffHeapBuffer nodeCopy,
+        final UnsafeBuffer out,
+        final ReadResponseEncoder encoder,
+        final MessageHeaderEncoder headerEncoder)
+    {
         final TypeDefinition type = schema.typeById(typeId);
         long count = 0;
         int nodeLength = 0;
@@ -143,32 +169,31 @@ final class ReadQueue implements AutoCloseable
         {
             status = RecordStatus.UNKNOWN_TYPE;
         }
-        else if (kinds[index] == ReadKind.COUNT.value())
+        else if (kind == ReadKind.COUNT.value())
         {
             count = store.count(typeId);
         }
         else
         {
-            nodeLength = store.get(typeId, nodeIds[index], nodeCopy.address(), nodeCopy.capacityBytes());
+            nodeLength = store.get(typeId, nodeId, nodeCopy.address(), nodeCopy.capacityBytes());
             if (nodeLength < 0)
             {
                 // Tell a deleted node from one that never existed: the producer asked about an id it may hold.
-                status = store.nodeState(typeId, nodeIds[index]) == NativeStore.NODE_DELETED ?
+                status = store.nodeState(typeId, nodeId) == NativeStore.NODE_DELETED ?
                     RecordStatus.DELETED : RecordStatus.NO_SUCH_NODE;
                 nodeLength = 0;
             }
         }
-        final ClientSession session = readSessions[index];
-        encoder.wrapAndApplyHeader(responseBuffer, 0, headerEncoder)
-            .sessionId(session.sessionId)
-            .correlationId(correlationIds[index])
+        encoder.wrapAndApplyHeader(out, 0, headerEncoder)
+            .sessionId(sessionId)
+            .correlationId(correlationId)
             .count(count)
             .typeId(typeId)
             .status(status)
             .putNode(nodeCopy.buffer(), 0, nodeLength);
         final int lengthBytes = MessageHeaderEncoder.ENCODED_LENGTH + encoder.encodedLength();
         headerEncoder.frameLengthBytes(lengthBytes);
-        sessions.send(session, responseBuffer, lengthBytes, answerBacklogBytes);
+        return lengthBytes;
     }
 
     public void close()

@@ -436,39 +436,9 @@ public final class SpateClusteredService implements ClusteredService
             return;
         }
         readRequestDecoder.wrapAndApplyHeader(buffer, offset, headerDecoder);
-        final int typeId = readRequestDecoder.typeId();
-        final long nodeId = readRequestDecoder.nodeId();
-        final TypeDefinition type = schema.typeById(typeId);
-        long count = 0;
-        int nodeLength = 0;
-        RecordStatus status = RecordStatus.OK;
-        if (null == type)
-        {
-            status = RecordStatus.UNKNOWN_TYPE;
-        }
-        else if (readRequestDecoder.kind() == ReadKind.COUNT)
-        {
-            count = store.count(typeId);
-        }
-        else
-        {
-            nodeLength = store.get(typeId, nodeId, nodeCopy.address(), nodeCopy.capacityBytes());
-            if (nodeLength < 0)
-            {
-                status = store.nodeState(typeId, nodeId) == NativeStore.NODE_DELETED ?
-                    RecordStatus.DELETED : RecordStatus.NO_SUCH_NODE;
-                nodeLength = 0;
-            }
-        }
-        readResponseEncoder.wrapAndApplyHeader(readAnswerBuffer, 0, headerEncoder)
-            .sessionId(session.id())
-            .correlationId(readRequestDecoder.correlationId())
-            .count(count)
-            .typeId(typeId)
-            .status(status)
-            .putNode(nodeCopy.buffer(), 0, nodeLength);
-        final int lengthBytes = MessageHeaderEncoder.ENCODED_LENGTH + readResponseEncoder.encodedLength();
-        headerEncoder.frameLengthBytes(lengthBytes);
+        final int lengthBytes = ReadQueue.encodeAnswer(schema, store, session.id(), readRequestDecoder.correlationId(),
+            readRequestDecoder.typeId(), readRequestDecoder.nodeId(), (byte)readRequestDecoder.kindRaw(), nodeCopy,
+            readAnswerBuffer, readResponseEncoder, headerEncoder);
         sendOrDrop(session, readAnswerBuffer, 0, lengthBytes);
     }
 
@@ -545,7 +515,10 @@ public final class SpateClusteredService implements ClusteredService
             return 0;
         }
         final int before = sessionsWithUnsentAcks;
+        unsentSender.stillUnsent = 0;
         ledger.forEachSession(unsentSender);
+        // Counted afresh: an eviction may also have cleared a session's cursor (ClusterAckLedger.evictOldest).
+        sessionsWithUnsentAcks = unsentSender.stillUnsent;
         return before - sessionsWithUnsentAcks;
     }
 
@@ -554,6 +527,7 @@ public final class SpateClusteredService implements ClusteredService
     {
         private ClusterAckLedger.SessionAcks acks;
         private ClientSession session;
+        private int stillUnsent;
 
         public void accept(final ClusterAckLedger.SessionAcks acks)
         {
@@ -564,9 +538,9 @@ public final class SpateClusteredService implements ClusteredService
             this.acks = acks;
             this.session = cluster.getClientSession(acks.sessionId);
             ledger.forEachFrom(acks, acks.firstUnsentCorrelationId, this);
-            if (acks.firstUnsentCorrelationId == 0)
+            if (acks.firstUnsentCorrelationId != 0)
             {
-                sessionsWithUnsentAcks--;
+                stillUnsent++;
             }
             this.acks = null;
             this.session = null;
