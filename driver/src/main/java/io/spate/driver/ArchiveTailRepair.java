@@ -135,6 +135,38 @@ final class ArchiveTailRepair
         }
     }
 
+    /**
+     * @return true when an archive start failed on Aeron's recovery reading before its buffer (a recording
+     * whose data ends exactly where a recovery read ends; see {@link SpateDriver}).
+     */
+    static boolean isRecoveryMisread(final Throwable failure)
+    {
+        for (Throwable cause = failure; null != cause; cause = cause.getCause())
+        {
+            if (cause instanceof IndexOutOfBoundsException && null != cause.getMessage() &&
+                cause.getMessage().startsWith("Range [-"))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * @return a read length (a power of two, as the archive requires) that takes a segment file of that
+     * length in one read.
+     * @throws IllegalStateException when it is longer than one read may be (1 GiB).
+     */
+    static int wholeFileReadBytes(final long segmentFileLengthBytes)
+    {
+        final long lengthBytes = Math.max(segmentFileLengthBytes, 64 * 1024);
+        if (lengthBytes > 1 << 30)
+        {
+            throw new IllegalStateException("a segment file of " + lengthBytes + " bytes is longer than one read may be");
+        }
+        return BitUtil.findNextPositivePowerOfTwo((int)lengthBytes);
+    }
+
     private static long lastNonZero(final FileChannel channel, final long from, final long to) throws IOException
     {
         final ByteBuffer bytes = ByteBuffer.allocate(64 << 10);

@@ -224,33 +224,70 @@ public final class SpateDriver implements AutoCloseable
      * Launches the archive; when a crash of this process left a segment file's last fragment incomplete
      * (the archive then refuses to start), cuts that fragment off ({@link ArchiveTailRepair}) and launches
      * again, once per file.
+     * <p>
+     * When the repair finds the last fragment whole, Aeron 1.51 misjudged it: a recording whose data ends
+     * exactly where one of its 1 MiB recovery reads ends has its last fragment checked at the wrong offset
+     * (Catalog.recoverStopOffset) and is reported incomplete. The archive is then launched once with reads as
+     * long as the segment file, which checks it right and records its stop position, closed, and launched
+     * again as configured.
      */
     private static Archive launchArchive(
         final DriverConfiguration configuration, final MediaDriver.Context context, final MediaDriver mediaDriver)
     {
         final java.util.Set<File> repaired = new java.util.HashSet<>();
+        int wholeFileReadBytes = 0;
+        boolean misreadRetried = false;
         while (true)
         {
             try
             {
                 // As ArchivingMediaDriver: the archive reports its errors to the driver's error log and counter.
-                return Archive.launch(configuration.toArchiveContext()
+                final Archive.Context archiveContext = configuration.toArchiveContext()
                     .mediaDriverAgentInvoker(mediaDriver.sharedAgentInvoker())
                     .errorHandler(context.errorHandler())
-                    .errorCounter(new AtomicCounter(context.countersValuesBuffer(), SystemCounterDescriptor.ERRORS.id())));
+                    .errorCounter(new AtomicCounter(context.countersValuesBuffer(), SystemCounterDescriptor.ERRORS.id()));
+                if (wholeFileReadBytes > 0)
+                {
+                    archiveContext.fileIoMaxLength(wholeFileReadBytes);
+                }
+                final Archive archive = Archive.launch(archiveContext);
+                if (wholeFileReadBytes == 0)
+                {
+                    return archive;
+                }
+                archive.close(); // its catalog now holds the recording's stop position
+                wholeFileReadBytes = 0;
+                awaitArchiveCountersFreed(context);
             }
             catch (final RuntimeException ex)
             {
                 final File segmentFile = ArchiveTailRepair.segmentFileOf(ex);
+                if (null == segmentFile && ArchiveTailRepair.isRecoveryMisread(ex) && !misreadRetried)
+                {
+                    // The same misjudgement with bounds checks on: the check reads before its buffer.
+                    misreadRetried = true;
+                    wholeFileReadBytes = ArchiveTailRepair.wholeFileReadBytes(configuration.archiveSegmentFileLength());
+                    System.err.println("driver: the archive misread a recording's tail (" + oneLine(ex.getMessage()) +
+                        "); it checks it again reading " + wholeFileReadBytes + " bytes at once");
+                    awaitArchiveCountersFreed(context);
+                    continue;
+                }
                 if (null == segmentFile || !repaired.add(segmentFile))
                 {
                     throw ex;
                 }
                 try
                 {
-                    if (ArchiveTailRepair.repair(segmentFile, System.err) < 0)
+                    final long dropped = ArchiveTailRepair.repair(segmentFile, System.err);
+                    if (dropped < 0)
                     {
                         throw ex;
+                    }
+                    if (dropped == 0)
+                    {
+                        wholeFileReadBytes = ArchiveTailRepair.wholeFileReadBytes(segmentFile.length());
+                        System.err.println("driver: " + segmentFile + ": its last fragment is whole; the archive " +
+                            "checks it again reading " + wholeFileReadBytes + " bytes at once");
                     }
                 }
                 catch (final java.io.IOException io)
@@ -258,7 +295,34 @@ public final class SpateDriver implements AutoCloseable
                     ex.addSuppressed(io);
                     throw ex;
                 }
+                awaitArchiveCountersFreed(context);
             }
+        }
+    }
+
+    /**
+     * A failed or closed archive frees its counters through the driver's conductor, a moment later; a new
+     * archive refuses to start while they exist ("existing max write time counter detected").
+     */
+    private static void awaitArchiveCountersFreed(final MediaDriver.Context context)
+    {
+        final org.agrona.concurrent.status.CountersReader counters = context.countersManager();
+        final long deadlineNs = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+        while (System.nanoTime() - deadlineNs < 0)
+        {
+            final boolean[] found = {false};
+            counters.forEach((counterId, typeId, keyBuffer, label) ->
+            {
+                if (typeId == io.aeron.AeronCounters.ARCHIVE_RECORDER_MAX_WRITE_TIME_TYPE_ID)
+                {
+                    found[0] = true;
+                }
+            });
+            if (!found[0])
+            {
+                return;
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
         }
     }
 

@@ -136,6 +136,69 @@ class ArchiveRecoveryTest
     }
 
     /**
+     * A recording killed while its data ended exactly at 1 MiB, the end of one of Aeron's 1 MiB recovery reads,
+     * with a whole last fragment across a page boundary: Aeron 1.51 checks that fragment at the wrong offset
+     * and refuses to start. The driver finds the fragment whole (nothing to cut), has the archive check it
+     * with one read of the whole file, and the recording's stop position is its full length: nothing is lost.
+     */
+    @Test
+    void aWholeLastFragmentEndingOnARecoveryReadBoundaryIsKept() throws Exception
+    {
+        final String data = tempDir.resolve("data").toString();
+        final List<String> properties = List.of("-Dspate.driver.archive.segment.length=2m");
+        final long[] recorded = recordAndKill(data, properties, 300);
+        final long recordingId = recorded[0];
+        final int from = (int)recorded[1];
+        final int end = 1 << 20;
+        final int lastFrameBytes = 4096 + 32; // starts off a page boundary, so it straddles one
+
+        // Whole frames, checksummed as the archive records them (CRC32C of the payload in the session id
+        // field), from where the recording stopped up to exactly 1 MiB.
+        final Path segment = Path.of(data, "archive", recordingId + "-0.rec");
+        final io.aeron.archive.checksum.Checksum crc = io.aeron.archive.checksum.Checksums.crc32c();
+        try (java.nio.channels.FileChannel channel = java.nio.channels.FileChannel.open(segment,
+            java.nio.file.StandardOpenOption.WRITE))
+        {
+            int at = from;
+            while (at < end)
+            {
+                final int left = end - at;
+                final int frameBytes = left == lastFrameBytes ? lastFrameBytes :
+                    Math.min(4096, left - lastFrameBytes);
+                final java.nio.ByteBuffer frame = java.nio.ByteBuffer.allocateDirect(frameBytes)
+                    .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                frame.putInt(0, frameBytes).put(4, (byte)0).put(5, (byte)0xC0).putShort(6, (short)1);
+                frame.putInt(8, at & ((64 << 10) - 1)); // term offset
+                for (int i = 32; i < frameBytes; i++)
+                {
+                    frame.put(i, (byte)(i * 7 + at));
+                }
+                final org.agrona.concurrent.UnsafeBuffer view = new org.agrona.concurrent.UnsafeBuffer(frame);
+                frame.putInt(12, crc.compute(view.addressOffset(), 32, frameBytes - 32)); // session id field
+                channel.write(frame, at);
+                at += frameBytes;
+            }
+        }
+
+        final String secondDir = uniqueDir(tempDir);
+        try (DriverTesting.DriverProcess driver = new DriverTesting.DriverProcess(properties,
+            "--dir", secondDir, "--ipc-term-length", "64k", "--idle", "sleeping", "--data", data))
+        {
+            driver.awaitRunning();
+            // Aeron's misjudgement shows as a straddling fragment, or (bounds checks on) as a read before its
+            // buffer: either way the archive checks again with one whole-file read.
+            assertTrue(driver.output().contains("bytes at once"), driver.output());
+            try (Aeron aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(secondDir));
+                AeronArchive archive = AeronArchive.connect(ArchiveSettings.clientContext(aeron)))
+            {
+                assertEquals(end, archive.getStopPosition(recordingId), driver.output());
+            }
+            assertTrue(driver.process.toHandle().destroy());
+            driver.awaitExit("SIGTERM");
+        }
+    }
+
+    /**
      * Starts a standalone driver with an archive, records that many messages, and SIGKILLs it.
      *
      * @return the recording id and the position recorded before the kill.
