@@ -402,7 +402,10 @@ public final class SpateClusteredService implements ClusteredService
             final long result = session.offer(buffer, offset, length);
             if (result > 0)
             {
-                acksSent.incrementRelease();
+                if (result != ClientSession.MOCKED_OFFER) // a follower's offers go nowhere: not counted as sent
+                {
+                    acksSent.incrementRelease();
+                }
                 return true;
             }
             if (result == Publication.NOT_CONNECTED || result == Publication.CLOSED ||
