@@ -426,12 +426,7 @@ public final class ClusterBench
         {
             throw new IllegalStateException("the bench is stopping: " + name + " not started");
         }
-        final List<String> command = new ArrayList<>();
-        command.add(ProcessHandle.current().info().command().orElse("java"));
-        command.add("@" + argfile);
-        command.addAll(jvmArgs);
-        command.add(mainClass);
-        command.addAll(args);
+        final List<String> command = ProducerProcess.javaCommand(argfile, jvmArgs, mainClass, args);
         final ClusterProcess process = ClusterProcess.start(name, command, logs.resolve(name + ".log"));
         processes.add(process);
         return process;

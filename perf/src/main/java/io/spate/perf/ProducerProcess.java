@@ -50,6 +50,21 @@ final class ProducerProcess
     }
 
     /**
+     * @return the command line of a tools JVM: this JVM's java, the tools' argfile, the flags, the main.
+     */
+    static List<String> javaCommand(
+        final Path argfile, final List<String> jvmArgs, final String mainClass, final List<String> args)
+    {
+        final List<String> command = new ArrayList<>();
+        command.add(ProcessHandle.current().info().command().orElse("java"));
+        command.add("@" + argfile);
+        command.addAll(jvmArgs);
+        command.add(mainClass);
+        command.addAll(args);
+        return command;
+    }
+
+    /**
      * @param argfile       the tools' JVM argfile (flags and class path).
      * @param jvmArgs       more JVM options, after the argfile's.
      * @param mainClass     the class to run.
@@ -67,12 +82,7 @@ final class ProducerProcess
         final long timeoutS)
     {
         final String name = mainClass.substring(mainClass.lastIndexOf('.') + 1);
-        final List<String> command = new ArrayList<>();
-        command.add(ProcessHandle.current().info().command().orElse("java"));
-        command.add("@" + argfile);
-        command.addAll(jvmArgs);
-        command.add(mainClass);
-        command.addAll(args);
+        final List<String> command = javaCommand(argfile, jvmArgs, mainClass, args);
         final Process process;
         try
         {

@@ -135,15 +135,12 @@ public final class ClusterMain
         out.println("cluster: " + nodes + " members starting in " + root + "; producers: bin/spate produce --cluster " +
             members.ingressEndpoints() + " --schema " + schema + " ...; watch: bin/spate stat --cluster " + root);
         out.flush();
-        final Thread watcher = Thread.ofPlatform().daemon().name("cluster-watch").start(() ->
+        for (int i = 0; i < processes.size(); i++)
         {
-            for (int i = 0; i < processes.size(); i++)
-            {
-                final int member = i;
-                processes.get(i).onExit().thenAccept(p ->
-                    out.println("cluster: member " + member + " exited with status " + p.exitValue()));
-            }
-        });
+            final int member = i;
+            processes.get(i).onExit().thenAccept(p ->
+                out.println("cluster: member " + member + " exited with status " + p.exitValue()));
+        }
         barrier.await();
         processes.forEach(Process::destroy); // SIGTERM: each member closes in order
         for (final Process process : processes)
@@ -161,7 +158,6 @@ public final class ClusterMain
                 process.destroyForcibly();
             }
         }
-        watcher.interrupt();
         out.println("cluster: stopped");
         out.flush();
         if (DriverMain.isJvmShuttingDown())
@@ -201,7 +197,7 @@ public final class ClusterMain
             }
             catch (final IOException ignored)
             {
-                // the member is gone; its exit is reported by the watcher
+                // the member is gone; its exit is reported by its onExit
             }
         });
     }

@@ -140,6 +140,19 @@ final class ClusterAckLedger
      */
     void record(final SessionAcks session, final long correlationId, final DirectBuffer entry, final int entryLengthBytes)
     {
+        record(session, correlationId, entry, 0, entryLengthBytes);
+    }
+
+    /**
+     * @see #record(SessionAcks, long, DirectBuffer, int)
+     */
+    void record(
+        final SessionAcks session,
+        final long correlationId,
+        final DirectBuffer entry,
+        final int entryOffset,
+        final int entryLengthBytes)
+    {
         if (correlationId <= session.lastCorrelationId)
         {
             throw new IllegalStateException("session " + session.sessionId + ": ack of " + correlationId +
@@ -149,7 +162,7 @@ final class ClusterAckLedger
         {
             evictOldest(session);
         }
-        if (!session.acks.append(entry, 0, entryLengthBytes))
+        if (!session.acks.append(entry, entryOffset, entryLengthBytes))
         {
             throw new IllegalStateException("ack ledger ring of session " + session.sessionId + " is full: " +
                 session.acks.size() + " bytes for " + session.count + " acks");

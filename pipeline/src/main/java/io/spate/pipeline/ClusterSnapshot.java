@@ -93,6 +93,7 @@ final class ClusterSnapshot
             }
         }
 
+        final org.agrona.ExpandableArrayBuffer entry = new org.agrona.ExpandableArrayBuffer(4096);
         ledger.forEachSession(session ->
         {
             message.putInt(0, SESSION, ByteOrder.LITTLE_ENDIAN);
@@ -102,9 +103,8 @@ final class ClusterSnapshot
             offer(publication, idle, message, 24);
             session.acks.forEach((buffer, offset, length, headOffset) ->
             {
-                final UnsafeBuffer entry = new UnsafeBuffer(new byte[4 + length]);
                 entry.putInt(0, ACK, ByteOrder.LITTLE_ENDIAN);
-                entry.putBytes(4, buffer, offset, length);
+                entry.putBytes(4, buffer, offset, length); // grows once to the longest ack
                 offer(publication, idle, entry, 4 + length);
                 return true;
             }, Integer.MAX_VALUE);
@@ -363,8 +363,6 @@ final class ClusterSnapshot
                 throw new ClusterException("snapshot ack out of place");
             }
             final long correlationId = buffer.getLong(offset, ByteOrder.LITTLE_ENDIAN);
-            final UnsafeBuffer entry = new UnsafeBuffer(new byte[length]);
-            entry.putBytes(0, buffer, offset, length);
             if (correlationId <= session.lastCorrelationId || correlationId > pendingLastCorrelationId)
             {
                 throw new ClusterException("snapshot session " + session.sessionId + ": ack of " + correlationId +
@@ -372,7 +370,7 @@ final class ClusterSnapshot
             }
             try
             {
-                ledger.record(session, correlationId, entry, length);
+                ledger.record(session, correlationId, buffer, offset, length);
             }
             catch (final IllegalStateException ex)
             {

@@ -76,7 +76,8 @@ public final class SpateClusteredService implements ClusteredService
     private final ClusterAckLedger ledger;
     /** Correlation id (8 bytes) then the ack: a ledger entry as it is built. */
     private final UnsafeBuffer entryBuffer;
-    private final UnsafeBuffer ackView = new UnsafeBuffer(0, 0);
+    /** The ack part of {@link #entryBuffer}, where acks are encoded. */
+    private final UnsafeBuffer ackView;
     private final UnsafeBuffer readAnswerBuffer;
     private final long[] nextIdByType;
 
@@ -102,6 +103,8 @@ public final class SpateClusteredService implements ClusteredService
     private final long[] appliedTotals = new long[2];
     private java.nio.file.Path fingerprintFile;
     private FatalHandler fatalHandler = FatalHandler.HALT;
+    private final UnsentSender unsentSender = new UnsentSender();
+    private final KeptAckSender keptAckSender = new KeptAckSender();
 
     /** What the service does when going on would make this member diverge from the others. */
     @FunctionalInterface
@@ -130,8 +133,6 @@ public final class SpateClusteredService implements ClusteredService
         this.fatalHandler = handler;
         return this;
     }
-    private final UnsentSender unsentSender = new UnsentSender();
-    private final KeptAckSender keptAckSender = new KeptAckSender();
 
     /**
      * @param schema   the database schema; every node of a cluster must run the same one (its hash travels in
@@ -146,6 +147,7 @@ public final class SpateClusteredService implements ClusteredService
         final int maxAckBytes = AckWriter.maxAckBytes(settings.maxRecordsPerBatch());
         this.ledger = new ClusterAckLedger(settings.ackLedgerBatches(), maxAckBytes);
         this.entryBuffer = new UnsafeBuffer(new byte[ClusterAckLedger.ENTRY_HEADER_BYTES + maxAckBytes]);
+        this.ackView = new UnsafeBuffer(entryBuffer, ClusterAckLedger.ENTRY_HEADER_BYTES, maxAckBytes);
         this.readAnswerBuffer = new UnsafeBuffer(new byte[ReadQueue.maxAnswerBytes(schema)]);
         int maxTypeId = 0;
         for (final TypeDefinition type : schema.types())
@@ -296,8 +298,6 @@ public final class SpateClusteredService implements ClusteredService
         if (null != refusal)
         {
             refusedBatches.incrementRelease();
-            ackView.wrap(entryBuffer, ClusterAckLedger.ENTRY_HEADER_BYTES,
-                entryBuffer.capacity() - ClusterAckLedger.ENTRY_HEADER_BYTES);
             final int ackLengthBytes = AckWriter.encodeRefusal(
                 sessionId, correlationId, declaredRecordCount, refusal, ackView, ackEncoder, headerEncoder);
             recordAndSend(session, acks, correlationId, ackLengthBytes);
@@ -348,8 +348,6 @@ public final class SpateClusteredService implements ClusteredService
         }
         batchesApplied.setRelease(++appliedTotals[0]);
         recordsApplied.setRelease(appliedTotals[1] += applied);
-        ackView.wrap(entryBuffer, ClusterAckLedger.ENTRY_HEADER_BYTES,
-            entryBuffer.capacity() - ClusterAckLedger.ENTRY_HEADER_BYTES);
         final int ackLengthBytes = AckWriter.encodeSegmentAck(slot, 0, session.id(), ackView, ackEncoder, headerEncoder);
         recordAndSend(session, acks, correlationId, ackLengthBytes);
     }
