@@ -62,8 +62,13 @@ public final class SpateClusteredService implements ClusteredService
     public static final int ACKS_UNDELIVERABLE_TYPE_ID = 1057;
     public static final int ROLE_TYPE_ID = 1058;
 
-    /** Offers of one answer before it is left to {@link #doBackgroundWork}. */
+    /** Offers of one answer before it is left to the unsent-ack timer. */
     private static final int EGRESS_ATTEMPTS = 3;
+    /**
+     * Correlation id of the cluster timer that retries acks the leader's egress pushed back. Egress may only be
+     * offered from the log's callbacks (Aeron refuses it from doBackgroundWork), so the retry is a timer event.
+     */
+    static final long UNSENT_ACKS_TIMER_ID = Long.MIN_VALUE + 0x5350_4154_45L;
 
     private final DatabaseSchema schema;
     private final ClusterServiceSettings settings;
@@ -99,6 +104,7 @@ public final class SpateClusteredService implements ClusteredService
     private Counter acksUndeliverable;
     private Counter roleCounter;
     private int sessionsWithUnsentAcks;
+    private boolean unsentRetryScheduled;
     /** Batches and records applied since the cluster began: replicated state, carried in snapshots. */
     private final long[] appliedTotals = new long[2];
     private java.nio.file.Path fingerprintFile;
@@ -216,6 +222,10 @@ public final class SpateClusteredService implements ClusteredService
         final int length,
         final Header header)
     {
+        if (sessionsWithUnsentAcks > 0)
+        {
+            scheduleUnsentRetry(); // a no-op unless an earlier request was not taken
+        }
         if (length < RecordFraming.HEADER_LENGTH_BYTES)
         {
             refusedBatches.incrementRelease();
@@ -254,7 +264,7 @@ public final class SpateClusteredService implements ClusteredService
             duplicateBatches.incrementRelease();
             if (acks.firstUnsentCorrelationId != 0 && correlationId >= acks.firstUnsentCorrelationId)
             {
-                return; // its ack has not left yet: doBackgroundWork sends it, in order
+                return; // its ack has not left yet: the unsent-ack timer sends it, in order
             }
             keptAckSender.session = session;
             final boolean kept = ledger.find(acks, correlationId, keptAckSender);
@@ -362,12 +372,13 @@ public final class SpateClusteredService implements ClusteredService
         ledger.record(acks, correlationId, entryBuffer, ClusterAckLedger.ENTRY_HEADER_BYTES + ackLengthBytes);
         if (acks.firstUnsentCorrelationId != 0)
         {
-            return; // behind earlier unsent acks: they go first, in order (doBackgroundWork)
+            return; // behind earlier unsent acks: they go first, in order (the unsent-ack timer)
         }
         if (!trySend(session, entryBuffer, ClusterAckLedger.ENTRY_HEADER_BYTES, ackLengthBytes))
         {
             acks.firstUnsentCorrelationId = correlationId;
             sessionsWithUnsentAcks++;
+            scheduleUnsentRetry();
         }
     }
 
@@ -386,7 +397,7 @@ public final class SpateClusteredService implements ClusteredService
     /**
      * The one place egress is offered. True when the answer is out, or can never go (the client is not
      * connected: it sends the batch again once it is, and is answered from the ledger); false when the
-     * leader's egress pushed back: the caller keeps it for {@link #doBackgroundWork}.
+     * leader's egress pushed back: the caller keeps it for the unsent-ack timer.
      */
     private boolean trySend(final ClientSession session, final DirectBuffer buffer, final int offset, final int length)
     {
@@ -443,8 +454,42 @@ public final class SpateClusteredService implements ClusteredService
         sendOrDrop(session, readAnswerBuffer, 0, lengthBytes);
     }
 
+    /**
+     * The unsent-ack timer: sends acks the leader's egress pushed back, oldest first per session, and asks
+     * again while some are left. Only the leader ever has unsent acks (a follower's offers are mocked), so
+     * on followers the event finds nothing to do; the replicated state is not touched either way.
+     */
     public void onTimerEvent(final long correlationId, final long timestamp)
     {
+        if (correlationId != UNSENT_ACKS_TIMER_ID)
+        {
+            return;
+        }
+        unsentRetryScheduled = false;
+        if (0 == sessionsWithUnsentAcks)
+        {
+            return;
+        }
+        unsentSender.stillUnsent = 0;
+        ledger.forEachSession(unsentSender);
+        // Counted afresh: an eviction may also have cleared a session's cursor (ClusterAckLedger.evictOldest).
+        sessionsWithUnsentAcks = unsentSender.stillUnsent;
+        if (sessionsWithUnsentAcks > 0)
+        {
+            scheduleUnsentRetry();
+        }
+    }
+
+    /**
+     * At most one unsent-ack timer at a time, due at the next tick. Should the consensus module not take the
+     * request now, the next log message that finds acks unsent asks again.
+     */
+    private void scheduleUnsentRetry()
+    {
+        if (!unsentRetryScheduled)
+        {
+            unsentRetryScheduled = cluster.scheduleTimer(UNSENT_ACKS_TIMER_ID, cluster.time() + 1);
+        }
     }
 
     public void onTakeSnapshot(final ExclusivePublication snapshotPublication)
@@ -504,23 +549,6 @@ public final class SpateClusteredService implements ClusteredService
     {
         this.fingerprintFile = file;
         return this;
-    }
-
-    /**
-     * Sends acks the leader's egress pushed back, oldest first per session.
-     */
-    public int doBackgroundWork(final long nowNs)
-    {
-        if (0 == sessionsWithUnsentAcks || null == cluster)
-        {
-            return 0;
-        }
-        final int before = sessionsWithUnsentAcks;
-        unsentSender.stillUnsent = 0;
-        ledger.forEachSession(unsentSender);
-        // Counted afresh: an eviction may also have cleared a session's cursor (ClusterAckLedger.evictOldest).
-        sessionsWithUnsentAcks = unsentSender.stillUnsent;
-        return before - sessionsWithUnsentAcks;
     }
 
     private final class UnsentSender implements java.util.function.Consumer<ClusterAckLedger.SessionAcks>,

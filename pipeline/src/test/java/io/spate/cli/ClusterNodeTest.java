@@ -105,24 +105,7 @@ class ClusterNodeTest
             buffer.getBytes(offset, answer);
             answers.add(answer);
         };
-        try (AeronCluster cluster = AeronCluster.connect(new AeronCluster.Context()
-            .aeronDirectoryName(driver.aeronDirectoryName())
-            .ingressChannel("aeron:udp")
-            .ingressEndpoints(members.ingressEndpoints())
-            .egressChannel("aeron:udp?endpoint=localhost:0")
-            .credentialsSupplier(new io.aeron.security.CredentialsSupplier()
-            {
-                public byte[] encodedCredentials()
-                {
-                    return SECRET.getBytes(StandardCharsets.UTF_8);
-                }
-
-                public byte[] onChallenge(final byte[] encodedChallenge)
-                {
-                    return encodedCredentials();
-                }
-            })
-            .egressListener(listener)))
+        try (AeronCluster cluster = rawCluster(listener))
         {
             final UnsafeBuffer batch = new UnsafeBuffer(new byte[4096]);
             final RecordWriter writer = new RecordWriter(schema).wrap(batch, 0, batch.capacity());
@@ -182,6 +165,149 @@ class ClusterNodeTest
             () -> SpateClient.connect(clientContext("not-the-secret-but-long-enough")).close());
         assertTrue(wrong.getMessage().contains("refused"), wrong.getMessage());
         assertThrows(SpateClientException.class, () -> SpateClient.connect(clientContext(null)).close());
+    }
+
+    /**
+     * @return a raw Aeron Cluster client (with the secret) whose answers go to the listener.
+     */
+    private AeronCluster rawCluster(final EgressListener listener)
+    {
+        return rawCluster(listener, "aeron:udp?endpoint=localhost:0");
+    }
+
+    private AeronCluster rawCluster(final EgressListener listener, final String egressChannel)
+    {
+        return AeronCluster.connect(new AeronCluster.Context()
+            .aeronDirectoryName(driver.aeronDirectoryName())
+            .ingressChannel("aeron:udp")
+            .ingressEndpoints(members.ingressEndpoints())
+            .egressChannel(egressChannel)
+            .credentialsSupplier(new io.aeron.security.CredentialsSupplier()
+            {
+                public byte[] encodedCredentials()
+                {
+                    return SECRET.getBytes(StandardCharsets.UTF_8);
+                }
+
+                public byte[] onChallenge(final byte[] encodedChallenge)
+                {
+                    return encodedCredentials();
+                }
+            })
+            .egressListener(listener));
+    }
+
+    /**
+     * A hostile client on its own session: bytes that are no message, another schema, a batch naming another
+     * session, a batch whose count lies. Nothing is answered that has no correlation id to name; the batch is
+     * applied as the sender's (its ack names the sender's session, whatever the batch claimed); the lying
+     * batch is refused whole; and the member goes on serving.
+     */
+    @Test
+    void hostileInputIsRefusedAndTheMemberGoesOn() throws Exception
+    {
+        final TypeDefinition user = schema.type("User");
+        final List<byte[]> answers = new ArrayList<>();
+        final EgressListener listener = (clusterSessionId, timestamp, buffer, offset, length, header) ->
+        {
+            final byte[] answer = new byte[length];
+            buffer.getBytes(offset, answer);
+            answers.add(answer);
+        };
+        try (AeronCluster cluster = rawCluster(listener))
+        {
+            offer(cluster, new UnsafeBuffer(new byte[]{1, 2, 3}), 3);
+            final UnsafeBuffer junk = new UnsafeBuffer(new byte[64]);
+            junk.setMemory(0, 64, (byte)0xFF);
+            offer(cluster, junk, 64);
+
+            final UnsafeBuffer batch = new UnsafeBuffer(new byte[4096]);
+            final RecordWriter writer = new RecordWriter(schema).wrap(batch, 0, batch.capacity());
+            writer.beginBatch(cluster.clusterSessionId() + 999, 1); // names a session that is not the sender's
+            writer.create(user);
+            writer.create(user);
+            offer(cluster, batch, writer.endBatch());
+
+            writer.wrap(batch, 0, batch.capacity()).beginBatch(cluster.clusterSessionId(), 2);
+            writer.create(user);
+            writer.create(user);
+            final int length = writer.endBatch();
+            batch.putInt(io.spate.codec.RecordFraming.HEADER_LENGTH_BYTES +
+                io.spate.wire.BatchHeaderEncoder.recordCountEncodingOffset(), 5, java.nio.ByteOrder.LITTLE_ENDIAN);
+            offer(cluster, batch, length);
+
+            awaitAnswers(cluster, answers, 2);
+            final MessageHeaderDecoder header = new MessageHeaderDecoder();
+            final AckDecoder applied = new AckDecoder().wrapAndApplyHeader(new UnsafeBuffer(answers.get(0)), 0, header);
+            assertEquals(1, applied.correlationId());
+            assertEquals(cluster.clusterSessionId(), applied.sessionId(), "acked as the sender's batch");
+            assertEquals(RecordStatus.OK, applied.status());
+            final AckDecoder refused = new AckDecoder().wrapAndApplyHeader(new UnsafeBuffer(answers.get(1)), 0, header);
+            assertEquals(2, refused.correlationId());
+            assertEquals(RecordStatus.MALFORMED, refused.status());
+            assertEquals(0, refused.createdIds().count());
+        }
+        try (SpateClient client = SpateClient.connect(clientContext(SECRET)))
+        {
+            assertEquals(2, client.count(user), "only the well-formed batch applied");
+        }
+    }
+
+    /**
+     * A client that sends 300 batches without reading its answers, on an egress of Aeron's smallest term
+     * (64 KiB: its window fills after a few dozen acks, and the term rotates many times): the leader's egress
+     * pushes back, the acks wait in the ledger, and once the client reads, every one arrives, once, in order.
+     */
+    @Test
+    void acksPushedBackByASlowClientArriveOnceInOrder() throws Exception
+    {
+        final TypeDefinition user = schema.type("User");
+        final List<byte[]> answers = new ArrayList<>();
+        final EgressListener listener = (clusterSessionId, timestamp, buffer, offset, length, header) ->
+        {
+            final byte[] answer = new byte[length];
+            buffer.getBytes(offset, answer);
+            answers.add(answer);
+        };
+        final int batches = 300;
+        try (AeronCluster cluster = rawCluster(listener, "aeron:udp?endpoint=localhost:0|term-length=64k"))
+        {
+            final UnsafeBuffer batch = new UnsafeBuffer(new byte[16 * 1024]);
+            final RecordWriter writer = new RecordWriter(schema);
+            for (int b = 1; b <= batches; b++)
+            {
+                writer.wrap(batch, 0, batch.capacity()).beginBatch(cluster.clusterSessionId(), b);
+                for (int i = 0; i < 100; i++)
+                {
+                    writer.create(user);
+                }
+                final int length = writer.endBatch();
+                final long deadlineNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+                while (cluster.offer(batch, 0, length) < 0) // egress not polled: the answers pile up
+                {
+                    assertTrue(System.nanoTime() < deadlineNs, "the cluster took batch " + b);
+                    cluster.pollStateChanges();
+                    Thread.sleep(1);
+                }
+            }
+            Thread.sleep(500);
+            awaitAnswers(cluster, answers, batches);
+            final MessageHeaderDecoder header = new MessageHeaderDecoder();
+            for (int b = 1; b <= batches; b++)
+            {
+                final AckDecoder ack = new AckDecoder().wrapAndApplyHeader(new UnsafeBuffer(answers.get(b - 1)), 0, header);
+                assertEquals(b, ack.correlationId(), "acks in the order sent, each once");
+                assertEquals(RecordStatus.OK, ack.status());
+                assertEquals(100, ack.createdIds().count());
+            }
+            Thread.sleep(200);
+            cluster.pollEgress();
+            assertEquals(batches, answers.size(), "no ack twice");
+        }
+        try (SpateClient client = SpateClient.connect(clientContext(SECRET)))
+        {
+            assertEquals(batches * 100L, client.count(user));
+        }
     }
 
     private static void offer(final AeronCluster cluster, final DirectBuffer buffer, final int length)
