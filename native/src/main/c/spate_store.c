@@ -2,23 +2,34 @@
  * Spate native store. See spate_store.h for the contract; this file explains the how.
  *
  * Layout per type (everything reserved once at open, so nothing ever moves under a reader):
- *   rows:  maxNodes rows of row_stride_bytes; the row of id i is at index i - 1.
- *          [ header 8 bytes: state (never/live/deleted) | wire fixed row, padded to 8 |
+ *   rows:  slot_limit rows of row_stride_bytes; the row of slot s is at index s - 1.
+ *          [ header 8 bytes: state (free/live) | generation << 8 | wire fixed row, padded to 8 |
  *            one spate_slot (16 bytes) per string/bytes field, in field-id order ]
- *   arena: maxArenaBytes of variable field data, bump-allocated; a value is overwritten in
- *          place when the new one fits the slot's capacity, else it moves to fresh space.
- *          Arena bytes are never reused, so a reader holding an old slot still reads bytes
- *          that belong to that node.
+ *          A live row's header holds its node's generation; a free row's the next generation a
+ *          Create may take there (0 for a slot never used, whose row may never have been written).
+ *   arena: maxArenaBytes of variable field data in blocks of size classes (spate_class_of). A
+ *          freed block goes on its class's free list (the link is kept in the block's first 8
+ *          bytes); new blocks come from the free list, else from the top of the arena, else from
+ *          a larger class's list, else from a compaction (spate_arena_compact).
  *   rows_written: one bit per 2 MiB of rows, set before the first row there is written, so
- *          that ids a Create skipped are found not live without touching (committing) their rows.
+ *          that slots a Create skipped are found not live without touching (committing) their rows.
  *
  * Concurrency: one writer per type (several writers on different types may run at once; all
- * mutable state is per type). Readers use a sequence lock per type, striped by id: a write to
- * node i bumps stripe i % SPATE_SEQUENCE_STRIPES to odd before and to even after. Striping keeps
- * a reader of one node from being starved by a writer streaming records of other nodes of the
- * same type; it is sound because a record only ever writes its own row and arena bytes that only
- * its own node references (fresh allocations are unreferenced until the slot is written inside
- * the same critical section).
+ * mutable state is per type). Readers use a sequence lock per type, striped by slot: a write to
+ * slot s bumps stripe s % SPATE_SEQUENCE_STRIPES to odd before and to even after.
+ *
+ * Reader safety under reuse. A reader of a node copies its row and the arena bytes its slots
+ * name between two loads of the node's stripe, and reads again when they differ. The writer
+ * keeps one rule: bytes a live row references stop being referenced only inside a write section
+ * of that row's stripe (a delete, a value that moves, a compaction moving it), and only after
+ * that section may the bytes go to anyone else (free list link, another node's value, a new row
+ * in a reused slot). So if a reader copied bytes that were reused, the reuse came after the end
+ * of a write section on the reader's stripe; that section's release store, and the release fence
+ * every later write section begins with, order it before the reused bytes, and the reader's
+ * acquire fence before its second stripe load makes that load see the bump: it reads again. A
+ * reused slot carries a new generation in its header, written in the same section as the row,
+ * so a reader of the old id sees either the old live row (consistent) or not its generation.
+ * Tested by the concurrent reader in store_test.c (also under ASan + UBSan).
  *
  * Input is never trusted: every read of a record is bounds-checked against its frame (the
  * generated SBE decoders check positions, and the code below checks what they do not: var-data
@@ -81,6 +92,9 @@ static_assert(offsetof(spate_result, template_id) == 13, "spate_result.template_
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "rows hold little-endian wire bytes and are added to natively");
 static_assert(sizeof(void *) == 8, "pointers are passed from Java as 64-bit integers");
 
+static_assert(sizeof(spate_type_stats) == SPATE_TYPE_STATS_LENGTH_BYTES, "spate_type_stats is read by Java at fixed offsets");
+static_assert(offsetof(spate_type_stats, arena_capacity_bytes) == 48, "spate_type_stats.arena_capacity_bytes at 48");
+static_assert(offsetof(spate_type_stats, slot_bits) == 88, "spate_type_stats.slot_bits at 88");
 /* Debug builds (no NDEBUG: the sanitizer build) abort on a broken invariant; input errors are statuses. */
 #ifndef NDEBUG
 static void spate_assert_failed(const char *condition, const char *file, int line)
@@ -116,27 +130,35 @@ static void spate_assert_failed(const char *condition, const char *file, int lin
 enum
 {
     SPATE_HEADER_LENGTH_BYTES = 12,   /* the custom message header, frameLengthBytes included */
-    SPATE_ROW_HEADER_BYTES = 8,       /* state byte, padded so the fixed row stays 8-aligned */
+    SPATE_ROW_HEADER_BYTES = 8,       /* state and generation, one u64 */
     SPATE_SLOT_BYTES = 16,
     SPATE_SEQUENCE_STRIPES = 64,      /* power of two */
     SPATE_CACHE_LINE_BYTES = 64,
     SPATE_PAGE_BYTES = 4096,
     SPATE_HUGE_PAGE_BYTES = 2 * 1024 * 1024,
+    SPATE_ARENA_CLASSES = 68,         /* spate_class_of: 16 classes up to 128 bytes, 4 per doubling to 1 MiB */
+    SPATE_ARENA_BLOCK_ALIGN = 8,
+    SPATE_MIN_SLOT_BITS = 8,          /* so a generation fits the 56 bits above a row header's state */
+    SPATE_RETIREMENT_SHIFT = 11,      /* allowance 2^(slot_bits - 11) slots: 2^52 creates before any slot shortage */
 };
+
+static_assert(SPATE_MAX_VAR_LENGTH_BYTES == 1 << 20, "spate_class_of's classes end at 1 MiB");
 
 enum
 {
-    SPATE_STATE_NEVER = 0,   /* id not consumed yet, consumed by a Create that failed, or skipped */
+    SPATE_STATE_FREE = 0,    /* not live: never used (generation 0), deleted, or its Create failed */
     SPATE_STATE_LIVE = 1,
-    SPATE_STATE_DELETED = 2,
 };
+
+#define SPATE_HEADER_STATE_MASK UINT64_C(0xFF)
+#define SPATE_HEADER_GENERATION_SHIFT 8
 
 /* Where a string/bytes value lives. Written only inside the writer's critical section. */
 typedef struct spate_slot
 {
     uint64_t arena_offset_bytes;
     uint32_t length_bytes;
-    uint32_t capacity_bytes;
+    uint32_t capacity_bytes;    /* the block's size: a size class, or 0 for an empty value without a block */
 } spate_slot;
 
 static_assert(sizeof(spate_slot) == SPATE_SLOT_BYTES, "slot is 16 bytes");
@@ -159,6 +181,28 @@ typedef struct spate_pending
     uint32_t length_bytes;
 } spate_pending;
 
+/* A block a record takes before its write section (see spate_arena_take_blocks). */
+typedef struct spate_block
+{
+    uint64_t offset_bytes;
+    uint32_t capacity_bytes;    /* what it has: its class's size, or a larger class's */
+    uint32_t length_bytes;      /* of the value that goes in */
+    uint32_t request_bytes;     /* the smallest block for length_bytes */
+    uint16_t var_index;
+    uint8_t size_class;         /* of request_bytes */
+    bool from_top;              /* cut from the arena's top, not a free list: how to give it back */
+} spate_block;
+
+/* What became of one value an Update wrote: the counters to move after the write section. */
+typedef struct spate_value_change
+{
+    uint64_t old_offset_bytes;
+    uint32_t old_capacity_bytes;
+    uint32_t old_length_bytes;
+    uint32_t new_length_bytes;
+    uint32_t new_capacity_bytes;   /* of the new block, or 0 when written in place */
+} spate_value_change;
+
 typedef struct spate_type
 {
     /* Read-only after open. */
@@ -170,6 +214,10 @@ typedef struct spate_type
     uint64_t arena_mapped_bytes;
     uint64_t arena_capacity_bytes;
     int64_t max_nodes;
+    int64_t slot_limit;                   /* max_nodes + the retirement allowance */
+    uint64_t slot_mask;                   /* 2^slot_bits - 1 */
+    uint64_t max_generation;              /* 2^(63 - slot_bits) - 1 */
+    uint32_t slot_bits;
     spate_field *fields;                  /* dense, ascending field id */
     uint16_t *field_index_by_id;          /* field id -> dense index + 1; 0: no such field */
     uint16_t *var_field_index;            /* slot index -> dense field index */
@@ -182,14 +230,26 @@ typedef struct spate_type
     uint16_t type_id;
 
     /* The writer's own (one writer per type). */
-    alignas(SPATE_CACHE_LINE_BYTES) uint64_t arena_used_bytes;
+    alignas(SPATE_CACHE_LINE_BYTES) uint64_t arena_top_bytes;      /* blocks ever cut from [0, top) */
+    uint64_t arena_live_blocks;                                    /* blocks live rows hold */
+    uint64_t arena_free_heads[SPATE_ARENA_CLASSES];                /* offset + 1 of the first free block; 0: none */
+    uint64_t arena_free_mask[2];                                   /* bit per class: its list is not empty */
     uint64_t record_stamp;
     spate_pending *pending;               /* by dense field index */
     uint16_t *touched;                    /* dense field indexes the current record set */
+    spate_block *blocks;                  /* var_count: the blocks the current record takes */
+    spate_value_change *changes;          /* var_count: what the current Update did to each value */
 
-    /* Shared with readers and reserve. */
-    alignas(SPATE_CACHE_LINE_BYTES) _Atomic int64_t next_id;
+    /* Shared with readers and reserve: written by the writer only, read with acquire anywhere. */
+    alignas(SPATE_CACHE_LINE_BYTES) _Atomic int64_t high_water_slot;
     _Atomic int64_t live_count;
+    _Atomic int64_t freed_slots;                  /* not live, next generation > 0, retired included */
+    _Atomic int64_t retired_slots;
+    _Atomic uint64_t arena_held_bytes;            /* sum of the capacities live rows hold */
+    _Atomic uint64_t arena_free_bytes;            /* sum of the blocks on free lists */
+    _Atomic uint64_t arena_tight_bytes;           /* sum of spate_class_bytes(length) over live values */
+    _Atomic uint64_t arena_reserved_bytes;        /* == arena_top_bytes, for readers */
+    _Atomic uint64_t arena_compactions;
     _Atomic uint64_t rows_populated_bytes;
     _Atomic uint64_t arena_populated_bytes;
     alignas(SPATE_CACHE_LINE_BYTES) _Atomic uint64_t sequence[SPATE_SEQUENCE_STRIPES];
@@ -240,24 +300,53 @@ static inline const spate_field *spate_find_field(const spate_type *type, uint16
     return index_plus_one == 0 ? NULL : &type->fields[index_plus_one - 1];
 }
 
-static inline uint8_t *spate_row(const spate_type *type, int64_t node_id)
+/* Ids: generation << slot_bits | slot. A valid id has a slot in 1..slot_limit (so it is > 0). */
+static inline int64_t spate_slot_of(const spate_type *type, int64_t node_id)
 {
-    SPATE_ASSERT(node_id >= 1 && node_id <= type->max_nodes);
-    return type->rows + (uint64_t)(node_id - 1) * type->row_stride_bytes;
+    return (int64_t)((uint64_t)node_id & type->slot_mask);
+}
+
+static inline uint64_t spate_generation_of(const spate_type *type, int64_t node_id)
+{
+    return (uint64_t)node_id >> type->slot_bits;
+}
+
+static inline int64_t spate_make_id(const spate_type *type, uint64_t generation, int64_t slot)
+{
+    SPATE_ASSERT(generation <= type->max_generation && slot >= 1 && slot <= type->slot_limit);
+    return (int64_t)(generation << type->slot_bits | (uint64_t)slot);
+}
+
+/* The slot an id names, or 0 when no id of the type could name one (negative, slot 0 or past the limit). */
+static inline int64_t spate_valid_slot(const spate_type *type, int64_t node_id)
+{
+    if (node_id <= 0)
+    {
+        return 0;
+    }
+    const int64_t slot = spate_slot_of(type, node_id);
+    return slot <= type->slot_limit ? slot : 0;
+}
+
+static inline uint8_t *spate_row(const spate_type *type, int64_t slot)
+{
+    SPATE_ASSERT(slot >= 1 && slot <= type->slot_limit);
+    return type->rows + (uint64_t)(slot - 1) * type->row_stride_bytes;
 }
 
 /*
  * Row memory is committed where it is first touched, and even a read commits it (a whole huge
- * page under THP). A Create may skip any number of ids, so a read of an id in such a gap must
+ * page under THP). A Create may skip any number of slots, so a read of a slot in such a gap must
  * not touch its row, or reading a few gap ids could commit gigabytes that hold nothing. The
  * writer sets the bit of each SPATE_HUGE_PAGE_BYTES of rows before it first writes a row there,
  * and every read of a row checks it first: a row whose bit is clear was never written, so it is
- * not live. Readers on other threads see the bit of a row a Create wrote: it is set before the
- * Create's release store of next_id, which they load with acquire before they look.
+ * free with next generation 0. Readers on other threads see the bit of a row a Create wrote: it
+ * is set before the Create's release store of high_water_slot, which they load with acquire
+ * before they look.
  */
-static inline bool spate_row_written(const spate_type *type, int64_t node_id)
+static inline bool spate_row_written(const spate_type *type, int64_t slot)
 {
-    const uint64_t chunk = (uint64_t)(node_id - 1) * type->row_stride_bytes / SPATE_HUGE_PAGE_BYTES;
+    const uint64_t chunk = (uint64_t)(slot - 1) * type->row_stride_bytes / SPATE_HUGE_PAGE_BYTES;
     return ((__atomic_load_n(&type->rows_written[chunk / 64], __ATOMIC_RELAXED) >> (chunk % 64)) & 1) != 0;
 }
 
@@ -277,9 +366,9 @@ static inline void spate_mark_rows_written(spate_type *type, uint64_t first_byte
 }
 
 /* The writer's half of spate_row_written: marks every chunk the row spans (two at most). */
-static inline void spate_mark_row_written(spate_type *type, int64_t node_id)
+static inline void spate_mark_row_written(spate_type *type, int64_t slot)
 {
-    const uint64_t first_byte = (uint64_t)(node_id - 1) * type->row_stride_bytes;
+    const uint64_t first_byte = (uint64_t)(slot - 1) * type->row_stride_bytes;
     spate_mark_rows_written(type, first_byte, first_byte + type->row_stride_bytes - 1);
 }
 
@@ -289,14 +378,54 @@ static inline spate_slot *spate_row_slot(const spate_type *type, uint8_t *row, u
     return (spate_slot *)(row + type->slots_offset_bytes + (uint64_t)var_index * SPATE_SLOT_BYTES);
 }
 
-static inline uint8_t spate_row_state(const uint8_t *row)
+/* Row headers: one u64, loaded and stored whole (rows are 8-aligned), so a reader sees state and generation of one write. */
+static inline uint64_t spate_row_header(const uint8_t *row)
 {
-    return __atomic_load_n(row, __ATOMIC_RELAXED);
+    return __atomic_load_n((const uint64_t *)(const void *)row, __ATOMIC_RELAXED);
 }
 
-static inline void spate_set_row_state(uint8_t *row, uint8_t state)
+static inline void spate_set_row_header(uint8_t *row, uint64_t header)
 {
-    __atomic_store_n(row, state, __ATOMIC_RELAXED);
+    __atomic_store_n((uint64_t *)(void *)row, header, __ATOMIC_RELAXED);
+}
+
+static inline uint64_t spate_header(uint8_t state, uint64_t generation)
+{
+    return (uint64_t)state | generation << SPATE_HEADER_GENERATION_SHIFT;
+}
+
+static inline uint8_t spate_header_state(uint64_t header)
+{
+    return (uint8_t)(header & SPATE_HEADER_STATE_MASK);
+}
+
+static inline uint64_t spate_header_generation(uint64_t header)
+{
+    return header >> SPATE_HEADER_GENERATION_SHIFT;
+}
+
+/* A slot's header as the writer sees it: a row never written reads as free with next generation 0. */
+static inline uint64_t spate_slot_header(const spate_type *type, int64_t slot)
+{
+    return spate_row_written(type, slot) ? spate_row_header(spate_row(type, slot)) : spate_header(SPATE_STATE_FREE, 0);
+}
+
+/* Writer-only counters that readers load with acquire: relaxed read of the writer's own value, release store. */
+static inline void spate_add_i64(_Atomic int64_t *counter, int64_t delta)
+{
+    atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + delta, memory_order_release);
+}
+
+static inline void spate_add_u64(_Atomic uint64_t *counter, uint64_t delta)
+{
+    atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + delta, memory_order_release);
+}
+
+static inline void spate_sub_u64(_Atomic uint64_t *counter, uint64_t delta)
+{
+    const uint64_t value = atomic_load_explicit(counter, memory_order_relaxed);
+    SPATE_ASSERT(value >= delta);
+    atomic_store_explicit(counter, value - delta, memory_order_release);
 }
 
 static inline unsigned spate_fixed_width_bytes(uint8_t kind)
@@ -454,9 +583,9 @@ static inline void spate_cpu_relax(void)
 /* Sequence lock                                                                               */
 /* ------------------------------------------------------------------------------------------ */
 
-static inline _Atomic uint64_t *spate_stripe(spate_type *type, int64_t node_id)
+static inline _Atomic uint64_t *spate_stripe(spate_type *type, int64_t slot)
 {
-    return &type->sequence[(uint64_t)node_id & (SPATE_SEQUENCE_STRIPES - 1)];
+    return &type->sequence[(uint64_t)slot & (SPATE_SEQUENCE_STRIPES - 1)];
 }
 
 /* Odd before the record's writes; the release fence keeps the writes after the odd value. */
@@ -618,6 +747,51 @@ static int spate_compare_fields(const void *left, const void *right)
 }
 
 /* Decodes and validates one entry of the types group (its fields group included). */
+/* Commits the pages of [begin, begin + length_bytes) of a region at once, rather than one fault at a time. */
+static int32_t spate_populate_range(uint8_t *region, uint64_t offset_bytes, uint64_t length_bytes)
+{
+    const uint64_t page_begin = offset_bytes / SPATE_PAGE_BYTES * SPATE_PAGE_BYTES;
+    const uint64_t page_end = spate_round_up(offset_bytes + length_bytes, SPATE_PAGE_BYTES);
+    return page_end > page_begin ? spate_populate(region + page_begin, page_end - page_begin) : 0;
+}
+
+/* Gives memory back as zero pages; where the kernel refuses, zeroes it (the contents are what matter). */
+static void spate_release(uint8_t *region, uint64_t mapped_bytes, uint64_t offset_bytes, uint64_t length_bytes)
+{
+    const uint64_t begin = offset_bytes / SPATE_PAGE_BYTES * SPATE_PAGE_BYTES;
+    uint64_t end = spate_round_up(offset_bytes + length_bytes, SPATE_PAGE_BYTES);
+    end = end < mapped_bytes ? end : mapped_bytes;
+    if (end > begin && madvise(region + begin, end - begin, MADV_DONTNEED) != 0)
+    {
+        memset(region + begin, 0, end - begin);
+    }
+}
+
+/*
+ * The id layout of a type (spate_store.h): the fewest slot bits, at least 8, whose slots hold
+ * maxNodes plus a retirement allowance of 2^(slot_bits - 11). A slot retires when its
+ * generations, 2^(63 - slot_bits), are used up, so retirements take at most one slot per that
+ * many creates: the allowance covers 2^(slot_bits - 11) * 2^(63 - slot_bits) = 2^52 creates of
+ * the type in any pattern before maxNodes live nodes could no longer all find a slot.
+ */
+static void spate_id_layout(spate_type *type)
+{
+    uint32_t bits = SPATE_MIN_SLOT_BITS;
+    for (;; bits++)
+    {
+        const int64_t allowance = bits > SPATE_RETIREMENT_SHIFT ? INT64_C(1) << (bits - SPATE_RETIREMENT_SHIFT) : 1;
+        if (type->max_nodes + allowance <= (INT64_C(1) << bits) - 1)
+        {
+            type->slot_limit = type->max_nodes + allowance;
+            break;
+        }
+    }
+    SPATE_ASSERT(bits <= 40); /* max_nodes <= 2^36 */
+    type->slot_bits = bits;
+    type->slot_mask = (UINT64_C(1) << bits) - 1;
+    type->max_generation = (UINT64_C(1) << (63 - bits)) - 1;
+}
+
 static int32_t spate_decode_type(spate_type *type, struct io_spate_wire_storeSchema_types *types)
 {
     type->max_nodes = io_spate_wire_storeSchema_types_maxNodes(types);
@@ -631,6 +805,7 @@ static int32_t spate_decode_type(spate_type *type, struct io_spate_wire_storeSch
         return SPATE_ERROR_BAD_SCHEMA;
     }
     type->arena_capacity_bytes = (uint64_t)max_arena_bytes;
+    spate_id_layout(type);
 
     struct io_spate_wire_storeSchema_types_fields fields;
     if (!io_spate_wire_storeSchema_types_get_fields(types, &fields) ||
@@ -726,7 +901,10 @@ static int32_t spate_decode_type(spate_type *type, struct io_spate_wire_storeSch
     type->var_field_index = calloc(type->var_count == 0 ? 1 : type->var_count, sizeof(uint16_t));
     type->pending = calloc(field_count == 0 ? 1 : field_count, sizeof(spate_pending));
     type->touched = calloc(field_count == 0 ? 1 : field_count, sizeof(uint16_t));
-    if (type->var_field_index == NULL || type->pending == NULL || type->touched == NULL)
+    type->blocks = calloc(type->var_count == 0 ? 1 : type->var_count, sizeof(spate_block));
+    type->changes = calloc(type->var_count == 0 ? 1 : type->var_count, sizeof(spate_value_change));
+    if (type->var_field_index == NULL || type->pending == NULL || type->touched == NULL || type->blocks == NULL ||
+        type->changes == NULL)
     {
         return SPATE_ERROR_OUT_OF_MEMORY;
     }
@@ -792,7 +970,6 @@ static int32_t spate_decode_schema(spate_store *store, const uint8_t *schema, ui
     for (uint32_t i = 0; i < type_count; i++)
     {
         spate_type *type = &store->types[i];
-        atomic_init(&type->next_id, 1);
         if (!io_spate_wire_storeSchema_types_next(&types))
         {
             return SPATE_ERROR_BAD_SCHEMA;
@@ -835,7 +1012,7 @@ static int32_t spate_reserve_types(spate_store *store)
     for (uint32_t i = 0; i < store->type_count; i++)
     {
         spate_type *type = &store->types[i];
-        const uint64_t rows_bytes = (uint64_t)type->max_nodes * type->row_stride_bytes; /* < 2^53 by the limits */
+        const uint64_t rows_bytes = (uint64_t)type->slot_limit * type->row_stride_bytes; /* < 2^54 by the limits */
         int32_t rc = spate_reserve_region(rows_bytes, &type->rows, &type->rows_mapped_bytes);
         if (rc == 0)
         {
@@ -942,6 +1119,8 @@ void spate_store_close(spate_store *store)
         free(type->var_field_index);
         free(type->pending);
         free(type->touched);
+        free(type->blocks);
+        free(type->changes);
         free(type->rows_written);
     }
     free(store->types);
@@ -950,23 +1129,425 @@ void spate_store_close(spate_store *store)
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* Apply: shared pieces                                                                        */
+/* Slots                                                                                       */
 /* ------------------------------------------------------------------------------------------ */
 
-/* The row of a live node, or NULL. The writer's view: no sequence lock needed. */
-static inline uint8_t *spate_live_row(spate_type *type, int64_t node_id)
+/* The lowest slot whose row starts at or after the first byte of chunk. */
+static inline int64_t spate_first_slot_from_chunk(const spate_type *type, uint64_t chunk)
 {
-    if (node_id < 1 || node_id >= atomic_load_explicit(&type->next_id, memory_order_relaxed) ||
-        !spate_row_written(type, node_id))
-    {
-        return NULL;
-    }
-    uint8_t *row = spate_row(type, node_id);
-    return spate_row_state(row) == SPATE_STATE_LIVE ? row : NULL;
+    const uint64_t first_byte = chunk * SPATE_HUGE_PAGE_BYTES;
+    return (int64_t)((first_byte + type->row_stride_bytes - 1) / type->row_stride_bytes) + 1;
 }
 
 /*
- * The node a createRef names: the Create at that 1-based position after the latest BatchHeader,
+ * The next run [*first_out, *end_out) of slots at or after from_slot and below end_slot whose rows
+ * start in marked chunks, or false when there is none. Clear words skip 64 chunks at once, so a
+ * type that skipped to slot 2^36 is crossed in microseconds.
+ */
+static bool spate_next_written_run(const spate_type *type, int64_t from_slot, int64_t end_slot, int64_t *first_out, int64_t *end_out)
+{
+    if (from_slot >= end_slot)
+    {
+        return false;
+    }
+    const uint64_t stride = type->row_stride_bytes;
+    uint64_t chunk = (uint64_t)(from_slot - 1) * stride / SPATE_HUGE_PAGE_BYTES;
+    const uint64_t last_chunk = (uint64_t)(end_slot - 2) * stride / SPATE_HUGE_PAGE_BYTES; /* where slot end_slot - 1 starts */
+    while (chunk <= last_chunk)
+    {
+        const uint64_t bits = __atomic_load_n(&type->rows_written[chunk / 64], __ATOMIC_RELAXED) >> (chunk % 64);
+        if ((bits & 1) != 0)
+        {
+            break;
+        }
+        chunk = bits == 0 ? (chunk / 64 + 1) * 64 : chunk + (uint64_t)__builtin_ctzll(bits);
+    }
+    if (chunk > last_chunk)
+    {
+        return false;
+    }
+    uint64_t end_chunk = chunk + 1;
+    while (end_chunk <= last_chunk && ((__atomic_load_n(&type->rows_written[end_chunk / 64], __ATOMIC_RELAXED) >> (end_chunk % 64)) & 1) != 0)
+    {
+        end_chunk++;
+    }
+    const int64_t first_slot = spate_first_slot_from_chunk(type, chunk);
+    const int64_t end_slot_of_run = spate_first_slot_from_chunk(type, end_chunk);
+    *first_out = first_slot > from_slot ? first_slot : from_slot;
+    *end_out = end_slot_of_run < end_slot ? end_slot_of_run : end_slot;
+    /* A row is shorter than a chunk, so every chunk up to last_chunk has a row starting in it. */
+    SPATE_ASSERT(*first_out < *end_out);
+    return true;
+}
+
+/* The row of a live node, or NULL: its slot used, and its header live with the id's generation. The writer's view. */
+static inline uint8_t *spate_live_row(spate_type *type, int64_t node_id)
+{
+    const int64_t slot = spate_valid_slot(type, node_id);
+    if (slot == 0 || slot > atomic_load_explicit(&type->high_water_slot, memory_order_relaxed) ||
+        !spate_row_written(type, slot))
+    {
+        return NULL;
+    }
+    uint8_t *row = spate_row(type, slot);
+    return spate_row_header(row) == spate_header(SPATE_STATE_LIVE, spate_generation_of(type, node_id)) ? row : NULL;
+}
+
+/* A slot stops holding a live node (deleted, or its Create failed after consuming generation): its counters. */
+static inline void spate_count_freed(spate_type *type, uint64_t previous_next_generation, uint64_t generation)
+{
+    if (previous_next_generation == 0)
+    {
+        spate_add_i64(&type->freed_slots, 1);
+    }
+    if (generation == type->max_generation)
+    {
+        spate_add_i64(&type->retired_slots, 1); /* no generation left: never reused */
+    }
+}
+
+static inline void spate_raise_high_water(spate_type *type, int64_t slot)
+{
+    if (slot > atomic_load_explicit(&type->high_water_slot, memory_order_relaxed))
+    {
+        atomic_store_explicit(&type->high_water_slot, slot, memory_order_release);
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Arena: size classes, free lists, compaction                                                 */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * Size classes: 8, 16, ... 128 bytes (16 classes), then four per power of two, (1.25, 1.5, 1.75,
+ * 2) * 2^p up to 1 MiB: at most 7 bytes or a quarter lost to rounding. length_bytes 1 .. 1 MiB.
+ */
+static inline uint32_t spate_class_of(uint32_t length_bytes)
+{
+    SPATE_ASSERT(length_bytes >= 1 && length_bytes <= SPATE_MAX_VAR_LENGTH_BYTES);
+    if (length_bytes <= 128)
+    {
+        return (length_bytes + 7) / 8 - 1;
+    }
+    const uint32_t power = 31 - (uint32_t)__builtin_clz(length_bytes - 1); /* 2^power < length <= 2^(power+1) */
+    const uint32_t step = UINT32_C(1) << (power - 2);
+    const uint32_t steps = (length_bytes - (UINT32_C(1) << power) + step - 1) / step; /* 1..4 */
+    return 16 + (power - 7) * 4 + steps - 1;
+}
+
+static inline uint32_t spate_class_bytes(uint32_t size_class)
+{
+    SPATE_ASSERT(size_class < SPATE_ARENA_CLASSES);
+    if (size_class < 16)
+    {
+        return (size_class + 1) * 8;
+    }
+    const uint32_t power = 7 + (size_class - 16) / 4;
+    return (UINT32_C(1) << power) + ((size_class - 16) % 4 + 1) * (UINT32_C(1) << (power - 2));
+}
+
+/* The smallest block that holds a value: 0 for an empty value, which takes none. */
+static inline uint32_t spate_block_bytes(uint32_t length_bytes)
+{
+    return length_bytes == 0 ? 0 : spate_class_bytes(spate_class_of(length_bytes));
+}
+
+static inline void spate_free_list_push(spate_type *type, uint64_t offset_bytes, uint32_t capacity_bytes)
+{
+    const uint32_t size_class = spate_class_of(capacity_bytes);
+    SPATE_ASSERT(spate_class_bytes(size_class) == capacity_bytes && offset_bytes % SPATE_ARENA_BLOCK_ALIGN == 0);
+    SPATE_ASSERT(offset_bytes + capacity_bytes <= type->arena_top_bytes);
+    memcpy(type->arena + offset_bytes, &type->arena_free_heads[size_class], sizeof(uint64_t));
+    type->arena_free_heads[size_class] = offset_bytes + 1;
+    type->arena_free_mask[size_class / 64] |= UINT64_C(1) << (size_class % 64);
+    spate_add_u64(&type->arena_free_bytes, capacity_bytes);
+}
+
+static inline uint64_t spate_free_list_pop(spate_type *type, uint32_t size_class)
+{
+    const uint64_t head = type->arena_free_heads[size_class];
+    SPATE_ASSERT(head != 0 && head - 1 + spate_class_bytes(size_class) <= type->arena_top_bytes);
+    const uint64_t offset_bytes = head - 1;
+    uint64_t next;
+    memcpy(&next, type->arena + offset_bytes, sizeof next);
+    type->arena_free_heads[size_class] = next;
+    if (next == 0)
+    {
+        type->arena_free_mask[size_class / 64] &= ~(UINT64_C(1) << (size_class % 64));
+    }
+    spate_sub_u64(&type->arena_free_bytes, spate_class_bytes(size_class));
+    return offset_bytes;
+}
+
+/* The first class at or above from_class whose free list is not empty, or SPATE_ARENA_CLASSES. */
+static inline uint32_t spate_next_free_class(const spate_type *type, uint32_t from_class)
+{
+    for (uint32_t word = from_class / 64; word < 2; word++)
+    {
+        uint64_t bits = type->arena_free_mask[word];
+        if (word == from_class / 64)
+        {
+            bits &= ~UINT64_C(0) << (from_class % 64);
+        }
+        if (bits != 0)
+        {
+            return word * 64 + (uint32_t)__builtin_ctzll(bits);
+        }
+    }
+    return SPATE_ARENA_CLASSES;
+}
+
+static inline void spate_set_arena_top(spate_type *type, uint64_t top_bytes)
+{
+    SPATE_ASSERT(top_bytes <= type->arena_capacity_bytes);
+    type->arena_top_bytes = top_bytes;
+    atomic_store_explicit(&type->arena_reserved_bytes, top_bytes, memory_order_release);
+}
+
+/* What a record asks for: a block for a value of length_bytes (> 0) in its var_index slot. */
+static inline void spate_block_request(spate_block *block, uint32_t length_bytes, uint32_t var_index)
+{
+    block->length_bytes = length_bytes;
+    block->size_class = (uint8_t)spate_class_of(length_bytes);
+    block->request_bytes = spate_class_bytes(block->size_class);
+    block->var_index = (uint16_t)var_index;
+}
+
+/* A block for a request without compacting: its class's list, the top, a larger class's list. */
+static inline bool spate_arena_take(spate_type *type, spate_block *block)
+{
+    const uint32_t size_class = block->size_class;
+    const uint32_t bytes = block->request_bytes;
+    block->from_top = false;
+    if (type->arena_free_heads[size_class] != 0)
+    {
+        block->offset_bytes = spate_free_list_pop(type, size_class);
+        block->capacity_bytes = bytes;
+        return true;
+    }
+    if (bytes <= type->arena_capacity_bytes - type->arena_top_bytes)
+    {
+        block->offset_bytes = type->arena_top_bytes;
+        block->capacity_bytes = bytes;
+        block->from_top = true;
+        spate_set_arena_top(type, type->arena_top_bytes + bytes);
+        return true;
+    }
+    const uint32_t larger = spate_next_free_class(type, size_class + 1);
+    if (larger < SPATE_ARENA_CLASSES)
+    {
+        block->offset_bytes = spate_free_list_pop(type, larger);
+        block->capacity_bytes = spate_class_bytes(larger);
+        return true;
+    }
+    return false;
+}
+
+/* Undoes spate_arena_take; blocks go back in the reverse order they were taken. */
+static inline void spate_arena_give_back(spate_type *type, const spate_block *block)
+{
+    if (block->from_top)
+    {
+        SPATE_ASSERT(block->offset_bytes + block->capacity_bytes == type->arena_top_bytes);
+        spate_set_arena_top(type, block->offset_bytes);
+    }
+    else
+    {
+        spate_free_list_push(type, block->offset_bytes, block->capacity_bytes);
+    }
+}
+
+/* A live value's block, as compaction sorts them. */
+typedef struct spate_held_block
+{
+    uint64_t offset_bytes;
+    int64_t slot;
+    uint64_t var_index;
+} spate_held_block;
+
+static int spate_compare_held_blocks(const void *left, const void *right)
+{
+    const spate_held_block *a = left;
+    const spate_held_block *b = right;
+    return (a->offset_bytes > b->offset_bytes) - (a->offset_bytes < b->offset_bytes);
+}
+
+/*
+ * Slides every live value to the front of the arena, in address order, each into the smallest
+ * block that holds it, so the free space is one piece at the top: after it the top is exactly
+ * arena_tight_bytes and the free lists are empty. Each move is a write section of the owner's
+ * stripe (readers of that node read again), and a value only ever moves down over bytes that are
+ * free or were its own or another already-moved value's (blocks are disjoint and visited in
+ * ascending order). The pages past the new top are given back to the kernel. Costs a walk of the
+ * used slots and a sort of the live values; false only when the sort's memory cannot be had.
+ */
+static bool spate_arena_compact(spate_type *type)
+{
+    const uint64_t count = type->arena_live_blocks;
+    spate_held_block *held = NULL;
+    if (count != 0)
+    {
+        held = malloc(count * sizeof(spate_held_block));
+        if (held == NULL)
+        {
+            return false;
+        }
+    }
+    uint64_t found = 0;
+    const int64_t end_slot = atomic_load_explicit(&type->high_water_slot, memory_order_relaxed) + 1;
+    int64_t from_slot = 1, first_slot, run_end_slot;
+    while (spate_next_written_run(type, from_slot, end_slot, &first_slot, &run_end_slot))
+    {
+        for (int64_t slot = first_slot; slot < run_end_slot; slot++)
+        {
+            uint8_t *row = spate_row(type, slot);
+            if (spate_header_state(spate_row_header(row)) != SPATE_STATE_LIVE)
+            {
+                continue;
+            }
+            for (uint32_t v = 0; v < type->var_count; v++)
+            {
+                const spate_slot *value = spate_row_slot(type, row, v);
+                if (value->capacity_bytes != 0)
+                {
+                    SPATE_ASSERT(found < count);
+                    held[found++] = (spate_held_block){.offset_bytes = value->arena_offset_bytes, .slot = slot, .var_index = v};
+                }
+            }
+        }
+        from_slot = run_end_slot;
+    }
+    SPATE_ASSERT(found == count);
+    if (found > 1)
+    {
+        qsort(held, found, sizeof(spate_held_block), spate_compare_held_blocks);
+    }
+    uint64_t cursor_bytes = 0;
+    uint64_t dropped_blocks = 0;
+    for (uint64_t i = 0; i < found; i++)
+    {
+        uint8_t *row = spate_row(type, held[i].slot);
+        spate_slot *value = spate_row_slot(type, row, (uint32_t)held[i].var_index);
+        const uint32_t length_bytes = value->length_bytes;
+        const uint32_t capacity_bytes = value->capacity_bytes;
+        const uint32_t bytes = spate_block_bytes(length_bytes);
+        SPATE_ASSERT(held[i].offset_bytes >= cursor_bytes && bytes <= capacity_bytes);
+        if (held[i].offset_bytes != cursor_bytes || bytes != capacity_bytes)
+        {
+            _Atomic uint64_t *sequence = spate_stripe(type, held[i].slot);
+            const uint64_t sequence_value = spate_write_begin(sequence);
+            if (bytes != 0 && held[i].offset_bytes != cursor_bytes)
+            {
+                memmove(type->arena + cursor_bytes, type->arena + held[i].offset_bytes, length_bytes);
+            }
+            __atomic_store_n(&value->arena_offset_bytes, bytes == 0 ? 0 : cursor_bytes, __ATOMIC_RELAXED);
+            __atomic_store_n(&value->capacity_bytes, bytes, __ATOMIC_RELAXED);
+            spate_write_end(sequence, sequence_value);
+            spate_sub_u64(&type->arena_held_bytes, capacity_bytes - bytes);
+            dropped_blocks += bytes == 0 ? 1 : 0;
+        }
+        cursor_bytes += bytes;
+    }
+    free(held);
+    type->arena_live_blocks -= dropped_blocks;
+    const uint64_t old_top_bytes = type->arena_top_bytes;
+    memset(type->arena_free_heads, 0, sizeof type->arena_free_heads);
+    memset(type->arena_free_mask, 0, sizeof type->arena_free_mask);
+    atomic_store_explicit(&type->arena_free_bytes, 0, memory_order_release);
+    spate_set_arena_top(type, cursor_bytes);
+    const uint64_t release_from_bytes = spate_round_up(cursor_bytes, SPATE_PAGE_BYTES);
+    if (old_top_bytes > release_from_bytes)
+    {
+        /* Readers still holding an old slot read zeros there and read again (their stripe moved). */
+        spate_release(type->arena, type->arena_mapped_bytes, release_from_bytes, old_top_bytes - release_from_bytes);
+    }
+    SPATE_ASSERT(atomic_load_explicit(&type->arena_held_bytes, memory_order_relaxed) == cursor_bytes);
+    SPATE_ASSERT(atomic_load_explicit(&type->arena_tight_bytes, memory_order_relaxed) == cursor_bytes);
+    spate_add_u64(&type->arena_compactions, 1);
+    return true;
+}
+
+enum
+{
+    SPATE_TAKEN = 0,            /* every block taken, nothing moved */
+    SPATE_TAKEN_COMPACTED = 1,  /* every block taken after a compaction moved the type's values */
+    SPATE_NOT_TAKEN = 2,        /* ARENA_FULL: nothing taken, nothing moved */
+};
+
+/* The slow half of spate_arena_take_blocks: give back what was taken, compact, take again. */
+static __attribute__((noinline)) int spate_arena_take_blocks_compacting(spate_type *type, uint32_t count, uint32_t taken)
+{
+    while (taken > 0)
+    {
+        spate_arena_give_back(type, &type->blocks[--taken]);
+    }
+    if (!spate_arena_compact(type))
+    {
+        return SPATE_NOT_TAKEN;
+    }
+    while (taken < count && spate_arena_take(type, &type->blocks[taken]))
+    {
+        taken++;
+    }
+    SPATE_ASSERT(taken == count); /* after a compaction the top has room for needed_bytes */
+    if (taken != count)
+    {
+        while (taken > 0)
+        {
+            spate_arena_give_back(type, &type->blocks[--taken]);
+        }
+        return SPATE_NOT_TAKEN;
+    }
+    return SPATE_TAKEN_COMPACTED;
+}
+
+/*
+ * Takes a block for each of type->blocks[0..count) (requested with spate_block_request).
+ * needed_bytes is what the record needs in the worst case, counted against the values' smallest
+ * blocks (the record's callers say how): when it fits beside arena_tight_bytes, a compaction
+ * is sure to make room, so the record is refused (ARENA_FULL) only when it does not.
+ */
+static inline int spate_arena_take_blocks(spate_type *type, uint32_t count, uint64_t needed_bytes)
+{
+    const uint64_t tight_bytes = atomic_load_explicit(&type->arena_tight_bytes, memory_order_relaxed);
+    SPATE_ASSERT(tight_bytes <= type->arena_capacity_bytes);
+    if (SPATE_UNLIKELY(needed_bytes > type->arena_capacity_bytes - tight_bytes))
+    {
+        return SPATE_NOT_TAKEN;
+    }
+    uint32_t taken = 0;
+    while (taken < count && spate_arena_take(type, &type->blocks[taken]))
+    {
+        taken++;
+    }
+    return SPATE_LIKELY(taken == count) ? SPATE_TAKEN : spate_arena_take_blocks_compacting(type, count, taken);
+}
+
+/* A block now held by a live value: the counters. */
+static inline void spate_count_held(spate_type *type, uint32_t capacity_bytes, uint32_t length_bytes)
+{
+    if (capacity_bytes != 0)
+    {
+        type->arena_live_blocks++;
+        spate_add_u64(&type->arena_held_bytes, capacity_bytes);
+    }
+    spate_add_u64(&type->arena_tight_bytes, spate_block_bytes(length_bytes));
+}
+
+/* A live value's block let go (after the write section that stopped referencing it). */
+static inline void spate_release_value(spate_type *type, uint64_t offset_bytes, uint32_t capacity_bytes, uint32_t length_bytes)
+{
+    if (capacity_bytes != 0)
+    {
+        type->arena_live_blocks--;
+        spate_sub_u64(&type->arena_held_bytes, capacity_bytes);
+        spate_free_list_push(type, offset_bytes, capacity_bytes);
+    }
+    spate_sub_u64(&type->arena_tight_bytes, spate_block_bytes(length_bytes));
+}
+
+
+/*
  * which must have been applied OK in this walk and be of the same type. Results written so far
  * in this call are the record of the walk, so no per-batch table is needed.
  */
@@ -999,18 +1580,6 @@ static inline uint8_t spate_resolve_target(
     }
     *target_out = referenced.node_id;
     return SPATE_STATUS_OK;
-}
-
-/* Bump-allocates arena bytes for a value and copies it; the caller checked there is room. */
-static inline void spate_store_new_value(spate_type *type, spate_slot *slot, const uint8_t *value, uint32_t length_bytes)
-{
-    const uint64_t offset_bytes = type->arena_used_bytes;
-    SPATE_ASSERT(length_bytes <= type->arena_capacity_bytes - offset_bytes);
-    spate_copy_bytes(type->arena + offset_bytes, value, length_bytes);
-    type->arena_used_bytes = offset_bytes + length_bytes;
-    __atomic_store_n(&slot->arena_offset_bytes, offset_bytes, __ATOMIC_RELAXED);
-    __atomic_store_n(&slot->length_bytes, length_bytes, __ATOMIC_RELAXED);
-    __atomic_store_n(&slot->capacity_bytes, length_bytes, __ATOMIC_RELAXED);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1140,76 +1709,123 @@ static inline uint8_t spate_apply_create(
     }
 
     /*
-     * Whether the record takes an id depends on the id alone, not on the rest of the record.
-     * An explicit id at or past next_id is taken as it is: the pipeline assigns ids, and when
-     * records it numbered never reach the store, the ids in between must be skipped, not
-     * refused, or every later Create of the type would be refused too. An id below next_id was
-     * consumed already (ids are never reused); one past max_nodes has no row.
+     * Whether the record takes an id depends on the id alone, not on the rest of the record: the
+     * pipeline decides ids (they travel in its log), so one it handed out is consumed here however
+     * the record fares, and the next one it hands out for the slot is of a later generation.
      */
-    const int64_t next_id = atomic_load_explicit(&type->next_id, memory_order_relaxed);
-    const int64_t id = node_id == 0 ? next_id : node_id;
-    if (SPATE_UNLIKELY(id < next_id))
+    int64_t slot;
+    uint64_t generation;
+    if (node_id == 0)
     {
-        return static_status != SPATE_STATUS_OK ? static_status : SPATE_STATUS_ID_MISMATCH;
+        slot = atomic_load_explicit(&type->high_water_slot, memory_order_relaxed) + 1;
+        generation = 0;
     }
-    if (SPATE_UNLIKELY(id > type->max_nodes))
+    else
+    {
+        slot = node_id < 0 ? 0 : spate_slot_of(type, node_id);
+        generation = spate_generation_of(type, node_id);
+        if (SPATE_UNLIKELY(slot == 0))
+        {
+            return static_status != SPATE_STATUS_OK ? static_status : SPATE_STATUS_ID_MISMATCH;
+        }
+    }
+    if (SPATE_UNLIKELY(slot > type->slot_limit))
     {
         return static_status != SPATE_STATUS_OK ? static_status : SPATE_STATUS_TYPE_FULL;
     }
-    /*
-     * The id is settled: from here it is consumed whatever the outcome, and so is every id
-     * skipped below it. Skipped rows are never written (nor their memory touched): they stay
-     * NEVER, exactly like the row of a Create that failed, so every read and write of them
-     * reports no such node.
-     */
-    *node_id_out = id;
+    /* Rows past the highest slot used were never written: not read (a read fault then a write fault). */
+    const uint64_t previous_header = slot > atomic_load_explicit(&type->high_water_slot, memory_order_relaxed) ?
+        spate_header(SPATE_STATE_FREE, 0) : spate_slot_header(type, slot);
+    const uint64_t next_generation = spate_header_generation(previous_header);
+    if (SPATE_UNLIKELY(spate_header_state(previous_header) == SPATE_STATE_LIVE || generation < next_generation))
+    {
+        return static_status != SPATE_STATUS_OK ? static_status : SPATE_STATUS_ID_MISMATCH;
+    }
+    if (SPATE_UNLIKELY(static_status == SPATE_STATUS_OK &&
+                       atomic_load_explicit(&type->live_count, memory_order_relaxed) >= type->max_nodes))
+    {
+        return SPATE_STATUS_TYPE_FULL; /* maxNodes bounds live nodes: consumes nothing */
+    }
+
+    /* The id is settled: from here it is consumed whatever the outcome. */
+    *node_id_out = spate_make_id(type, generation, slot);
     uint8_t status = static_status;
+    uint32_t block_count = 0;
     if (status == SPATE_STATUS_OK)
     {
-        uint64_t arena_needed_bytes = 0;
+        uint64_t needed_bytes = 0;
         for (uint32_t v = 0; v < type->var_count; v++)
         {
             const spate_pending *pending = &type->pending[type->var_field_index[v]];
-            arena_needed_bytes += pending->stamp == stamp ? pending->length_bytes : 0;
+            if (pending->stamp == stamp && pending->length_bytes != 0)
+            {
+                spate_block_request(&type->blocks[block_count], pending->length_bytes, v);
+                needed_bytes += type->blocks[block_count++].request_bytes;
+            }
         }
-        if (SPATE_UNLIKELY(arena_needed_bytes > type->arena_capacity_bytes - type->arena_used_bytes))
+        if (block_count != 0 && spate_arena_take_blocks(type, block_count, needed_bytes) == SPATE_NOT_TAKEN)
         {
             status = SPATE_STATUS_ARENA_FULL;
         }
     }
+
+    spate_mark_row_written(type, slot);
+    uint8_t *row = spate_row(type, slot);
+    _Atomic uint64_t *sequence = spate_stripe(type, slot);
+    const uint64_t sequence_value = spate_write_begin(sequence);
     if (SPATE_UNLIKELY(status != SPATE_STATUS_OK))
     {
-        /* A never-live tombstone: the row stays NEVER, the id is gone. */
-        atomic_store_explicit(&type->next_id, id + 1, memory_order_release);
+        /* Consumed but not live: the slot moves on to the next generation (retired after the last). */
+        spate_set_row_header(row, spate_header(SPATE_STATE_FREE, generation + 1));
+        spate_write_end(sequence, sequence_value);
+        spate_count_freed(type, next_generation, generation);
+        spate_raise_high_water(type, slot);
         return status;
     }
-
-    spate_mark_row_written(type, id);
-    uint8_t *row = spate_row(type, id);
-    SPATE_ASSERT(spate_row_state(row) == SPATE_STATE_NEVER);
-    _Atomic uint64_t *sequence = spate_stripe(type, id);
-    const uint64_t sequence_value = spate_write_begin(sequence);
     spate_copy_bytes(row + SPATE_ROW_HEADER_BYTES, row_data, type->row_length_bytes);
+    uint32_t b = 0;
     for (uint32_t v = 0; v < type->var_count; v++)
     {
-        const spate_pending *pending = &type->pending[type->var_field_index[v]];
-        spate_slot *slot = spate_row_slot(type, row, v);
-        if (pending->stamp == stamp)
+        spate_slot *value = spate_row_slot(type, row, v);
+        if (b < block_count && type->blocks[b].var_index == v)
         {
-            spate_store_new_value(type, slot, pending->value, pending->length_bytes);
+            const spate_block *block = &type->blocks[b++];
+            const spate_pending *pending = &type->pending[type->var_field_index[v]];
+            spate_copy_bytes(type->arena + block->offset_bytes, pending->value, block->length_bytes);
+            __atomic_store_n(&value->arena_offset_bytes, block->offset_bytes, __ATOMIC_RELAXED);
+            __atomic_store_n(&value->length_bytes, block->length_bytes, __ATOMIC_RELAXED);
+            __atomic_store_n(&value->capacity_bytes, block->capacity_bytes, __ATOMIC_RELAXED);
         }
         else
         {
-            spate_store_new_value(type, slot, NULL, 0); /* not sent: empty */
+            /* Not sent, or empty: no block. */
+            __atomic_store_n(&value->arena_offset_bytes, 0, __ATOMIC_RELAXED);
+            __atomic_store_n(&value->length_bytes, 0, __ATOMIC_RELAXED);
+            __atomic_store_n(&value->capacity_bytes, 0, __ATOMIC_RELAXED);
         }
     }
-    spate_set_row_state(row, SPATE_STATE_LIVE);
+    spate_set_row_header(row, spate_header(SPATE_STATE_LIVE, generation));
     spate_write_end(sequence, sequence_value);
-    atomic_store_explicit(&type->live_count, atomic_load_explicit(&type->live_count, memory_order_relaxed) + 1, memory_order_release);
-    atomic_store_explicit(&type->next_id, id + 1, memory_order_release);
+    if (block_count != 0)
+    {
+        uint64_t held_bytes = 0, tight_bytes = 0;
+        for (uint32_t i = 0; i < block_count; i++)
+        {
+            held_bytes += type->blocks[i].capacity_bytes;
+            tight_bytes += type->blocks[i].request_bytes;
+        }
+        type->arena_live_blocks += block_count;
+        spate_add_u64(&type->arena_held_bytes, held_bytes);
+        spate_add_u64(&type->arena_tight_bytes, tight_bytes);
+    }
+    if (next_generation != 0)
+    {
+        spate_add_i64(&type->freed_slots, -1);
+    }
+    spate_add_i64(&type->live_count, 1);
+    spate_raise_high_water(type, slot);
     return SPATE_STATUS_OK;
 }
-
 /* ------------------------------------------------------------------------------------------ */
 /* Update                                                                                      */
 /* ------------------------------------------------------------------------------------------ */
@@ -1248,26 +1864,131 @@ static inline void spate_set_pending(spate_type *type, const spate_field *field,
     pending->length_bytes = length_bytes;
 }
 
-/* Writes a string/bytes value of a live node: in place when it fits the slot's capacity, else moved. */
-static inline void spate_write_var(spate_type *type, uint8_t *row, const spate_field *field, const uint8_t *value, uint32_t length_bytes)
+/*
+ * Which string/bytes values an Update writes: the single entry, or the touched fields' pending
+ * values. Visited in one order by spate_update_take and the write section, so the blocks taken
+ * line up with the values that need them.
+ */
+typedef struct spate_update_values
 {
-    spate_slot *slot = spate_row_slot(type, row, field->var_index);
-    if (length_bytes <= slot->capacity_bytes)
+    const spate_field *single_field;   /* the one entry, or NULL: the touched fields */
+    const uint8_t *single_value;
+    uint32_t single_length_bytes;
+    uint32_t touched_count;
+} spate_update_values;
+
+static inline uint32_t spate_update_value_count(const spate_update_values *values)
+{
+    return values->single_field != NULL ? 1 : values->touched_count;
+}
+
+static inline const spate_field *spate_update_value(
+    const spate_type *type, const spate_update_values *values, uint32_t i, const uint8_t **value_out, uint32_t *length_out)
+{
+    if (values->single_field != NULL)
     {
-        spate_copy_bytes(type->arena + slot->arena_offset_bytes, value, length_bytes);
-        __atomic_store_n(&slot->length_bytes, length_bytes, __ATOMIC_RELAXED);
+        *value_out = values->single_value;
+        *length_out = values->single_length_bytes;
+        return values->single_field;
     }
-    else
+    const spate_pending *pending = &type->pending[type->touched[i]];
+    *value_out = pending->value;
+    *length_out = pending->length_bytes;
+    return &type->fields[type->touched[i]];
+}
+
+/*
+ * Takes a block for each value the Update writes that does not fit the block it has now. The
+ * ARENA_FULL check counts, as a compaction would leave them, every value longer than its old
+ * value's smallest block. A compaction (inside spate_arena_take_blocks) shrinks blocks, so a value
+ * that fitted in place may no longer: after one, the blocks go back and are chosen again (no second
+ * compaction is needed: the top then has room for the worst case). Sets *count_out to the blocks
+ * taken, in visiting order.
+ */
+static inline int spate_update_take(spate_type *type, uint8_t *row, const spate_update_values *values, uint32_t *count_out)
+{
+    for (int round = 0;; round++)
     {
-        spate_store_new_value(type, slot, value, length_bytes);
+        uint32_t count = 0;
+        uint64_t worst_bytes = 0;
+        for (uint32_t i = 0; i < spate_update_value_count(values); i++)
+        {
+            const uint8_t *value;
+            uint32_t length_bytes;
+            const spate_field *field = spate_update_value(type, values, i, &value, &length_bytes);
+            if (!field->is_var)
+            {
+                continue;
+            }
+            const spate_slot *slot = spate_row_slot(type, row, field->var_index);
+            if (length_bytes > spate_block_bytes(slot->length_bytes))
+            {
+                worst_bytes += spate_block_bytes(length_bytes);
+            }
+            if (length_bytes > slot->capacity_bytes)
+            {
+                spate_block_request(&type->blocks[count++], length_bytes, field->var_index);
+            }
+        }
+        *count_out = count;
+        if (count == 0)
+        {
+            return SPATE_TAKEN; /* every value fits where the old one is */
+        }
+        const int taken = spate_arena_take_blocks(type, count, worst_bytes);
+        if (taken != SPATE_TAKEN_COMPACTED)
+        {
+            return taken;
+        }
+        SPATE_ASSERT(round == 0);
+        while (count > 0)
+        {
+            spate_arena_give_back(type, &type->blocks[--count]);
+        }
     }
 }
 
-/* Arena bytes a value needs: none when it fits where the old one is. */
-static inline uint64_t spate_var_arena_needed(const spate_type *type, uint8_t *row, const spate_field *field, uint32_t length_bytes)
+/* Inside the write section: a value into its new block (the next of blocks) or in place. */
+static inline void spate_write_var(
+    spate_type *type, uint8_t *row, const spate_field *field, const uint8_t *value, uint32_t length_bytes,
+    uint32_t *next_block, uint32_t block_count, spate_value_change *change)
 {
-    const spate_slot *slot = spate_row_slot(type, row, field->var_index);
-    return length_bytes > slot->capacity_bytes ? length_bytes : 0;
+    spate_slot *slot = spate_row_slot(type, row, field->var_index);
+    change->old_offset_bytes = slot->arena_offset_bytes;
+    change->old_capacity_bytes = slot->capacity_bytes;
+    change->old_length_bytes = slot->length_bytes;
+    change->new_length_bytes = length_bytes;
+    change->new_capacity_bytes = 0;
+    if (*next_block < block_count && type->blocks[*next_block].var_index == field->var_index)
+    {
+        const spate_block *block = &type->blocks[(*next_block)++];
+        SPATE_ASSERT(block->length_bytes == length_bytes && length_bytes > slot->capacity_bytes);
+        spate_copy_bytes(type->arena + block->offset_bytes, value, length_bytes);
+        __atomic_store_n(&slot->arena_offset_bytes, block->offset_bytes, __ATOMIC_RELAXED);
+        __atomic_store_n(&slot->capacity_bytes, block->capacity_bytes, __ATOMIC_RELAXED);
+        change->new_capacity_bytes = block->capacity_bytes;
+    }
+    else
+    {
+        SPATE_ASSERT(length_bytes <= slot->capacity_bytes);
+        spate_copy_bytes(type->arena + slot->arena_offset_bytes, value, length_bytes);
+    }
+    __atomic_store_n(&slot->length_bytes, length_bytes, __ATOMIC_RELAXED);
+}
+
+/* After the write section: blocks let go (now unreferenced) and the arena counters. */
+static inline void spate_settle_var(spate_type *type, const spate_value_change *change)
+{
+    if (change->new_capacity_bytes != 0)
+    {
+        spate_count_held(type, change->new_capacity_bytes, change->new_length_bytes);
+        spate_release_value(type, change->old_offset_bytes, change->old_capacity_bytes, change->old_length_bytes);
+    }
+    else
+    {
+        spate_add_u64(&type->arena_tight_bytes, spate_block_bytes(change->new_length_bytes));
+        spate_sub_u64(&type->arena_tight_bytes, spate_block_bytes(change->old_length_bytes));
+    }
 }
 
 static inline uint8_t spate_apply_update(
@@ -1360,66 +2081,53 @@ static inline uint8_t spate_apply_update(
     {
         return SPATE_STATUS_NO_SUCH_NODE;
     }
-    _Atomic uint64_t *sequence = spate_stripe(type, target);
-    if (single)
+    _Atomic uint64_t *sequence = spate_stripe(type, spate_slot_of(type, target));
+    if (single && SPATE_LIKELY(!single_field->is_var))
     {
-        SPATE_ASSERT(single_field != NULL);
-        if (SPATE_UNLIKELY(single_field->is_var &&
-                           spate_var_arena_needed(type, row, single_field, single_length_bytes) >
-                               type->arena_capacity_bytes - type->arena_used_bytes))
-        {
-            return SPATE_STATUS_ARENA_FULL;
-        }
         const uint64_t sequence_value = spate_write_begin(sequence);
-        if (SPATE_LIKELY(!single_field->is_var))
-        {
-            spate_copy_fixed(row + SPATE_ROW_HEADER_BYTES + single_field->offset_bytes, single_value, single_field->max_length_bytes);
-        }
-        else
-        {
-            spate_write_var(type, row, single_field, single_value, single_length_bytes);
-        }
+        spate_copy_fixed(row + SPATE_ROW_HEADER_BYTES + single_field->offset_bytes, single_value, single_field->max_length_bytes);
         spate_write_end(sequence, sequence_value);
         return SPATE_STATUS_OK;
     }
-    if (touched_count == 0)
+    if (!single && touched_count == 0)
     {
         return SPATE_STATUS_OK; /* no fields: nothing to write */
     }
-
-    uint64_t arena_needed_bytes = 0;
-    for (uint32_t i = 0; i < touched_count; i++)
-    {
-        const spate_field *field = &type->fields[type->touched[i]];
-        if (field->is_var)
-        {
-            arena_needed_bytes += spate_var_arena_needed(type, row, field, type->pending[type->touched[i]].length_bytes);
-        }
-    }
-    if (SPATE_UNLIKELY(arena_needed_bytes > type->arena_capacity_bytes - type->arena_used_bytes))
+    const spate_update_values values = {
+        .single_field = single ? single_field : NULL, .single_value = single_value,
+        .single_length_bytes = single_length_bytes, .touched_count = touched_count};
+    uint32_t block_count = 0;
+    if (SPATE_UNLIKELY(spate_update_take(type, row, &values, &block_count) == SPATE_NOT_TAKEN))
     {
         return SPATE_STATUS_ARENA_FULL;
     }
-
+    spate_value_change *change_of = type->changes; /* a var field is written once per record: var_count at most */
+    uint32_t next_block = 0;
+    uint32_t change_count = 0;
     const uint64_t sequence_value = spate_write_begin(sequence);
-    for (uint32_t i = 0; i < touched_count; i++)
+    for (uint32_t i = 0; i < spate_update_value_count(&values); i++)
     {
-        const spate_field *field = &type->fields[type->touched[i]];
-        const spate_pending *pending = &type->pending[type->touched[i]];
+        const uint8_t *value;
+        uint32_t length_bytes;
+        const spate_field *field = spate_update_value(type, &values, i, &value, &length_bytes);
         if (SPATE_LIKELY(!field->is_var))
         {
-            spate_copy_fixed(row + SPATE_ROW_HEADER_BYTES + field->offset_bytes, pending->value, field->max_length_bytes);
+            spate_copy_fixed(row + SPATE_ROW_HEADER_BYTES + field->offset_bytes, value, field->max_length_bytes);
         }
         else
         {
-            spate_write_var(type, row, field, pending->value, pending->length_bytes);
+            spate_write_var(type, row, field, value, length_bytes, &next_block, block_count, &change_of[change_count++]);
         }
     }
     spate_write_end(sequence, sequence_value);
+    SPATE_ASSERT(next_block == block_count);
+    for (uint32_t i = 0; i < change_count; i++)
+    {
+        spate_settle_var(type, &change_of[i]);
+    }
     return SPATE_STATUS_OK;
 }
 
-/* ------------------------------------------------------------------------------------------ */
 /* Delete and Increment                                                                        */
 /* ------------------------------------------------------------------------------------------ */
 
@@ -1453,11 +2161,21 @@ static inline uint8_t spate_apply_delete(
     {
         return SPATE_STATUS_NO_SUCH_NODE;
     }
-    _Atomic uint64_t *sequence = spate_stripe(type, target);
+    const int64_t slot = spate_slot_of(type, target);
+    const uint64_t generation = spate_generation_of(type, target);
+    _Atomic uint64_t *sequence = spate_stripe(type, slot);
     const uint64_t sequence_value = spate_write_begin(sequence);
-    spate_set_row_state(row, SPATE_STATE_DELETED);
+    /* The slot moves on to the next generation: the deleted id never names its next node. */
+    spate_set_row_header(row, spate_header(SPATE_STATE_FREE, generation + 1));
     spate_write_end(sequence, sequence_value);
-    atomic_store_explicit(&type->live_count, atomic_load_explicit(&type->live_count, memory_order_relaxed) - 1, memory_order_release);
+    /* The row stopped referencing its blocks inside the section above: they may go to others now. */
+    for (uint32_t v = 0; v < type->var_count; v++)
+    {
+        const spate_slot *value = spate_row_slot(type, row, v);
+        spate_release_value(type, value->arena_offset_bytes, value->capacity_bytes, value->length_bytes);
+    }
+    spate_count_freed(type, 0, generation);
+    spate_add_i64(&type->live_count, -1);
     return SPATE_STATUS_OK;
 }
 
@@ -1551,7 +2269,7 @@ static inline uint8_t spate_apply_increment(
     {
         return SPATE_STATUS_NO_SUCH_NODE;
     }
-    _Atomic uint64_t *sequence = spate_stripe(type, target);
+    _Atomic uint64_t *sequence = spate_stripe(type, spate_slot_of(type, target));
     const uint64_t sequence_value = spate_write_begin(sequence);
     spate_increment_value(row + SPATE_ROW_HEADER_BYTES + field->offset_bytes, field->kind, delta);
     spate_write_end(sequence, sequence_value);
@@ -1660,11 +2378,16 @@ static inline void spate_prefetch_next(const spate_store *store, const uint8_t *
             return; /* creates write rows in order: the hardware prefetcher sees those coming */
     }
     const spate_type *type = spate_find_type(store, type_id);
-    if (create_ref != 0 || type == NULL || node_id < 1 || node_id > type->max_nodes)
+    if (create_ref != 0 || type == NULL)
     {
         return;
     }
-    const uint8_t *row = type->rows + (uint64_t)(node_id - 1) * type->row_stride_bytes;
+    const int64_t slot = spate_valid_slot(type, node_id);
+    if (slot == 0)
+    {
+        return;
+    }
+    const uint8_t *row = type->rows + (uint64_t)(slot - 1) * type->row_stride_bytes;
     __builtin_prefetch(row, 1, 3); /* the state byte */
     if (has_field)
     {
@@ -1780,9 +2503,23 @@ int64_t spate_store_apply(
     return walk.result_count;
 }
 
+
 /* ------------------------------------------------------------------------------------------ */
 /* Reads                                                                                       */
 /* ------------------------------------------------------------------------------------------ */
+
+/* The row of an id's slot for a reader, or NULL when the slot was never used (nothing to lock). */
+static inline uint8_t *spate_reader_row(spate_type *type, int64_t node_id, int64_t *slot_out)
+{
+    const int64_t slot = spate_valid_slot(type, node_id);
+    if (slot == 0 || slot > atomic_load_explicit(&type->high_water_slot, memory_order_acquire) ||
+        !spate_row_written(type, slot))
+    {
+        return NULL;
+    }
+    *slot_out = slot;
+    return spate_row(type, slot);
+}
 
 int64_t spate_store_get(spate_store *store, uint16_t type_id, int64_t node_id, uint8_t *out, uint32_t out_capacity_bytes)
 {
@@ -1795,23 +2532,24 @@ int64_t spate_store_get(spate_store *store, uint16_t type_id, int64_t node_id, u
     {
         return SPATE_ERROR_UNKNOWN_TYPE;
     }
-    if (node_id < 1 || node_id >= atomic_load_explicit(&type->next_id, memory_order_acquire) ||
-        !spate_row_written(type, node_id))
+    int64_t slot = 0;
+    uint8_t *row = spate_reader_row(type, node_id, &slot);
+    if (row == NULL)
     {
         return SPATE_ERROR_NO_SUCH_NODE;
     }
-    uint8_t *row = spate_row(type, node_id);
-    _Atomic uint64_t *sequence = spate_stripe(type, node_id);
+    const uint64_t live_header = spate_header(SPATE_STATE_LIVE, spate_generation_of(type, node_id));
+    _Atomic uint64_t *sequence = spate_stripe(type, slot);
     for (;;)
     {
         const uint64_t sequence_value = spate_read_begin(sequence);
-        if (spate_row_state(row) != SPATE_STATE_LIVE)
+        if (spate_row_header(row) != live_header)
         {
             if (spate_read_retry(sequence, sequence_value))
             {
                 continue;
             }
-            return SPATE_ERROR_NO_SUCH_NODE;
+            return SPATE_ERROR_NO_SUCH_NODE; /* not live, or its slot holds another generation */
         }
         bool too_small = false;
         bool inconsistent = false;
@@ -1827,9 +2565,9 @@ int64_t spate_store_get(spate_store *store, uint16_t type_id, int64_t node_id, u
         for (uint32_t v = 0; v < type->var_count && !too_small; v++)
         {
             /* Each slot word is loaded once: a torn slot must not be checked and then used differently. */
-            const spate_slot *slot = spate_row_slot(type, row, v);
-            const uint64_t arena_offset_bytes = __atomic_load_n(&slot->arena_offset_bytes, __ATOMIC_RELAXED);
-            const uint32_t length_bytes = __atomic_load_n(&slot->length_bytes, __ATOMIC_RELAXED);
+            const spate_slot *value = spate_row_slot(type, row, v);
+            const uint64_t arena_offset_bytes = __atomic_load_n(&value->arena_offset_bytes, __ATOMIC_RELAXED);
+            const uint32_t length_bytes = __atomic_load_n(&value->length_bytes, __ATOMIC_RELAXED);
             if (arena_offset_bytes > type->arena_capacity_bytes || length_bytes > type->arena_capacity_bytes - arena_offset_bytes)
             {
                 inconsistent = true; /* torn by a concurrent write: the sequence check below retries */
@@ -1872,28 +2610,36 @@ int32_t spate_store_node_state(spate_store *store, uint16_t type_id, int64_t nod
     {
         return SPATE_ERROR_UNKNOWN_TYPE;
     }
-    if (node_id < 1 || node_id >= atomic_load_explicit(&type->next_id, memory_order_acquire) ||
-        !spate_row_written(type, node_id))
+    int64_t slot = 0;
+    const uint8_t *row = spate_reader_row(type, node_id, &slot);
+    if (row == NULL)
     {
-        return SPATE_STATE_NEVER;
+        return SPATE_NODE_NOT_ISSUED; /* an invalid id, or a slot never used */
     }
-    const uint8_t *row = spate_row(type, node_id);
-    _Atomic uint64_t *sequence = spate_stripe(type, node_id);
+    const uint64_t generation = spate_generation_of(type, node_id);
+    _Atomic uint64_t *sequence = spate_stripe(type, slot);
     for (;;)
     {
         const uint64_t sequence_value = spate_read_begin(sequence);
-        const uint8_t state = spate_row_state(row);
-        if (!spate_read_retry(sequence, sequence_value))
+        const uint64_t header = spate_row_header(row);
+        if (spate_read_retry(sequence, sequence_value))
         {
-            return state;
+            continue;
         }
+        const uint64_t slot_generation = spate_header_generation(header);
+        if (spate_header_state(header) == SPATE_STATE_LIVE)
+        {
+            return generation == slot_generation ? SPATE_NODE_LIVE :
+                   generation < slot_generation  ? SPATE_NODE_GONE : SPATE_NODE_NOT_ISSUED;
+        }
+        return generation < slot_generation ? SPATE_NODE_GONE : SPATE_NODE_NOT_ISSUED; /* free: the next generation */
     }
 }
 
 int32_t spate_store_exists(spate_store *store, uint16_t type_id, int64_t node_id)
 {
     const int32_t state = spate_store_node_state(store, type_id, node_id);
-    return state < 0 ? state : (state == SPATE_STATE_LIVE ? 1 : 0);
+    return state < 0 ? state : (state == SPATE_NODE_LIVE ? 1 : 0);
 }
 
 int64_t spate_store_count(spate_store *store, uint16_t type_id)
@@ -1906,14 +2652,60 @@ int64_t spate_store_count(spate_store *store, uint16_t type_id)
     return type == NULL ? SPATE_ERROR_UNKNOWN_TYPE : atomic_load_explicit(&type->live_count, memory_order_acquire);
 }
 
-int64_t spate_store_next_id(spate_store *store, uint16_t type_id)
+int32_t spate_store_type_stats(spate_store *store, uint16_t type_id, spate_type_stats *out)
 {
-    if (store == NULL)
+    if (store == NULL || out == NULL)
+    {
+        return SPATE_ERROR_NULL_ARGUMENT;
+    }
+    spate_type *type = spate_find_type(store, type_id);
+    if (type == NULL)
+    {
+        return SPATE_ERROR_UNKNOWN_TYPE;
+    }
+    const int64_t live_nodes = atomic_load_explicit(&type->live_count, memory_order_acquire);
+    const int64_t high_water_slot = atomic_load_explicit(&type->high_water_slot, memory_order_acquire);
+    *out = (spate_type_stats){
+        .max_nodes = type->max_nodes,
+        .live_nodes = live_nodes,
+        .slot_limit = type->slot_limit,
+        .high_water_slot = high_water_slot,
+        .free_slots = high_water_slot > live_nodes ? high_water_slot - live_nodes : 0,
+        .retired_slots = atomic_load_explicit(&type->retired_slots, memory_order_acquire),
+        .arena_capacity_bytes = type->arena_capacity_bytes,
+        .arena_live_bytes = atomic_load_explicit(&type->arena_held_bytes, memory_order_acquire),
+        .arena_free_bytes = atomic_load_explicit(&type->arena_free_bytes, memory_order_acquire),
+        .arena_reserved_bytes = atomic_load_explicit(&type->arena_reserved_bytes, memory_order_acquire),
+        .arena_compactions = atomic_load_explicit(&type->arena_compactions, memory_order_acquire),
+        .slot_bits = type->slot_bits,
+        .row_stride_bytes = type->row_stride_bytes,
+    };
+    return 0;
+}
+
+int64_t spate_store_free_ids(spate_store *store, uint16_t type_id, int64_t from_slot, int64_t *out, uint32_t capacity)
+{
+    if (store == NULL || (out == NULL && capacity != 0))
     {
         return SPATE_ERROR_NULL_ARGUMENT;
     }
     const spate_type *type = spate_find_type(store, type_id);
-    return type == NULL ? SPATE_ERROR_UNKNOWN_TYPE : atomic_load_explicit(&type->next_id, memory_order_acquire);
+    if (type == NULL)
+    {
+        return SPATE_ERROR_UNKNOWN_TYPE;
+    }
+    const int64_t high_water_slot = atomic_load_explicit(&type->high_water_slot, memory_order_acquire);
+    uint32_t count = 0;
+    for (int64_t slot = from_slot < 1 ? 1 : from_slot; slot <= high_water_slot && count < capacity; slot++)
+    {
+        const uint64_t header = spate_slot_header(type, slot);
+        const uint64_t generation = spate_header_generation(header);
+        if (spate_header_state(header) != SPATE_STATE_LIVE && generation <= type->max_generation)
+        {
+            out[count++] = spate_make_id(type, generation, slot);
+        }
+    }
+    return count;
 }
 
 int32_t spate_store_reserve(spate_store *store, uint16_t type_id, int64_t node_count)
@@ -1952,20 +2744,18 @@ int32_t spate_store_reserve(spate_store *store, uint16_t type_id, int64_t node_c
 /* ------------------------------------------------------------------------------------------ */
 
 /*
- * Which rows hold anything: a row ever written has the bit of the chunk its first byte lies in
- * set (spate_mark_row_written marks every chunk a row spans), so a row starting in a clear chunk
- * was never written: never live, all zero bytes. Images copy, and checksums visit, only the runs
- * of ids whose rows start in marked chunks; everything else is known without being looked at.
+ * Images hold what is live, laid out canonically: the live rows in slot order, each value in its
+ * smallest block one after the other, so an image depends on the store's content and not on its
+ * history (free lists, compactions). Freed slots keep their next generation in 16 bytes each.
  */
 #define SPATE_SNAPSHOT_MAGIC UINT64_C(0x504E534554415053) /* the bytes "SPATESNP", little-endian */
 
 enum
 {
-    SPATE_SNAPSHOT_VERSION = 1,
+    SPATE_SNAPSHOT_VERSION = 2,
     SPATE_SNAPSHOT_HEADER_BYTES = 32,
     SPATE_SNAPSHOT_TYPE_HEADER_BYTES = 40,
-    SPATE_SNAPSHOT_SEGMENT_HEADER_BYTES = 16,
-    SPATE_SNAPSHOT_BLOCK_BYTES = 256 * 1024, /* a load checks rows per block, while they are in L2 */
+    SPATE_SNAPSHOT_FREED_RECORD_BYTES = 16,
 };
 
 static inline void spate_put_u16(uint8_t *at, uint16_t value)
@@ -2004,52 +2794,15 @@ static inline uint64_t spate_get_u64(const uint8_t *at)
     return value;
 }
 
-/* The lowest id whose row starts at or after the first byte of chunk. */
-static inline int64_t spate_first_id_from_chunk(const spate_type *type, uint64_t chunk)
+/* One type's image length from its counters: header, live rows, freed records, the values in their smallest blocks. */
+static uint64_t spate_type_image_bytes(const spate_type *type)
 {
-    const uint64_t first_byte = chunk * SPATE_HUGE_PAGE_BYTES;
-    return (int64_t)((first_byte + type->row_stride_bytes - 1) / type->row_stride_bytes) + 1;
-}
-
-/*
- * The next run [*first_out, *end_out) of ids at or after from_id and below end_id whose rows
- * start in marked chunks, or false when there is none. Clear words skip 64 chunks at once, so a
- * type that skipped to id 2^36 is crossed in microseconds.
- */
-static bool spate_next_written_run(const spate_type *type, int64_t from_id, int64_t end_id, int64_t *first_out, int64_t *end_out)
-{
-    if (from_id >= end_id)
-    {
-        return false;
-    }
-    const uint64_t stride = type->row_stride_bytes;
-    uint64_t chunk = (uint64_t)(from_id - 1) * stride / SPATE_HUGE_PAGE_BYTES;
-    const uint64_t last_chunk = (uint64_t)(end_id - 2) * stride / SPATE_HUGE_PAGE_BYTES; /* where id end_id - 1 starts */
-    while (chunk <= last_chunk)
-    {
-        const uint64_t bits = __atomic_load_n(&type->rows_written[chunk / 64], __ATOMIC_RELAXED) >> (chunk % 64);
-        if ((bits & 1) != 0)
-        {
-            break;
-        }
-        chunk = bits == 0 ? (chunk / 64 + 1) * 64 : chunk + (uint64_t)__builtin_ctzll(bits);
-    }
-    if (chunk > last_chunk)
-    {
-        return false;
-    }
-    uint64_t end_chunk = chunk + 1;
-    while (end_chunk <= last_chunk && ((__atomic_load_n(&type->rows_written[end_chunk / 64], __ATOMIC_RELAXED) >> (end_chunk % 64)) & 1) != 0)
-    {
-        end_chunk++;
-    }
-    const int64_t first_id = spate_first_id_from_chunk(type, chunk);
-    const int64_t end_id_of_run = spate_first_id_from_chunk(type, end_chunk);
-    *first_out = first_id > from_id ? first_id : from_id;
-    *end_out = end_id_of_run < end_id ? end_id_of_run : end_id;
-    /* A row is shorter than a chunk, so every chunk up to last_chunk has a row starting in it. */
-    SPATE_ASSERT(*first_out < *end_out);
-    return true;
+    const uint64_t live = (uint64_t)atomic_load_explicit(&type->live_count, memory_order_acquire);
+    const uint64_t freed = (uint64_t)atomic_load_explicit(&type->freed_slots, memory_order_acquire);
+    const uint64_t values = atomic_load_explicit(&type->arena_tight_bytes, memory_order_acquire);
+    /* live <= 2^37, stride < 2^17, values < 2^41: no overflow. */
+    return SPATE_SNAPSHOT_TYPE_HEADER_BYTES + live * (8 + (uint64_t)type->row_stride_bytes) +
+           freed * SPATE_SNAPSHOT_FREED_RECORD_BYTES + values;
 }
 
 int64_t spate_store_snapshot_length(spate_store *store)
@@ -2059,28 +2812,106 @@ int64_t spate_store_snapshot_length(spate_store *store)
         return SPATE_ERROR_NULL_ARGUMENT;
     }
     uint64_t length_bytes = SPATE_SNAPSHOT_HEADER_BYTES;
-    for (uint32_t type_id = 0; type_id < store->type_id_limit; type_id++)
+    for (uint32_t i = 0; i < store->type_count; i++)
     {
-        const spate_type *type = store->type_by_id[type_id];
-        if (type == NULL)
-        {
-            continue;
-        }
-        const int64_t next_id = atomic_load_explicit(&type->next_id, memory_order_acquire);
-        /* Rows < 2^53 bytes and arena <= 2^40 by the schema limits: a type's share cannot overflow. */
-        uint64_t type_bytes = SPATE_SNAPSHOT_TYPE_HEADER_BYTES + spate_round_up(type->arena_used_bytes, 8);
-        int64_t from_id = 1, first_id, end_id;
-        while (spate_next_written_run(type, from_id, next_id, &first_id, &end_id))
-        {
-            type_bytes += SPATE_SNAPSHOT_SEGMENT_HEADER_BYTES + (uint64_t)(end_id - first_id) * type->row_stride_bytes;
-            from_id = end_id;
-        }
-        if (__builtin_add_overflow(length_bytes, type_bytes, &length_bytes) || length_bytes > (uint64_t)INT64_MAX)
+        length_bytes += spate_type_image_bytes(&store->types[i]);
+        if (length_bytes > (uint64_t)INT64_MAX)
         {
             return SPATE_ERROR_OUT_OF_MEMORY;
         }
     }
     return (int64_t)length_bytes;
+}
+
+/*
+ * Writes one type's part at out (section_bytes of room, which the counters said it needs). Every
+ * section is checked against its bounds before a byte goes in: the counters are exact only when
+ * the caller kept its promise that no apply runs, and a broken promise must not write past out.
+ */
+static int64_t spate_snapshot_write_type(const spate_type *type, uint8_t *out, uint64_t section_bytes)
+{
+    const int64_t high_water_slot = atomic_load_explicit(&type->high_water_slot, memory_order_acquire);
+    const uint64_t live = (uint64_t)atomic_load_explicit(&type->live_count, memory_order_acquire);
+    const uint64_t freed = (uint64_t)atomic_load_explicit(&type->freed_slots, memory_order_acquire);
+    const uint64_t values_bytes = atomic_load_explicit(&type->arena_tight_bytes, memory_order_acquire);
+    const uint64_t row_record_bytes = 8 + (uint64_t)type->row_stride_bytes;
+    const uint64_t rows_at = SPATE_SNAPSHOT_TYPE_HEADER_BYTES;
+    const uint64_t freed_at = rows_at + live * row_record_bytes;
+    const uint64_t arena_at = freed_at + freed * SPATE_SNAPSHOT_FREED_RECORD_BYTES;
+    if (arena_at + values_bytes != section_bytes)
+    {
+        return SPATE_ERROR_BUFFER_TOO_SMALL; /* the store changed since its length was taken */
+    }
+    uint64_t rows_cursor = rows_at, freed_cursor = freed_at, arena_cursor = arena_at;
+    int64_t from_slot = 1, first_slot, end_slot;
+    while (spate_next_written_run(type, from_slot, high_water_slot + 1, &first_slot, &end_slot))
+    {
+        for (int64_t slot = first_slot; slot < end_slot; slot++)
+        {
+            const uint8_t *row = spate_row(type, slot);
+            const uint64_t header = spate_row_header(row);
+            if (spate_header_state(header) != SPATE_STATE_LIVE)
+            {
+                if (spate_header_generation(header) != 0)
+                {
+                    if (freed_cursor + SPATE_SNAPSHOT_FREED_RECORD_BYTES > arena_at)
+                    {
+                        return SPATE_ERROR_BUFFER_TOO_SMALL;
+                    }
+                    spate_put_u64(out + freed_cursor, (uint64_t)slot);
+                    spate_put_u64(out + freed_cursor + 8, spate_header_generation(header));
+                    freed_cursor += SPATE_SNAPSHOT_FREED_RECORD_BYTES;
+                }
+                continue;
+            }
+            if (rows_cursor + row_record_bytes > freed_at)
+            {
+                return SPATE_ERROR_BUFFER_TOO_SMALL;
+            }
+            uint8_t *record = out + rows_cursor;
+            spate_put_u64(record, (uint64_t)slot);
+            uint8_t *image_row = record + 8;
+            memcpy(image_row, row, type->slots_offset_bytes);
+            memset(image_row + SPATE_ROW_HEADER_BYTES + type->row_length_bytes, 0,
+                   type->slots_offset_bytes - SPATE_ROW_HEADER_BYTES - type->row_length_bytes);
+            for (uint32_t v = 0; v < type->var_count; v++)
+            {
+                const spate_slot *value = spate_row_slot(type, (uint8_t *)row, v);
+                const uint64_t offset_bytes = value->arena_offset_bytes;
+                const uint32_t length_bytes = value->length_bytes;
+                const uint32_t bytes = spate_block_bytes(length_bytes);
+                if (offset_bytes > type->arena_capacity_bytes || length_bytes > type->arena_capacity_bytes - offset_bytes ||
+                    arena_cursor + bytes > section_bytes)
+                {
+                    return SPATE_ERROR_BUFFER_TOO_SMALL;
+                }
+                uint8_t *image_slot = image_row + type->slots_offset_bytes + (uint64_t)v * SPATE_SLOT_BYTES;
+                spate_put_u64(image_slot + offsetof(spate_slot, arena_offset_bytes), bytes == 0 ? 0 : arena_cursor - arena_at);
+                spate_put_u32(image_slot + offsetof(spate_slot, length_bytes), length_bytes);
+                spate_put_u32(image_slot + offsetof(spate_slot, capacity_bytes), bytes);
+                if (bytes != 0)
+                {
+                    memcpy(out + arena_cursor, type->arena + offset_bytes, length_bytes);
+                    memset(out + arena_cursor + length_bytes, 0, bytes - length_bytes);
+                }
+                arena_cursor += bytes;
+            }
+            rows_cursor += row_record_bytes;
+        }
+        from_slot = end_slot;
+    }
+    if (rows_cursor != freed_at || freed_cursor != arena_at || arena_cursor != section_bytes)
+    {
+        return SPATE_ERROR_BUFFER_TOO_SMALL; /* fewer than the counters said: the store changed meanwhile */
+    }
+    spate_put_u16(out, type->type_id);
+    spate_put_u16(out + 2, 0);
+    spate_put_u32(out + 4, type->row_stride_bytes);
+    spate_put_u64(out + 8, (uint64_t)high_water_slot);
+    spate_put_u64(out + 16, live);
+    spate_put_u64(out + 24, freed);
+    spate_put_u64(out + 32, values_bytes);
+    return (int64_t)section_bytes;
 }
 
 int64_t spate_store_snapshot_write(spate_store *store, uint8_t *out, uint64_t capacity_bytes)
@@ -2098,8 +2929,6 @@ int64_t spate_store_snapshot_write(spate_store *store, uint8_t *out, uint64_t ca
     {
         return SPATE_ERROR_BUFFER_TOO_SMALL;
     }
-    /* Every piece is checked against the capacity again: the length above is only exact when the
-       caller kept its promise that no apply runs, and a broken promise must not write past out. */
     uint64_t position = SPATE_SNAPSHOT_HEADER_BYTES;
     for (uint32_t type_id = 0; type_id < store->type_id_limit; type_id++)
     {
@@ -2108,51 +2937,17 @@ int64_t spate_store_snapshot_write(spate_store *store, uint8_t *out, uint64_t ca
         {
             continue;
         }
-        if (capacity_bytes - position < SPATE_SNAPSHOT_TYPE_HEADER_BYTES)
+        const uint64_t section_bytes = spate_type_image_bytes(type);
+        if (section_bytes > capacity_bytes - position)
         {
             return SPATE_ERROR_BUFFER_TOO_SMALL;
         }
-        uint8_t *type_header = out + position;
-        position += SPATE_SNAPSHOT_TYPE_HEADER_BYTES;
-        const int64_t next_id = atomic_load_explicit(&type->next_id, memory_order_acquire);
-        const int64_t live_count = atomic_load_explicit(&type->live_count, memory_order_acquire);
-        const uint64_t arena_used_bytes = type->arena_used_bytes;
-        uint64_t segment_count = 0;
-        int64_t from_id = 1, first_id, end_id;
-        while (spate_next_written_run(type, from_id, next_id, &first_id, &end_id))
+        const int64_t written = spate_snapshot_write_type(type, out + position, section_bytes);
+        if (written < 0)
         {
-            const uint64_t rows_bytes = (uint64_t)(end_id - first_id) * type->row_stride_bytes;
-            if (capacity_bytes - position < SPATE_SNAPSHOT_SEGMENT_HEADER_BYTES ||
-                capacity_bytes - position - SPATE_SNAPSHOT_SEGMENT_HEADER_BYTES < rows_bytes)
-            {
-                return SPATE_ERROR_BUFFER_TOO_SMALL;
-            }
-            spate_put_u64(out + position, (uint64_t)first_id);
-            spate_put_u64(out + position + 8, (uint64_t)(end_id - first_id));
-            memcpy(out + position + SPATE_SNAPSHOT_SEGMENT_HEADER_BYTES, spate_row(type, first_id), rows_bytes);
-            position += SPATE_SNAPSHOT_SEGMENT_HEADER_BYTES + rows_bytes;
-            segment_count++;
-            from_id = end_id;
+            return written;
         }
-        const uint64_t arena_padded_bytes = spate_round_up(arena_used_bytes, 8);
-        if (capacity_bytes - position < arena_padded_bytes)
-        {
-            return SPATE_ERROR_BUFFER_TOO_SMALL;
-        }
-        if (arena_used_bytes != 0)
-        {
-            memcpy(out + position, type->arena, arena_used_bytes);
-        }
-        memset(out + position + arena_used_bytes, 0, arena_padded_bytes - arena_used_bytes);
-        position += arena_padded_bytes;
-
-        spate_put_u16(type_header, type->type_id);
-        spate_put_u16(type_header + 2, 0);
-        spate_put_u32(type_header + 4, type->row_stride_bytes);
-        spate_put_u64(type_header + 8, (uint64_t)next_id);
-        spate_put_u64(type_header + 16, (uint64_t)live_count);
-        spate_put_u64(type_header + 24, arena_used_bytes);
-        spate_put_u64(type_header + 32, segment_count);
+        position += section_bytes;
     }
     spate_put_u64(out, SPATE_SNAPSHOT_MAGIC);
     spate_put_u32(out + 8, SPATE_SNAPSHOT_VERSION);
@@ -2182,25 +2977,15 @@ static inline const uint8_t *spate_image_take(spate_image *image, uint64_t lengt
 }
 
 /*
- * Whether a loaded row is one the store could have written: a state of 0, 1 or 2 with the rest
- * of its header zero; never live: all zero (never written); live or deleted: zero padding and
- * slots that reference arena bytes that were loaded, with length <= capacity <= the field's
- * maximum, as spate_store_new_value leaves them. Deleted rows are checked too, though nothing
- * reads them: an image the store cannot have written is refused, not half trusted.
+ * Whether an image row is one the store writes: a live header with a generation in range, zero
+ * padding, and per value a length within the field's maximum, its smallest block as capacity, and
+ * the offset the canonical layout gives it (*arena_cursor, advanced here), inside the image's arena
+ * bytes, whose block tail past the length is zero.
  */
-static bool spate_snapshot_row_valid(const spate_type *type, const uint8_t *row, uint64_t arena_used_bytes)
+static bool spate_snapshot_row_valid(const spate_type *type, const uint8_t *row, const uint8_t *arena, uint64_t arena_bytes, uint64_t *arena_cursor)
 {
     const uint64_t header = spate_get_u64(row);
-    if (header == SPATE_STATE_NEVER)
-    {
-        uint64_t bits = 0;
-        for (uint32_t at = SPATE_ROW_HEADER_BYTES; at < type->row_stride_bytes; at += 8)
-        {
-            bits |= spate_get_u64(row + at);
-        }
-        return bits == 0;
-    }
-    if (header != SPATE_STATE_LIVE && header != SPATE_STATE_DELETED)
+    if (spate_header_state(header) != SPATE_STATE_LIVE || spate_header_generation(header) > type->max_generation)
     {
         return false;
     }
@@ -2214,84 +2999,45 @@ static bool spate_snapshot_row_valid(const spate_type *type, const uint8_t *row,
     for (uint32_t v = 0; v < type->var_count; v++)
     {
         const uint8_t *slot = row + type->slots_offset_bytes + (uint64_t)v * SPATE_SLOT_BYTES;
-        const uint64_t arena_offset_bytes = spate_get_u64(slot + offsetof(spate_slot, arena_offset_bytes));
+        const uint64_t offset_bytes = spate_get_u64(slot + offsetof(spate_slot, arena_offset_bytes));
         const uint32_t length_bytes = spate_get_u32(slot + offsetof(spate_slot, length_bytes));
         const uint32_t capacity_bytes = spate_get_u32(slot + offsetof(spate_slot, capacity_bytes));
         const spate_field *field = &type->fields[type->var_field_index[v]];
-        if (length_bytes > capacity_bytes || capacity_bytes > field->max_length_bytes ||
-            arena_offset_bytes > arena_used_bytes || capacity_bytes > arena_used_bytes - arena_offset_bytes)
+        if (length_bytes > field->max_length_bytes || capacity_bytes != spate_block_bytes(length_bytes) ||
+            offset_bytes != (capacity_bytes == 0 ? 0 : *arena_cursor) || capacity_bytes > arena_bytes - *arena_cursor)
         {
             return false;
         }
+        for (uint32_t at = length_bytes; at < capacity_bytes; at++)
+        {
+            if (arena[*arena_cursor + at] != 0)
+            {
+                return false;
+            }
+        }
+        *arena_cursor += capacity_bytes;
     }
     return true;
 }
 
-/* Commits the pages of [begin, begin + length_bytes) of a region at once, rather than one fault at a time. */
-static int32_t spate_populate_range(uint8_t *region, uint64_t offset_bytes, uint64_t length_bytes)
-{
-    const uint64_t page_begin = offset_bytes / SPATE_PAGE_BYTES * SPATE_PAGE_BYTES;
-    const uint64_t page_end = spate_round_up(offset_bytes + length_bytes, SPATE_PAGE_BYTES);
-    return page_end > page_begin ? spate_populate(region + page_begin, page_end - page_begin) : 0;
-}
-
-/* Gives memory back as zero pages; where the kernel refuses, zeroes it (the contents are what matter). */
-static void spate_release(uint8_t *region, uint64_t mapped_bytes, uint64_t offset_bytes, uint64_t length_bytes)
-{
-    const uint64_t begin = offset_bytes / SPATE_PAGE_BYTES * SPATE_PAGE_BYTES;
-    uint64_t end = spate_round_up(offset_bytes + length_bytes, SPATE_PAGE_BYTES);
-    end = end < mapped_bytes ? end : mapped_bytes;
-    if (end > begin && madvise(region + begin, end - begin, MADV_DONTNEED) != 0)
-    {
-        memset(region + begin, 0, end - begin);
-    }
-}
-
 /*
- * Copies row_count rows of the image (already known to be inside it) from first_id on, which
- * the caller checked lie below the type's next id; checks each in the store's copy (so what is
- * checked is what stays, whatever happens to the image meanwhile) and counts the live ones.
- * Rows that are not never-live get their chunks marked as the writer marks them, so the loaded
- * store's marks, and so its own images, are exactly those of the store the image came from.
+ * Commits the rows a load writes a huge page at a time (one madvise per 2 MiB, not per row):
+ * [offset, offset + length) of the rows region, when it reaches past *populated_end_bytes, the
+ * window loads ascend through.
  */
-static int32_t spate_snapshot_load_rows(
-    spate_type *type, int64_t first_id, uint64_t row_count, const uint8_t *source, uint64_t arena_used_bytes, int64_t *live_count)
+static int32_t spate_populate_window(spate_type *type, uint64_t *populated_end_bytes, uint64_t offset_bytes, uint64_t length_bytes)
 {
-    const uint64_t stride = type->row_stride_bytes;
-    const uint64_t first_byte = (uint64_t)(first_id - 1) * stride;
-    SPATE_ASSERT(row_count > 0 && first_byte + row_count * stride <= type->rows_mapped_bytes);
-    const int32_t rc = spate_populate_range(type->rows, first_byte, row_count * stride);
-    if (rc != 0)
+    const uint64_t end_bytes = offset_bytes + length_bytes;
+    if (end_bytes <= *populated_end_bytes)
     {
-        return rc;
+        return 0;
     }
-    uint8_t *destination = type->rows + first_byte;
-    const uint64_t rows_per_block = stride >= SPATE_SNAPSHOT_BLOCK_BYTES ? 1 : SPATE_SNAPSHOT_BLOCK_BYTES / stride;
-    int64_t live = 0;
-    for (uint64_t done = 0; done < row_count;)
-    {
-        const uint64_t rows = row_count - done < rows_per_block ? row_count - done : rows_per_block;
-        uint8_t *block = destination + done * stride;
-        memcpy(block, source + done * stride, rows * stride);
-        for (uint64_t r = 0; r < rows; r++)
-        {
-            const uint8_t *row = block + r * stride;
-            if (!spate_snapshot_row_valid(type, row, arena_used_bytes))
-            {
-                /* Unmarked, so spate_snapshot_unload would not find it: release what this call copied. */
-                spate_release(type->rows, type->rows_mapped_bytes, first_byte, (done + rows) * stride);
-                return SPATE_ERROR_BAD_SNAPSHOT;
-            }
-            if (row[0] != SPATE_STATE_NEVER)
-            {
-                spate_mark_row_written(type, first_id + (int64_t)(done + r));
-                live += row[0] == SPATE_STATE_LIVE ? 1 : 0;
-            }
-        }
-        done += rows;
-    }
-    *live_count += live;
-    return 0;
+    const uint64_t begin_bytes = offset_bytes > *populated_end_bytes ? offset_bytes : *populated_end_bytes;
+    uint64_t window_end_bytes = spate_round_up(end_bytes, SPATE_HUGE_PAGE_BYTES);
+    window_end_bytes = window_end_bytes < type->rows_mapped_bytes ? window_end_bytes : type->rows_mapped_bytes;
+    const int32_t rc = spate_populate_range(type->rows, begin_bytes, window_end_bytes - begin_bytes);
+    *populated_end_bytes = window_end_bytes;
+    return rc;
 }
 
 /* One type's part of the image, checked in full before the type's counters say it holds anything. */
@@ -2303,85 +3049,110 @@ static int32_t spate_snapshot_load_type(spate_store *store, spate_image *image, 
         return SPATE_ERROR_BAD_SNAPSHOT;
     }
     const uint16_t type_id = spate_get_u16(header);
-    const int64_t next_id = (int64_t)spate_get_u64(header + 8);
-    const int64_t live_count = (int64_t)spate_get_u64(header + 16);
-    const uint64_t arena_used_bytes = spate_get_u64(header + 24);
-    const uint64_t segment_count = spate_get_u64(header + 32);
+    const uint64_t high_water_slot = spate_get_u64(header + 8);
+    const uint64_t live = spate_get_u64(header + 16);
+    const uint64_t freed = spate_get_u64(header + 24);
+    const uint64_t arena_bytes = spate_get_u64(header + 32);
     spate_type *type = spate_find_type(store, type_id);
     if (type == NULL || (int64_t)type_id <= *previous_type_id || spate_get_u16(header + 2) != 0 ||
-        spate_get_u32(header + 4) != type->row_stride_bytes ||
-        next_id < 1 || next_id > type->max_nodes + 1 || live_count < 0 || live_count > next_id - 1 ||
-        arena_used_bytes > type->arena_capacity_bytes || (type->var_count == 0 && arena_used_bytes != 0))
+        spate_get_u32(header + 4) != type->row_stride_bytes || high_water_slot > (uint64_t)type->slot_limit ||
+        live > (uint64_t)type->max_nodes || live > high_water_slot || freed > high_water_slot - live ||
+        arena_bytes > type->arena_capacity_bytes || arena_bytes % SPATE_ARENA_BLOCK_ALIGN != 0 ||
+        (type->var_count == 0 && arena_bytes != 0))
     {
         return SPATE_ERROR_BAD_SNAPSHOT;
     }
     *previous_type_id = type_id;
-
-    int64_t end_of_previous = 1;
-    int64_t live = 0;
-    for (uint64_t s = 0; s < segment_count; s++)
-    {
-        const uint8_t *segment = spate_image_take(image, SPATE_SNAPSHOT_SEGMENT_HEADER_BYTES);
-        if (segment == NULL)
-        {
-            return SPATE_ERROR_BAD_SNAPSHOT;
-        }
-        const int64_t first_id = (int64_t)spate_get_u64(segment);
-        const uint64_t row_count = spate_get_u64(segment + 8);
-        if (first_id < end_of_previous || first_id >= next_id || row_count < 1 || row_count > (uint64_t)(next_id - first_id))
-        {
-            return SPATE_ERROR_BAD_SNAPSHOT;
-        }
-        /* row_count < 2^36 and stride < 2^17 here: no overflow. */
-        const uint8_t *rows = spate_image_take(image, row_count * type->row_stride_bytes);
-        if (rows == NULL)
-        {
-            return SPATE_ERROR_BAD_SNAPSHOT;
-        }
-        const int32_t rc = spate_snapshot_load_rows(type, first_id, row_count, rows, arena_used_bytes, &live);
-        if (rc != 0)
-        {
-            return rc;
-        }
-        end_of_previous = first_id + (int64_t)row_count;
-    }
-    if (live != live_count)
+    /* live <= 2^36, freed <= 2^41 by the checks above: no overflow. */
+    const uint64_t row_record_bytes = 8 + (uint64_t)type->row_stride_bytes;
+    const uint8_t *rows = spate_image_take(image, live * row_record_bytes);
+    const uint8_t *freed_records = spate_image_take(image, freed * SPATE_SNAPSHOT_FREED_RECORD_BYTES);
+    const uint8_t *arena = spate_image_take(image, arena_bytes);
+    if ((live != 0 && rows == NULL) || (freed != 0 && freed_records == NULL) || (arena_bytes != 0 && arena == NULL))
     {
         return SPATE_ERROR_BAD_SNAPSHOT;
     }
 
-    const uint64_t arena_padded_bytes = spate_round_up(arena_used_bytes, 8);
-    const uint8_t *arena = arena_padded_bytes == 0 ? NULL : spate_image_take(image, arena_padded_bytes);
-    if (arena_padded_bytes != 0 && arena == NULL)
+    /* From here the store is written: the counters that spate_snapshot_unload resets go first. */
+    atomic_store_explicit(&type->high_water_slot, (int64_t)high_water_slot, memory_order_relaxed);
+    uint64_t arena_cursor = 0;
+    uint64_t live_blocks = 0;
+    uint64_t previous_slot = 0;
+    uint64_t populated_end_bytes = 0;
+    for (uint64_t i = 0; i < live; i++)
     {
-        return SPATE_ERROR_BAD_SNAPSHOT;
-    }
-    for (uint64_t at = arena_used_bytes; at < arena_padded_bytes; at++)
-    {
-        if (arena[at] != 0)
+        const uint8_t *record = rows + i * row_record_bytes;
+        const uint64_t slot = spate_get_u64(record);
+        if (slot <= previous_slot || slot > high_water_slot ||
+            !spate_snapshot_row_valid(type, record + 8, arena, arena_bytes, &arena_cursor))
         {
             return SPATE_ERROR_BAD_SNAPSHOT;
         }
-    }
-    if (arena_used_bytes != 0)
-    {
-        type->arena_used_bytes = arena_used_bytes; /* before the copy, so that a failed load releases it */
-        const int32_t rc = spate_populate_range(type->arena, 0, arena_used_bytes);
+        previous_slot = slot;
+        spate_mark_row_written(type, (int64_t)slot);
+        uint8_t *row = spate_row(type, (int64_t)slot);
+        const int32_t rc = spate_populate_window(type, &populated_end_bytes, (uint64_t)(row - type->rows), type->row_stride_bytes);
         if (rc != 0)
         {
             return rc;
         }
-        memcpy(type->arena, arena, arena_used_bytes);
+        memcpy(row, record + 8, type->row_stride_bytes);
+        for (uint32_t v = 0; v < type->var_count; v++)
+        {
+            live_blocks += spate_row_slot(type, row, v)->capacity_bytes != 0 ? 1 : 0;
+        }
     }
-    atomic_store_explicit(&type->live_count, live_count, memory_order_release);
-    atomic_store_explicit(&type->next_id, next_id, memory_order_release);
+    if (arena_cursor != arena_bytes)
+    {
+        return SPATE_ERROR_BAD_SNAPSHOT; /* bytes no value owns */
+    }
+    int64_t retired = 0;
+    previous_slot = 0;
+    uint64_t freed_populated_end_bytes = 0;
+    for (uint64_t i = 0; i < freed; i++)
+    {
+        const uint8_t *record = freed_records + i * SPATE_SNAPSHOT_FREED_RECORD_BYTES;
+        const uint64_t slot = spate_get_u64(record);
+        const uint64_t next_generation = spate_get_u64(record + 8);
+        if (slot <= previous_slot || slot > high_water_slot || next_generation < 1 ||
+            next_generation > type->max_generation + 1 ||
+            spate_slot_header(type, (int64_t)slot) != spate_header(SPATE_STATE_FREE, 0)) /* a live row's slot */
+        {
+            return SPATE_ERROR_BAD_SNAPSHOT;
+        }
+        previous_slot = slot;
+        spate_mark_row_written(type, (int64_t)slot);
+        const int32_t rc = spate_populate_window(type, &freed_populated_end_bytes, (uint64_t)(slot - 1) * type->row_stride_bytes, SPATE_ROW_HEADER_BYTES);
+        if (rc != 0)
+        {
+            return rc;
+        }
+        spate_set_row_header(spate_row(type, (int64_t)slot), spate_header(SPATE_STATE_FREE, next_generation));
+        retired += next_generation == type->max_generation + 1 ? 1 : 0;
+    }
+    if (arena_bytes != 0)
+    {
+        spate_set_arena_top(type, arena_bytes); /* before the copy, so that a failed load releases it */
+        const int32_t rc = spate_populate_range(type->arena, 0, arena_bytes);
+        if (rc != 0)
+        {
+            return rc;
+        }
+        memcpy(type->arena, arena, arena_bytes);
+    }
+    type->arena_live_blocks = live_blocks;
+    atomic_store_explicit(&type->arena_held_bytes, arena_bytes, memory_order_release);
+    atomic_store_explicit(&type->arena_tight_bytes, arena_bytes, memory_order_release);
+    atomic_store_explicit(&type->freed_slots, (int64_t)freed, memory_order_release);
+    atomic_store_explicit(&type->retired_slots, retired, memory_order_release);
+    atomic_store_explicit(&type->live_count, (int64_t)live, memory_order_release);
+    atomic_store_explicit(&type->high_water_slot, (int64_t)high_water_slot, memory_order_release);
     return 0;
 }
 
 /*
  * Back to the state of a freshly opened store after a failed load: the rows it marked, the arena
  * bytes it copied (zero pages again: reads and later images see zeros), bits and counters.
- * Never-live rows it copied were all zero, so they need nothing.
  */
 static void spate_snapshot_unload(spate_store *store)
 {
@@ -2402,13 +3173,22 @@ static void spate_snapshot_unload(spate_store *store)
             }
         }
         memset(type->rows_written, 0, type->rows_written_words * sizeof(uint64_t));
-        if (type->arena_used_bytes != 0)
+        if (type->arena_top_bytes != 0)
         {
-            spate_release(type->arena, type->arena_mapped_bytes, 0, type->arena_used_bytes);
+            spate_release(type->arena, type->arena_mapped_bytes, 0, type->arena_top_bytes);
         }
-        type->arena_used_bytes = 0;
+        spate_set_arena_top(type, 0);
+        type->arena_live_blocks = 0;
+        memset(type->arena_free_heads, 0, sizeof type->arena_free_heads);
+        memset(type->arena_free_mask, 0, sizeof type->arena_free_mask);
+        atomic_store_explicit(&type->arena_held_bytes, 0, memory_order_relaxed);
+        atomic_store_explicit(&type->arena_free_bytes, 0, memory_order_relaxed);
+        atomic_store_explicit(&type->arena_tight_bytes, 0, memory_order_relaxed);
+        atomic_store_explicit(&type->arena_compactions, 0, memory_order_relaxed);
+        atomic_store_explicit(&type->freed_slots, 0, memory_order_relaxed);
+        atomic_store_explicit(&type->retired_slots, 0, memory_order_relaxed);
         atomic_store_explicit(&type->live_count, 0, memory_order_relaxed);
-        atomic_store_explicit(&type->next_id, 1, memory_order_relaxed);
+        atomic_store_explicit(&type->high_water_slot, 0, memory_order_relaxed);
         atomic_store_explicit(&type->rows_populated_bytes, 0, memory_order_relaxed);
         atomic_store_explicit(&type->arena_populated_bytes, 0, memory_order_relaxed);
     }
@@ -2471,7 +3251,7 @@ int32_t spate_store_snapshot_load(spate_store *store, const uint8_t *image, uint
     for (uint32_t i = 0; i < store->type_count; i++)
     {
         const spate_type *type = &store->types[i];
-        if (atomic_load_explicit(&type->next_id, memory_order_acquire) != 1 || type->arena_used_bytes != 0 ||
+        if (atomic_load_explicit(&type->high_water_slot, memory_order_acquire) != 0 || type->arena_top_bytes != 0 ||
             atomic_load_explicit(&type->live_count, memory_order_acquire) != 0)
         {
             return SPATE_ERROR_STORE_NOT_EMPTY;
@@ -2517,43 +3297,46 @@ int32_t spate_store_checksum(spate_store *store, uint16_t type_id, uint64_t *out
     {
         return SPATE_ERROR_UNKNOWN_TYPE;
     }
-    const int64_t next_id = atomic_load_explicit(&type->next_id, memory_order_acquire);
+    const int64_t high_water_slot = atomic_load_explicit(&type->high_water_slot, memory_order_acquire);
     const int64_t live_count = atomic_load_explicit(&type->live_count, memory_order_acquire);
     uint64_t hash = spate_hash_word(SPATE_HASH_SEED, type_id);
-    hash = spate_hash_word(hash, (uint64_t)next_id);
+    hash = spate_hash_word(hash, (uint64_t)high_water_slot);
     hash = spate_hash_word(hash, (uint64_t)live_count);
-    /* Never-live ids go in as runs, so that unwritten rows (skipped, or in clear chunks) need no visit. */
+    /* Never-used slots go in as runs, so that unwritten rows (skipped, or in clear chunks) need no visit. */
     uint64_t never_run = 0;
-    int64_t from_id = 1, first_id, end_id;
-    while (spate_next_written_run(type, from_id, next_id, &first_id, &end_id))
+    int64_t from_slot = 1, first_slot, end_slot;
+    while (spate_next_written_run(type, from_slot, high_water_slot + 1, &first_slot, &end_slot))
     {
-        never_run += (uint64_t)(first_id - from_id);
-        for (int64_t id = first_id; id < end_id; id++)
+        never_run += (uint64_t)(first_slot - from_slot);
+        for (int64_t slot = first_slot; slot < end_slot; slot++)
         {
-            const uint8_t *row = spate_row(type, id);
-            const uint8_t state = spate_row_state(row);
-            if (state != SPATE_STATE_LIVE && state != SPATE_STATE_DELETED)
+            const uint8_t *row = spate_row(type, slot);
+            const uint64_t header = spate_row_header(row);
+            const uint8_t state = spate_header_state(header);
+            const uint64_t generation = spate_header_generation(header);
+            if (state != SPATE_STATE_LIVE && generation == 0)
             {
                 never_run++;
                 continue;
             }
             if (never_run != 0)
             {
-                hash = spate_hash_word(spate_hash_word(hash, SPATE_STATE_NEVER), never_run);
+                hash = spate_hash_word(spate_hash_word(hash, 0), never_run);
                 never_run = 0;
             }
-            hash = spate_hash_word(hash, state);
+            hash = spate_hash_word(hash, state == SPATE_STATE_LIVE ? 1 : 2);
+            hash = spate_hash_word(hash, generation);
             if (state == SPATE_STATE_LIVE)
             {
                 hash = spate_hash_node(type, row, hash);
             }
         }
-        from_id = end_id;
+        from_slot = end_slot;
     }
-    never_run += (uint64_t)(next_id - from_id);
+    never_run += (uint64_t)(high_water_slot + 1 - from_slot);
     if (never_run != 0)
     {
-        hash = spate_hash_word(spate_hash_word(hash, SPATE_STATE_NEVER), never_run);
+        hash = spate_hash_word(spate_hash_word(hash, 0), never_run);
     }
     *out = spate_hash_finish(hash);
     return 0;

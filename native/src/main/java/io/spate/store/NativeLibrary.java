@@ -40,7 +40,8 @@ final class NativeLibrary
     static final MethodHandle EXISTS;
     static final MethodHandle NODE_STATE;
     static final MethodHandle COUNT;
-    static final MethodHandle NEXT_ID;
+    static final MethodHandle TYPE_STATS;
+    static final MethodHandle FREE_IDS;
     static final MethodHandle RESERVE;
     static final MethodHandle SNAPSHOT_LENGTH;
     static final MethodHandle SNAPSHOT_WRITE;
@@ -67,11 +68,14 @@ final class NativeLibrary
             FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_SHORT, JAVA_LONG), critical);
         COUNT = downcall(linker, lookup, "spate_store_count",
             FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_SHORT), critical);
-        NEXT_ID = downcall(linker, lookup, "spate_store_next_id",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_SHORT), critical);
+        TYPE_STATS = downcall(linker, lookup, "spate_store_type_stats",
+            FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_SHORT, JAVA_LONG), critical);
+        // Walks the type's used slots: not critical.
+        FREE_IDS = downcall(linker, lookup, "spate_store_free_ids",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_SHORT, JAVA_LONG, JAVA_LONG, JAVA_INT));
         RESERVE = downcall(linker, lookup, "spate_store_reserve",
             FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_SHORT, JAVA_LONG));
-        // Walks a bitmap of a few bits per GiB of rows: short.
+        // Sums per-type counters: short.
         SNAPSHOT_LENGTH = downcall(linker, lookup, "spate_store_snapshot_length",
             FunctionDescriptor.of(JAVA_LONG, JAVA_LONG), critical);
         // Copy, load and checksum touch the whole store (gigabytes): not critical, safepoints go on.

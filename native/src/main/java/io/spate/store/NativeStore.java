@@ -9,8 +9,12 @@ import java.lang.foreign.MemorySegment;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
- * The native C store behind Panama: per type a growable array of fixed-width rows indexed by
- * id, variable fields in an arena, tombstones for deletes, ids never reused.
+ * The native C store behind Panama: per type fixed-width rows in reusable slots and the variable
+ * fields in an arena whose blocks are reused; memory follows the live data. Ids are generational
+ * (generation &lt;&lt; slotBits | slot, see spate_store.h): an id of a deleted node never names
+ * another node. The store does not choose reused ids: Creates carry the id the pipeline's
+ * allocator decided ({@link #freeIds} rebuilds one after a restart); a Create with id 0 takes a
+ * never-used slot.
  * <p>
  * Threading: one thread at a time may apply records of a given type (the pipeline's type
  * affinity); reads may come from any thread and never see a torn row. {@link #close()} must not
@@ -187,17 +191,17 @@ public final class NativeStore implements AutoCloseable
         return result == 1;
     }
 
-    /** {@link #nodeState}: the id was never live (not taken, skipped, or its Create was refused). */
-    public static final int NODE_NEVER = 0;
+    /** {@link #nodeState}: the id was never handed out (not valid for the type, or its generation not reached yet). */
+    public static final int NODE_NOT_ISSUED = 0;
     /** {@link #nodeState}: the node is live. */
     public static final int NODE_LIVE = 1;
-    /** {@link #nodeState}: the node was deleted. */
-    public static final int NODE_DELETED = 2;
+    /** {@link #nodeState}: the id was taken and is gone for good: deleted, or its Create failed after taking it. */
+    public static final int NODE_GONE = 2;
 
     /**
      * @param typeId of the node.
      * @param nodeId of the node.
-     * @return {@link #NODE_NEVER}, {@link #NODE_LIVE} or {@link #NODE_DELETED}.
+     * @return {@link #NODE_NOT_ISSUED}, {@link #NODE_LIVE} or {@link #NODE_GONE}.
      */
     public int nodeState(final int typeId, final long nodeId)
     {
@@ -228,12 +232,97 @@ public final class NativeStore implements AutoCloseable
     }
 
     /**
+     * Reads what a type holds and how its memory is used, into a holder (nothing allocated). Any thread.
+     *
      * @param typeId of the nodes.
-     * @return the id the type's next Create must carry.
+     * @param out    filled in place.
+     * @return out.
      */
-    public long nextId(final int typeId)
+    public StoreTypeStats typeStats(final int typeId, final StoreTypeStats out)
     {
-        return checkedTypeCall(NativeLibrary.NEXT_ID, typeId, "spate_store_next_id");
+        final long storeHandle = handle();
+        final int result;
+        try
+        {
+            result = (int)NativeLibrary.TYPE_STATS.invokeExact(storeHandle, (short)typeId, out.segment().address());
+        }
+        catch (final Throwable ex)
+        {
+            throw new NativeStoreException("spate_store_type_stats failed: " + ex, ex);
+        }
+        if (result < 0)
+        {
+            throw new NativeStoreException("spate_store_type_stats(type " + typeId + "): " + errorName(result));
+        }
+        out.fill(typeId);
+        return out;
+    }
+
+    /**
+     * @param typeId of the nodes.
+     * @return a fresh holder with the type's figures (see {@link #typeStats(int, StoreTypeStats)}).
+     */
+    public StoreTypeStats typeStats(final int typeId)
+    {
+        return typeStats(typeId, new StoreTypeStats());
+    }
+
+    /** Receives the ids a Create may reuse, one slot at a time. */
+    @FunctionalInterface
+    public interface FreeIdConsumer
+    {
+        /**
+         * @param nodeId the id of the slot's next generation.
+         */
+        void accept(long nodeId);
+    }
+
+    /**
+     * Lists, in ascending slot order, the id each reusable slot of a type takes next (free slots up to the
+     * highest used that are not retired): what a restarted pipeline rebuilds its id allocator from. No apply
+     * of the type may run meanwhile.
+     *
+     * @param typeId   of the nodes.
+     * @param consumer gets each id.
+     * @return how many ids it got.
+     */
+    public long freeIds(final int typeId, final FreeIdConsumer consumer)
+    {
+        final long storeHandle = handle();
+        final int chunk = 64 * 1024;
+        long total = 0;
+        try (Arena arena = Arena.ofConfined())
+        {
+            final MemorySegment ids = arena.allocate(JAVA_LONG, chunk);
+            long fromSlot = 1;
+            final long slotMask = (1L << typeStats(typeId).slotBits()) - 1;
+            for (;;)
+            {
+                final long count;
+                try
+                {
+                    count = (long)NativeLibrary.FREE_IDS.invokeExact(storeHandle, (short)typeId, fromSlot, ids.address(), chunk);
+                }
+                catch (final Throwable ex)
+                {
+                    throw new NativeStoreException("spate_store_free_ids failed: " + ex, ex);
+                }
+                if (count < 0)
+                {
+                    throw new NativeStoreException("spate_store_free_ids(type " + typeId + "): " + errorName((int)count));
+                }
+                for (int i = 0; i < count; i++)
+                {
+                    consumer.accept(ids.getAtIndex(JAVA_LONG, i));
+                }
+                total += count;
+                if (count < chunk)
+                {
+                    return total;
+                }
+                fromSlot = (ids.getAtIndex(JAVA_LONG, count - 1) & slotMask) + 1;
+            }
+        }
     }
 
     /**
@@ -362,8 +451,8 @@ public final class NativeStore implements AutoCloseable
     }
 
     /**
-     * A 64-bit hash of a type's logical content (node states, rows and string/bytes values, next
-     * id, live count; not where values sit in memory), defined in spate_store.h. Equal for stores
+     * A 64-bit hash of a type's logical content (slot states and generations, rows and string/bytes
+     * values, highest slot used, live count; not where values sit in memory), defined in spate_store.h. Equal for stores
      * that applied the same records and for a store loaded from another's snapshot. Walks every
      * node: a check, not a hot-path call. No apply of the type may run meanwhile.
      *
