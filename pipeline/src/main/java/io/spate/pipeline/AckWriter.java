@@ -79,7 +79,7 @@ final class AckWriter
                     firstFailure = batch.entryStatus[i];
                 }
             }
-            else if (batch.entryIsCreate[i])
+            else if (batch.entryKind[i] == BatchSlot.KIND_CREATE)
             {
                 created++;
             }
@@ -94,7 +94,7 @@ final class AckWriter
         {
             for (int i = first; i < first + count; i++)
             {
-                if (batch.entryIsCreate[i] && batch.entryStatus[i] == RecordStatus.OK.value())
+                if (batch.entryKind[i] == BatchSlot.KIND_CREATE && batch.entryStatus[i] == RecordStatus.OK.value())
                 {
                     ids.next().nodeId(batch.entryNodeId[i]).recordIndex(i - first);
                 }

@@ -16,15 +16,15 @@ import java.nio.ByteOrder;
 
 /**
  * Builds the next modify batch from client batches, one pass per client batch: each record is
- * validated ({@link RecordReader}), given its id (Creates: the type's next id, dense, in ingress
- * order) or its createRef resolved, and copied into the batch's region of the modify buffer (or the
+ * validated ({@link RecordReader}), given its id (Creates: from the {@link IdAllocator}, a freed slot's
+ * next generation or a never-used slot) or its createRef resolved, and copied into the batch's region of the modify buffer (or the
  * copy buffer in copy mode) as it is read. When a client batch turns out not to fit, or is malformed
  * half-way, or the walk throws, everything it did is rolled back (records, entries, types and ids),
  * so it can be retried into the next batch or refused whole.
  * <p>
- * The assembler is the one place ids are handed out. The store takes exactly the id a Create
- * carries (skipping ids that were handed out but never applied), so whatever fails between here and
- * the store, the pipeline's ids and the store's never drift apart.
+ * The assembler is the one place ids are handed out (through its {@link IdAllocator}). The store takes
+ * exactly the id a Create carries, so whatever fails between here and the store, the pipeline's ids and
+ * the store's never drift apart; ids a batch gives up come back through {@link IdAllocator#freeGivenUp}.
  */
 final class BatchAssembler
 {
@@ -43,14 +43,7 @@ final class BatchAssembler
     private final UnsafeBuffer copyBuffer;
     private final int maxRecordsPerBatch;
     private final FaultInjector faults;
-    private final long[] nextIdByType;
-    private final long[] maxNodesByType;
-    private final long[] idMarkByType;
-    private final long[] idMarkEpochByType;
-    private long epoch;
-    /** Types whose next id the client batch being appended moved: what a roll-back restores. */
-    private final int[] idMarkedTypes;
-    private int idMarkedTypeCount;
+    private final IdAllocator ids;
     private final long[] createIdByRecord;
     private final int[] createTypeByRecord;
 
@@ -71,7 +64,7 @@ final class BatchAssembler
         final UnsafeBuffer modifyBuffer,
         final int maxBatchBytes,
         final int maxRecordsPerBatch,
-        final long[] nextIdByType,
+        final IdAllocator ids,
         final FaultInjector faults)
     {
         this.schema = schema;
@@ -80,15 +73,7 @@ final class BatchAssembler
         this.copyBuffer = new UnsafeBuffer(new byte[maxBatchBytes]);
         this.maxRecordsPerBatch = maxRecordsPerBatch;
         this.faults = faults;
-        this.nextIdByType = nextIdByType;
-        this.maxNodesByType = new long[nextIdByType.length];
-        for (final TypeDefinition type : schema.types())
-        {
-            maxNodesByType[type.typeId()] = type.maxNodes();
-        }
-        this.idMarkByType = new long[nextIdByType.length];
-        this.idMarkEpochByType = new long[nextIdByType.length];
-        this.idMarkedTypes = new int[nextIdByType.length];
+        this.ids = ids;
         this.createIdByRecord = new long[maxRecordsPerBatch];
         this.createTypeByRecord = new int[maxRecordsPerBatch];
     }
@@ -257,8 +242,7 @@ final class BatchAssembler
         markRecordCount = batch.recordCount;
         markSegmentCount = batch.segmentCount;
         markTypeCount = batch.typeCount;
-        idMarkedTypeCount = 0;
-        epoch++;
+        ids.mark();
     }
 
     private void rollBack()
@@ -272,12 +256,7 @@ final class BatchAssembler
         }
         batch.segmentCount = markSegmentCount;
         batch.removeTypesFrom(markTypeCount);
-        for (int i = 0; i < idMarkedTypeCount; i++)
-        {
-            final int typeId = idMarkedTypes[i];
-            nextIdByType[typeId] = idMarkByType[typeId];
-        }
-        idMarkedTypeCount = 0;
+        ids.rollBack();
     }
 
     private int walk(
@@ -318,7 +297,8 @@ final class BatchAssembler
             final int entry = batch.entryCount++;
             createIdByRecord[recordIndex] = 0;
             batch.entryNodeId[entry] = 0;
-            batch.entryIsCreate[entry] = false;
+            batch.entryKind[entry] = BatchSlot.KIND_OTHER;
+            batch.entryTypeId[entry] = 0;
             int status = reader.status();
             if (status == RecordStatus.OK.value())
             {
@@ -328,9 +308,10 @@ final class BatchAssembler
                 long nodeId = reader.nodeId();
                 if (templateId == RecordReader.CREATE)
                 {
-                    if (nextIdByType[typeId] > maxNodesByType[typeId])
+                    nodeId = ids.take(typeId);
+                    if (0 == nodeId)
                     {
-                        // Refused here, so no id is handed out beyond the type's limit.
+                        // maxNodes ids in use: refused here, so no id is handed out beyond the type's limit.
                         status = RecordStatus.TYPE_FULL.value();
                     }
                 }
@@ -360,11 +341,10 @@ final class BatchAssembler
                     {
                         case RecordReader.CREATE ->
                         {
-                            nodeId = takeId(typeId);
                             target.putLong(block + CreateEncoder.nodeIdEncodingOffset(), nodeId, ByteOrder.LITTLE_ENDIAN);
                             createIdByRecord[recordIndex] = nodeId;
                             createTypeByRecord[recordIndex] = typeId;
-                            batch.entryIsCreate[entry] = true;
+                            batch.entryKind[entry] = BatchSlot.KIND_CREATE;
                         }
                         case RecordReader.UPDATE ->
                         {
@@ -375,6 +355,7 @@ final class BatchAssembler
                         {
                             target.putLong(block + DeleteEncoder.nodeIdEncodingOffset(), nodeId, ByteOrder.LITTLE_ENDIAN);
                             target.putInt(block + DeleteEncoder.createRefEncodingOffset(), 0, ByteOrder.LITTLE_ENDIAN);
+                            batch.entryKind[entry] = BatchSlot.KIND_DELETE;
                         }
                         default ->
                         {
@@ -383,6 +364,7 @@ final class BatchAssembler
                         }
                     }
                     batch.entryNodeId[entry] = nodeId;
+                    batch.entryTypeId[entry] = typeId;
                     batch.bufferIndexToEntry[batch.recordCount++] = entry;
                     batch.lengthBytes += frameLengthBytes;
                     batch.addType(typeId);
@@ -396,16 +378,5 @@ final class BatchAssembler
             return MALFORMED;
         }
         return APPENDED;
-    }
-
-    private long takeId(final int typeId)
-    {
-        if (idMarkEpochByType[typeId] != epoch)
-        {
-            idMarkEpochByType[typeId] = epoch;
-            idMarkByType[typeId] = nextIdByType[typeId];
-            idMarkedTypes[idMarkedTypeCount++] = typeId;
-        }
-        return nextIdByType[typeId]++;
     }
 }

@@ -9,6 +9,10 @@ package io.spate.pipeline;
 final class BatchSlot
 {
     static final int COPY_MODE = -1;
+    /** {@link #entryKind}: an Update, Increment, or a record refused before the buffer. */
+    static final byte KIND_OTHER = 0;
+    static final byte KIND_CREATE = 1;
+    static final byte KIND_DELETE = 2;
 
     long seq;
     int worker;
@@ -38,8 +42,11 @@ final class BatchSlot
 
     int entryCount;
     final byte[] entryStatus;
+    /** The id a Create was given (0: none) or an Update/Delete/Increment names. */
     final long[] entryNodeId;
-    final boolean[] entryIsCreate;
+    /** KIND_*: whether the record gives up an id when it fails (a Create) or is applied (a Delete). */
+    final byte[] entryKind;
+    final int[] entryTypeId;
     final int[] bufferIndexToEntry;
 
     BatchSlot(final int maxRecords, final int maxTypeId)
@@ -53,7 +60,8 @@ final class BatchSlot
         segmentEntryCount = new int[maxRecords];
         entryStatus = new byte[maxRecords];
         entryNodeId = new long[maxRecords];
-        entryIsCreate = new boolean[maxRecords];
+        entryKind = new byte[maxRecords];
+        entryTypeId = new int[maxRecords];
         bufferIndexToEntry = new int[maxRecords];
     }
 

@@ -6,8 +6,10 @@ import io.aeron.Publication;
 import io.aeron.cluster.client.ClusterException;
 import io.aeron.logbuffer.FragmentHandler;
 import io.spate.codec.DatabaseSchema;
+import io.spate.codec.TypeDefinition;
 import io.spate.store.NativeStore;
 import io.spate.store.NativeStoreException;
+import io.spate.store.StoreTypeStats;
 import org.agrona.DirectBuffer;
 import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -19,10 +21,14 @@ import java.util.zip.CRC32C;
 
 /**
  * The clustered service's snapshot, written to and read from the cluster's snapshot stream: the id
- * counters, the store's image, and the ack ledger. Messages, each starting with an int kind:
+ * allocator, the store's image, and the ack ledger. Messages, each starting with an int kind:
  * <pre>
- *   HEADER  kind, version, schema hash (8), type slots (4), next id per type slot (8 each),
- *           batches applied (8), records applied (8), image length (8), image CRC32C (8), session count (4)
+ *   HEADER  kind, version, schema hash (8), type count (4), batches applied (8), records applied (8),
+ *           image length (8), image CRC32C (8), session count (4)
+ *   TYPE_IDS kind, type id (4), highest slot handed out (8), ids in use (8), retired slots (8),
+ *           slots not kept (8), free id count (4); one per type of the schema, in its order, each followed by
+ *   FREE_IDS kind, count (4), then that many free ids (8 each, at most FREE_IDS_PER_MESSAGE), bottom of the
+ *           stack first: the allocator's exact order, so a member that loads it hands out the ids the others do
  *   IMAGE   kind, then up to CHUNK_BYTES of the store image, in order
  *   SESSION kind, session id (8), last correlation id (8), ack count (4)
  *   ACK     kind, then a ledger entry (correlation id, ack), ack count of them after their SESSION
@@ -33,12 +39,18 @@ import java.util.zip.CRC32C;
  */
 final class ClusterSnapshot
 {
-    static final int VERSION = 1;
+    /** 2: slots are reused, the free ids travel in TYPE_IDS / FREE_IDS (1 had a next id per type). */
+    static final int VERSION = 2;
     static final int HEADER = 1;
     static final int IMAGE = 2;
     static final int SESSION = 3;
     static final int ACK = 4;
     static final int END = 5;
+    static final int TYPE_IDS = 6;
+    static final int FREE_IDS = 7;
+    static final int FREE_IDS_PER_MESSAGE = 8 * 1024;
+    private static final int HEADER_LENGTH_BYTES = 4 + 4 + 8 + 4 + 8 + 8 + 8 + 8 + 4;
+    private static final int TYPE_IDS_LENGTH_BYTES = 4 + 4 + 8 + 8 + 8 + 8 + 4;
     static final long END_MAGIC = 0x5350_4154_4545_4E44L; // "SPATEEND"
     /** Store image bytes per message: fragments of one message are reassembled on the heap. */
     static final int CHUNK_BYTES = 64 * 1024;
@@ -52,11 +64,11 @@ final class ClusterSnapshot
         final IdleStrategy idle,
         final DatabaseSchema schema,
         final NativeStore store,
-        final long[] nextIdByType,
+        final IdAllocator ids,
         final long[] appliedTotals,
         final ClusterAckLedger ledger)
     {
-        final UnsafeBuffer message = new UnsafeBuffer(new byte[Math.max(CHUNK_BYTES + 16, 64 + 8 * nextIdByType.length)]);
+        final UnsafeBuffer message = new UnsafeBuffer(new byte[Math.max(CHUNK_BYTES, 8 + 8 * FREE_IDS_PER_MESSAGE) + 16]);
         try (Arena arena = Arena.ofConfined())
         {
             final long imageCapacityBytes = store.snapshotLengthBytes();
@@ -68,19 +80,18 @@ final class ClusterSnapshot
             message.putInt(at, HEADER, ByteOrder.LITTLE_ENDIAN);
             message.putInt(at += 4, VERSION, ByteOrder.LITTLE_ENDIAN);
             message.putLong(at += 4, schema.hash(), ByteOrder.LITTLE_ENDIAN);
-            message.putInt(at += 8, nextIdByType.length, ByteOrder.LITTLE_ENDIAN);
-            at += 4;
-            for (final long nextId : nextIdByType)
-            {
-                message.putLong(at, nextId, ByteOrder.LITTLE_ENDIAN);
-                at += 8;
-            }
-            message.putLong(at, appliedTotals[0], ByteOrder.LITTLE_ENDIAN);
+            message.putInt(at += 8, schema.types().size(), ByteOrder.LITTLE_ENDIAN);
+            message.putLong(at += 4, appliedTotals[0], ByteOrder.LITTLE_ENDIAN);
             message.putLong(at += 8, appliedTotals[1], ByteOrder.LITTLE_ENDIAN);
             message.putLong(at += 8, imageLengthBytes, ByteOrder.LITTLE_ENDIAN);
             message.putLong(at += 8, crc, ByteOrder.LITTLE_ENDIAN);
             message.putInt(at += 8, ledger.sessionCount(), ByteOrder.LITTLE_ENDIAN);
             offer(publication, idle, message, at + 4);
+
+            for (final TypeDefinition type : schema.types())
+            {
+                writeTypeIds(publication, idle, message, ids.type(type.typeId()));
+            }
 
             final UnsafeBuffer window = new UnsafeBuffer(0, 0);
             for (long position = 0; position < imageLengthBytes; position += CHUNK_BYTES)
@@ -113,6 +124,31 @@ final class ClusterSnapshot
         message.putInt(0, END, ByteOrder.LITTLE_ENDIAN);
         message.putLong(4, END_MAGIC, ByteOrder.LITTLE_ENDIAN);
         offer(publication, idle, message, 12);
+    }
+
+    private static void writeTypeIds(
+        final ExclusivePublication publication, final IdleStrategy idle, final UnsafeBuffer message, final IdAllocator.TypeIds ids)
+    {
+        int at = 0;
+        message.putInt(at, TYPE_IDS, ByteOrder.LITTLE_ENDIAN);
+        message.putInt(at += 4, ids.typeId, ByteOrder.LITTLE_ENDIAN);
+        message.putLong(at += 4, ids.highWaterSlot, ByteOrder.LITTLE_ENDIAN);
+        message.putLong(at += 8, ids.inUse, ByteOrder.LITTLE_ENDIAN);
+        message.putLong(at += 8, ids.retiredSlots, ByteOrder.LITTLE_ENDIAN);
+        message.putLong(at += 8, ids.leakedSlots, ByteOrder.LITTLE_ENDIAN);
+        message.putInt(at += 8, ids.freeCount, ByteOrder.LITTLE_ENDIAN);
+        offer(publication, idle, message, at + 4);
+        for (int from = 0; from < ids.freeCount; from += FREE_IDS_PER_MESSAGE)
+        {
+            final int count = Math.min(FREE_IDS_PER_MESSAGE, ids.freeCount - from);
+            message.putInt(0, FREE_IDS, ByteOrder.LITTLE_ENDIAN);
+            message.putInt(4, count, ByteOrder.LITTLE_ENDIAN);
+            for (int i = 0; i < count; i++)
+            {
+                message.putLong(8 + 8 * i, ids.freeIds[from + i], ByteOrder.LITTLE_ENDIAN);
+            }
+            offer(publication, idle, message, 8 + 8 * count);
+        }
     }
 
     private static long crc32c(final MemorySegment image, final long lengthBytes)
@@ -150,7 +186,7 @@ final class ClusterSnapshot
     }
 
     /**
-     * Reads a snapshot into a freshly opened store, the id counters and the (empty) ledger.
+     * Reads a snapshot into a freshly opened store, a fresh id allocator and the (empty) ledger.
      *
      * @throws ClusterException naming what is wrong: another schema, a damaged image, a truncated stream.
      */
@@ -159,11 +195,11 @@ final class ClusterSnapshot
         final IdleStrategy idle,
         final DatabaseSchema schema,
         final NativeStore store,
-        final long[] nextIdByType,
+        final IdAllocator ids,
         final long[] appliedTotals,
         final ClusterAckLedger ledger)
     {
-        final Loader loader = new Loader(schema, store, nextIdByType, appliedTotals, ledger);
+        final Loader loader = new Loader(schema, store, ids, appliedTotals, ledger);
         final io.aeron.FragmentAssembler assembler = new io.aeron.FragmentAssembler(loader);
         try
         {
@@ -191,7 +227,7 @@ final class ClusterSnapshot
     {
         private final DatabaseSchema schema;
         private final NativeStore store;
-        private final long[] nextIdByType;
+        private final IdAllocator ids;
         private final long[] appliedTotals;
         private final ClusterAckLedger ledger;
         private final Arena arena = Arena.ofConfined();
@@ -204,18 +240,22 @@ final class ClusterSnapshot
         private ClusterAckLedger.SessionAcks session;
         private int acksLeft;
         private boolean storeLoaded;
+        private int typesLeft = -1;
+        private int typeIndex;
+        private IdAllocator.TypeIds typeIds;
+        private int freeIdsLeft;
         boolean done;
 
         Loader(
             final DatabaseSchema schema,
             final NativeStore store,
-            final long[] nextIdByType,
+            final IdAllocator ids,
             final long[] appliedTotals,
             final ClusterAckLedger ledger)
         {
             this.schema = schema;
             this.store = store;
-            this.nextIdByType = nextIdByType;
+            this.ids = ids;
             this.appliedTotals = appliedTotals;
             this.ledger = ledger;
         }
@@ -230,6 +270,8 @@ final class ClusterSnapshot
             switch (kind)
             {
                 case HEADER -> onHeader(buffer, offset, length);
+                case TYPE_IDS -> onTypeIds(buffer, offset, length);
+                case FREE_IDS -> onFreeIds(buffer, offset, length);
                 case IMAGE -> onImage(buffer, offset + 4, length - 4);
                 case SESSION -> onSession(buffer, offset, length);
                 case ACK -> onAck(buffer, offset + 4, length - 4);
@@ -244,7 +286,7 @@ final class ClusterSnapshot
             {
                 throw new ClusterException("a second snapshot header");
             }
-            if (length < 4 + 4 + 8 + 4)
+            if (length < 4 + 4)
             {
                 throw new ClusterException("snapshot header of " + length + " bytes");
             }
@@ -252,7 +294,9 @@ final class ClusterSnapshot
             final int version = buffer.getInt(at, ByteOrder.LITTLE_ENDIAN);
             if (version != VERSION)
             {
-                throw new ClusterException("snapshot version " + version + ", this node reads " + VERSION);
+                throw new ClusterException("snapshot version " + version + ", this node reads " + VERSION +
+                    (version == 1 ? " (version 1 predates slot reuse: start this member from a snapshot taken by a node of" +
+                    " this version, or from an empty log)" : ""));
             }
             final long schemaHash = buffer.getLong(at += 4, ByteOrder.LITTLE_ENDIAN);
             if (schemaHash != schema.hash())
@@ -261,17 +305,17 @@ final class ClusterSnapshot
                     Long.toHexString(schemaHash) + ", this node runs " + schema.name() + " " +
                     Long.toHexString(schema.hash()) + ")");
             }
-            final int typeSlots = buffer.getInt(at += 8, ByteOrder.LITTLE_ENDIAN);
+            if (length != HEADER_LENGTH_BYTES)
+            {
+                throw new ClusterException("snapshot header of " + length + " bytes, not " + HEADER_LENGTH_BYTES);
+            }
+            final int typeCount = buffer.getInt(at += 8, ByteOrder.LITTLE_ENDIAN);
             at += 4;
-            if (typeSlots != nextIdByType.length || length != 4 + 4 + 8 + 4 + 8 * typeSlots + 8 + 8 + 8 + 8 + 4)
+            if (typeCount != schema.types().size())
             {
-                throw new ClusterException("snapshot header of " + length + " bytes for " + typeSlots + " type slots");
+                throw new ClusterException("snapshot of " + typeCount + " types, the schema has " + schema.types().size());
             }
-            for (int i = 0; i < typeSlots; i++)
-            {
-                nextIdByType[i] = buffer.getLong(at, ByteOrder.LITTLE_ENDIAN);
-                at += 8;
-            }
+            typesLeft = typeCount;
             appliedTotals[0] = buffer.getLong(at, ByteOrder.LITTLE_ENDIAN);
             appliedTotals[1] = buffer.getLong(at += 8, ByteOrder.LITTLE_ENDIAN);
             imageLengthBytes = buffer.getLong(at += 8, ByteOrder.LITTLE_ENDIAN);
@@ -286,11 +330,68 @@ final class ClusterSnapshot
             loadStoreIfComplete();
         }
 
+        private void onTypeIds(final DirectBuffer buffer, final int offset, final int length)
+        {
+            if (typesLeft <= 0 || freeIdsLeft != 0 || length != TYPE_IDS_LENGTH_BYTES)
+            {
+                throw new ClusterException("snapshot type ids out of place");
+            }
+            final TypeDefinition expected = schema.types().get(typeIndex++);
+            typesLeft--;
+            int at = offset + 4;
+            final int typeId = buffer.getInt(at, ByteOrder.LITTLE_ENDIAN);
+            if (typeId != expected.typeId())
+            {
+                throw new ClusterException("snapshot ids of type " + typeId + " where type " + expected.typeId() + " comes");
+            }
+            typeIds = ids.type(typeId);
+            final long highWaterSlot = buffer.getLong(at += 4, ByteOrder.LITTLE_ENDIAN);
+            final long inUse = buffer.getLong(at += 8, ByteOrder.LITTLE_ENDIAN);
+            final long retiredSlots = buffer.getLong(at += 8, ByteOrder.LITTLE_ENDIAN);
+            final long leakedSlots = buffer.getLong(at += 8, ByteOrder.LITTLE_ENDIAN);
+            final int freeCount = buffer.getInt(at += 8, ByteOrder.LITTLE_ENDIAN);
+            if (highWaterSlot < 0 || highWaterSlot > typeIds.slotLimit || inUse < 0 || inUse > typeIds.maxNodes ||
+                retiredSlots < 0 || leakedSlots < 0 || freeCount < 0 ||
+                inUse + retiredSlots + leakedSlots + freeCount != highWaterSlot)
+            {
+                throw new ClusterException("snapshot ids of type " + typeId + " do not add up: highest slot " +
+                    highWaterSlot + ", " + inUse + " in use, " + retiredSlots + " retired, " + leakedSlots + " not kept, " +
+                    freeCount + " free");
+            }
+            typeIds.highWaterSlot = highWaterSlot;
+            typeIds.inUse = inUse;
+            typeIds.retiredSlots = retiredSlots;
+            typeIds.leakedSlots = leakedSlots;
+            typeIds.freeCount = 0;
+            freeIdsLeft = freeCount;
+        }
+
+        private void onFreeIds(final DirectBuffer buffer, final int offset, final int length)
+        {
+            final int count = length >= 8 ? buffer.getInt(offset + 4, ByteOrder.LITTLE_ENDIAN) : -1;
+            if (null == typeIds || count < 1 || count > Math.min(freeIdsLeft, FREE_IDS_PER_MESSAGE) || length != 8 + 8 * count)
+            {
+                throw new ClusterException("snapshot free ids out of place");
+            }
+            for (int i = 0; i < count; i++)
+            {
+                final long id = buffer.getLong(offset + 8 + 8 * i, ByteOrder.LITTLE_ENDIAN);
+                final long slot = typeIds.slotOf(id);
+                if (id <= 0 || slot < 1 || slot > typeIds.highWaterSlot)
+                {
+                    throw new ClusterException("snapshot free id " + id + " of type " + typeIds.typeId +
+                        " outside its slots 1.." + typeIds.highWaterSlot);
+                }
+                typeIds.pushFree(id);
+            }
+            freeIdsLeft -= count;
+        }
+
         private void onImage(final DirectBuffer buffer, final int offset, final int length)
         {
-            if (null == image)
+            if (null == image || typesLeft != 0 || freeIdsLeft != 0)
             {
-                throw new ClusterException("snapshot image bytes before the snapshot header");
+                throw new ClusterException("snapshot image bytes before the snapshot header and ids");
             }
             if (storeLoaded || imageReceivedBytes + length > imageLengthBytes)
             {
@@ -325,7 +426,34 @@ final class ClusterSnapshot
                     throw new ClusterException("the snapshot's store image is refused by the store: " + ex.getMessage());
                 }
             }
+            checkIdsAgreeWithStore();
             storeLoaded = true;
+        }
+
+        /**
+         * Between messages the service has applied everything it handed ids out for, so its allocator and its
+         * store say the same: the highest slot, the ids in use (live nodes) and the free slots.
+         */
+        private void checkIdsAgreeWithStore()
+        {
+            if (typesLeft != 0 || freeIdsLeft != 0)
+            {
+                throw new ClusterException("snapshot image before every type's ids");
+            }
+            final StoreTypeStats stats = new StoreTypeStats();
+            for (final TypeDefinition type : schema.types())
+            {
+                final IdAllocator.TypeIds typeIds = ids.type(type.typeId());
+                store.typeStats(type.typeId(), stats);
+                if (typeIds.highWaterSlot != stats.highWaterSlot() || typeIds.inUse != stats.liveNodes() ||
+                    typeIds.freeCount + typeIds.retiredSlots + typeIds.leakedSlots != stats.freeSlots())
+                {
+                    throw new ClusterException("the snapshot's ids of " + type.name() + " disagree with its store: " +
+                        "highest slot " + typeIds.highWaterSlot + "/" + stats.highWaterSlot() + ", in use " + typeIds.inUse +
+                        "/" + stats.liveNodes() + " live, free " + (typeIds.freeCount + typeIds.retiredSlots +
+                        typeIds.leakedSlots) + "/" + stats.freeSlots());
+                }
+            }
         }
 
         private void onSession(final DirectBuffer buffer, final int offset, final int length)

@@ -11,7 +11,6 @@ import io.aeron.logbuffer.Header;
 import io.spate.codec.DatabaseSchema;
 import io.spate.codec.RecordFraming;
 import io.spate.codec.RecordReader;
-import io.spate.codec.TypeDefinition;
 import io.spate.codec.WireBounds;
 import io.spate.store.NativeStore;
 import io.spate.wire.BatchAppliedDecoder;
@@ -66,6 +65,7 @@ public final class ConductorAgent implements Agent
     private final PipelineErrors errors;
     private final StageLatencies stageLatencies;
     private final ClientSessions sessions;
+    private final IdAllocator ids;
     private final BatchAssembler assembler;
     private final Dispatcher dispatcher;
     private final AckWriter acks;
@@ -142,14 +142,11 @@ public final class ConductorAgent implements Agent
             positionCounters[i] = counters.worker(i).position();
         }
         workerDispatchedBytes = new long[workerCount];
-        final long[] nextIdByType = new long[maxTypeId + 1];
-        for (final TypeDefinition type : schema.types())
-        {
-            nextIdByType[type.typeId()] = store.nextId(type.typeId());
-        }
+        // Nothing is applied yet (the log was replayed before): the free slots the store holds are the free ids.
+        ids = new IdAllocator(schema, store).rebuildFrom(store);
         sessions = new ClientSessions(aeron, ingress, configuration, counters, out, System.nanoTime());
         assembler = new BatchAssembler(schema, modifyBuffer, configuration.maxBatchBytes(), maxRecordsPerBatch,
-            nextIdByType, configuration.faultInjector());
+            ids, configuration.faultInjector());
         acks = new AckWriter(sessions, maxRecordsPerBatch);
         reads = new ReadQueue(schema, store, sessions);
         faults = configuration.faultInjector();
@@ -650,6 +647,8 @@ public final class ConductorAgent implements Agent
                 {
                     acks.sendSegmentAck(batch, segment);
                 }
+                // Applied, and in seq order: every type's ids come back in the order its records were applied.
+                ids.freeGivenUp(batch);
                 stageLatencies.record(batch.firstIngressNs, batch.dispatchNs, batch.applyStartNs, batch.applyEndNs,
                     System.nanoTime());
                 batch.reset();

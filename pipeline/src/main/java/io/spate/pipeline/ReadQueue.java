@@ -179,7 +179,7 @@ final class ReadQueue implements AutoCloseable
             if (nodeLength < 0)
             {
                 // Tell a deleted node from one that never existed: the producer asked about an id it may hold.
-                status = store.nodeState(typeId, nodeId) == NativeStore.NODE_DELETED ?
+                status = store.nodeState(typeId, nodeId) == NativeStore.NODE_GONE ?
                     RecordStatus.DELETED : RecordStatus.NO_SUCH_NODE;
                 nodeLength = 0;
             }

@@ -38,7 +38,8 @@ final class SnapshotFile
     static final String SUFFIX = ".spate-snapshot";
     private static final Pattern NAME = Pattern.compile("snapshot-(\\d{20})\\" + SUFFIX);
     private static final long MAGIC = 0x504E5345_54415053L; // "SPATESNP" read little-endian
-    private static final int VERSION = 1;
+    /** 2: the store's image of reused slots and generational ids (format 1 was written before slots were reused). */
+    private static final int VERSION = 2;
     static final int HEADER_LENGTH_BYTES = 64;
     private static final int CRC_LENGTH_BYTES = 4;
     private static final int IO_CHUNK_BYTES = 64 << 20;
@@ -158,6 +159,12 @@ final class SnapshotFile
             }
             final int version = head.getInt();
             final int headerLength = head.getInt();
+            if (version == 1 && headerLength == HEADER_LENGTH_BYTES)
+            {
+                throw new DurableStateException("snapshot " + file + " is of format 1, written by a Spate before slots were " +
+                    "reused; this build reads format " + VERSION + " only: start from an empty data directory (or keep " +
+                    "running the old build on this one)");
+            }
             if (version != VERSION || headerLength != HEADER_LENGTH_BYTES)
             {
                 throw damaged(file, "format version " + version + " (header " + headerLength + " bytes); this build reads " +

@@ -37,7 +37,7 @@ import java.nio.ByteOrder;
  * <p>
  * Each log message is one producer batch (or a read). Applying it is a deterministic function of the
  * log and the state before it: the {@link BatchAssembler} validates the records and hands out ids from
- * the replicated id counters, the store applies them, and the ack (created ids, per-record errors) is
+ * the replicated {@link IdAllocator}, the store applies them, and the ack (created ids, per-record errors) is
  * encoded from that outcome alone. The ack is kept in the {@link ClusterAckLedger}, so a batch a client
  * sends again after a leader change (same session, same correlation id) is answered with its original ack
  * and never applied twice. Only the leader's egress reaches clients; a follower's offers are mocked.
@@ -46,7 +46,7 @@ import java.nio.ByteOrder;
  * and the leader acks after applying it: an ack means "on a majority's log, applied on the leader".
  * <p>
  * Apply runs on the service's thread, in log order (see docs/ARCHITECTURE.md, "Replication", for why
- * not on workers). Snapshots (store image, id counters, ack ledger) go through the cluster's snapshot
+ * not on workers). Snapshots (store image, free ids, ack ledger) go through the cluster's snapshot
  * mechanism ({@link ClusterSnapshot}).
  */
 public final class SpateClusteredService implements ClusteredService
@@ -84,7 +84,8 @@ public final class SpateClusteredService implements ClusteredService
     /** The ack part of {@link #entryBuffer}, where acks are encoded. */
     private final UnsafeBuffer ackView;
     private final UnsafeBuffer readAnswerBuffer;
-    private final long[] nextIdByType;
+    private final int maxTypeId;
+    private IdAllocator ids;
 
     private Cluster cluster;
     private NativeStore store;
@@ -160,7 +161,7 @@ public final class SpateClusteredService implements ClusteredService
         {
             maxTypeId = Math.max(maxTypeId, type.typeId());
         }
-        this.nextIdByType = new long[maxTypeId + 1];
+        this.maxTypeId = maxTypeId;
     }
 
     public void onStart(final Cluster cluster, final Image snapshotImage)
@@ -183,17 +184,16 @@ public final class SpateClusteredService implements ClusteredService
         progress = new OffHeapBuffer(OffHeapBuffer.ALIGNMENT_BYTES);
         nodeCopy = new OffHeapBuffer(NativeStore.maxNodeLengthBytes(schema));
         results = new ApplyResults(settings.maxRecordsPerBatch());
-        slot = new BatchSlot(settings.maxRecordsPerBatch(), nextIdByType.length - 1);
-        for (final TypeDefinition type : schema.types())
-        {
-            nextIdByType[type.typeId()] = store.nextId(type.typeId());
-        }
+        slot = new BatchSlot(settings.maxRecordsPerBatch(), maxTypeId);
+        // Replicated state: empty at the cluster's start, else exactly as the snapshot has it (its free ids in
+        // their order, so this member hands out the same ids as the others).
+        ids = new IdAllocator(schema, store);
         if (null != snapshotImage)
         {
-            ClusterSnapshot.load(snapshotImage, cluster.idleStrategy(), schema, store, nextIdByType, appliedTotals, ledger);
+            ClusterSnapshot.load(snapshotImage, cluster.idleStrategy(), schema, store, ids, appliedTotals, ledger);
         }
         assembler = new BatchAssembler(schema, modifyBuffer.buffer(), settings.maxBatchBytes(),
-            settings.maxRecordsPerBatch(), nextIdByType, FaultInjector.NONE);
+            settings.maxRecordsPerBatch(), ids, FaultInjector.NONE);
         batchesApplied.setRelease(appliedTotals[0]);
         recordsApplied.setRelease(appliedTotals[1]);
         roleCounter.setRelease(cluster.role().code());
@@ -348,6 +348,8 @@ public final class SpateClusteredService implements ClusteredService
                 }
             }
         }
+        // Applied, in log order, on every member alike: the ids it gave up are reusable from the next message on.
+        ids.freeGivenUp(slot);
         int applied = 0;
         for (int i = 0; i < slot.entryCount; i++)
         {
@@ -494,8 +496,7 @@ public final class SpateClusteredService implements ClusteredService
 
     public void onTakeSnapshot(final ExclusivePublication snapshotPublication)
     {
-        ClusterSnapshot.write(snapshotPublication, cluster.idleStrategy(), schema, store, nextIdByType, appliedTotals,
-            ledger);
+        ClusterSnapshot.write(snapshotPublication, cluster.idleStrategy(), schema, store, ids, appliedTotals, ledger);
         snapshotsTaken.incrementRelease();
     }
 
