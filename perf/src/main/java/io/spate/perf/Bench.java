@@ -72,6 +72,9 @@ public final class Bench
     private static final double GOAL_P99_RATIO_TO_ECHO = 2.0;
     private static final double GOAL_P999_RATIO_TO_ECHO = 3.0;
     private static final double GOAL_DURABLE_RATIO = 0.8;
+    private static final double GOAL_CHURN_RSS_RATIO = 1.1;
+    /** The churn row's live set; it runs for more than 20 times that many creates. */
+    private static final long CHURN_LIVE_NODES = 100_000;
 
     private final Path home;
     private final Path out;
@@ -226,7 +229,7 @@ public final class Bench
         final String[] durableShapes = quick ? new String[]{ "mix" } : new String[]{ "creates", "mix" };
         final String[] durableLatencySyncs = quick ? new String[]{ "none" } : new String[]{ "none", "data" };
         steps = 2 * SHAPES.length + SHAPES.length * maxWorkers + 2 * (rates.length + 1) +
-            durableShapes.length * SYNCS.length + durableLatencySyncs.length + 3 + 1;
+            durableShapes.length * SYNCS.length + durableLatencySyncs.length + 3 + 1 + 1;
         summary.put("machine", Runtime.getRuntime().availableProcessors() + " cpus, " +
             System.getProperty("os.name") + " " + System.getProperty("os.arch"));
         summary.put("jdk", Runtime.version().toString());
@@ -339,6 +342,7 @@ public final class Bench
         }
 
         durability(dir, durableShapes, durableLatencySyncs, lowerCeiling, spateAt100k);
+        final ChurnBench.Result churn = churn(dir.resolve("churn"));
 
         progress("writing reports");
         LatencyPlot.write(curves, String.format(Locale.ROOT, "Spate ack latency vs bare Aeron IPC echo, run %s%s, " +
@@ -352,7 +356,8 @@ public final class Bench
             "bench: profile=%s creates=%.0f records/s creates_ratio_to_ceiling=%.2f (goal >= %.1f) mix=%.0f records/s " +
             "mix_ratio_to_ceiling=%.2f (goal >= %.1f) ack_p99_at_100k=%.1fus p99_ratio_to_echo_at_100k=%.2f (goal <= %.0f) " +
             "p999_ratio_to_echo_at_100k=%.2f (goal <= %.0f)%s durable_mix_none_ratio=%s (goal >= %.1f) " +
-            "alloc=%.3f B/record (goal 0) client_alloc=%s B/record (goal 0) replay=%s records/s out=%s took=%.0fs%n",
+            "alloc=%.3f B/record (goal 0) client_alloc=%s B/record (goal 0) replay=%s records/s churn=%.0f records/s " +
+            "churn_rss_ratio=%.3f (goal <= %.1f) churn_refused=%d (goal 0) out=%s took=%.0fs%n",
             profileName(), bestCreates, bestCreates / lowerCeiling.get("creates"), GOAL_RATIO_TO_CEILING, bestMix,
             bestMix / lowerCeiling.get("mix"), GOAL_RATIO_TO_CEILING,
             null == at100k ? Double.NaN : at100k.p99Us, null == at100k ? Double.NaN : at100k.p99Ratio,
@@ -360,7 +365,8 @@ public final class Bench
             null != at100k && !at100k.sustained ? " (100k/s not sustained)" : "",
             summary.get("durable_mix_none_ratio_to_in_memory"), GOAL_DURABLE_RATIO, allocationPerRecord,
             Double.isNaN(clientAllocationPerRecord) ? "n/a" : String.format(Locale.ROOT, "%.3f", clientAllocationPerRecord),
-            summary.get("recovery_replay_records_per_s"), out, seconds);
+            summary.get("recovery_replay_records_per_s"), churn.recordsPerSecond(), churn.rssRatio(),
+            GOAL_CHURN_RSS_RATIO, churn.refused(), out, seconds);
     }
 
     /** One offered rate: Spate's ack latency beside the echo's round trip, in µs. */
@@ -508,6 +514,34 @@ public final class Bench
         }
         // The full run's 5,000,000 keeps it within ~5 minutes on 2 cores; replay rates hold from 1,000,000 up.
         recovery(dir.resolve("recovery"), quick ? 1_000_000 : 5_000_000, lowerCeiling.get("creates"));
+    }
+
+    /**
+     * The churn row ({@link ChurnBench}): a steady live set at full speed, 21 times its size in creates.
+     */
+    private ChurnBench.Result churn(final Path dir) throws IOException, InterruptedException
+    {
+        final long records = 42 * CHURN_LIVE_NODES; // half of them creates once the live set is full
+        progress(String.format(Locale.ROOT, "churn: create:50,delete:50 at %,d live nodes, %,d records (standalone " +
+            "driver and pipeline processes)", CHURN_LIVE_NODES, records));
+        final ChurnBench.Result result = ChurnBench.run(dir, argfile, childJvmArgs, CHURN_LIVE_NODES,
+            10 * CHURN_LIVE_NODES, records);
+        summary.put("churn_records_per_s", Math.round(result.recordsPerSecond()));
+        summary.put("churn_creates", result.creates());
+        summary.put("churn_refused", result.refused());
+        summary.put("churn_rss_start_kb", result.rssStartKb());
+        summary.put("churn_rss_end_kb", result.rssEndKb());
+        summary.put("churn_rss_ratio", round(result.rssRatio()));
+        summary.put("churn_arena_reserved_bytes", result.arenaReservedBytes());
+        markdownRows.add(row(String.format(Locale.ROOT, "churn at %,d live, %,d creates: throughput", CHURN_LIVE_NODES,
+            result.creates()), result.recordsPerSecond(), "records/s", "", "", ChurnBench.describe(result)));
+        markdownRows.add(row("churn: pipeline RSS end / start (without Aeron log buffers)", result.rssRatio(), "",
+            mark(result.rssRatio() <= GOAL_CHURN_RSS_RATIO), "≤ " + GOAL_CHURN_RSS_RATIO, String.format(Locale.ROOT,
+            "%,d -> %,d kB; with the log buffers %,d -> %,d kB", result.rssStartKb(), result.rssEndKb(),
+            result.totalRssStartKb(), result.totalRssEndKb())));
+        markdownRows.add(row("churn: refused records", result.refused(), "", mark(result.refused() == 0), "0",
+            "TYPE_FULL, ARENA_FULL or any other failure"));
+        return result;
     }
 
     private void durableLatencyRow(final String sync, final RunResult result, final RunResult inMemory)

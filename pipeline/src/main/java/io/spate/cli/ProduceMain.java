@@ -136,6 +136,9 @@ public final class ProduceMain
         "  --ops create:w,update:w,increment:w,delete:w",
         "                           mix of operations, weights 0..1000000 (default " + DEFAULT_OPS + ");",
         "                           updates, increments and deletes name only nodes this producer created",
+        "  --live N                 keep about N nodes of each type live (a churn at a steady live count):",
+        "                           while it knows fewer, a delete is sent as a create; while it knows N or more,",
+        "                           a create as a delete (if --ops has deletes); 0..786432 (default 0: off)",
         "  --seed S                 random seed (default: random, printed)",
         "  --client-id ID           client id, non-zero (default: random)",
         "  --timeout-ms N           how long to wait for acks at the end, and for back pressure to ease,",
@@ -176,7 +179,7 @@ public final class ProduceMain
         "of a flag or system property, one line naming it.");
 
     private static final Set<String> VALUE_OPTIONS = Set.of("--schema", "--dir", "--channel", "--stream",
-        "--response-channel", "--records", "--warmup-records", "--rate", "--batch-size", "--types", "--ops", "--seed", "--client-id",
+        "--response-channel", "--records", "--warmup-records", "--rate", "--batch-size", "--types", "--ops", "--live", "--seed", "--client-id",
         "--timeout-ms", "--histogram-file", "--secret-file", "--cluster", "--egress-channel");
     private static final Set<String> FLAG_OPTIONS = Set.of("--embedded-driver");
 
@@ -195,6 +198,10 @@ public final class ProduceMain
     private final SpateClient.Context clientContext;
     private final long records;
     private final long warmupRecords;
+    /** Ids kept beyond --live: the creates a full in-flight window can add before their acks say so. */
+    private static final int LIVE_SLACK_IDS = 1 << 18;
+    /** --live: the live count per type the churn holds (0: none). */
+    private final long liveTarget;
     /** False while warming up: nothing is measured. */
     private volatile boolean measuring;
     private final long rate;
@@ -312,6 +319,8 @@ public final class ProduceMain
         LongList live = new LongList(0);
         long created;
         long deleted;
+        /** Creates sent and not yet answered (for --live: they will be live too). */
+        long createsInFlight;
 
         TypePlan(final TypeDefinition type)
         {
@@ -410,6 +419,7 @@ public final class ProduceMain
         responseChannel = options.getChannel("--response-channel", "aeron:ipc");
         records = options.getLong("--records", DEFAULT_RECORDS, 1, Long.MAX_VALUE / 2);
         warmupRecords = options.getLong("--warmup-records", 0, 0, Long.MAX_VALUE / 2);
+        liveTarget = options.getLong("--live", 0, 0, MAX_KEPT_IDS - LIVE_SLACK_IDS);
         rate = options.getLong("--rate", 0, 0, MAX_RATE);
         batchSize = options.getInt("--batch-size", DEFAULT_BATCH_SIZE, 1, MAX_BATCH_SIZE);
         seed = options.has("--seed") ?
@@ -496,8 +506,13 @@ public final class ProduceMain
                 final long allRecords = records + warmupRecords;
                 final double expectedCreates = (double)allRecords * opWeights[CREATE] / opWeightTotal *
                     typeWeights[i] / typeWeightTotal;
-                final long capacity = Math.min(Math.min(types[i].type.maxNodes(), allRecords),
+                long capacity = Math.min(Math.min(types[i].type.maxNodes(), allRecords),
                     (long)(expectedCreates * 1.25) + 1024);
+                if (liveTarget > 0)
+                {
+                    // Room for the live set and the creates in flight past it, so no known id is ever dropped.
+                    capacity = Math.max(capacity, Math.min(types[i].type.maxNodes(), liveTarget + LIVE_SLACK_IDS));
+                }
                 types[i].live = new LongList((int)Math.min(capacity, MAX_KEPT_IDS));
             }
         }
@@ -799,7 +814,7 @@ public final class ProduceMain
             (null == clusterEndpoints ? " channel=" + channel + " stream=" + streamId + " response=" + responseChannel :
             " cluster=" + clusterEndpoints + " egress=" + egressChannel) + " records=" + records +
             (warmupRecords > 0 ? " warmup_records=" + warmupRecords : "") + " rate=" + (rate == 0 ? "max" : rate + "/s") + " batch=" + batchSize + " types=" + typeList +
-            " ops=" + opList + " seed=" + seed + " client=" + (clientId == 0 ? "random" : Long.toString(clientId)) +
+            " ops=" + opList + (liveTarget > 0 ? " live=" + liveTarget : "") + " seed=" + seed + " client=" + (clientId == 0 ? "random" : Long.toString(clientId)) +
             " timeout_ms=" + timeoutMs;
     }
 
@@ -1209,6 +1224,19 @@ public final class ProduceMain
             final int t = pickType();
             final TypePlan plan = types[t];
             int op = pickOp();
+            if (liveTarget > 0)
+            {
+                // Live soon: acked creates less the deletes sent, plus the creates in flight.
+                final long live = plan.live.size() + plan.createsInFlight;
+                if (op == DELETE && (live < liveTarget || plan.live.size() == 0))
+                {
+                    op = CREATE;
+                }
+                else if (op == CREATE && live >= liveTarget && opWeights[DELETE] > 0 && plan.live.size() > 0)
+                {
+                    op = DELETE;
+                }
+            }
             if (op != CREATE && plan.live.size() == 0)
             {
                 op = CREATE;
@@ -1225,6 +1253,7 @@ public final class ProduceMain
             {
                 case CREATE ->
                 {
+                    plan.createsInFlight++;
                     client.create(plan.type);
                     for (int f = 0; f < plan.fields.length; f++)
                     {
@@ -1340,6 +1369,14 @@ public final class ProduceMain
         lastAckNs = nowNs;
         final int count = slotRecords[slot];
         final int base = slot * batchSize;
+        for (int i = 0; i < count; i++)
+        {
+            final int meta = recordMeta[base + i];
+            if (meta >>> OP_SHIFT == CREATE)
+            {
+                types[meta & TYPE_MASK].createsInFlight--;
+            }
+        }
         for (final AckDecoder.CreatedIdsDecoder created : ack.createdIds())
         {
             final long index = created.recordIndex();

@@ -7,6 +7,7 @@ import io.spate.cli.CliSupport.Options;
 import io.spate.cli.CliSupport.UsageException;
 import io.spate.cluster.NodeStatus;
 import io.spate.pipeline.PipelineCounters;
+import io.spate.pipeline.StoreCounters;
 import org.agrona.IoUtil;
 import org.agrona.concurrent.status.CountersReader;
 
@@ -100,6 +101,7 @@ public final class StatMain
     private static final String NODE_DIRECTORY_PREFIX = "node-";
 
     private static final Pattern WORKER_LABEL = Pattern.compile("spate worker (\\d+) ");
+    private static final Pattern STORE_LABEL = Pattern.compile("spate store (\\S+) ");
 
     private StatMain()
     {
@@ -132,6 +134,8 @@ public final class StatMain
         final long ownerId;
         final TreeMap<Integer, Worker> workers = new TreeMap<>();
         final Map<Integer, Long> conductor = new HashMap<>();
+        /** Per type name, in the schema's order, the store's figures by StoreCounters type id - FIRST_TYPE_ID. */
+        final Map<String, long[]> storeTypes = new java.util.LinkedHashMap<>();
 
         PipelineView(final long ownerId)
         {
@@ -255,6 +259,27 @@ public final class StatMain
      *
      * @throws CliException when there is no CnC file, an incompatible one, or no live driver.
      */
+    /**
+     * What the store of the (first) pipeline on a running driver holds, per type: its {@link StoreCounters} figures,
+     * indexed by type id - {@link StoreCounters#FIRST_TYPE_ID}. For benchmarks and tests that watch a pipeline
+     * in another process.
+     *
+     * @param directory the driver's Aeron directory.
+     * @return per type name, in the schema's order; empty when no pipeline runs there.
+     * @throws CliException when the driver cannot be read.
+     */
+    public static Map<String, long[]> storeFigures(final String directory)
+    {
+        for (final PipelineView view : read(directory).pipelines().values())
+        {
+            if (!view.storeTypes.isEmpty())
+            {
+                return view.storeTypes;
+            }
+        }
+        return Map.of();
+    }
+
     static Snapshot read(final String directory)
     {
         final File cncFile = new File(directory, CncFileDescriptor.CNC_FILE);
@@ -326,6 +351,18 @@ public final class StatMain
         final Map<Long, PipelineView> pipelines = new TreeMap<>();
         counters.forEach((counterId, typeId, keyBuffer, label) ->
         {
+            if (typeId >= StoreCounters.FIRST_TYPE_ID && typeId <= StoreCounters.LAST_TYPE_ID)
+            {
+                final Matcher matcher = STORE_LABEL.matcher(label);
+                if (matcher.lookingAt())
+                {
+                    pipelines.computeIfAbsent(counters.getCounterOwnerId(counterId), PipelineView::new).storeTypes
+                        .computeIfAbsent(matcher.group(1), (name) -> new long[StoreCounters.LAST_TYPE_ID -
+                        StoreCounters.FIRST_TYPE_ID + 1])[typeId - StoreCounters.FIRST_TYPE_ID] =
+                        counters.getCounterValue(counterId);
+                }
+                return;
+            }
             if (typeId < PipelineCounters.WORKER_POSITION_TYPE_ID || typeId > PipelineCounters.SNAPSHOT_POSITION_TYPE_ID ||
                 typeId == PipelineCounters.PIPELINE_INSTANCE_TYPE_ID)
             {
@@ -408,6 +445,20 @@ public final class StatMain
                 view.conductor(PipelineCounters.CONDUCTOR_ANSWERS_DISCARDED_TYPE_ID),
                 view.conductor(PipelineCounters.CONDUCTOR_EGRESS_RETRIES_TYPE_ID),
                 view.conductor(PipelineCounters.CONDUCTOR_DISPATCH_RETRIES_TYPE_ID)));
+            for (final Map.Entry<String, long[]> entry : view.storeTypes.entrySet())
+            {
+                final long[] figures = entry.getValue();
+                text.append(String.format(Locale.ROOT,
+                    "  store %s: live=%d free_slots=%d retired_slots=%d arena_live_bytes=%d arena_free_bytes=%d " +
+                    "arena_reserved_bytes=%d compactions=%d%n", entry.getKey(),
+                    figures[StoreCounters.LIVE_NODES_TYPE_ID - StoreCounters.FIRST_TYPE_ID],
+                    figures[StoreCounters.FREE_SLOTS_TYPE_ID - StoreCounters.FIRST_TYPE_ID],
+                    figures[StoreCounters.RETIRED_SLOTS_TYPE_ID - StoreCounters.FIRST_TYPE_ID],
+                    figures[StoreCounters.ARENA_LIVE_BYTES_TYPE_ID - StoreCounters.FIRST_TYPE_ID],
+                    figures[StoreCounters.ARENA_FREE_BYTES_TYPE_ID - StoreCounters.FIRST_TYPE_ID],
+                    figures[StoreCounters.ARENA_RESERVED_BYTES_TYPE_ID - StoreCounters.FIRST_TYPE_ID],
+                    figures[StoreCounters.ARENA_COMPACTIONS_TYPE_ID - StoreCounters.FIRST_TYPE_ID]));
+            }
             final long logPosition = view.conductor(PipelineCounters.LOG_POSITION_TYPE_ID);
             if (logPosition == 0 && view.conductor(PipelineCounters.SNAPSHOTS_TYPE_ID) == 0)
             {

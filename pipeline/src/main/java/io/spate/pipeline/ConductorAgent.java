@@ -66,6 +66,8 @@ public final class ConductorAgent implements Agent
     private final StageLatencies stageLatencies;
     private final ClientSessions sessions;
     private final IdAllocator ids;
+    private final NativeStore store;
+    private final StoreCounters storeCounters;
     private final BatchAssembler assembler;
     private final Dispatcher dispatcher;
     private final AckWriter acks;
@@ -144,6 +146,8 @@ public final class ConductorAgent implements Agent
         workerDispatchedBytes = new long[workerCount];
         // Nothing is applied yet (the log was replayed before): the free slots the store holds are the free ids.
         ids = new IdAllocator(schema, store).rebuildFrom(store);
+        this.store = store;
+        storeCounters = new StoreCounters(aeron, schema);
         sessions = new ClientSessions(aeron, ingress, configuration, counters, out, System.nanoTime());
         assembler = new BatchAssembler(schema, modifyBuffer, configuration.maxBatchBytes(), maxRecordsPerBatch,
             ids, configuration.faultInjector());
@@ -193,6 +197,7 @@ public final class ConductorAgent implements Agent
         }
         work += reads.answer(completedThroughSeq);
         work += sessions.doWork(nowNs);
+        storeCounters.sample(store, nowNs);
         rejections.onTick(nowNs);
         if (ingressStopped && !drained)
         {
@@ -251,6 +256,7 @@ public final class ConductorAgent implements Agent
         if (!ingress.isClosed())
         {
             sessions.close(); // tells producers the pipeline stops; touches counters and publications
+            storeCounters.close();
         }
         reads.close();
     }

@@ -104,6 +104,7 @@ public final class SpateClusteredService implements ClusteredService
     private Counter refusedBatches;
     private Counter acksUndeliverable;
     private Counter roleCounter;
+    private StoreCounters storeCounters;
     private int sessionsWithUnsentAcks;
     private boolean unsentRetryScheduled;
     /** Batches and records applied since the cluster began: replicated state, carried in snapshots. */
@@ -180,6 +181,7 @@ public final class SpateClusteredService implements ClusteredService
         roleCounter = aeron.addCounter(ROLE_TYPE_ID, "spate cluster: service role (0 follower 1 candidate 2 leader)");
 
         store = NativeStore.open(schema);
+        storeCounters = new StoreCounters(aeron, schema);
         modifyBuffer = new OffHeapBuffer(settings.maxBatchBytes());
         progress = new OffHeapBuffer(OffHeapBuffer.ALIGNMENT_BYTES);
         nodeCopy = new OffHeapBuffer(NativeStore.maxNodeLengthBytes(schema));
@@ -500,6 +502,14 @@ public final class SpateClusteredService implements ClusteredService
         snapshotsTaken.incrementRelease();
     }
 
+    /**
+     * Between log messages: the store's per-type figures into their counters (reads only; nothing replicated).
+     */
+    public int doBackgroundWork(final long nowNs)
+    {
+        return null == storeCounters ? 0 : storeCounters.sample(store, nowNs);
+    }
+
     public void onRoleChange(final Cluster.Role newRole)
     {
         roleCounter.setRelease(newRole.code());
@@ -598,6 +608,6 @@ public final class SpateClusteredService implements ClusteredService
 
     private void close()
     {
-        CloseHelper.closeAll(results, nodeCopy, progress, modifyBuffer, store);
+        CloseHelper.closeAll(storeCounters, results, nodeCopy, progress, modifyBuffer, store);
     }
 }
