@@ -1741,10 +1741,10 @@ static inline uint8_t spate_apply_create(
     {
         return static_status != SPATE_STATUS_OK ? static_status : SPATE_STATUS_ID_MISMATCH;
     }
-    if (SPATE_UNLIKELY(static_status == SPATE_STATUS_OK &&
-                       atomic_load_explicit(&type->live_count, memory_order_relaxed) >= type->max_nodes))
+    if (SPATE_UNLIKELY(atomic_load_explicit(&type->live_count, memory_order_relaxed) >= type->max_nodes))
     {
-        return SPATE_STATUS_TYPE_FULL; /* maxNodes bounds live nodes: consumes nothing */
+        /* maxNodes bounds live nodes: refused, consumes nothing, whatever the static status (spate_store.h). */
+        return static_status != SPATE_STATUS_OK ? static_status : SPATE_STATUS_TYPE_FULL;
     }
 
     /* The id is settled: from here it is consumed whatever the outcome. */

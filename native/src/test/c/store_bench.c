@@ -6,9 +6,15 @@
  *            ahead (warm) and, separately, not reserved (cold first touch);
  *   updates: one u32 field at uniformly random ids over all nodes;
  *   snapshot: write the image of all nodes (into fresh memory, then again into the same memory),
- *            load it into a fresh store, checksum both.
+ *            load it into a fresh store, checksum both;
+ *   churn:   a steady live set (SPATE_BENCH_CHURN_LIVE, default nodes / 10) where each step deletes a
+ *            random live node and creates one in the id of a slot freed a while ago (a FIFO of freed
+ *            ids, as the pipeline's allocator hands them out), with a string of 8..48 bytes, for
+ *            SPATE_BENCH_CHURN_FACTOR (default 20) times the live count in creates: creates/s and the
+ *            rows' and the arena's memory at the start and at the end (it must not grow).
  *
- * Messages are encoded up front; slices of SLICE_MESSAGES are applied with room for every result.
+ * Messages are encoded up front (churn: one slice at a time, not timed); slices of SLICE_MESSAGES are
+ * applied with room for every result.
  * Environment: SPATE_BENCH_NODES (default 10000000), SPATE_BENCH_ROUNDS (default 3).
  */
 #ifndef _GNU_SOURCE
@@ -25,6 +31,7 @@
 #include <time.h>
 
 #include "io_spate_wire/create.h"
+#include "io_spate_wire/delete.h"
 #include "io_spate_wire/fieldKind.h"
 #include "io_spate_wire/messageHeader.h"
 #include "io_spate_wire/storeSchema.h"
@@ -136,38 +143,61 @@ static void encoded_mark(encoded *e, uint64_t message_index)
     }
 }
 
+/* Appends a Create of node id with a string of string_bytes (at most 64); room for it is the caller's. */
+static void put_create(encoded *e, int64_t id, uint32_t string_bytes)
+{
+    char text[64];
+    char *at = (char *)e->data + e->length_bytes;
+    const uint64_t room = 128;
+    struct io_spate_wire_messageHeader header = begin_message(
+        at, room, io_spate_wire_create_sbe_block_length(), io_spate_wire_create_sbe_template_id());
+    struct io_spate_wire_create m = {0};
+    REQUIRE(io_spate_wire_create_wrap_for_encode(&m, at, HEADER_BYTES, room) != NULL);
+    io_spate_wire_create_set_nodeId(&m, id);
+    io_spate_wire_create_set_typeId(&m, TYPE_ID);
+    struct io_spate_wire_create_varFields g = {0};
+    REQUIRE(io_spate_wire_create_varFields_set_count(&m, &g, 1) != NULL);
+    REQUIRE(io_spate_wire_create_varFields_next(&g) != NULL);
+    io_spate_wire_create_varFields_set_fieldId(&g, STRING_FIELD);
+    REQUIRE(string_bytes <= sizeof text);
+    memset(text, 'a' + (int)(id % 26), string_bytes);
+    REQUIRE(io_spate_wire_create_varFields_put_value(&g, text, string_bytes) != NULL);
+    uint8_t row[ROW_BYTES];
+    const uint32_t a = (uint32_t)id;
+    const uint64_t b = (uint64_t)id * 3;
+    const int64_t c = -id;
+    memcpy(row, &a, 4);
+    memcpy(row + 4, &b, 8);
+    memcpy(row + 12, &c, 8);
+    REQUIRE(io_spate_wire_create_put_row(&m, (const char *)row, ROW_BYTES) != NULL);
+    const uint64_t frame = HEADER_BYTES + io_spate_wire_create_encoded_length(&m);
+    io_spate_wire_messageHeader_set_frameLengthBytes(&header, (uint32_t)frame);
+    e->length_bytes += frame;
+}
+
+static void put_delete(encoded *e, int64_t id)
+{
+    char *at = (char *)e->data + e->length_bytes;
+    const uint64_t room = 64;
+    struct io_spate_wire_messageHeader header = begin_message(
+        at, room, io_spate_wire_delete_sbe_block_length(), io_spate_wire_delete_sbe_template_id());
+    struct io_spate_wire_delete m = {0};
+    REQUIRE(io_spate_wire_delete_wrap_for_encode(&m, at, HEADER_BYTES, room) != NULL);
+    io_spate_wire_delete_set_nodeId(&m, id);
+    io_spate_wire_delete_set_createRef(&m, 0);
+    io_spate_wire_delete_set_typeId(&m, TYPE_ID);
+    const uint64_t frame = HEADER_BYTES + io_spate_wire_delete_encoded_length(&m);
+    io_spate_wire_messageHeader_set_frameLengthBytes(&header, (uint32_t)frame);
+    e->length_bytes += frame;
+}
+
 static void encode_creates(encoded *e, int64_t nodes)
 {
     encoded_init(e, (uint64_t)nodes * 80, (uint64_t)nodes);
-    char text[STRING_BYTES];
     for (int64_t id = 1; id <= nodes; id++)
     {
         encoded_mark(e, (uint64_t)(id - 1));
-        char *at = (char *)e->data + e->length_bytes;
-        const uint64_t room = 80;
-        struct io_spate_wire_messageHeader header = begin_message(
-            at, room, io_spate_wire_create_sbe_block_length(), io_spate_wire_create_sbe_template_id());
-        struct io_spate_wire_create m = {0};
-        REQUIRE(io_spate_wire_create_wrap_for_encode(&m, at, HEADER_BYTES, room) != NULL);
-        io_spate_wire_create_set_nodeId(&m, id);
-        io_spate_wire_create_set_typeId(&m, TYPE_ID);
-        struct io_spate_wire_create_varFields g = {0};
-        REQUIRE(io_spate_wire_create_varFields_set_count(&m, &g, 1) != NULL);
-        REQUIRE(io_spate_wire_create_varFields_next(&g) != NULL);
-        io_spate_wire_create_varFields_set_fieldId(&g, STRING_FIELD);
-        memset(text, 'a' + (int)(id % 26), sizeof text);
-        REQUIRE(io_spate_wire_create_varFields_put_value(&g, text, STRING_BYTES) != NULL);
-        uint8_t row[ROW_BYTES];
-        const uint32_t a = (uint32_t)id;
-        const uint64_t b = (uint64_t)id * 3;
-        const int64_t c = -id;
-        memcpy(row, &a, 4);
-        memcpy(row + 4, &b, 8);
-        memcpy(row + 12, &c, 8);
-        REQUIRE(io_spate_wire_create_put_row(&m, (const char *)row, ROW_BYTES) != NULL);
-        const uint64_t frame = HEADER_BYTES + io_spate_wire_create_encoded_length(&m);
-        io_spate_wire_messageHeader_set_frameLengthBytes(&header, (uint32_t)frame);
-        e->length_bytes += frame;
+        put_create(e, id, STRING_BYTES);
     }
     e->slice_offsets[e->slice_count] = e->length_bytes;
 }
@@ -262,6 +292,124 @@ static void bench_snapshot(spate_store *store, int64_t nodes)
     munmap(image, (size_t)length);
 }
 
+static uint64_t xorshift(uint64_t *state)
+{
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    return *state;
+}
+
+static void print_memory(const char *when, spate_store *store)
+{
+    spate_type_stats stats;
+    REQUIRE(spate_store_type_stats(store, TYPE_ID, &stats) == 0);
+    printf("  %s: %" PRId64 " live, %" PRId64 " slots used (rows %.1f MB), arena reserved %.1f MB (live blocks %.1f MB, free %.1f MB), "
+           "%" PRIu64 " compactions\n", when, stats.live_nodes, stats.high_water_slot,
+           (double)stats.high_water_slot * stats.row_stride_bytes / 1e6, (double)stats.arena_reserved_bytes / 1e6,
+           (double)stats.arena_live_bytes / 1e6, (double)stats.arena_free_bytes / 1e6, stats.arena_compactions);
+}
+
+/*
+ * A steady live set under churn: deletes of random live nodes and creates in freed slots (the ids
+ * a FIFO of freed ids gives, each its slot's next generation). Only the applies are timed.
+ */
+static void bench_churn(int64_t nodes, int64_t live, int64_t factor, spate_result *results)
+{
+    enum
+    {
+        FIFO_IDS = 4096,
+    };
+    REQUIRE(live > FIFO_IDS && live <= nodes);
+    spate_store *store = open_store(nodes);
+    spate_type_stats stats;
+    REQUIRE(spate_store_type_stats(store, TYPE_ID, &stats) == 0);
+    const int64_t slot_mask = (INT64_C(1) << stats.slot_bits) - 1;
+    int64_t *id_of_slot = malloc((size_t)(live + 1) * sizeof(int64_t)); /* the live id of a slot, 0 while in the FIFO */
+    int64_t *fifo = malloc(FIFO_IDS * sizeof(int64_t));
+    encoded e;
+    encoded_init(&e, (uint64_t)SLICE_MESSAGES * 128, SLICE_MESSAGES);
+    REQUIRE(id_of_slot != NULL && fifo != NULL);
+    uint64_t random = 88172645463325252u;
+    /* The live set, then FIFO_IDS of it deleted, so that creates have freed ids to take from the start. */
+    int64_t fifo_head = 0, fifo_tail = 0;
+    for (int64_t done = 0; done < live + FIFO_IDS;)
+    {
+        e.length_bytes = 0;
+        int64_t messages = 0;
+        for (; messages < SLICE_MESSAGES && done < live + FIFO_IDS; messages++, done++)
+        {
+            if (done < live)
+            {
+                id_of_slot[done + 1] = done + 1;
+                put_create(&e, done + 1, 8 + (uint32_t)(xorshift(&random) % 41));
+            }
+            else
+            {
+                const int64_t slot = 1 + (int64_t)(xorshift(&random) % (uint64_t)live);
+                if (id_of_slot[slot] == 0)
+                {
+                    messages--;
+                    done--;
+                    continue;
+                }
+                put_delete(&e, id_of_slot[slot]);
+                fifo[fifo_tail++ % FIFO_IDS] = id_of_slot[slot] + slot_mask + 1; /* the slot's next generation */
+                id_of_slot[slot] = 0;
+            }
+        }
+        const int64_t n = spate_store_apply(store, e.data, e.length_bytes, NULL, results, SLICE_MESSAGES);
+        REQUIRE(n == messages && results[n - 1].status == SPATE_STATUS_OK);
+    }
+    print_memory("churn start", store);
+    const int64_t creates = live * factor;
+    double seconds = 0;
+    for (int64_t done = 0; done < creates;)
+    {
+        e.length_bytes = 0;
+        int64_t messages = 0;
+        while (messages + 2 <= SLICE_MESSAGES && done < creates)
+        {
+            const int64_t id = fifo[fifo_head++ % FIFO_IDS];
+            const int64_t slot = id & slot_mask;
+            put_create(&e, id, 8 + (uint32_t)(xorshift(&random) % 41));
+            id_of_slot[slot] = id;
+            done++;
+            int64_t victim;
+            do
+            {
+                victim = 1 + (int64_t)(xorshift(&random) % (uint64_t)live);
+            } while (id_of_slot[victim] == 0);
+            put_delete(&e, id_of_slot[victim]);
+            fifo[fifo_tail++ % FIFO_IDS] = id_of_slot[victim] + slot_mask + 1;
+            id_of_slot[victim] = 0;
+            messages += 2;
+        }
+        const double start = now_seconds();
+        const int64_t n = spate_store_apply(store, e.data, e.length_bytes, NULL, results, SLICE_MESSAGES);
+        seconds += now_seconds() - start;
+        for (int64_t i = 0; i < n; i++)
+        {
+            if (results[i].status != SPATE_STATUS_OK)
+            {
+                fprintf(stderr, "churn: message %" PRId64 ": status %u\n", i, results[i].status);
+                exit(2);
+            }
+        }
+        REQUIRE(n == messages);
+    }
+    print_memory("churn end", store);
+    REQUIRE(spate_store_type_stats(store, TYPE_ID, &stats) == 0 && stats.high_water_slot == live);
+    printf("churn: %" PRId64 " live nodes, %" PRId64 " creates into freed ids (%" PRId64 "x the live count) and as many deletes: "
+           "%.1f M creates/s (%.1f M records/s)\n", live - FIFO_IDS, creates, factor, (double)creates / seconds / 1e6,
+           (double)creates * 2 / seconds / 1e6);
+    spate_store_close(store);
+    free(e.data);
+    free(e.slice_offsets);
+    free(fifo);
+    free(id_of_slot);
+}
+
 int main(void)
 {
     const char *nodes_text = getenv("SPATE_BENCH_NODES");
@@ -276,6 +424,11 @@ int main(void)
     encode_updates(&updates, nodes, nodes);
     printf("%" PRId64 " nodes: creates %.1f bytes/message, updates %.1f bytes/message\n", nodes,
            (double)creates.length_bytes / (double)nodes, (double)updates.length_bytes / (double)nodes);
+
+    const char *churn_live_text = getenv("SPATE_BENCH_CHURN_LIVE");
+    const char *churn_factor_text = getenv("SPATE_BENCH_CHURN_FACTOR");
+    const int64_t churn_live = churn_live_text != NULL ? atoll(churn_live_text) : nodes / 10;
+    const int64_t churn_factor = churn_factor_text != NULL ? atoll(churn_factor_text) : 20;
 
     for (int round = 0; round < rounds; round++)
     {
@@ -296,6 +449,7 @@ int main(void)
                (double)nodes / create_seconds / 1e6, reserve_seconds, (double)nodes / cold_seconds / 1e6,
                (double)nodes / update_seconds / 1e6);
     }
+    bench_churn(nodes, churn_live, churn_factor, results);
     free(results);
     free(creates.data);
     free(creates.slice_offsets);
