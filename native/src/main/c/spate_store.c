@@ -140,6 +140,7 @@ enum
     SPATE_ARENA_BLOCK_ALIGN = 8,
     SPATE_MIN_SLOT_BITS = 8,          /* so a generation fits the 56 bits above a row header's state */
     SPATE_RETIREMENT_SHIFT = 11,      /* allowance 2^(slot_bits - 11) slots: 2^52 creates before any slot shortage */
+    SPATE_ARENA_COMPACT_MIN_FREE_BYTES = 256 * 1024, /* free bytes below this never trigger a compaction */
 };
 
 static_assert(SPATE_MAX_VAR_LENGTH_BYTES == 1 << 20, "spate_class_of's classes end at 1 MiB");
@@ -1313,7 +1314,20 @@ static inline void spate_block_request(spate_block *block, uint32_t length_bytes
     block->var_index = (uint16_t)var_index;
 }
 
-/* A block for a request without compacting: its class's list, the top, a larger class's list. */
+/*
+ * Whether the arena's top may grow: not while the free blocks are more than the live values (each in its
+ * smallest block) and more than SPATE_ARENA_COMPACT_MIN_FREE_BYTES. Then a compaction comes first, which keeps
+ * the reserved bytes within about twice the live values plus that minimum however the sizes drift, and costs
+ * O(1) per byte freed over time: each moves at most the live bytes and gives back at least as many.
+ */
+static inline bool spate_arena_may_grow(const spate_type *type)
+{
+    const uint64_t free_bytes = atomic_load_explicit(&type->arena_free_bytes, memory_order_relaxed);
+    return free_bytes < SPATE_ARENA_COMPACT_MIN_FREE_BYTES ||
+           free_bytes <= atomic_load_explicit(&type->arena_tight_bytes, memory_order_relaxed);
+}
+
+/* A block for a request without compacting: its class's list, the top (while it may grow), a larger class's list. */
 static inline bool spate_arena_take(spate_type *type, spate_block *block)
 {
     const uint32_t size_class = block->size_class;
@@ -1325,7 +1339,7 @@ static inline bool spate_arena_take(spate_type *type, spate_block *block)
         block->capacity_bytes = bytes;
         return true;
     }
-    if (bytes <= type->arena_capacity_bytes - type->arena_top_bytes)
+    if (bytes <= type->arena_capacity_bytes - type->arena_top_bytes && spate_arena_may_grow(type))
     {
         block->offset_bytes = type->arena_top_bytes;
         block->capacity_bytes = bytes;
@@ -3106,6 +3120,7 @@ static int32_t spate_snapshot_load_type(spate_store *store, spate_image *image, 
     {
         return SPATE_ERROR_BAD_SNAPSHOT; /* bytes no value owns */
     }
+    const uint64_t last_live_slot = previous_slot;
     int64_t retired = 0;
     previous_slot = 0;
     uint64_t freed_populated_end_bytes = 0;
@@ -3129,6 +3144,11 @@ static int32_t spate_snapshot_load_type(spate_store *store, spate_image *image, 
         }
         spate_set_row_header(spate_row(type, (int64_t)slot), spate_header(SPATE_STATE_FREE, next_generation));
         retired += next_generation == type->max_generation + 1 ? 1 : 0;
+    }
+    /* The highest slot used is live or was consumed (a never-used slot is never the highest): its record is there. */
+    if ((last_live_slot > previous_slot ? last_live_slot : previous_slot) != high_water_slot)
+    {
+        return SPATE_ERROR_BAD_SNAPSHOT;
     }
     if (arena_bytes != 0)
     {

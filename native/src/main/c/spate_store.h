@@ -11,7 +11,7 @@
  * moves its slot to the next generation: the old id reads as gone forever (NO_SUCH_NODE), never
  * as the slot's next node. A slot whose generations are used up is retired (never reused).
  * slot_bits is the least number of bits >= 8 that holds maxNodes plus a retirement allowance of
- * 2^(slot_bits - 11) slots, which guarantees at least 2^52 creates per type (14 years at 10M
+ * 2^(slot_bits - 11) slots (at least 1), which guarantees at least 2^52 creates per type (14 years at 10M
  * creates/s) at full maxNodes capacity under any create/delete pattern; see spate_store_type_stats.
  *
  * Who chooses a reused id: not the store. A Create that names an id (the pipeline's IdAllocator
@@ -350,7 +350,8 @@ int64_t spate_store_snapshot_write(spate_store *store, uint8_t *out, uint64_t ca
  *   SNAPSHOT_SCHEMA: another schema fingerprint or type count;
  *   BAD_SNAPSHOT: anything else out of place, every value checked before it is used: bytes after
  *     the stated length; a type id not of the schema or out of order; a stride not the type's; a
- *     highest slot above slot_limit; a live count above maxNodes or the highest slot; a freed count
+ *     highest slot above slot_limit, or not the slot of the last live row or freed record; a live
+ *     count above maxNodes or the highest slot; a freed count
  *     above the slots left; arena bytes above maxArenaBytes, not a multiple of 8, or any for a type
  *     without string/bytes fields; a live row's slot not ascending or outside 1..highest slot, its
  *     state not live, its generation or padding out of place, a value longer than its field's

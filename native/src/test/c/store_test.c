@@ -4066,6 +4066,73 @@ static void test_arena_churn(void)
 }
 
 /*
+ * Drift: a steady set of live nodes whose value sizes creep up over the run (each round one node is
+ * deleted and recreated in its slot with a value a little longer than the average before), so freed
+ * blocks are of classes no later request asks for. The arena must still not grow past about twice
+ * its live values (in their smallest blocks) plus the compaction minimum: when the free blocks
+ * outweigh the live values it compacts before it grows.
+ */
+static void test_arena_drift(void)
+{
+    enum
+    {
+        T_DRIFT = 13,
+        LIVE = 256,
+        ROUNDS = 40000,
+        MAX_LENGTH = 2000,
+    };
+    const uint32_t max_lengths[] = {MAX_LENGTH};
+    spate_store *store = open_arena_type(T_DRIFT, 2 * LIVE, 64 << 20, max_lengths, 1);
+    arena_node nodes[LIVE];
+    g_rng = UINT64_C(0xD81F7);
+    for (int k = 0; k < LIVE; k++)
+    {
+        nodes[k] = (arena_node){.node_id = k + 1, .length = {1 + random_below(8)}, .salt = {0}};
+        CHECK(apply_arena_node(store, T_DRIFT, &nodes[k], 1, true) == SPATE_STATUS_OK, "create %d", k);
+    }
+    const uint32_t bits = stats_of(store, T_DRIFT).slot_bits;
+    buffer b = buffer_new(1 << 14);
+    uint64_t peak_over = 0, compactions = 0;
+    for (int round = 0; round < ROUNDS; round++)
+    {
+        const uint32_t k = random_below(LIVE);
+        b.length = 0;
+        put_delete(&b, nodes[k].node_id, 0, T_DRIFT);
+        nodes[k].node_id += INT64_C(1) << bits;
+        const uint32_t base = 1 + (uint32_t)((uint64_t)round * (MAX_LENGTH - 64) / ROUNDS);
+        nodes[k].length[0] = base + random_below(64);
+        nodes[k].salt[0] = (uint32_t)round;
+        put_arena_node(&b, T_DRIFT, nodes[k].node_id, &nodes[k], 1, true, NULL);
+        const int64_t n = apply(store, &b);
+        CHECK(n == 2 && g_results[0].status == SPATE_STATUS_OK && g_results[1].status == SPATE_STATUS_OK,
+              "round %d: %s %s", round, status_name(g_results[0].status), status_name(g_results[1].status));
+        const spate_type_stats stats = stats_of(store, T_DRIFT);
+        uint64_t values_bytes = 0;
+        for (int v = 0; v < LIVE; v++)
+        {
+            values_bytes += block_bytes(nodes[v].length[0]);
+        }
+        /* Twice the values, the compaction minimum and one record's block of slack. */
+        const uint64_t bound = 2 * values_bytes + 256 * 1024 + 2048;
+        peak_over = stats.arena_reserved_bytes > bound && stats.arena_reserved_bytes - bound > peak_over ?
+            stats.arena_reserved_bytes - bound : peak_over;
+        compactions = stats.arena_compactions;
+    }
+    for (int k = 0; k < LIVE; k++)
+    {
+        CHECK(arena_node_intact(store, T_DRIFT, &nodes[k], 1), "node %" PRId64 " intact", nodes[k].node_id);
+    }
+    const spate_type_stats stats = stats_of(store, T_DRIFT);
+    printf("arena drift: %d rounds, values up to %d bytes: %" PRIu64 " bytes reserved at the end, %" PRIu64
+           " live, %" PRIu64 " compactions\n", ROUNDS, MAX_LENGTH, stats.arena_reserved_bytes, stats.arena_live_bytes,
+           compactions);
+    CHECK(peak_over == 0, "the arena grew %" PRIu64 " bytes past twice its live values", peak_over);
+    CHECK(compactions > 0, "the drift made the arena compact");
+    buffer_free(&b);
+    spate_store_close(store);
+}
+
+/*
  * Fragmentation: small values fill the arena, every other one is deleted, then values of a larger
  * class are created. No free block fits them and the top is full, so the arena is compacted, and
  * they are all created while the live values fit; ARENA_FULL comes exactly when a record's new
@@ -5543,6 +5610,7 @@ int main(void)
         {"slot reuse", test_slot_reuse},
         {"retirement", test_retirement},
         {"arena churn", test_arena_churn},
+        {"arena drift", test_arena_drift},
         {"arena compaction", test_arena_compaction},
         {"arena tricky update", test_arena_tricky_update},
         {"reuse model", test_reuse_model},
