@@ -4,14 +4,18 @@ import io.spate.codec.DatabaseSchema;
 import io.spate.codec.RecordWriter;
 import io.spate.codec.SchemaCompiler;
 import io.spate.codec.TypeDefinition;
+import io.spate.codec.testing.ReferenceStore;
 import io.spate.codec.testing.RandomWorkload;
 import io.spate.wire.RecordStatus;
 import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
 import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -144,11 +148,15 @@ class NativeStoreSnapshotTest
             damaged.set(JAVA_BYTE, 0, (byte)'X');
             assertRefused(target, damaged, length, "snapshot damaged");
             damaged.copyFrom(image);
-            // The first type's next id (type header at 32, next id at +8): below its rows.
+            // The first type's highest slot used (type header at 32, highest slot at +8): below its rows.
             damaged.set(JAVA_LONG_UNALIGNED, 32 + 8, 0L);
             assertRefused(target, damaged, length, "snapshot damaged");
             damaged.copyFrom(image);
-            damaged.set(JAVA_BYTE, 8, (byte)2);
+            // Its live count (at +16) one more than its rows.
+            damaged.set(JAVA_LONG_UNALIGNED, 32 + 16, damaged.get(JAVA_LONG_UNALIGNED, 32 + 16) + 1);
+            assertRefused(target, damaged, length, "snapshot damaged");
+            damaged.copyFrom(image);
+            damaged.set(JAVA_BYTE, 8, (byte)3);
             assertRefused(target, damaged, length, "format version");
 
             final DatabaseSchema other = SchemaCompiler.compile(
@@ -165,6 +173,112 @@ class NativeStoreSnapshotTest
             StoreComparison.assertSameState(schema, target, comparison.reference(), "loaded after refusals");
             assertRefused(target, image, length, "not empty");
             assertRefused(source, image, length, "not empty");
+        }
+    }
+
+    /**
+     * A format 1 image (written before slots were reused) is refused as of another format version, whatever follows
+     * its header, and leaves the target empty.
+     */
+    @Test
+    void shouldRefuseAVersionOneImage()
+    {
+        try (NativeStore source = NativeStore.open(schema);
+            NativeStore target = NativeStore.open(schema);
+            Arena arena = Arena.ofConfined())
+        {
+            final MemorySegment image = snapshot(source, arena);
+            assertEquals(2, image.get(JAVA_INT_UNALIGNED, 8), "this library writes format 2");
+            image.set(JAVA_INT_UNALIGNED, 8, 1);
+            assertRefused(target, image, image.byteSize(), "snapshot of a format version this library does not read");
+            // Format 1's header was 32 bytes too, then per type a next id: the version is checked before any of it.
+            final MemorySegment versionOne = arena.allocate(image.byteSize() + 64, 8);
+            versionOne.copyFrom(image);
+            versionOne.set(JAVA_LONG_UNALIGNED, 16, versionOne.byteSize());
+            assertRefused(target, versionOne, versionOne.byteSize(), "format version");
+            final MemorySegment empty = snapshot(source, arena);
+            target.loadSnapshot(empty.address(), empty.byteSize());
+        }
+    }
+
+    /**
+     * Reused slots, later generations, skipped slots and retired slots: the image the store writes is the one the model
+     * lays out from spate_store.h, the loaded copy lists the same free ids and takes the same ids as the source.
+     */
+    @Test
+    void shouldRoundTripReusedSkippedAndRetiredSlots()
+    {
+        final TypeDefinition user = schema.type("User");
+        final TypeDefinition counter = schema.type("Counter");
+        final int userBits = ReferenceStore.slotBits(user.maxNodes());
+        final long userMaxGeneration = ReferenceStore.maxGeneration(userBits);
+        try (StoreComparison comparison = new StoreComparison(schema, 1024);
+            OffHeapBuffer batch = new OffHeapBuffer(1 << 20);
+            Arena arena = Arena.ofConfined())
+        {
+            final RecordWriter writer = new RecordWriter(schema);
+            writer.wrap(batch.buffer(), 0, batch.capacityBytes()).beginBatch(1, 1);
+            for (int i = 0; i < 40; i++)
+            {
+                writer.create(user, 0);
+                writer.setString(user.field("name"), "user " + i).setString(user.field("bio"), "b".repeat(i * 6));
+                writer.create(counter, 0);
+                writer.setLong(counter.field("hits"), i);
+            }
+            for (int slot = 2; slot <= 40; slot += 3)
+            {
+                writer.delete(user, slot);
+                writer.delete(counter, slot);
+            }
+            writer.create(user, 1L << userBits | 5);            // slot 5 at generation 1
+            writer.setString(user.field("name"), "reused");
+            writer.create(user, 9L << userBits | 8);            // slot 8 at generation 9: 1..8 never issued
+            writer.create(user, userMaxGeneration << userBits | 11);
+            writer.delete(user, userMaxGeneration << userBits | 11); // slot 11 retired
+            writer.create(counter, 5_000);                      // slots 41..4999 skipped
+            writer.create(counter, 4_000);                      // one of them taken
+            comparison.apply(batch, 0, writer.endBatch(), "setup");
+            assertEquals(1, comparison.store().typeStats(user.typeId()).retiredSlots());
+            comparison.assertSameState("before the snapshot");
+
+            final MemorySegment image = snapshot(comparison.store(), arena);
+            try (NativeStore copy = NativeStore.open(schema); ApplyResults copyResults = new ApplyResults(1024))
+            {
+                copy.loadSnapshot(image.address(), image.byteSize());
+                StoreComparison.assertSameState(schema, copy, comparison.reference(), "loaded");
+                for (final TypeDefinition type : schema.types())
+                {
+                    final List<Long> sourceIds = new ArrayList<>();
+                    final List<Long> copyIds = new ArrayList<>();
+                    comparison.store().freeIds(type.typeId(), sourceIds::add);
+                    copy.freeIds(type.typeId(), copyIds::add);
+                    assertEquals(sourceIds, copyIds, type.name());
+                }
+
+                // Both go on alike: reuse the free ids, newest first, then never-used slots.
+                writer.wrap(batch.buffer(), 0, batch.capacityBytes()).beginBatch(1, 2);
+                for (final long id : comparison.reference().freeIds(user.typeId()).reversed())
+                {
+                    writer.create(user, id);
+                    writer.setString(user.field("bio"), "again " + id);
+                }
+                for (int i = 0; i < 5; i++)
+                {
+                    writer.create(user, 0);
+                    writer.create(counter, 0);
+                }
+                final int length = writer.endBatch();
+                comparison.apply(batch, 0, length, "after the load");
+                assertEquals(comparison.results().count(), copy.apply(batch.address(), length, 0, copyResults));
+                for (int m = 0; m < copyResults.count(); m++)
+                {
+                    assertEquals(comparison.results().status(m), copyResults.status(m), "message " + m);
+                    assertEquals(comparison.results().nodeId(m), copyResults.nodeId(m), "message " + m);
+                    assertEquals(RecordStatus.OK.value(), copyResults.status(m), "message " + m);
+                }
+                comparison.assertSameState("source after the load");
+                StoreComparison.assertSameState(schema, copy, comparison.reference(), "copy after the load");
+            }
         }
     }
 

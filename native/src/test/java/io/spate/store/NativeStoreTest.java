@@ -6,13 +6,19 @@ import io.spate.codec.RecordFraming;
 import io.spate.codec.RecordWriter;
 import io.spate.codec.SchemaCompiler;
 import io.spate.codec.TypeDefinition;
+import io.spate.codec.testing.ReferenceStore;
 import io.spate.wire.RecordStatus;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -106,7 +112,7 @@ class NativeStoreTest
         assertEquals("Grace", node.getString(user.field("name")));
         assertEquals("compiler pioneer", node.getString(user.field("bio")));
         assertEquals(1, store.count(user.typeId()));
-        assertEquals(2, store.nextId(user.typeId()));
+        assertEquals(1, store.typeStats(user.typeId()).highWaterSlot());
 
         writer.wrap(batch.buffer(), 0, batch.capacityBytes());
         writer.delete(user, 1);
@@ -120,20 +126,61 @@ class NativeStoreTest
         assertFalse(store.exists(user.typeId(), 1));
         assertEquals(-1, store.get(user.typeId(), 1, nodeCopy.address(), nodeCopy.capacityBytes()));
         assertEquals(0, store.count(user.typeId()));
-        assertEquals(2, store.nextId(user.typeId()), "ids are never reused");
-        assertEquals(NativeStore.NODE_DELETED, store.nodeState(user.typeId(), 1), "deleted");
-        assertEquals(NativeStore.NODE_NEVER, store.nodeState(user.typeId(), 2), "not taken yet");
-        assertEquals(NativeStore.NODE_NEVER, store.nodeState(user.typeId(), 0), "no such id");
-        assertEquals(NativeStore.NODE_NEVER, store.nodeState(user.typeId(), Long.MAX_VALUE), "far past the next id");
+        final long reuse = idOf(user, 1, 1);
+        assertEquals(NativeStore.NODE_GONE, store.nodeState(user.typeId(), 1), "deleted");
+        assertEquals(NativeStore.NODE_NOT_ISSUED, store.nodeState(user.typeId(), reuse), "the slot's next generation");
+        assertEquals(NativeStore.NODE_NOT_ISSUED, store.nodeState(user.typeId(), 2), "not taken yet");
+        assertEquals(NativeStore.NODE_NOT_ISSUED, store.nodeState(user.typeId(), 0), "no such id");
+        assertEquals(NativeStore.NODE_NOT_ISSUED, store.nodeState(user.typeId(), -1), "no such id");
+        assertEquals(NativeStore.NODE_NOT_ISSUED, store.nodeState(user.typeId(), Long.MAX_VALUE), "past the slot limit");
+        assertArrayEquals(new long[]{ reuse }, freeIds(store, user), "slot 1 is free at generation 1");
 
-        // A Create that skips ahead: the ids it skips were never live.
+        // A Create that skips ahead: the slots it skips stay never used (and free to take).
         writer.wrap(batch.buffer(), 0, batch.capacityBytes());
         writer.create(user, 5);
         assertEquals(1, apply(writer.endBatch()));
         assertEquals(RecordStatus.OK.value(), results.status(0));
         assertEquals(NativeStore.NODE_LIVE, store.nodeState(user.typeId(), 5));
-        assertEquals(NativeStore.NODE_NEVER, store.nodeState(user.typeId(), 3), "skipped");
-        assertEquals(NativeStore.NODE_DELETED, store.nodeState(user.typeId(), 1));
+        assertEquals(NativeStore.NODE_NOT_ISSUED, store.nodeState(user.typeId(), 3), "skipped");
+        assertEquals(NativeStore.NODE_GONE, store.nodeState(user.typeId(), 1));
+        assertArrayEquals(new long[]{ reuse, 2, 3, 4 }, freeIds(store, user));
+
+        // The deleted slot reused at its next generation: the old id still reads as gone, never as the new node.
+        writer.wrap(batch.buffer(), 0, batch.capacityBytes());
+        writer.create(user, reuse);
+        writer.setString(user.field("name"), "Edsger");
+        writer.create(user, 1);                                 // ID_MISMATCH: a generation below the slot's next
+        writer.update(user, 1);                                 // NO_SUCH_NODE: the stale id
+        writer.setLong(user.field("age"), 9);
+        assertEquals(3, apply(writer.endBatch()));
+        assertEquals(RecordStatus.OK.value(), results.status(0));
+        assertEquals(reuse, results.nodeId(0));
+        assertEquals(RecordStatus.ID_MISMATCH.value(), results.status(1));
+        assertEquals(0, results.nodeId(1), "a refused create consumes nothing");
+        assertEquals(RecordStatus.NO_SUCH_NODE.value(), results.status(2));
+        assertEquals(1, results.nodeId(2));
+        assertEquals("Edsger", get(user, reuse).getString(user.field("name")));
+        assertEquals(0, get(user, reuse).getLong(user.field("age")), "the reused slot starts from zeros");
+        assertEquals(NativeStore.NODE_GONE, store.nodeState(user.typeId(), 1));
+        assertEquals(-1, store.get(user.typeId(), 1, nodeCopy.address(), nodeCopy.capacityBytes()));
+        assertEquals(2, store.count(user.typeId()));
+        final StoreTypeStats stats = store.typeStats(user.typeId());
+        assertEquals(5, stats.highWaterSlot());
+        assertEquals(3, stats.freeSlots());
+        assertEquals(0, stats.retiredSlots());
+    }
+
+    private static long idOf(final TypeDefinition type, final long generation, final long slot)
+    {
+        return generation << ReferenceStore.slotBits(type.maxNodes()) | slot;
+    }
+
+    private static long[] freeIds(final NativeStore store, final TypeDefinition type)
+    {
+        final List<Long> ids = new ArrayList<>();
+        final long count = store.freeIds(type.typeId(), ids::add);
+        assertEquals(ids.size(), count);
+        return ids.stream().mapToLong(Long::longValue).toArray();
     }
 
     @Test
@@ -185,15 +232,16 @@ class NativeStoreTest
             assertEquals(expected[i], results.status(i), "message " + i);
         }
         assertEquals(1, results.nodeId(2));
-        assertEquals(2, store.nextId(user.typeId()));
+        assertEquals(1, store.typeStats(user.typeId()).highWaterSlot());
+        assertEquals(NativeStore.NODE_GONE, store.nodeState(user.typeId(), 1));
     }
 
     @Test
-    void shouldTakeAnExplicitIdAheadOfTheNextIdAndSkipTheIdsBetween()
+    void shouldTakeAnExplicitIdAheadAndLeaveTheSlotsBetweenNeverUsed()
     {
         writer.wrap(batch.buffer(), 0, batch.capacityBytes()).beginBatch(1, 1);
         writer.create(user, 0);                                 // 1: OK, id 1
-        final int ahead = writer.create(user, 5);               // 2: OK, id 5; 2, 3 and 4 skipped
+        final int ahead = writer.create(user, 5);               // 2: OK, id 5; slots 2, 3 and 4 skipped
         writer.setString(user.field("name"), "five");
         writer.updateCreated(user, ahead);                      // 3: OK, the ref resolves to 5
         writer.setLong(user.field("age"), 55);
@@ -208,16 +256,18 @@ class NativeStoreTest
         assertEquals(5, results.nodeId(2));
         assertEquals(5, results.nodeId(3));
         assertEquals(6, results.nodeId(4));
-        assertEquals(7, store.nextId(user.typeId()));
+        assertEquals(6, store.typeStats(user.typeId()).highWaterSlot());
         assertEquals(3, store.count(user.typeId()));
         assertEquals("five", get(user, 5).getString(user.field("name")));
         assertEquals(55, get(user, 5).getLong(user.field("age")));
+        assertArrayEquals(new long[]{ 2, 3, 4 }, freeIds(store, user), "skipped slots are free at generation 0");
 
-        // The skipped ids are consumed and never live: no reads, no writes, no reuse.
+        // The skipped slots were never live: no reads, no writes; a Create may still take them (generation 0).
         writer.wrap(batch.buffer(), 0, batch.capacityBytes());
         for (long gap = 2; gap <= 4; gap++)
         {
             assertFalse(store.exists(user.typeId(), gap), "#" + gap);
+            assertEquals(NativeStore.NODE_NOT_ISSUED, store.nodeState(user.typeId(), gap), "#" + gap);
             assertEquals(-1, store.get(user.typeId(), gap, nodeCopy.address(), nodeCopy.capacityBytes()), "#" + gap);
             writer.update(user, gap);
             writer.setLong(user.field("age"), 1);
@@ -229,12 +279,15 @@ class NativeStoreTest
         for (int i = 0; i < 12; i++)
         {
             final boolean create = i % 4 == 3;
-            assertEquals(create ? RecordStatus.ID_MISMATCH.value() : RecordStatus.NO_SUCH_NODE.value(), results.status(i),
+            assertEquals(create ? RecordStatus.OK.value() : RecordStatus.NO_SUCH_NODE.value(), results.status(i),
                 "message " + i);
-            assertEquals(create ? 0 : 2 + i / 4, results.nodeId(i), "message " + i);
+            assertEquals(2 + i / 4, results.nodeId(i), "message " + i);
         }
-        assertEquals(7, store.nextId(user.typeId()), "refused creates consume nothing");
-        assertEquals(3, store.count(user.typeId()));
+        final StoreTypeStats stats = store.typeStats(user.typeId());
+        assertEquals(6, stats.highWaterSlot(), "taking a skipped slot does not move the highest slot");
+        assertEquals(6, stats.liveNodes());
+        assertEquals(0, stats.freeSlots());
+        assertEquals(0, freeIds(store, user).length);
     }
 
     @Test
@@ -252,7 +305,7 @@ class NativeStoreTest
         {
             assertEquals(RecordStatus.OK.value(), results.status(i), "message " + i);
         }
-        assertEquals(7, store.nextId(counter.typeId()));
+        assertEquals(6, store.typeStats(counter.typeId()).highWaterSlot());
         assertEquals(4, store.count(counter.typeId()));
         assertEquals(7, get(counter, 5).getLong(counter.field("hits")));
         assertFalse(store.exists(counter.typeId(), 3));
@@ -260,37 +313,47 @@ class NativeStoreTest
     }
 
     @Test
-    void shouldRefuseIdsBelowTheNextIdAndPastMaxNodes()
+    void shouldRefuseIdsThatAreNoneOfTheTypeOrNotFree()
     {
-        final long maxNodes = counter.maxNodes();
+        final long slotLimit = ReferenceStore.slotLimit(counter.maxNodes());
+        assertEquals(slotLimit, store.typeStats(counter.typeId()).slotLimit());
+        final long slotMask = (1L << ReferenceStore.slotBits(counter.maxNodes())) - 1;
         writer.wrap(batch.buffer(), 0, batch.capacityBytes());
-        writer.create(counter, maxNodes + 1);                  // 0: TYPE_FULL, though the type is empty
-        writer.create(counter, Long.MAX_VALUE);                 // 1: TYPE_FULL
+        writer.create(counter, slotLimit + 1);                  // 0: TYPE_FULL, though the type is empty
+        writer.create(counter, Long.MAX_VALUE);                 // 1: TYPE_FULL: its slot is all ones, past the limit
         writer.create(counter, -1);                             // 2: ID_MISMATCH
         writer.create(counter, Long.MIN_VALUE);                 // 3: ID_MISMATCH
-        writer.create(counter, 3);                              // 4: OK, skips 1 and 2
-        writer.create(counter, 2);                              // 5: ID_MISMATCH, skipped
-        writer.create(counter, 3);                              // 6: ID_MISMATCH, taken
-        writer.create(counter, maxNodes);                       // 7: OK, the last id, far ahead
-        writer.create(counter, 0);                              // 8: TYPE_FULL
-        writer.create(counter, maxNodes);                       // 9: ID_MISMATCH, taken
-        writer.create(counter, maxNodes + 1);                   // 10: TYPE_FULL
+        writer.create(counter, slotMask + 1);                   // 4: ID_MISMATCH: slot 0 (generation 1)
+        writer.create(counter, 3);                              // 5: OK, skips 1 and 2
+        writer.create(counter, 2);                              // 6: OK, a skipped slot
+        writer.create(counter, 3);                              // 7: ID_MISMATCH, live
+        writer.create(counter, slotLimit);                      // 8: OK, the last slot, far ahead
+        writer.create(counter, 0);                              // 9: TYPE_FULL: no never-used slot left
+        writer.create(counter, slotLimit);                      // 10: ID_MISMATCH, live
+        writer.create(counter, slotLimit + 1);                  // 11: TYPE_FULL
+        writer.create(counter, idOf(counter, 5, 7));            // 12: OK, a never-used slot at a later generation
         final int[] expected = {
             RecordStatus.TYPE_FULL.value(), RecordStatus.TYPE_FULL.value(), RecordStatus.ID_MISMATCH.value(),
-            RecordStatus.ID_MISMATCH.value(), RecordStatus.OK.value(), RecordStatus.ID_MISMATCH.value(),
-            RecordStatus.ID_MISMATCH.value(), RecordStatus.OK.value(), RecordStatus.TYPE_FULL.value(),
-            RecordStatus.ID_MISMATCH.value(), RecordStatus.TYPE_FULL.value() };
+            RecordStatus.ID_MISMATCH.value(), RecordStatus.ID_MISMATCH.value(), RecordStatus.OK.value(),
+            RecordStatus.OK.value(), RecordStatus.ID_MISMATCH.value(), RecordStatus.OK.value(),
+            RecordStatus.TYPE_FULL.value(), RecordStatus.ID_MISMATCH.value(), RecordStatus.TYPE_FULL.value(),
+            RecordStatus.OK.value() };
+        final long[] ids = { 0, 0, 0, 0, 0, 3, 2, 0, slotLimit, 0, 0, 0, idOf(counter, 5, 7) };
         assertEquals(expected.length, apply(writer.endBatch()));
         for (int i = 0; i < expected.length; i++)
         {
             assertEquals(expected[i], results.status(i), "message " + i);
-            final long id = i == 4 ? 3 : i == 7 ? maxNodes : 0;
-            assertEquals(id, results.nodeId(i), "message " + i);
+            assertEquals(ids[i], results.nodeId(i), "message " + i);
         }
-        assertEquals(maxNodes + 1, store.nextId(counter.typeId()));
-        assertEquals(2, store.count(counter.typeId()));
-        assertTrue(store.exists(counter.typeId(), maxNodes));
-        for (final long gap : new long[]{ 1, 2, 4, maxNodes / 2, maxNodes - 1, maxNodes + 1 })
+        final StoreTypeStats stats = store.typeStats(counter.typeId());
+        assertEquals(slotLimit, stats.highWaterSlot());
+        assertEquals(4, store.count(counter.typeId()));
+        assertEquals(slotLimit - 4, stats.freeSlots());
+        assertTrue(store.exists(counter.typeId(), slotLimit));
+        assertEquals(NativeStore.NODE_GONE, store.nodeState(counter.typeId(), 7),
+            "generation 0 was never issued, but the slot has moved on to a later generation");
+        assertEquals(NativeStore.NODE_NOT_ISSUED, store.nodeState(counter.typeId(), idOf(counter, 6, 7)));
+        for (final long gap : new long[]{ 1, 4, 5, slotLimit / 2, slotLimit - 1, slotLimit + 1 })
         {
             assertFalse(store.exists(counter.typeId(), gap), "#" + gap);
             assertEquals(-1, store.get(counter.typeId(), gap, nodeCopy.address(), nodeCopy.capacityBytes()), "#" + gap);
@@ -298,30 +361,79 @@ class NativeStoreTest
     }
 
     @Test
-    void shouldConsumeAnExplicitIdAheadEvenWhenTheCreateIsRefused()
+    void shouldRetireASlotWhoseGenerationsAreUsedUp()
     {
         final DatabaseSchema tiny = tinySchema(5, 8, 16);
         final TypeDefinition type = tiny.type("T");
+        final long maxGeneration = ReferenceStore.maxGeneration(ReferenceStore.slotBits(type.maxNodes()));
+        assertEquals((1L << 55) - 1, maxGeneration, "8 slot bits");
+        final long last = idOf(type, maxGeneration, 1);
+        assertTrue(last > 0);
         try (NativeStore tinyStore = NativeStore.open(tiny))
         {
             final RecordWriter tinyWriter = new RecordWriter(tiny);
             tinyWriter.wrap(batch.buffer(), 0, 4096);
-            tinyWriter.create(type, 3);
-            tinyWriter.setString(type.field("s"), "123456789");
-            tinyWriter.create(type, 0);
-            final int count = tinyStore.apply(batch.address(), tinyWriter.endBatch(), 0, results);
-            assertEquals(2, count);
-            assertEquals(RecordStatus.ARENA_FULL.value(), results.status(0));
-            assertEquals(3, results.nodeId(0), "the id is settled before the arena is checked");
-            assertEquals(RecordStatus.OK.value(), results.status(1));
-            assertEquals(4, results.nodeId(1));
-            assertEquals(1, tinyStore.count(type.typeId()));
-            assertEquals(5, tinyStore.nextId(type.typeId()));
-            for (long id = 1; id <= 3; id++)
+            tinyWriter.create(type, last);
+            tinyWriter.setString(type.field("s"), "last");
+            tinyWriter.delete(type, last);                      // slot 1 retired
+            tinyWriter.create(type, idOf(type, maxGeneration, 3));
+            tinyWriter.setString(type.field("s"), "123456789"); // ARENA_FULL: consumes the id, retires slot 3
+            tinyWriter.create(type, idOf(type, maxGeneration, 1)); // ID_MISMATCH: retired
+            tinyWriter.create(type, 1);                         // ID_MISMATCH
+            tinyWriter.create(type, 0);                         // OK: slot 4
+            assertEquals(6, tinyStore.apply(batch.address(), tinyWriter.endBatch(), 0, results));
+            final int[] expected = {
+                RecordStatus.OK.value(), RecordStatus.OK.value(), RecordStatus.ARENA_FULL.value(),
+                RecordStatus.ID_MISMATCH.value(), RecordStatus.ID_MISMATCH.value(), RecordStatus.OK.value() };
+            final long[] ids = { last, last, idOf(type, maxGeneration, 3), 0, 0, 4 };
+            for (int i = 0; i < expected.length; i++)
             {
-                assertFalse(tinyStore.exists(type.typeId(), id), "#" + id);
+                assertEquals(expected[i], results.status(i), "message " + i);
+                assertEquals(ids[i], results.nodeId(i), "message " + i);
             }
+            final StoreTypeStats stats = tinyStore.typeStats(type.typeId());
+            assertEquals(4, stats.highWaterSlot());
+            assertEquals(2, stats.retiredSlots());
+            assertEquals(3, stats.freeSlots(), "retired slots count as free slots");
+            assertEquals(1, stats.liveNodes());
+            assertEquals(NativeStore.NODE_GONE, tinyStore.nodeState(type.typeId(), last));
+            assertEquals(NativeStore.NODE_GONE, tinyStore.nodeState(type.typeId(), 1), "every generation of a retired slot");
+            assertArrayEquals(new long[]{ 2 }, freeIds(tinyStore, type), "retired slots are not reusable");
         }
+    }
+
+    @Test
+    void shouldListFreeIdsAcrossManyChunksInSlotOrder()
+    {
+        // A far skip leaves 199,999 never-used slots: more than one chunk of the binding's walk (64 Ki).
+        writer.wrap(batch.buffer(), 0, batch.capacityBytes());
+        writer.create(counter, 200_000);
+        writer.create(counter, 70_000);
+        writer.delete(counter, 70_000);
+        assertEquals(3, apply(writer.endBatch()));
+        final long[] ids = freeIds(store, counter);
+        assertEquals(199_999, ids.length);
+        for (int i = 0; i < ids.length; i++)
+        {
+            final long slot = i + 1;
+            assertEquals(slot == 70_000 ? idOf(counter, 1, slot) : slot, ids[i], "free id #" + i);
+        }
+    }
+
+    @Test
+    void shouldReportTypeStatsAndRefuseUnknownTypes()
+    {
+        final StoreTypeStats stats = store.typeStats(user.typeId(), new StoreTypeStats());
+        assertEquals(user.typeId(), stats.typeId());
+        assertEquals(user.maxNodes(), stats.maxNodes());
+        assertEquals(ReferenceStore.slotBits(user.maxNodes()), stats.slotBits());
+        assertEquals(ReferenceStore.slotLimit(user.maxNodes()), stats.slotLimit());
+        assertEquals(0, stats.highWaterSlot());
+        assertEquals(0, stats.arenaReservedBytes());
+        assertEquals(user.maxArenaBytes(), stats.arenaCapacityBytes());
+        assertEquals(ReferenceStore.rowStrideBytes(user), stats.rowStrideBytes());
+        assertThrows(NativeStoreException.class, () -> store.typeStats(77));
+        assertThrows(NativeStoreException.class, () -> store.freeIds(77, id -> { }));
     }
 
     @Test
@@ -419,12 +531,14 @@ class NativeStoreTest
     }
 
     @Test
-    void shouldFillTheTypeUpToMaxNodesAndNoFurther()
+    void shouldFillTheTypeUpToItsSlotLimitAndBoundLiveNodesByMaxNodes()
     {
+        // maxNodes 3: 8 slot bits and the least retirement allowance, one slot: 4 slots.
         final DatabaseSchema tiny = tinySchema(3, 8, 8);
         final TypeDefinition type = tiny.type("T");
         try (NativeStore tinyStore = NativeStore.open(tiny))
         {
+            assertEquals(4, tinyStore.typeStats(type.typeId()).slotLimit());
             final RecordWriter tinyWriter = new RecordWriter(tiny);
             tinyWriter.wrap(batch.buffer(), 0, 4096);
             tinyWriter.create(type);
@@ -433,15 +547,93 @@ class NativeStoreTest
             tinyWriter.setString(type.field("s"), "x");
             tinyWriter.create(type);
             tinyWriter.create(type);
+            tinyWriter.create(type);                            // TYPE_FULL: no never-used slot left
+            tinyWriter.create(type, idOf(type, 1, 2));          // TYPE_FULL: 3 live, though slot 2 is free
+            tinyWriter.delete(type, 1);
+            tinyWriter.create(type, idOf(type, 1, 2));          // OK
             final int count = tinyStore.apply(batch.address(), tinyWriter.endBatch(), 0, results);
-            assertEquals(4, count);
-            assertEquals(RecordStatus.OK.value(), results.status(0));
-            assertEquals(RecordStatus.ARENA_FULL.value(), results.status(1));
-            assertEquals(2, results.nodeId(1), "a refused create still takes its id");
-            assertEquals(RecordStatus.OK.value(), results.status(2));
-            assertEquals(RecordStatus.TYPE_FULL.value(), results.status(3));
-            assertEquals(2, tinyStore.count(type.typeId()));
-            assertEquals(4, tinyStore.nextId(type.typeId()));
+            final int[] expected = {
+                RecordStatus.OK.value(), RecordStatus.ARENA_FULL.value(), RecordStatus.OK.value(), RecordStatus.OK.value(),
+                RecordStatus.TYPE_FULL.value(), RecordStatus.TYPE_FULL.value(), RecordStatus.OK.value(),
+                RecordStatus.OK.value() };
+            final long[] ids = { 1, 2, 3, 4, 0, 0, 1, idOf(type, 1, 2) };
+            assertEquals(expected.length, count);
+            for (int i = 0; i < expected.length; i++)
+            {
+                assertEquals(expected[i], results.status(i), "message " + i);
+                assertEquals(ids[i], results.nodeId(i), i == 1 ? "a refused create still takes its id" : "message " + i);
+            }
+            assertEquals(3, tinyStore.count(type.typeId()));
+            assertEquals(4, tinyStore.typeStats(type.typeId()).highWaterSlot());
+            assertArrayEquals(new long[]{ idOf(type, 1, 1) }, freeIds(tinyStore, type));
+        }
+    }
+
+    @Test
+    void shouldBoundLiveNodesByMaxNodesNotIdsEverTaken()
+    {
+        // maxNodes 2000: 11 slot bits, a retirement allowance of one slot: 2001 slots.
+        final DatabaseSchema small = tinySchema(2000, 1 << 16, 8);
+        final TypeDefinition type = small.type("T");
+        try (NativeStore smallStore = NativeStore.open(small); ApplyResults many = new ApplyResults(2048);
+            OffHeapBuffer big = new OffHeapBuffer(1 << 20))
+        {
+            assertEquals(2001, smallStore.typeStats(type.typeId()).slotLimit());
+            final RecordWriter smallWriter = new RecordWriter(small);
+            smallWriter.wrap(big.buffer(), 0, big.capacityBytes());
+            for (int i = 0; i < 2000; i++)
+            {
+                smallWriter.create(type);
+            }
+            smallWriter.create(type);                           // TYPE_FULL: 2000 live, though slot 2001 is free
+            assertEquals(2001, smallStore.apply(big.address(), smallWriter.endBatch(), 0, many));
+            assertEquals(RecordStatus.OK.value(), many.status(1999));
+            assertEquals(RecordStatus.TYPE_FULL.value(), many.status(2000));
+            assertEquals(0, many.nodeId(2000), "refused by maxNodes: nothing consumed");
+            assertEquals(2000, smallStore.typeStats(type.typeId()).highWaterSlot());
+
+            smallWriter.wrap(big.buffer(), 0, big.capacityBytes());
+            smallWriter.delete(type, 10);
+            smallWriter.create(type);                           // OK: slot 2001
+            smallWriter.delete(type, 11);
+            smallWriter.create(type);                           // TYPE_FULL: no never-used slot left
+            smallWriter.create(type, idOf(type, 1, 11));        // OK: a free slot
+            smallWriter.create(type, idOf(type, 1, 10));        // TYPE_FULL: 2000 live again
+            smallWriter.create(type, idOf(type, 1, 10));        // TYPE_FULL: nothing was consumed
+            assertEquals(7, smallStore.apply(big.address(), smallWriter.endBatch(), 0, many));
+            final int[] expected = {
+                RecordStatus.OK.value(), RecordStatus.OK.value(), RecordStatus.OK.value(), RecordStatus.TYPE_FULL.value(),
+                RecordStatus.OK.value(), RecordStatus.TYPE_FULL.value(), RecordStatus.TYPE_FULL.value() };
+            final long[] ids = { 10, 2001, 11, 0, idOf(type, 1, 11), 0, 0 };
+            for (int i = 0; i < expected.length; i++)
+            {
+                assertEquals(expected[i], many.status(i), "message " + i);
+                assertEquals(ids[i], many.nodeId(i), "message " + i);
+            }
+            final StoreTypeStats stats = smallStore.typeStats(type.typeId());
+            assertEquals(2000, stats.liveNodes());
+            assertEquals(2001, stats.highWaterSlot());
+            assertEquals(1, stats.freeSlots());
+            assertEquals(NativeStore.NODE_NOT_ISSUED, smallStore.nodeState(type.typeId(), idOf(type, 1, 10)));
+            assertArrayEquals(new long[]{ idOf(type, 1, 10) }, freeIds(smallStore, type));
+        }
+    }
+
+    @ParameterizedTest(name = "maxNodes {0}")
+    @ValueSource(longs = { 1, 3, 254, 255, 256, 2045, 2046, 2047, 2048, 4093, 4094, 4095, 65535, 1 << 20, (1 << 24) - 1,
+        1 << 24, 1L << 30 })
+    void slotLayoutShouldFollowTheHeadersFormula(final long maxNodes)
+    {
+        final DatabaseSchema one = tinySchema(maxNodes, 1 << 16, 8);
+        try (NativeStore oneStore = NativeStore.open(one))
+        {
+            final StoreTypeStats stats = oneStore.typeStats(1);
+            final int slotBits = ReferenceStore.slotBits(maxNodes);
+            assertEquals(slotBits, stats.slotBits(), "slot bits");
+            assertEquals(ReferenceStore.slotLimit(maxNodes), stats.slotLimit(), "slot limit");
+            assertTrue(slotBits >= 8 && stats.slotLimit() < 1L << slotBits && stats.slotLimit() >= maxNodes);
+            assertTrue(slotBits == 8 || maxNodes + ReferenceStore.retirementAllowance(slotBits - 1) >= 1L << (slotBits - 1),
+                "the least number of bits");
         }
     }
 }

@@ -1,10 +1,14 @@
 package io.spate.store;
 
 import io.spate.codec.DatabaseSchema;
+import io.spate.codec.RecordReader;
 import io.spate.codec.testing.RandomWorkload;
+import io.spate.codec.testing.ReferenceStore;
+import io.spate.wire.RecordStatus;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
 
+import java.util.List;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -14,6 +18,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * and count fields, truncation, splices, junk), applied by the native store and the reference
  * model. The store must never crash, must give every message the status the reference gives,
  * and must end equal to the reference, which applies only what both report applied.
+ * <p>
+ * The workload churns (deletes about half as often as creates) and its explicit-id creates mostly take
+ * freed slots at their next generation, so slots are reused all along; some skip ahead, near or far, take
+ * a later or the largest generation (retiring the slot at its delete), or ask for ids the store must refuse;
+ * mutations add random ids of every kind. The run checks it covered each of these.
  * Replay a failure with -Dspate.fuzz.seed=N (and -Dspate.fuzz.batches=N to shorten).
  */
 class StoreFuzzTest
@@ -30,6 +39,7 @@ class StoreFuzzTest
         final Random random = new Random(SEED);
         long outcomes = 0;
         long mutatedBatches = 0;
+        final Coverage coverage = new Coverage();
         try (OffHeapBuffer batch = new OffHeapBuffer(CAPACITY_BYTES))
         {
             final UnsafeBuffer bytes = batch.buffer();
@@ -50,17 +60,121 @@ class StoreFuzzTest
                             length = mutate(random, bytes, length);
                             mutatedBatches++;
                         }
-                        comparison.apply(batch, 0, length, "fuzz seed " + SEED + " store seed " + storeSeed +
-                            " batch " + (done + i));
+                        coverage.count(comparison, comparison.apply(batch, 0, length, "fuzz seed " + SEED +
+                            " store seed " + storeSeed + " batch " + (done + i)));
                     }
                     comparison.assertSameState("fuzz seed " + SEED + " store seed " + storeSeed);
                     outcomes += comparison.outcomesCompared();
+                    coverage.countStore(schema, comparison.reference());
                 }
             }
         }
-        System.out.printf("fuzz: %,d batches (%,d mutated), %,d messages compared, seed %d%n",
-            BATCHES, mutatedBatches, outcomes, SEED);
+        System.out.printf("fuzz: %,d batches (%,d mutated), %,d messages compared, seed %d; %s%n",
+            BATCHES, mutatedBatches, outcomes, SEED, coverage);
         assertTrue(outcomes >= BATCHES);
+        if (BATCHES >= 100_000)
+        {
+            coverage.assertCovered("fuzz seed " + SEED);
+        }
+    }
+
+    /** What the run exercised, from the reference's outcomes and states. */
+    private static final class Coverage
+    {
+        long createsOfNeverUsedSlots;
+        long createsReusingASlot;
+        long createsIdMismatch;
+        long createsTypeFull;
+        long createsConsumedButFailed;
+        long deletes;
+        long noSuchNode;
+        long badReference;
+        long storesWithAFarSkip;
+        long retiredSlots;
+        long skippedSlots;
+
+        void count(final StoreComparison comparison, final List<ReferenceStore.Outcome> outcomes)
+        {
+            for (final ReferenceStore.Outcome outcome : outcomes)
+            {
+                final int status = outcome.status();
+                if (outcome.templateId() == RecordReader.CREATE)
+                {
+                    if (status == RecordStatus.OK.value())
+                    {
+                        if (comparison.reference().generationOf(outcome.typeId(), outcome.nodeId()) == 0)
+                        {
+                            createsOfNeverUsedSlots++;
+                        }
+                        else
+                        {
+                            createsReusingASlot++;
+                        }
+                    }
+                    else if (status == RecordStatus.ID_MISMATCH.value())
+                    {
+                        createsIdMismatch++;
+                    }
+                    else if (status == RecordStatus.TYPE_FULL.value())
+                    {
+                        createsTypeFull++;
+                    }
+                    else if (outcome.nodeId() != 0)
+                    {
+                        createsConsumedButFailed++;
+                    }
+                }
+                else if (outcome.templateId() == RecordReader.DELETE && status == RecordStatus.OK.value())
+                {
+                    deletes++;
+                }
+                else if (status == RecordStatus.NO_SUCH_NODE.value())
+                {
+                    noSuchNode++;
+                }
+                else if (status == RecordStatus.BAD_REFERENCE.value())
+                {
+                    badReference++;
+                }
+            }
+        }
+
+        void countStore(final DatabaseSchema schema, final ReferenceStore reference)
+        {
+            boolean farSkip = false;
+            for (final var type : schema.types())
+            {
+                farSkip |= reference.highWaterSlot(type.typeId()) > 1 << 16;
+                retiredSlots += reference.retiredSlots(type.typeId());
+                skippedSlots += reference.neverUsedSlotsBelowHighWater(type.typeId());
+            }
+            storesWithAFarSkip += farSkip ? 1 : 0;
+        }
+
+        void assertCovered(final String context)
+        {
+            final String text = context + ": " + this;
+            assertTrue(createsOfNeverUsedSlots > 10_000, text);
+            assertTrue(createsReusingASlot > 10_000, text);
+            assertTrue(createsIdMismatch > 1_000, text);
+            assertTrue(createsTypeFull > 100, text);
+            assertTrue(createsConsumedButFailed > 100, text);
+            assertTrue(deletes > 10_000, text);
+            assertTrue(noSuchNode > 10_000, text);
+            assertTrue(badReference > 100, text);
+            assertTrue(storesWithAFarSkip > 0, text);
+            assertTrue(retiredSlots > 0, text);
+            assertTrue(skippedSlots > 0, text);
+        }
+
+        public String toString()
+        {
+            return "creates of never-used slots " + createsOfNeverUsedSlots + ", reusing a slot " + createsReusingASlot +
+                ", ID_MISMATCH " + createsIdMismatch + ", TYPE_FULL " + createsTypeFull + ", consumed but failed " +
+                createsConsumedButFailed + "; deletes " + deletes + ", NO_SUCH_NODE " + noSuchNode + ", BAD_REFERENCE " +
+                badReference + "; stores with a far skip " + storesWithAFarSkip + ", retired slots " + retiredSlots +
+                ", skipped slots " + skippedSlots;
+        }
     }
 
     private static int mutate(final Random random, final UnsafeBuffer bytes, final int length)

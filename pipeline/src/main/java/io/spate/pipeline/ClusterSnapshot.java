@@ -11,6 +11,7 @@ import io.spate.store.NativeStore;
 import io.spate.store.NativeStoreException;
 import io.spate.store.StoreTypeStats;
 import org.agrona.DirectBuffer;
+import org.agrona.collections.Long2LongHashMap;
 import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.UnsafeBuffer;
 
@@ -298,6 +299,11 @@ final class ClusterSnapshot
                     (version == 1 ? " (version 1 predates slot reuse: start this member from a snapshot taken by a node of" +
                     " this version, or from an empty log)" : ""));
             }
+            if (length < 4 + 4 + 8)
+            {
+                // Every header of this version has its schema hash: never read it past the message.
+                throw new ClusterException("snapshot header of " + length + " bytes, not " + HEADER_LENGTH_BYTES);
+            }
             final long schemaHash = buffer.getLong(at += 4, ByteOrder.LITTLE_ENDIAN);
             if (schemaHash != schema.hash())
             {
@@ -432,7 +438,8 @@ final class ClusterSnapshot
 
         /**
          * Between messages the service has applied everything it handed ids out for, so its allocator and its
-         * store say the same: the highest slot, the ids in use (live nodes) and the free slots.
+         * store say the same: the highest slot, the ids in use (live nodes), the retired slots, and the free ids
+         * themselves (each the next generation of a free slot, once each; the allocator's order is its own).
          */
         private void checkIdsAgreeWithStore()
         {
@@ -441,17 +448,33 @@ final class ClusterSnapshot
                 throw new ClusterException("snapshot image before every type's ids");
             }
             final StoreTypeStats stats = new StoreTypeStats();
+            final Long2LongHashMap storeFreeIdBySlot = new Long2LongHashMap(0);
             for (final TypeDefinition type : schema.types())
             {
                 final IdAllocator.TypeIds typeIds = ids.type(type.typeId());
                 store.typeStats(type.typeId(), stats);
                 if (typeIds.highWaterSlot != stats.highWaterSlot() || typeIds.inUse != stats.liveNodes() ||
+                    typeIds.retiredSlots != stats.retiredSlots() ||
                     typeIds.freeCount + typeIds.retiredSlots + typeIds.leakedSlots != stats.freeSlots())
                 {
                     throw new ClusterException("the snapshot's ids of " + type.name() + " disagree with its store: " +
                         "highest slot " + typeIds.highWaterSlot + "/" + stats.highWaterSlot() + ", in use " + typeIds.inUse +
-                        "/" + stats.liveNodes() + " live, free " + (typeIds.freeCount + typeIds.retiredSlots +
-                        typeIds.leakedSlots) + "/" + stats.freeSlots());
+                        "/" + stats.liveNodes() + " live, retired " + typeIds.retiredSlots + "/" + stats.retiredSlots() +
+                        ", free " + (typeIds.freeCount + typeIds.retiredSlots + typeIds.leakedSlots) + "/" +
+                        stats.freeSlots());
+                }
+                storeFreeIdBySlot.clear();
+                store.freeIds(type.typeId(), id -> storeFreeIdBySlot.put(typeIds.slotOf(id), id));
+                for (int i = 0; i < typeIds.freeCount; i++)
+                {
+                    final long id = typeIds.freeIds[i];
+                    final long storeId = storeFreeIdBySlot.remove(typeIds.slotOf(id));
+                    if (storeId != id)
+                    {
+                        throw new ClusterException("the snapshot's free id " + id + " of " + type.name() +
+                            " disagrees with its store: slot " + typeIds.slotOf(id) + (0 == storeId ?
+                            " is not free there (or is listed twice)" : " takes " + storeId + " there"));
+                    }
                 }
             }
         }

@@ -125,6 +125,25 @@ final class IdAllocator
     }
 
     /**
+     * For tests: an allocator of the given types' ids (any id layout, such as one of few generations).
+     *
+     * @param types each type's ids, empty.
+     */
+    IdAllocator(final TypeIds... types)
+    {
+        int maxTypeId = 0;
+        for (final TypeIds type : types)
+        {
+            maxTypeId = Math.max(maxTypeId, type.typeId);
+        }
+        byTypeId = new TypeIds[maxTypeId + 1];
+        for (final TypeIds type : types)
+        {
+            byTypeId[type.typeId] = type;
+        }
+    }
+
+    /**
      * Sets every type's ids to what the store holds: its live nodes in use, its highest used slot, and each
      * of its free slots at its next generation (ascending slots, so the highest comes first). For a store
      * that nothing is being applied to (start, after a snapshot load and replay).

@@ -392,13 +392,14 @@ class CrashLoopTest
                 final NodeView view = new NodeView();
                 for (final TypeDefinition type : List.of(f.follow(), f.user()))
                 {
-                    final long next = store.nextId(type.typeId());
-                    for (long id = 1; id < next; id++)
+                    // The producers never delete: every id is its slot at generation 0, up to the highest slot used.
+                    final long highWaterSlot = store.typeStats(type.typeId()).highWaterSlot();
+                    for (long id = 1; id <= highWaterSlot; id++)
                     {
                         final int length = store.get(type.typeId(), id, out.address(), capacity);
                         if (length < 0)
                         {
-                            continue; // never live, or deleted
+                            continue; // its create failed
                         }
                         view.wrap(type, buffer, 0, length);
                         final long producer;

@@ -59,7 +59,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The clustered service's snapshot through a real stream: an embedded media driver (its directory under
  * /dev/shm, deleted after), an aeron:ipc exclusive publication and the Image of a subscription, as the cluster
- * gives them. A store with records applied, its id counters, totals and an ack ledger round-trip exactly; and
+ * gives them. A store with records applied (creates, deletes, reused slots), its id allocator (free ids in their
+ * exact order), totals and an ack ledger round-trip exactly; and
  * snapshot streams built here by the layout the class documents, then damaged, truncated, reordered or of another
  * schema, are each refused with a ClusterException saying what is wrong. Nothing waits on a clock: a stream is
  * waited for by polling, and a hang would be caught by the timeout, not asserted on.
@@ -79,7 +80,7 @@ class ClusterSnapshotTest
     private final DatabaseSchema schema = PipelineHarness.exampleSchema();
     private final List<AutoCloseable> closeables = new ArrayList<>();
     private NativeStore source;
-    private long[] sourceNextIds;
+    private IdAllocator sourceIds;
     private long[] sourceTotals;
     private ClusterAckLedger sourceLedger;
 
@@ -116,12 +117,8 @@ class ClusterSnapshotTest
     {
         source = NativeStore.open(schema);
         closeables.add(source);
-        applyRecords(source);
-        sourceNextIds = nextIds(source);
-        for (int i = 0; i < sourceNextIds.length; i++)
-        {
-            sourceNextIds[i] += 1_000 + i; // ids the assembler handed out beyond the store's own: they travel too
-        }
+        sourceIds = new IdAllocator(schema, source);
+        applyRecords(source, sourceIds);
         sourceTotals = new long[]{ 123, 45_678 };
         sourceLedger = new ClusterAckLedger(MAX_BATCHES, MAX_ACK_BYTES);
         // A session that never sent a batch; one with acks below the bound; one whose oldest were evicted;
@@ -147,58 +144,101 @@ class ClusterSnapshotTest
         }
     }
 
-    private long[] nextIds(final NativeStore store)
-    {
-        int maxTypeId = 0;
-        for (final TypeDefinition type : schema.types())
-        {
-            maxTypeId = Math.max(maxTypeId, type.typeId());
-        }
-        final long[] nextIds = new long[maxTypeId + 1];
-        for (final TypeDefinition type : schema.types())
-        {
-            nextIds[type.typeId()] = store.nextId(type.typeId());
-        }
-        return nextIds;
-    }
-
-    /** Creates, updates and deletes over several batches: a store image of several IMAGE messages. */
-    private void applyRecords(final NativeStore store)
+    /**
+     * As the service does: creates take their ids from the allocator, and the ids of applied deletes are freed after
+     * each batch, in record order. Users and Posts over several batches make a store image of several IMAGE messages;
+     * deletes in a scrambled order make the free stacks' order differ from the slots' (the snapshot keeps it); over
+     * 8,192 free Counters take more than one FREE_IDS message; creates after the deletes reuse slots.
+     */
+    private void applyRecords(final NativeStore store, final IdAllocator ids)
     {
         final TypeDefinition user = schema.type("User");
         final TypeDefinition post = schema.type("Post");
-        try (OffHeapBuffer batch = new OffHeapBuffer(256 * 1024);
+        final TypeDefinition counter = schema.type("Counter");
+        final java.util.Random random = new java.util.Random(42);
+        try (OffHeapBuffer batch = new OffHeapBuffer(1 << 20);
             OffHeapBuffer progress = new OffHeapBuffer(64);
-            ApplyResults results = new ApplyResults(2048))
+            ApplyResults results = new ApplyResults(16 * 1024))
         {
             final RecordWriter writer = new RecordWriter(schema);
             long correlationId = 1;
+            final List<Long> postIds = new ArrayList<>();
             for (int round = 0; round < 6; round++)
             {
                 writer.wrap(batch.buffer(), 0, batch.capacityBytes()).beginBatch(1, correlationId++);
                 for (int i = 0; i < 400; i++)
                 {
-                    writer.create(user);
+                    writer.create(user, ids.take(user.typeId()));
                     writer.setLong(user.field("karma"), round * 1_000L + i);
                     writer.setDouble(user.field("score"), i / 3.0);
                     writer.setBoolean(user.field("verified"), i % 2 == 0);
                     writer.setString(user.field("name"), "user-" + round + "-" + i);
                     writer.setString(user.field("bio"), "bio ".repeat(i % 40));
-                    writer.create(post);
+                    final long postId = ids.take(post.typeId());
+                    postIds.add(postId);
+                    writer.create(post, postId);
                     writer.setLong(post.field("authorId"), i + 1);
                     writer.setString(post.field("title"), "post " + i);
                     writer.setBytes(post.field("attachment"), new byte[]{ (byte)i, (byte)round });
                 }
                 applyAll(store, writer, batch, progress, results);
             }
-            writer.wrap(batch.buffer(), 0, batch.capacityBytes()).beginBatch(1, correlationId);
+            final List<Long> counterIds = new ArrayList<>();
+            writer.wrap(batch.buffer(), 0, batch.capacityBytes()).beginBatch(1, correlationId++);
+            for (int i = 0; i < 9_000; i++)
+            {
+                final long id = ids.take(counter.typeId());
+                counterIds.add(id);
+                writer.create(counter, id);
+                writer.setLong(counter.field("hits"), i);
+            }
+            applyAll(store, writer, batch, progress, results);
+
+            java.util.Collections.shuffle(postIds, random);
+            java.util.Collections.shuffle(counterIds, random);
+            writer.wrap(batch.buffer(), 0, batch.capacityBytes()).beginBatch(1, correlationId++);
             for (long id = 1; id <= 100; id++)
             {
                 writer.update(user, id);
                 writer.setLong(user.field("karma"), -id);
-                writer.delete(post, id + 200);
+                writer.delete(post, postIds.get((int)id));
+            }
+            for (int i = 0; i < 8_500; i++)
+            {
+                writer.delete(counter, counterIds.get(i));
             }
             applyAll(store, writer, batch, progress, results);
+            for (long id = 1; id <= 100; id++)
+            {
+                ids.free(post.typeId(), postIds.get((int)id));
+            }
+            for (int i = 0; i < 8_500; i++)
+            {
+                ids.free(counter.typeId(), counterIds.get(i));
+            }
+
+            // Some freed slots reused at their next generation.
+            writer.wrap(batch.buffer(), 0, batch.capacityBytes()).beginBatch(1, correlationId);
+            for (int i = 0; i < 30; i++)
+            {
+                writer.create(post, ids.take(post.typeId()));
+                writer.setString(post.field("title"), "again " + i);
+                writer.create(counter, ids.take(counter.typeId()));
+            }
+            applyAll(store, writer, batch, progress, results);
+        }
+        assertAllocatorAgreesWithStore(ids, store);
+    }
+
+    private void assertAllocatorAgreesWithStore(final IdAllocator ids, final NativeStore store)
+    {
+        for (final TypeDefinition type : schema.types())
+        {
+            final io.spate.store.StoreTypeStats stats = store.typeStats(type.typeId());
+            final IdAllocator.TypeIds typeIds = ids.type(type.typeId());
+            assertEquals(stats.highWaterSlot(), typeIds.highWaterSlot, type.name());
+            assertEquals(stats.liveNodes(), typeIds.inUse, type.name());
+            assertEquals(stats.freeSlots(), typeIds.freeCount + typeIds.retiredSlots, type.name());
         }
     }
 
@@ -368,7 +408,7 @@ class ClusterSnapshotTest
         final Stream stream = openStream();
         final List<byte[]> messages = new ArrayList<>();
         try (Writer writer = new Writer("snapshot-writer", idle -> ClusterSnapshot.write(stream.publication(), idle,
-            schema, source, sourceNextIds, sourceTotals, sourceLedger)))
+            schema, source, sourceIds, sourceTotals, sourceLedger)))
         {
             final FragmentAssembler assembler = new FragmentAssembler((buffer, offset, length, header) ->
             {
@@ -393,24 +433,24 @@ class ClusterSnapshotTest
         return ByteBuffer.wrap(message).order(ByteOrder.LITTLE_ENDIAN).getInt(0);
     }
 
-    /** Where a snapshot is loaded: a fresh store, counters and an empty ledger, as the service has them. */
+    /** Where a snapshot is loaded: a fresh store, id allocator, counters and an empty ledger, as the service has them. */
     private final class Target
     {
         final NativeStore store = NativeStore.open(schema);
-        final long[] nextIds;
+        final IdAllocator ids;
         final long[] totals = new long[2];
         final ClusterAckLedger ledger;
 
         Target(final int maxBatches)
         {
             closeables.add(store);
-            nextIds = ClusterSnapshotTest.this.nextIds(store);
+            ids = new IdAllocator(schema, store);
             ledger = new ClusterAckLedger(maxBatches, MAX_ACK_BYTES);
         }
 
         void load(final Image image)
         {
-            ClusterSnapshot.load(image, new SleepingMillisIdleStrategy(1), schema, store, nextIds, totals, ledger);
+            ClusterSnapshot.load(image, new SleepingMillisIdleStrategy(1), schema, store, ids, totals, ledger);
         }
     }
 
@@ -498,18 +538,60 @@ class ClusterSnapshotTest
     // ---------------------------------------------------------------------------------------------------------
     // Snapshot messages by the documented layout
 
-    private static byte[] header(final int version, final long schemaHash, final long[] nextIds, final long[] totals,
+    private static byte[] header(final int version, final long schemaHash, final int typeCount, final long[] totals,
+        final long imageLength, final long crc, final int sessionCount)
+    {
+        final ByteBuffer message = ByteBuffer.allocate(4 + 4 + 8 + 4 + 8 + 8 + 8 + 8 + 4).order(ByteOrder.LITTLE_ENDIAN);
+        message.putInt(ClusterSnapshot.HEADER).putInt(version).putLong(schemaHash).putInt(typeCount)
+            .putLong(totals[0]).putLong(totals[1]).putLong(imageLength).putLong(crc).putInt(sessionCount);
+        return message.array();
+    }
+
+    /** A version 1 header: a next id per type slot where version 2 has the type count. */
+    private static byte[] headerVersionOne(final long schemaHash, final long[] nextIds, final long[] totals,
         final long imageLength, final long crc, final int sessionCount)
     {
         final ByteBuffer message = ByteBuffer.allocate(4 + 4 + 8 + 4 + 8 * nextIds.length + 8 + 8 + 8 + 8 + 4)
             .order(ByteOrder.LITTLE_ENDIAN);
-        message.putInt(ClusterSnapshot.HEADER).putInt(version).putLong(schemaHash).putInt(nextIds.length);
+        message.putInt(ClusterSnapshot.HEADER).putInt(1).putLong(schemaHash).putInt(nextIds.length);
         for (final long nextId : nextIds)
         {
             message.putLong(nextId);
         }
         message.putLong(totals[0]).putLong(totals[1]).putLong(imageLength).putLong(crc).putInt(sessionCount);
         return message.array();
+    }
+
+    private static byte[] typeIds(final int typeId, final long highWaterSlot, final long inUse, final long retiredSlots,
+        final long leakedSlots, final int freeCount)
+    {
+        return ByteBuffer.allocate(4 + 4 + 8 + 8 + 8 + 8 + 4).order(ByteOrder.LITTLE_ENDIAN).putInt(ClusterSnapshot.TYPE_IDS)
+            .putInt(typeId).putLong(highWaterSlot).putLong(inUse).putLong(retiredSlots).putLong(leakedSlots)
+            .putInt(freeCount).array();
+    }
+
+    private static byte[] freeIds(final long... ids)
+    {
+        final ByteBuffer message = ByteBuffer.allocate(8 + 8 * ids.length).order(ByteOrder.LITTLE_ENDIAN)
+            .putInt(ClusterSnapshot.FREE_IDS).putInt(ids.length);
+        for (final long id : ids)
+        {
+            message.putLong(id);
+        }
+        return message.array();
+    }
+
+    /** A type's TYPE_IDS and FREE_IDS messages: its free ids bottom of the stack first, at most 8 Ki per message. */
+    private static List<byte[]> typeIdsMessages(final IdAllocator.TypeIds ids)
+    {
+        final List<byte[]> messages = new ArrayList<>();
+        messages.add(typeIds(ids.typeId, ids.highWaterSlot, ids.inUse, ids.retiredSlots, ids.leakedSlots, ids.freeCount));
+        for (int from = 0; from < ids.freeCount; from += ClusterSnapshot.FREE_IDS_PER_MESSAGE)
+        {
+            messages.add(freeIds(Arrays.copyOfRange(ids.freeIds, from,
+                Math.min(ids.freeCount, from + ClusterSnapshot.FREE_IDS_PER_MESSAGE))));
+        }
+        return messages;
     }
 
     private static byte[] imageChunk(final byte[] image, final int from, final int to)
@@ -559,8 +641,12 @@ class ClusterSnapshotTest
     {
         final byte[] image = sourceImage();
         final List<byte[]> messages = new ArrayList<>();
-        messages.add(header(ClusterSnapshot.VERSION, schema.hash(), sourceNextIds, sourceTotals, image.length,
+        messages.add(header(ClusterSnapshot.VERSION, schema.hash(), schema.types().size(), sourceTotals, image.length,
             crc32c(image), sourceLedger.sessionCount()));
+        for (final TypeDefinition type : schema.types())
+        {
+            messages.addAll(typeIdsMessages(sourceIds.type(type.typeId())));
+        }
         for (int from = 0; from < image.length; from += ClusterSnapshot.CHUNK_BYTES)
         {
             messages.add(imageChunk(image, from, Math.min(image.length, from + ClusterSnapshot.CHUNK_BYTES)));
@@ -597,10 +683,23 @@ class ClusterSnapshotTest
         assertEquals(source.contentFingerprint(), target.store.contentFingerprint());
         for (final TypeDefinition type : schema.types())
         {
-            assertEquals(source.nextId(type.typeId()), target.store.nextId(type.typeId()), type.name());
             assertEquals(source.count(type.typeId()), target.store.count(type.typeId()), type.name());
+            final io.spate.store.StoreTypeStats sourceStats = source.typeStats(type.typeId());
+            final io.spate.store.StoreTypeStats targetStats = target.store.typeStats(type.typeId());
+            assertEquals(sourceStats.highWaterSlot(), targetStats.highWaterSlot(), type.name());
+            assertEquals(sourceStats.freeSlots(), targetStats.freeSlots(), type.name());
+            assertEquals(sourceStats.retiredSlots(), targetStats.retiredSlots(), type.name());
+            final IdAllocator.TypeIds expected = sourceIds.type(type.typeId());
+            final IdAllocator.TypeIds actual = target.ids.type(type.typeId());
+            assertEquals(expected.highWaterSlot, actual.highWaterSlot, type.name());
+            assertEquals(expected.inUse, actual.inUse, type.name());
+            assertEquals(expected.retiredSlots, actual.retiredSlots, type.name());
+            assertEquals(expected.leakedSlots, actual.leakedSlots, type.name());
+            assertArrayEquals(Arrays.copyOf(expected.freeIds, expected.freeCount),
+                Arrays.copyOf(actual.freeIds, actual.freeCount), type.name() + ": the free ids in their exact order");
+            assertEquals(takeAndRollBack(sourceIds, type, 40), takeAndRollBack(target.ids, type, 40),
+                type.name() + ": the next ids handed out");
         }
-        assertArrayEquals(sourceNextIds, target.nextIds);
         assertArrayEquals(sourceTotals, target.totals);
         assertEquals(sourceLedger.sessionCount(), target.ledger.sessionCount());
         assertEquals(contents(sourceLedger), contents(target.ledger));
@@ -608,21 +707,35 @@ class ClusterSnapshotTest
             "the unsent cursor is a node's own: not snapshotted"));
     }
 
+    /** The ids an allocator would hand out next, left as they were. */
+    private static List<Long> takeAndRollBack(final IdAllocator ids, final TypeDefinition type, final int count)
+    {
+        final List<Long> taken = new ArrayList<>();
+        ids.mark();
+        for (int i = 0; i < count; i++)
+        {
+            taken.add(ids.take(type.typeId()));
+        }
+        ids.rollBack();
+        return taken;
+    }
+
     // ---------------------------------------------------------------------------------------------------------
     // Round trips
 
     @Test
-    void aStoreCountersAndLedgerRoundTrip() throws Exception
+    void aStoreItsIdsCountersAndLedgerRoundTrip() throws Exception
     {
         final Stream stream = openStream();
         final Target target = new Target(MAX_BATCHES);
         try (Writer writer = new Writer("snapshot-writer", idle -> ClusterSnapshot.write(stream.publication(), idle,
-            schema, source, sourceNextIds, sourceTotals, sourceLedger)))
+            schema, source, sourceIds, sourceTotals, sourceLedger)))
         {
             target.load(stream.image());
             assertNull(writer.join(), "the writer ended without an error");
         }
         assertTrue(source.count(schema.type("User").typeId()) == 2_400, source.contentFingerprint());
+        assertTrue(sourceIds.type(schema.type("Counter").typeId()).freeCount > ClusterSnapshot.FREE_IDS_PER_MESSAGE);
         assertLoadedAsSource(target);
 
         // The loaded ledger goes on as the source's would: ids keep increasing, the bound holds.
@@ -640,12 +753,14 @@ class ClusterSnapshotTest
         source.close();
         source = NativeStore.open(schema);
         closeables.add(source);
-        sourceNextIds = nextIds(source);
+        sourceIds = new IdAllocator(schema, source);
         sourceTotals = new long[2];
         sourceLedger = new ClusterAckLedger(MAX_BATCHES, MAX_ACK_BYTES);
         final List<byte[]> written = writtenMessages();
         final List<Integer> kinds = written.stream().map(ClusterSnapshotTest::kind).toList();
         assertEquals(ClusterSnapshot.HEADER, kinds.get(0));
+        assertEquals(List.of(ClusterSnapshot.TYPE_IDS, ClusterSnapshot.TYPE_IDS, ClusterSnapshot.TYPE_IDS,
+            ClusterSnapshot.TYPE_IDS, ClusterSnapshot.IMAGE), kinds.subList(1, 6), "no free ids");
         assertEquals(ClusterSnapshot.END, kinds.get(kinds.size() - 1));
         assertTrue(!kinds.contains(ClusterSnapshot.SESSION) && !kinds.contains(ClusterSnapshot.ACK), kinds.toString());
         assertLoadedAsSource(load(written, false));
@@ -658,6 +773,8 @@ class ClusterSnapshotTest
         final List<byte[]> built = builtMessages();
         assertTrue(written.stream().filter(m -> kind(m) == ClusterSnapshot.IMAGE).count() >= 2,
             "the image spans several messages");
+        assertTrue(written.stream().filter(m -> kind(m) == ClusterSnapshot.FREE_IDS).count() >= 3,
+            "the free Counters span two messages, the free Posts one");
         assertEquals(built.size(), written.size());
         for (int i = 0; i < built.size(); i++)
         {
@@ -684,7 +801,7 @@ class ClusterSnapshotTest
         assertNotEquals(schema.hash(), other.hash());
         final List<byte[]> messages = builtMessages();
         final byte[] image = sourceImage();
-        messages.set(0, header(ClusterSnapshot.VERSION, other.hash(), sourceNextIds, sourceTotals, image.length,
+        messages.set(0, header(ClusterSnapshot.VERSION, other.hash(), schema.types().size(), sourceTotals, image.length,
             crc32c(image), sourceLedger.sessionCount()));
         final Refusal refused = refused(messages, false);
         assertEquals("the snapshot is of another database schema (hash " + Long.toHexString(other.hash()) +
@@ -694,12 +811,27 @@ class ClusterSnapshotTest
     }
 
     @ParameterizedTest
-    @ValueSource(ints = { 0, 2, -1, Integer.MAX_VALUE })
+    @ValueSource(ints = { 0, 3, -1, Integer.MAX_VALUE })
     void aSnapshotOfAnotherVersionIsRefused(final int version) throws Exception
     {
         final List<byte[]> messages = builtMessages();
         ByteBuffer.wrap(messages.get(0)).order(ByteOrder.LITTLE_ENDIAN).putInt(4, version);
-        assertEquals("snapshot version " + version + ", this node reads 1", refused(messages, false).getMessage());
+        assertEquals("snapshot version " + version + ", this node reads 2", refused(messages, false).getMessage());
+        assertStoreEmpty(lastRefusedTarget);
+    }
+
+    @Test
+    void aVersionOneSnapshotIsRefusedWithWhatToDo() throws Exception
+    {
+        // As a node before slot reuse wrote it: a next id per type slot in the header, no TYPE_IDS.
+        final byte[] image = sourceImage();
+        final List<byte[]> messages = new ArrayList<>();
+        messages.add(headerVersionOne(schema.hash(), new long[]{ 0, 2_401, 2_401, 1, 9_001 }, sourceTotals, image.length,
+            crc32c(image), 0));
+        messages.add(imageChunk(image, 0, Math.min(image.length, ClusterSnapshot.CHUNK_BYTES)));
+        messages.add(end(ClusterSnapshot.END_MAGIC));
+        assertEquals("snapshot version 1, this node reads 2 (version 1 predates slot reuse: start this member from a " +
+            "snapshot taken by a node of this version, or from an empty log)", refused(messages, false).getMessage());
         assertStoreEmpty(lastRefusedTarget);
     }
 
@@ -803,8 +935,32 @@ class ClusterSnapshotTest
         // An IMAGE before the HEADER.
         final List<byte[]> imageFirst = new ArrayList<>(messages);
         imageFirst.add(0, imageFirst.remove(firstImage));
-        assertEquals("snapshot image bytes before the snapshot header", refused(imageFirst, false).getMessage());
+        assertEquals("snapshot image bytes before the snapshot header and ids", refused(imageFirst, false).getMessage());
         assertStoreEmpty(lastRefusedTarget);
+
+        // An IMAGE before the last type's ids.
+        final int lastTypeIds = firstImage - 1;
+        final List<byte[]> imageBeforeIds = new ArrayList<>(messages);
+        imageBeforeIds.add(lastTypeIds, imageBeforeIds.remove(firstImage));
+        assertEquals("snapshot image bytes before the snapshot header and ids", refused(imageBeforeIds, false).getMessage());
+        assertStoreEmpty(lastRefusedTarget);
+
+        // TYPE_IDS before the HEADER, FREE_IDS before any TYPE_IDS, and TYPE_IDS once every type had its own.
+        final List<byte[]> idsFirst = new ArrayList<>(messages);
+        idsFirst.add(0, idsFirst.remove(1));
+        assertEquals("snapshot type ids out of place", refused(idsFirst, false).getMessage());
+        final int firstFreeIds = indexOfKind(messages, ClusterSnapshot.FREE_IDS);
+        final List<byte[]> freeFirst = new ArrayList<>(messages);
+        freeFirst.add(1, freeFirst.remove(firstFreeIds));
+        assertEquals("snapshot free ids out of place", refused(freeFirst, false).getMessage());
+        final List<byte[]> idsAgain = new ArrayList<>(messages);
+        idsAgain.add(firstImage + 1, messages.get(1));
+        assertEquals("snapshot type ids out of place", refused(idsAgain, false).getMessage());
+
+        // The types' ids in another order than the schema's.
+        final List<byte[]> typesSwapped = new ArrayList<>(messages);
+        typesSwapped.add(1, typesSwapped.remove(firstFreeIds - 1));
+        assertTrue(refused(typesSwapped, false).getMessage().matches("snapshot ids of type \\d where type 1 comes"));
 
         // Two IMAGE messages swapped: the bytes arrive, in the wrong order.
         final List<byte[]> swapped = new ArrayList<>(messages);
@@ -901,7 +1057,7 @@ class ClusterSnapshotTest
         final Stream stream = openStream();
         final Target target = new Target(2);
         try (Writer ignored = new Writer("snapshot-writer", idle -> ClusterSnapshot.write(stream.publication(), idle,
-            schema, source, sourceNextIds, sourceTotals, sourceLedger)))
+            schema, source, sourceIds, sourceTotals, sourceLedger)))
         {
             final ClusterException refused = assertThrows(ClusterException.class, () -> target.load(stream.image()));
             assertEquals("snapshot session with 4 acks", reason(refused));
@@ -964,16 +1120,14 @@ class ClusterSnapshotTest
         final byte[] image = sourceImage();
         final List<byte[]> messages = builtMessages();
 
-        // Another number of type slots than this schema has.
-        final long[] moreSlots = Arrays.copyOf(sourceNextIds, sourceNextIds.length + 1);
-        final List<byte[]> slots = new ArrayList<>(messages);
-        slots.set(0, header(ClusterSnapshot.VERSION, schema.hash(), moreSlots, sourceTotals, image.length, crc32c(image),
-            sourceLedger.sessionCount()));
-        assertEquals("snapshot header of " + slots.get(0).length + " bytes for " + moreSlots.length + " type slots",
-            refused(slots, false).getMessage());
+        // Another number of types than this schema has.
+        final List<byte[]> types = new ArrayList<>(messages);
+        types.set(0, header(ClusterSnapshot.VERSION, schema.hash(), schema.types().size() + 1, sourceTotals, image.length,
+            crc32c(image), sourceLedger.sessionCount()));
+        assertEquals("snapshot of 5 types, the schema has 4", refused(types, false).getMessage());
 
-        // A header cut short, or too long for its slots.
-        for (final int length : new int[]{ 4, 8, 19, messages.get(0).length - 1, messages.get(0).length + 8 })
+        // A header cut short (never read past: 8 to 15 bytes hold the version but not the schema hash), or too long.
+        for (final int length : new int[]{ 4, 7, 8, 15, 19, messages.get(0).length - 1, messages.get(0).length + 8 })
         {
             final List<byte[]> cut = new ArrayList<>(messages);
             cut.set(0, Arrays.copyOf(messages.get(0), length));
@@ -984,30 +1138,163 @@ class ClusterSnapshotTest
 
         // A negative image length or session count.
         final List<byte[]> negativeImage = new ArrayList<>(messages);
-        negativeImage.set(0, header(ClusterSnapshot.VERSION, schema.hash(), sourceNextIds, sourceTotals, -1,
+        negativeImage.set(0, header(ClusterSnapshot.VERSION, schema.hash(), schema.types().size(), sourceTotals, -1,
             crc32c(image), sourceLedger.sessionCount()));
         assertEquals("snapshot header with image length -1, 4 sessions", refused(negativeImage, false).getMessage());
         final List<byte[]> negativeSessions = new ArrayList<>(messages);
-        negativeSessions.set(0, header(ClusterSnapshot.VERSION, schema.hash(), sourceNextIds, sourceTotals,
+        negativeSessions.set(0, header(ClusterSnapshot.VERSION, schema.hash(), schema.types().size(), sourceTotals,
             image.length, crc32c(image), -2));
         assertEquals("snapshot header with image length " + image.length + ", -2 sessions",
             refused(negativeSessions, false).getMessage());
 
         // An image longer than declared, and a shorter one.
         final List<byte[]> shorter = new ArrayList<>(messages);
-        shorter.set(0, header(ClusterSnapshot.VERSION, schema.hash(), sourceNextIds, sourceTotals, image.length - 1,
-            crc32c(Arrays.copyOf(image, image.length - 1)), sourceLedger.sessionCount()));
+        shorter.set(0, header(ClusterSnapshot.VERSION, schema.hash(), schema.types().size(), sourceTotals,
+            image.length - 1, crc32c(Arrays.copyOf(image, image.length - 1)), sourceLedger.sessionCount()));
         assertEquals("snapshot image bytes beyond its declared " + (image.length - 1),
             refused(shorter, false).getMessage());
         assertStoreEmpty(lastRefusedTarget);
 
         // A message of no known kind, and one too short to have a kind.
         final List<byte[]> unknown = new ArrayList<>(messages);
-        unknown.add(1, ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putInt(6).array());
-        assertEquals("snapshot message of unknown kind 6", refused(unknown, false).getMessage());
+        unknown.add(1, ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putInt(8).array());
+        assertEquals("snapshot message of unknown kind 8", refused(unknown, false).getMessage());
         final List<byte[]> tiny = new ArrayList<>(messages);
         tiny.add(1, new byte[]{ 2, 0 });
         assertEquals("snapshot message of 2 bytes", refused(tiny, false).getMessage());
+    }
+
+    /** The built messages with one type's TYPE_IDS and FREE_IDS replaced. */
+    private List<byte[]> withTypeIds(final TypeDefinition type, final List<byte[]> replacement)
+    {
+        final List<byte[]> messages = builtMessages();
+        int at = 1;
+        for (final TypeDefinition each : schema.types())
+        {
+            final int count = typeIdsMessages(sourceIds.type(each.typeId())).size();
+            if (each == type)
+            {
+                messages.subList(at, at + count).clear();
+                messages.addAll(at, replacement);
+                return messages;
+            }
+            at += count;
+        }
+        throw new AssertionError(type.name());
+    }
+
+    @Test
+    void typeIdsThatDoNotAddUpAreRefused() throws Exception
+    {
+        final TypeDefinition post = schema.type("Post");
+        final IdAllocator.TypeIds ids = sourceIds.type(post.typeId());
+        final long[] free = Arrays.copyOf(ids.freeIds, ids.freeCount);
+        final String prefix = "snapshot ids of type " + post.typeId() + " do not add up: ";
+
+        assertEquals(prefix + "highest slot " + ids.highWaterSlot + ", " + (ids.inUse + 1) + " in use, 0 retired, 0 not kept, " +
+            free.length + " free", refused(withTypeIds(post, List.of(typeIds(post.typeId(), ids.highWaterSlot, ids.inUse + 1,
+            0, 0, free.length), freeIds(free))), false).getMessage());
+        assertTrue(refused(withTypeIds(post, List.of(typeIds(post.typeId(), ids.highWaterSlot, ids.inUse, 1, 0,
+            free.length), freeIds(free))), false).getMessage().startsWith(prefix), "a retired slot too many");
+        assertTrue(refused(withTypeIds(post, List.of(typeIds(post.typeId(), ids.highWaterSlot, ids.inUse, 0, 0,
+            free.length - 1), freeIds(Arrays.copyOf(free, free.length - 1)))), false).getMessage().startsWith(prefix),
+            "a free id too few");
+        assertTrue(refused(withTypeIds(post, List.of(typeIds(post.typeId(), ids.slotLimit + 1, ids.inUse, 0,
+            ids.slotLimit + 1 - ids.inUse - free.length, free.length), freeIds(free))), false).getMessage().startsWith(prefix),
+            "a highest slot past the slot limit");
+        assertTrue(refused(withTypeIds(post, List.of(typeIds(post.typeId(), ids.highWaterSlot, -1, 0,
+            ids.highWaterSlot + 1 - free.length, free.length), freeIds(free))), false).getMessage().startsWith(prefix),
+            "ids in use below 0");
+        assertTrue(refused(withTypeIds(post, List.of(typeIds(post.typeId(), ids.highWaterSlot, ids.inUse, 0, 0, -1))),
+            false).getMessage().startsWith(prefix), "a negative free id count");
+
+        // FREE_IDS of the wrong size for what it says, of none, or of more than TYPE_IDS announced.
+        final byte[] longer = Arrays.copyOf(freeIds(free), 8 + 8 * free.length + 8);
+        assertEquals("snapshot free ids out of place", refused(withTypeIds(post, List.of(typeIds(post.typeId(),
+            ids.highWaterSlot, ids.inUse, 0, 0, free.length), longer)), false).getMessage());
+        assertEquals("snapshot free ids out of place", refused(withTypeIds(post, List.of(typeIds(post.typeId(),
+            ids.highWaterSlot, ids.inUse, 0, 0, free.length), freeIds(), freeIds(free))), false).getMessage());
+        assertEquals("snapshot free ids out of place", refused(withTypeIds(post, List.of(typeIds(post.typeId(),
+            ids.highWaterSlot, ids.inUse, 0, 0, free.length), freeIds(free), freeIds(free[0]))), false).getMessage());
+        // And a TYPE_IDS message of the wrong length.
+        assertEquals("snapshot type ids out of place", refused(withTypeIds(post, List.of(Arrays.copyOf(typeIds(
+            post.typeId(), ids.highWaterSlot, ids.inUse, 0, 0, free.length), 48), freeIds(free))), false).getMessage());
+    }
+
+    @Test
+    void aFreeIdOutsideItsTypesSlotsIsRefused() throws Exception
+    {
+        final TypeDefinition post = schema.type("Post");
+        final IdAllocator.TypeIds ids = sourceIds.type(post.typeId());
+        final int slotBits = ids.slotBits;
+        final long generationOne = 1L << slotBits;
+        for (final long outside : new long[]{ 0, -1, generationOne, ids.highWaterSlot + 1, generationOne | ids.highWaterSlot + 1,
+            Long.MIN_VALUE | 5 })
+        {
+            final long[] free = Arrays.copyOf(ids.freeIds, ids.freeCount);
+            free[free.length / 2] = outside;
+            assertEquals("snapshot free id " + outside + " of type " + post.typeId() + " outside its slots 1.." +
+                ids.highWaterSlot, refused(withTypeIds(post, typeIdsMessagesOf(ids, free)), false).getMessage());
+            assertStoreEmpty(lastRefusedTarget);
+        }
+    }
+
+    private static List<byte[]> typeIdsMessagesOf(final IdAllocator.TypeIds ids, final long[] free)
+    {
+        return List.of(typeIds(ids.typeId, ids.highWaterSlot, ids.inUse, ids.retiredSlots, ids.leakedSlots, free.length),
+            freeIds(free));
+    }
+
+    @Test
+    void idsThatDisagreeWithTheStoreAreRefused() throws Exception
+    {
+        final TypeDefinition post = schema.type("Post");
+        final IdAllocator.TypeIds ids = sourceIds.type(post.typeId());
+        final long[] free = Arrays.copyOf(ids.freeIds, ids.freeCount);
+        final String disagree = "the snapshot's ids of Post disagree with its store: ";
+
+        // Adds up, but one slot more than the store used, free.
+        final long[] oneMore = Arrays.copyOf(free, free.length + 1);
+        oneMore[free.length] = ids.highWaterSlot + 1;
+        final Refusal higher = refused(withTypeIds(post, List.of(typeIds(post.typeId(), ids.highWaterSlot + 1, ids.inUse,
+            0, 0, oneMore.length), freeIds(oneMore))), false);
+        assertEquals(disagree + "highest slot " + (ids.highWaterSlot + 1) + "/" + ids.highWaterSlot + ", in use " +
+            ids.inUse + "/" + ids.inUse + " live, retired 0/0, free " + oneMore.length + "/" + free.length,
+            higher.getMessage());
+
+        // A free id for a live slot in place of a free one: the counts agree, the id does not.
+        long liveId = ids.highWaterSlot;
+        while (source.nodeState(post.typeId(), liveId) != NativeStore.NODE_LIVE)
+        {
+            liveId--; // a Post never deleted: live at generation 0
+        }
+        final long[] live = free.clone();
+        live[3] = liveId;
+        final Refusal liveSlot = refused(withTypeIds(post, typeIdsMessagesOf(ids, live)), false);
+        assertEquals("the snapshot's free id " + liveId + " of Post disagrees with its store: slot " + liveId +
+            " is not free there (or is listed twice)", liveSlot.getMessage());
+
+        // A free slot at another generation than the store's next one.
+        final long[] laterGeneration = free.clone();
+        laterGeneration[0] += 1L << ids.slotBits;
+        final Refusal generation = refused(withTypeIds(post, typeIdsMessagesOf(ids, laterGeneration)), false);
+        assertEquals("the snapshot's free id " + laterGeneration[0] + " of Post disagrees with its store: slot " +
+            ids.slotOf(free[0]) + " takes " + free[0] + " there", generation.getMessage());
+
+        // The same free id twice (one left out).
+        final long[] twice = free.clone();
+        twice[1] = twice[0];
+        assertTrue(refused(withTypeIds(post, typeIdsMessagesOf(ids, twice)), false).getMessage()
+            .endsWith("is not free there (or is listed twice)"));
+
+        // In another order, the same free ids are fine: the order is the allocator's own.
+        final long[] reversed = new long[free.length];
+        for (int i = 0; i < free.length; i++)
+        {
+            reversed[i] = free[free.length - 1 - i];
+        }
+        final Target target = load(withTypeIds(post, typeIdsMessagesOf(ids, reversed)), false);
+        assertArrayEquals(reversed, Arrays.copyOf(target.ids.type(post.typeId()).freeIds, free.length));
     }
 
     @Test
@@ -1021,8 +1308,12 @@ class ClusterSnapshotTest
             damaged[i] = (byte)0xFF;
         }
         final List<byte[]> messages = new ArrayList<>();
-        messages.add(header(ClusterSnapshot.VERSION, schema.hash(), sourceNextIds, sourceTotals, damaged.length,
+        messages.add(header(ClusterSnapshot.VERSION, schema.hash(), schema.types().size(), sourceTotals, damaged.length,
             crc32c(damaged), 0));
+        for (final TypeDefinition type : schema.types())
+        {
+            messages.addAll(typeIdsMessages(sourceIds.type(type.typeId())));
+        }
         for (int from = 0; from < damaged.length; from += ClusterSnapshot.CHUNK_BYTES)
         {
             messages.add(imageChunk(damaged, from, Math.min(damaged.length, from + ClusterSnapshot.CHUNK_BYTES)));

@@ -111,8 +111,14 @@ class FaultInjectionTest
             {
                 assertUsersApplied(client, user, results.get(b), b * 10);
             }
-            // The failed batch held ids 21..30: unused forever, later creates carry on after them.
-            assertEquals(31, results.get(3).createdId(0));
+            // The failed batch held ids 21..30: given up when it was acked, so the next batch reuses their slots at
+            // generation 1, the last freed first; the ids themselves never name a node.
+            final int slotBits = io.spate.codec.testing.ReferenceStore.slotBits(user.maxNodes());
+            for (int i = 0; i < RECORDS_PER_BATCH; i++)
+            {
+                assertEquals(1L << slotBits | (30 - i), results.get(3).createdId(i), "record " + i);
+            }
+            assertEquals(31, results.get(4).createdId(0), "then never-used slots");
             assertNull(client.get(user, 21), "an id of the failed batch reads as absent");
             assertEquals(5 * RECORDS_PER_BATCH, client.count(user));
             assertTrue(harness.pipeline.firstError().getMessage().contains("injected"));
@@ -157,7 +163,26 @@ class FaultInjectionTest
                 }
             }
             assertTrue(applied > 0 && applied < RECORDS_PER_BATCH, cut.toString());
-            assertEquals(21, after.createdId(0), "ids continue after the cut batch's");
+            // The cut batch's failed creates gave their ids up when it was acked (its cut record consumed its id in
+            // the store, the ones after it never reached it): the next batch reuses those slots at generation 1, the
+            // last freed first, then goes on with never-used slots. The store takes every one of them.
+            final int slotBits = io.spate.codec.testing.ReferenceStore.slotBits(user.maxNodes());
+            final List<Long> expected = new ArrayList<>();
+            for (int i = RECORDS_PER_BATCH - 1; i >= 0; i--)
+            {
+                if (cut.status(i) != RecordStatus.OK)
+                {
+                    expected.add(1L << slotBits | (11 + i));
+                }
+            }
+            for (long slot = 21; expected.size() < RECORDS_PER_BATCH; slot++)
+            {
+                expected.add(slot);
+            }
+            for (int i = 0; i < RECORDS_PER_BATCH; i++)
+            {
+                assertEquals(expected.get(i), after.createdId(i), "ids of the batch after the cut one, record " + i);
+            }
             assertEquals(2 * RECORDS_PER_BATCH + applied, client.count(user));
             harness.assertNoAgentError();
         }

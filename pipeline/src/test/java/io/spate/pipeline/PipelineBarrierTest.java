@@ -94,8 +94,9 @@ class PipelineBarrierTest
             long correlationId = 0;
             for (int round = 0; round < ROUNDS; round++)
             {
-                final long firstUser = reference.nextId(user.typeId());
-                final long firstPost = reference.nextId(post.typeId());
+                // Nothing is deleted: the pipeline hands out never-used slots in order, as the reference does for id 0.
+                final long firstUser = reference.highWaterSlot(user.typeId()) + 1;
+                final long firstPost = reference.highWaterSlot(post.typeId()) + 1;
                 writer.wrap(batches[0], 0, batches[0].capacity()).beginBatch(5, ++correlationId);
                 for (int i = 0; i < RECORDS_PER_BATCH; i++)
                 {

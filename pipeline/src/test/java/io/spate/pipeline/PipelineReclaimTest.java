@@ -8,15 +8,19 @@ import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-import java.util.HashSet;
-import java.util.Set;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * A tiny modify buffer forces wrap-around, gap selection and copy mode: nothing is lost, every
- * batch is acked exactly once, and the store ends equal to the reference.
+ * batch is acked exactly once, each ack says what the reference says of its batch, and the store ends
+ * equal to the reference (which takes each batch with the ids the pipeline acked: {@link AckedIds}).
  */
 class PipelineReclaimTest
 {
@@ -34,26 +38,37 @@ class PipelineReclaimTest
             RawProducer producer = harness.rawProducer(77 + workers))
         {
             final RandomWorkload workload = new RandomWorkload(schema, 4242 + workers);
-            final ReferenceStore reference = new ReferenceStore(schema);
             final UnsafeBuffer batch = new UnsafeBuffer(new byte[8 << 10]);
-            int batches = 0;
+            final List<byte[]> sent = new ArrayList<>();
             for (int i = 0; i < 1500; i++)
             {
                 final int length = workload.writeBatch(batch, 0, 4 << 10, 1 + workload.random().nextInt(20), true, false);
-                reference.apply(batch, 0, length);
+                final byte[] bytes = new byte[length];
+                batch.getBytes(0, bytes);
+                sent.add(bytes);
                 producer.send(batch, 0, length);
                 producer.poll();
-                batches++;
             }
+            final int batches = sent.size();
             producer.awaitAcks(batches);
             harness.assertNoAgentError();
-            final Set<Long> acked = new HashSet<>();
+            final Map<Long, RawProducer.Ack> acked = new HashMap<>();
             for (final RawProducer.Ack ack : producer.acks)
             {
-                assertTrue(acked.add(ack.correlationId()), "batch " + ack.correlationId() + " acked twice");
+                assertNull(acked.put(ack.correlationId(), ack), "batch " + ack.correlationId() + " acked twice");
             }
             assertEquals(batches, acked.size());
-            StoreComparison.assertSameState(schema, harness.store, reference, "reclaim, " + workers + " workers");
+            final ReferenceStore reference = new ReferenceStore(schema);
+            final String run = "reclaim, " + workers + " workers";
+            for (int i = 0; i < batches; i++)
+            {
+                final UnsafeBuffer bytes = new UnsafeBuffer(sent.get(i));
+                final RawProducer.Ack ack = acked.get(i + 1L);
+                AckedIds.patchCreates(schema, bytes, 0, bytes.capacity(), ack);
+                AckedIds.assertAckMatches(reference.apply(bytes, 0, bytes.capacity()), ack, run + " batch " + (i + 1));
+            }
+            System.out.println(run + ": " + AckedIds.assertNoSlotSkipped(reference, run));
+            StoreComparison.assertSameState(schema, harness.store, reference, run);
             final PipelineCounters counters = harness.pipeline.counters();
             assertTrue(counters.batches().get() > 0);
             assertTrue(counters.copyModeDispatches().get() > 0, "copy mode never used");
