@@ -8,7 +8,7 @@ import java.util.Map;
  *
  * @param name           the name users write, unique in the schema.
  * @param typeId         wire id, dense from 1 in declaration order.
- * @param maxNodes       most ids the type may ever hand out (ids are never reused).
+ * @param maxNodes       most nodes of the type live at once (slots of deleted nodes are reused; ids are generational).
  * @param maxArenaBytes  most bytes of string/bytes data the store keeps for the type.
  * @param rowLengthBytes length of the fixed row a Create carries.
  * @param fields         fields in field-id order.

@@ -28,7 +28,8 @@ import org.agrona.concurrent.status.AtomicCounter;
  * <p>
  * Every dispatch taken from the stream is reported, whatever happens: if applying throws (a fault in
  * the worker or the binding), the records the store did not reach are reported {@code NOT_APPLIED}
- * and the batch completes, so nothing waits for it forever and its ids are never reused. Only the
+ * and the batch completes, so nothing waits for it forever (its Creates' ids come back at their next
+ * generation when the batch is acked, see {@link IdAllocator#freeGivenUp}). Only the
  * pipeline's own dispatch publication is read (its session id); a dispatch that does not decode is a
  * broken invariant and stops the pipeline.
  */

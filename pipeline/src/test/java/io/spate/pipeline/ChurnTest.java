@@ -84,7 +84,7 @@ class ChurnTest
                 .ipcTermBufferLength(1 << 20).dataDir(data.toString()).archiveSegmentFileLength(1 << 22));
             aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(driver.aeronDirectoryName()));
             final PipelineConfiguration configuration = new PipelineConfiguration().schema(schema).workerCount(2)
-                .dataDirectory(data.toString()).logTermLengthBytes(1 << 20).maxBatchBytes(64 << 10)
+                .dataDirectory(data.toString()).logTermLengthBytes(1 << 20).maxBatchBytes(16 << 10).maxRecordsPerBatch(256)
                 .snapshotIntervalBytes(1L << 40).snapshotIntervalMs(0);
             final ChurnWorkload churn = new ChurnWorkload(schema, LIVE_TARGET, 23);
 

@@ -112,8 +112,9 @@ public final class ChurnWorkload
     }
 
     /**
-     * One batch of records: creates while the live count is below the target, else creates and deletes half and
-     * half; a quarter of the records rewrite a live node's token; about one in fifty writes to a deleted id.
+     * One batch of records: a quarter rewrite a live node's token, about one in fifty writes to a deleted id, and
+     * the rest create while the live count is below the target and delete while it is not, so the live count
+     * stays within a batch of the target.
      */
     public void round(final SpateClient client, final int records)
     {
@@ -144,8 +145,9 @@ public final class ChurnWorkload
                 client.setLong(user, userOf(valueSeed[i]));
                 client.setString(token, tokenOf(valueSeed[i]));
             }
-            else if (dice < 64 && free && live.size() >= liveTarget)
+            else if (free && live.size() >= liveTarget)
             {
+                // At or above the target the rest delete, below it they create: the live count stays near it.
                 kind[i] = 1;
                 target[i] = pick;
                 touched.add(pick);
