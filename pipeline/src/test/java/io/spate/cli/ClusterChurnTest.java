@@ -4,7 +4,6 @@ import io.aeron.driver.MediaDriver;
 import io.aeron.driver.ThreadingMode;
 import io.spate.client.SpateClient;
 import io.spate.cluster.ClusterMembers;
-import io.spate.cluster.ClusterNode;
 import io.spate.cluster.NodeStatus;
 import io.spate.codec.DatabaseSchema;
 import io.spate.pipeline.ChurnWorkload;
@@ -18,7 +17,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
@@ -159,47 +157,14 @@ class ClusterChurnTest
 
     private void awaitCondition(final String what, final BooleanSupplier condition) throws InterruptedException
     {
-        final long deadlineNs = System.nanoTime() + EVENT_TIMEOUT.toNanos();
-        while (!condition.getAsBoolean())
-        {
-            assertTrue(System.nanoTime() < deadlineNs, "no " + what + " within " + EVENT_TIMEOUT);
-            Thread.sleep(20);
-        }
+        ClusterTestSupport.awaitCondition(what, EVENT_TIMEOUT, condition, () -> "");
     }
 
     /** Waits until the members applied the same log, stops them (each writes its fingerprint) and compares. */
     private void stopAllAndCompareStores() throws Exception
     {
-        final int[] stableSamples = {0};
-        final long[] lastBatches = {-1};
-        awaitCondition("members applying the same log", () ->
-        {
-            final NodeStatus first = status(0);
-            boolean same = first.role().isUp();
-            for (int i = 1; i < MEMBERS && same; i++)
-            {
-                final NodeStatus other = status(i);
-                same = other.role().isUp() && other.commitPosition() == first.commitPosition() &&
-                    other.batchesApplied() == first.batchesApplied();
-            }
-            stableSamples[0] = same && first.batchesApplied() == lastBatches[0] ? stableSamples[0] + 1 : 0;
-            lastBatches[0] = first.batchesApplied();
-            return stableSamples[0] >= 10;
-        });
-        for (int i = 0; i < MEMBERS; i++)
-        {
-            nodes[i].terminate();
-        }
-        final List<String> fingerprints = new ArrayList<>();
-        for (int i = 0; i < MEMBERS; i++)
-        {
-            assertEquals(0, nodes[i].awaitExit(EVENT_TIMEOUT), nodes[i].output());
-            fingerprints.add(Files.readString(root.resolve("node-" + i).resolve(ClusterNode.FINGERPRINT_FILE)).trim());
-        }
+        final List<String> fingerprints = ClusterTestSupport.stopAllAndCompareStores(nodes, root, this::status,
+            EVENT_TIMEOUT);
         System.out.println("cluster churn fingerprints:\n  " + String.join("\n  ", fingerprints));
-        for (int i = 1; i < MEMBERS; i++)
-        {
-            assertEquals(fingerprints.get(0), fingerprints.get(i), "member " + i + " holds what member 0 holds");
-        }
     }
 }

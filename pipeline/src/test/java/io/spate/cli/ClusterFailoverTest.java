@@ -5,7 +5,6 @@ import io.aeron.driver.ThreadingMode;
 import io.spate.client.NodeView;
 import io.spate.client.SpateClient;
 import io.spate.cluster.ClusterMembers;
-import io.spate.cluster.ClusterNode;
 import io.spate.cluster.NodeStatus;
 import io.spate.codec.DatabaseSchema;
 import io.spate.codec.SchemaCompiler;
@@ -297,20 +296,15 @@ class ClusterFailoverTest
 
     private void awaitCondition(final String what, final BooleanSupplier condition) throws InterruptedException
     {
-        final long deadlineNs = System.nanoTime() + EVENT_TIMEOUT.toNanos();
-        while (!condition.getAsBoolean())
+        ClusterTestSupport.awaitCondition(what, EVENT_TIMEOUT, condition, () ->
         {
-            if (System.nanoTime() > deadlineNs)
+            final StringBuilder statuses = new StringBuilder("; members:");
+            for (int i = 0; i < MEMBERS; i++)
             {
-                final StringBuilder statuses = new StringBuilder();
-                for (int i = 0; i < MEMBERS; i++)
-                {
-                    statuses.append("\n  ").append(status(i));
-                }
-                throw new AssertionError("no " + what + " within " + EVENT_TIMEOUT + "; members:" + statuses);
+                statuses.append("\n  ").append(status(i));
             }
-            Thread.sleep(20);
-        }
+            return statuses.toString();
+        });
     }
 
     /** One acked create: which producer record it was and the id it got. */
@@ -423,47 +417,11 @@ class ClusterFailoverTest
         }
     }
 
-    /**
-     * Waits until every member has applied the same log (equal commit positions and applied batches, twice
-     * in a row), stops them (SIGTERM: each writes its store's fingerprint at its applied log position) and
-     * compares the fingerprints.
-     */
     private void stopAllAndCompareStores() throws Exception
     {
-        final long[] lastBatches = new long[MEMBERS];
-        final int[] stableSamples = {0};
-        awaitCondition("members applying the same log", () ->
-        {
-            final NodeStatus first = status(0);
-            boolean same = first.role().isUp();
-            for (int i = 1; i < MEMBERS && same; i++)
-            {
-                final NodeStatus other = status(i);
-                same = other.role().isUp() && other.commitPosition() == first.commitPosition() &&
-                    other.batchesApplied() == first.batchesApplied();
-            }
-            final boolean moved = first.batchesApplied() != lastBatches[0];
-            lastBatches[0] = first.batchesApplied();
-            stableSamples[0] = same && !moved ? stableSamples[0] + 1 : 0;
-            return stableSamples[0] >= 10;
-        });
-        for (int i = 0; i < MEMBERS; i++)
-        {
-            nodes[i].terminate();
-        }
-        final List<String> fingerprints = new ArrayList<>();
-        for (int i = 0; i < MEMBERS; i++)
-        {
-            assertEquals(0, nodes[i].awaitExit(EVENT_TIMEOUT), nodes[i].output());
-            final Path file = root.resolve("node-" + i).resolve(ClusterNode.FINGERPRINT_FILE);
-            assertTrue(Files.exists(file), "member " + i + " wrote its fingerprint on stop");
-            fingerprints.add(Files.readString(file).trim());
-        }
+        final List<String> fingerprints = ClusterTestSupport.stopAllAndCompareStores(nodes, root, this::status,
+            EVENT_TIMEOUT);
         progress("fingerprints:\n  " + String.join("\n  ", fingerprints));
-        for (int i = 1; i < MEMBERS; i++)
-        {
-            assertEquals(fingerprints.get(0), fingerprints.get(i), "member " + i + " holds what member 0 holds");
-        }
     }
 
     private void progress(final String message)
