@@ -232,7 +232,6 @@ typedef struct spate_type
 
     /* The writer's own (one writer per type). */
     alignas(SPATE_CACHE_LINE_BYTES) uint64_t arena_top_bytes;      /* blocks ever cut from [0, top) */
-    uint64_t arena_live_blocks;                                    /* blocks live rows hold */
     uint64_t arena_free_heads[SPATE_ARENA_CLASSES];                /* offset + 1 of the first free block; 0: none */
     uint64_t arena_free_mask[2];                                   /* bit per class: its list is not empty */
     uint64_t record_stamp;
@@ -246,10 +245,9 @@ typedef struct spate_type
     _Atomic int64_t live_count;
     _Atomic int64_t freed_slots;                  /* not live, next generation > 0, retired included */
     _Atomic int64_t retired_slots;
-    _Atomic uint64_t arena_held_bytes;            /* sum of the capacities live rows hold */
     _Atomic uint64_t arena_free_bytes;            /* sum of the blocks on free lists */
     _Atomic uint64_t arena_tight_bytes;           /* sum of spate_class_bytes(length) over live values */
-    _Atomic uint64_t arena_reserved_bytes;        /* == arena_top_bytes, for readers */
+    _Atomic uint64_t arena_reserved_bytes;        /* == arena_top_bytes, for readers; held = reserved - free */
     _Atomic uint64_t arena_compactions;
     _Atomic uint64_t rows_populated_bytes;
     _Atomic uint64_t arena_populated_bytes;
@@ -1397,7 +1395,24 @@ static int spate_compare_held_blocks(const void *left, const void *right)
  */
 static bool spate_arena_compact(spate_type *type)
 {
-    const uint64_t count = type->arena_live_blocks;
+    const int64_t end_slot = atomic_load_explicit(&type->high_water_slot, memory_order_relaxed) + 1;
+    uint64_t count = 0;
+    int64_t from_slot = 1, first_slot, run_end_slot;
+    while (spate_next_written_run(type, from_slot, end_slot, &first_slot, &run_end_slot))
+    {
+        for (int64_t slot = first_slot; slot < run_end_slot; slot++)
+        {
+            uint8_t *row = spate_row(type, slot);
+            if (spate_header_state(spate_row_header(row)) == SPATE_STATE_LIVE)
+            {
+                for (uint32_t v = 0; v < type->var_count; v++)
+                {
+                    count += spate_row_slot(type, row, v)->capacity_bytes != 0 ? 1 : 0;
+                }
+            }
+        }
+        from_slot = run_end_slot;
+    }
     spate_held_block *held = NULL;
     if (count != 0)
     {
@@ -1408,8 +1423,7 @@ static bool spate_arena_compact(spate_type *type)
         }
     }
     uint64_t found = 0;
-    const int64_t end_slot = atomic_load_explicit(&type->high_water_slot, memory_order_relaxed) + 1;
-    int64_t from_slot = 1, first_slot, run_end_slot;
+    from_slot = 1;
     while (spate_next_written_run(type, from_slot, end_slot, &first_slot, &run_end_slot))
     {
         for (int64_t slot = first_slot; slot < run_end_slot; slot++)
@@ -1437,7 +1451,6 @@ static bool spate_arena_compact(spate_type *type)
         qsort(held, found, sizeof(spate_held_block), spate_compare_held_blocks);
     }
     uint64_t cursor_bytes = 0;
-    uint64_t dropped_blocks = 0;
     for (uint64_t i = 0; i < found; i++)
     {
         uint8_t *row = spate_row(type, held[i].slot);
@@ -1457,13 +1470,11 @@ static bool spate_arena_compact(spate_type *type)
             __atomic_store_n(&value->arena_offset_bytes, bytes == 0 ? 0 : cursor_bytes, __ATOMIC_RELAXED);
             __atomic_store_n(&value->capacity_bytes, bytes, __ATOMIC_RELAXED);
             spate_write_end(sequence, sequence_value);
-            spate_sub_u64(&type->arena_held_bytes, capacity_bytes - bytes);
-            dropped_blocks += bytes == 0 ? 1 : 0;
+
         }
         cursor_bytes += bytes;
     }
     free(held);
-    type->arena_live_blocks -= dropped_blocks;
     const uint64_t old_top_bytes = type->arena_top_bytes;
     memset(type->arena_free_heads, 0, sizeof type->arena_free_heads);
     memset(type->arena_free_mask, 0, sizeof type->arena_free_mask);
@@ -1475,7 +1486,6 @@ static bool spate_arena_compact(spate_type *type)
         /* Readers still holding an old slot read zeros there and read again (their stripe moved). */
         spate_release(type->arena, type->arena_mapped_bytes, release_from_bytes, old_top_bytes - release_from_bytes);
     }
-    SPATE_ASSERT(atomic_load_explicit(&type->arena_held_bytes, memory_order_relaxed) == cursor_bytes);
     SPATE_ASSERT(atomic_load_explicit(&type->arena_tight_bytes, memory_order_relaxed) == cursor_bytes);
     spate_add_u64(&type->arena_compactions, 1);
     return true;
@@ -1515,20 +1525,9 @@ static __attribute__((noinline)) int spate_arena_take_blocks_compacting(spate_ty
     return SPATE_TAKEN_COMPACTED;
 }
 
-/*
- * Takes a block for each of type->blocks[0..count) (requested with spate_block_request).
- * needed_bytes is what the record needs in the worst case, counted against the values' smallest
- * blocks (the record's callers say how): when it fits beside arena_tight_bytes, a compaction
- * is sure to make room, so the record is refused (ARENA_FULL) only when it does not.
- */
-static inline int spate_arena_take_blocks(spate_type *type, uint32_t count, uint64_t needed_bytes)
+/* The general half of spate_arena_take_blocks: free lists, the top, larger classes, then a compaction. */
+static __attribute__((noinline)) int spate_arena_take_blocks_from_lists(spate_type *type, uint32_t count)
 {
-    const uint64_t tight_bytes = atomic_load_explicit(&type->arena_tight_bytes, memory_order_relaxed);
-    SPATE_ASSERT(tight_bytes <= type->arena_capacity_bytes);
-    if (SPATE_UNLIKELY(needed_bytes > type->arena_capacity_bytes - tight_bytes))
-    {
-        return SPATE_NOT_TAKEN;
-    }
     uint32_t taken = 0;
     while (taken < count && spate_arena_take(type, &type->blocks[taken]))
     {
@@ -1537,14 +1536,43 @@ static inline int spate_arena_take_blocks(spate_type *type, uint32_t count, uint
     return SPATE_LIKELY(taken == count) ? SPATE_TAKEN : spate_arena_take_blocks_compacting(type, count, taken);
 }
 
+/*
+ * Takes a block for each of type->blocks[0..count) (requested with spate_block_request).
+ * needed_bytes is what the record needs in the worst case, counted against the values' smallest
+ * blocks (the record's callers say how): when it fits beside arena_tight_bytes, a compaction
+ * is sure to make room, so the record is refused (ARENA_FULL) only when it does not.
+ */
+static inline __attribute__((always_inline)) int spate_arena_take_blocks(spate_type *type, uint32_t count, uint64_t needed_bytes)
+{
+    const uint64_t tight_bytes = atomic_load_explicit(&type->arena_tight_bytes, memory_order_relaxed);
+    SPATE_ASSERT(tight_bytes <= type->arena_capacity_bytes);
+    if (SPATE_UNLIKELY(needed_bytes > type->arena_capacity_bytes - tight_bytes))
+    {
+        return SPATE_NOT_TAKEN;
+    }
+    if (atomic_load_explicit(&type->arena_free_bytes, memory_order_relaxed) == 0 &&
+        needed_bytes <= type->arena_capacity_bytes - type->arena_top_bytes)
+    {
+        /* No free block anywhere (an arena that only grows so far): every block from the top, as take would. */
+        uint64_t offset_bytes = type->arena_top_bytes;
+        for (uint32_t i = 0; i < count; i++)
+        {
+            spate_block *block = &type->blocks[i];
+            block->offset_bytes = offset_bytes;
+            block->capacity_bytes = block->request_bytes;
+            block->from_top = true;
+            offset_bytes += block->request_bytes;
+        }
+        spate_set_arena_top(type, offset_bytes);
+        return SPATE_TAKEN;
+    }
+    return spate_arena_take_blocks_from_lists(type, count);
+}
+
 /* A block now held by a live value: the counters. */
 static inline void spate_count_held(spate_type *type, uint32_t capacity_bytes, uint32_t length_bytes)
 {
-    if (capacity_bytes != 0)
-    {
-        type->arena_live_blocks++;
-        spate_add_u64(&type->arena_held_bytes, capacity_bytes);
-    }
+    (void)capacity_bytes; /* held = reserved - free: nothing to count */
     spate_add_u64(&type->arena_tight_bytes, spate_block_bytes(length_bytes));
 }
 
@@ -1553,8 +1581,6 @@ static inline void spate_release_value(spate_type *type, uint64_t offset_bytes, 
 {
     if (capacity_bytes != 0)
     {
-        type->arena_live_blocks--;
-        spate_sub_u64(&type->arena_held_bytes, capacity_bytes);
         spate_free_list_push(type, offset_bytes, capacity_bytes);
     }
     spate_sub_u64(&type->arena_tight_bytes, spate_block_bytes(length_bytes));
@@ -1822,14 +1848,11 @@ static inline uint8_t spate_apply_create(
     spate_write_end(sequence, sequence_value);
     if (block_count != 0)
     {
-        uint64_t held_bytes = 0, tight_bytes = 0;
+        uint64_t tight_bytes = 0;
         for (uint32_t i = 0; i < block_count; i++)
         {
-            held_bytes += type->blocks[i].capacity_bytes;
             tight_bytes += type->blocks[i].request_bytes;
         }
-        type->arena_live_blocks += block_count;
-        spate_add_u64(&type->arena_held_bytes, held_bytes);
         spate_add_u64(&type->arena_tight_bytes, tight_bytes);
     }
     if (next_generation != 0)
@@ -2679,6 +2702,8 @@ int32_t spate_store_type_stats(spate_store *store, uint16_t type_id, spate_type_
     }
     const int64_t live_nodes = atomic_load_explicit(&type->live_count, memory_order_acquire);
     const int64_t high_water_slot = atomic_load_explicit(&type->high_water_slot, memory_order_acquire);
+    const uint64_t free_bytes = atomic_load_explicit(&type->arena_free_bytes, memory_order_acquire);
+    const uint64_t reserved_bytes = atomic_load_explicit(&type->arena_reserved_bytes, memory_order_acquire);
     *out = (spate_type_stats){
         .max_nodes = type->max_nodes,
         .live_nodes = live_nodes,
@@ -2687,9 +2712,9 @@ int32_t spate_store_type_stats(spate_store *store, uint16_t type_id, spate_type_
         .free_slots = high_water_slot > live_nodes ? high_water_slot - live_nodes : 0,
         .retired_slots = atomic_load_explicit(&type->retired_slots, memory_order_acquire),
         .arena_capacity_bytes = type->arena_capacity_bytes,
-        .arena_live_bytes = atomic_load_explicit(&type->arena_held_bytes, memory_order_acquire),
-        .arena_free_bytes = atomic_load_explicit(&type->arena_free_bytes, memory_order_acquire),
-        .arena_reserved_bytes = atomic_load_explicit(&type->arena_reserved_bytes, memory_order_acquire),
+        .arena_live_bytes = reserved_bytes > free_bytes ? reserved_bytes - free_bytes : 0,
+        .arena_free_bytes = free_bytes,
+        .arena_reserved_bytes = reserved_bytes,
         .arena_compactions = atomic_load_explicit(&type->arena_compactions, memory_order_acquire),
         .slot_bits = type->slot_bits,
         .row_stride_bytes = type->row_stride_bytes,
@@ -3090,7 +3115,6 @@ static int32_t spate_snapshot_load_type(spate_store *store, spate_image *image, 
     /* From here the store is written: the counters that spate_snapshot_unload resets go first. */
     atomic_store_explicit(&type->high_water_slot, (int64_t)high_water_slot, memory_order_relaxed);
     uint64_t arena_cursor = 0;
-    uint64_t live_blocks = 0;
     uint64_t previous_slot = 0;
     uint64_t populated_end_bytes = 0;
     for (uint64_t i = 0; i < live; i++)
@@ -3111,10 +3135,6 @@ static int32_t spate_snapshot_load_type(spate_store *store, spate_image *image, 
             return rc;
         }
         memcpy(row, record + 8, type->row_stride_bytes);
-        for (uint32_t v = 0; v < type->var_count; v++)
-        {
-            live_blocks += spate_row_slot(type, row, v)->capacity_bytes != 0 ? 1 : 0;
-        }
     }
     if (arena_cursor != arena_bytes)
     {
@@ -3160,8 +3180,6 @@ static int32_t spate_snapshot_load_type(spate_store *store, spate_image *image, 
         }
         memcpy(type->arena, arena, arena_bytes);
     }
-    type->arena_live_blocks = live_blocks;
-    atomic_store_explicit(&type->arena_held_bytes, arena_bytes, memory_order_release);
     atomic_store_explicit(&type->arena_tight_bytes, arena_bytes, memory_order_release);
     atomic_store_explicit(&type->freed_slots, (int64_t)freed, memory_order_release);
     atomic_store_explicit(&type->retired_slots, retired, memory_order_release);
@@ -3198,10 +3216,8 @@ static void spate_snapshot_unload(spate_store *store)
             spate_release(type->arena, type->arena_mapped_bytes, 0, type->arena_top_bytes);
         }
         spate_set_arena_top(type, 0);
-        type->arena_live_blocks = 0;
         memset(type->arena_free_heads, 0, sizeof type->arena_free_heads);
         memset(type->arena_free_mask, 0, sizeof type->arena_free_mask);
-        atomic_store_explicit(&type->arena_held_bytes, 0, memory_order_relaxed);
         atomic_store_explicit(&type->arena_free_bytes, 0, memory_order_relaxed);
         atomic_store_explicit(&type->arena_tight_bytes, 0, memory_order_relaxed);
         atomic_store_explicit(&type->arena_compactions, 0, memory_order_relaxed);
