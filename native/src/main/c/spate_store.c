@@ -185,6 +185,7 @@ typedef struct spate_pending
 /* A block a record takes before its write section (see spate_arena_take_blocks). */
 typedef struct spate_block
 {
+    const uint8_t *value;       /* a Create's value for it (Updates keep theirs in the pending table) */
     uint64_t offset_bytes;
     uint32_t capacity_bytes;    /* what it has: its class's size, or a larger class's */
     uint32_t length_bytes;      /* of the value that goes in */
@@ -1788,18 +1789,20 @@ static inline uint8_t spate_apply_create(
     }
 
     /* The id is settled: from here it is consumed whatever the outcome. */
-    *node_id_out = spate_make_id(type, generation, slot);
+    *node_id_out = node_id != 0 ? node_id : spate_make_id(type, generation, slot);
+    SPATE_ASSERT(*node_id_out == spate_make_id(type, generation, slot));
     uint8_t status = static_status;
     uint32_t block_count = 0;
+    uint64_t needed_bytes = 0;
     if (status == SPATE_STATUS_OK)
     {
-        uint64_t needed_bytes = 0;
         for (uint32_t v = 0; v < type->var_count; v++)
         {
             const spate_pending *pending = &type->pending[type->var_field_index[v]];
             if (pending->stamp == stamp && pending->length_bytes != 0)
             {
                 spate_block_request(&type->blocks[block_count], pending->length_bytes, v);
+                type->blocks[block_count].value = pending->value;
                 needed_bytes += type->blocks[block_count++].request_bytes;
             }
         }
@@ -1830,8 +1833,7 @@ static inline uint8_t spate_apply_create(
         if (b < block_count && type->blocks[b].var_index == v)
         {
             const spate_block *block = &type->blocks[b++];
-            const spate_pending *pending = &type->pending[type->var_field_index[v]];
-            spate_copy_bytes(type->arena + block->offset_bytes, pending->value, block->length_bytes);
+            spate_copy_bytes(type->arena + block->offset_bytes, block->value, block->length_bytes);
             __atomic_store_n(&value->arena_offset_bytes, block->offset_bytes, __ATOMIC_RELAXED);
             __atomic_store_n(&value->length_bytes, block->length_bytes, __ATOMIC_RELAXED);
             __atomic_store_n(&value->capacity_bytes, block->capacity_bytes, __ATOMIC_RELAXED);
@@ -1848,12 +1850,7 @@ static inline uint8_t spate_apply_create(
     spate_write_end(sequence, sequence_value);
     if (block_count != 0)
     {
-        uint64_t tight_bytes = 0;
-        for (uint32_t i = 0; i < block_count; i++)
-        {
-            tight_bytes += type->blocks[i].request_bytes;
-        }
-        spate_add_u64(&type->arena_tight_bytes, tight_bytes);
+        spate_add_u64(&type->arena_tight_bytes, needed_bytes); /* the values in their smallest blocks */
     }
     if (next_generation != 0)
     {
