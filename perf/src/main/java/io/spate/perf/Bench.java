@@ -535,11 +535,11 @@ public final class Bench
         summary.put("churn_arena_reserved_bytes", result.arenaReservedBytes());
         markdownRows.add(row(String.format(Locale.ROOT, "churn at %,d live, %,d creates: throughput", CHURN_LIVE_NODES,
             result.creates()), result.recordsPerSecond(), "records/s", "", "", ChurnBench.describe(result)));
-        markdownRows.add(row("churn: pipeline RSS end / start (without Aeron log buffers)", result.rssRatio(), "",
-            mark(result.rssRatio() <= GOAL_CHURN_RSS_RATIO), "≤ " + GOAL_CHURN_RSS_RATIO, String.format(Locale.ROOT,
-            "%,d -> %,d kB; with the log buffers %,d -> %,d kB", result.rssStartKb(), result.rssEndKb(),
-            result.totalRssStartKb(), result.totalRssEndKb())));
-        markdownRows.add(row("churn: refused records", result.refused(), "", mark(result.refused() == 0), "0",
+        markdownRows.add(row("churn: pipeline RSS at the end (without Aeron log buffers)", result.rssEndKb(), "kB",
+            String.format(Locale.ROOT, "%.3f", result.rssRatio()) + mark(result.rssRatio() <= GOAL_CHURN_RSS_RATIO),
+            "≤ " + GOAL_CHURN_RSS_RATIO, String.format(Locale.ROOT, "ratio to the start (%,d kB); with the log buffers " +
+            "%,d -> %,d kB", result.rssStartKb(), result.totalRssStartKb(), result.totalRssEndKb())));
+        markdownRows.add(row("churn: refused records", result.refused(), "records", mark(result.refused() == 0), "0",
             "TYPE_FULL, ARENA_FULL or any other failure"));
         return result;
     }

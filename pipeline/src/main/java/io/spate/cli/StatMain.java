@@ -69,14 +69,16 @@ public final class StatMain
         "per worker (position, assigned_batch, done_batch, records/s, applied, errors, stalls, report_retries,",
         "STALLED when stalled), the conductor row (records_in, records_in/s, batches, buffer_free_bytes,",
         "copy_mode, back_pressure, rejected, acks, barriers, agent_errors) and the sessions row (open, closed,",
-        "answers_waiting_bytes, answers_discarded, response_retries, dispatch_retries) and the log row (position,",
-        "recorded, unrecorded_bytes, retries, snapshots, snapshot_position; 'none' in memory); plain digits.",
+        "answers_waiting_bytes, answers_discarded, response_retries, dispatch_retries), one store row per type",
+        "('store TYPE:' live, free_slots, retired_slots, arena_live_bytes, arena_free_bytes, arena_reserved_bytes,",
+        "compactions) and the log row (position, recorded, unrecorded_bytes, retries, snapshots, snapshot_position;",
+        "'none' in memory); plain digits.",
         "Cluster nodes (--cluster or --node; each node's node.properties names its own Aeron directory): each",
         "refresh prints a header 'stat: TIME [cluster=ROOT] nodes=.. up=.. leader=ID term=.. commit=..'",
         "(leader=none when none of the nodes shown is an up leader) and one row per node: 'node ID:",
         "role=LEADER|FOLLOWER|CANDIDATE state=.. election=.. term=.. commit=.. append=.. lag_bytes=.. batches=..",
         "batches/s=.. records=.. records/s=.. errors=.. elections=.. snapshots=.. pid=..', then Spate's other",
-        "service counters as label=value. lag_bytes is the leader's commit position minus the node's (0 on the",
+        "service counters as label=value, and its store rows as above. lag_bytes is the leader's commit position minus the node's (0 on the",
         "leader; no_leader without one); append is the node's recording of the cluster log; errors adds up the",
         "consensus module's, service container's and archive's error counters (Aeron counts warnings such as a",
         "leader heartbeat timeout too; read them with Aeron's ClusterTool DIR/cluster errors); 'none': no such",
@@ -445,20 +447,7 @@ public final class StatMain
                 view.conductor(PipelineCounters.CONDUCTOR_ANSWERS_DISCARDED_TYPE_ID),
                 view.conductor(PipelineCounters.CONDUCTOR_EGRESS_RETRIES_TYPE_ID),
                 view.conductor(PipelineCounters.CONDUCTOR_DISPATCH_RETRIES_TYPE_ID)));
-            for (final Map.Entry<String, long[]> entry : view.storeTypes.entrySet())
-            {
-                final long[] figures = entry.getValue();
-                text.append(String.format(Locale.ROOT,
-                    "  store %s: live=%d free_slots=%d retired_slots=%d arena_live_bytes=%d arena_free_bytes=%d " +
-                    "arena_reserved_bytes=%d compactions=%d%n", entry.getKey(),
-                    figures[StoreCounters.LIVE_NODES_TYPE_ID - StoreCounters.FIRST_TYPE_ID],
-                    figures[StoreCounters.FREE_SLOTS_TYPE_ID - StoreCounters.FIRST_TYPE_ID],
-                    figures[StoreCounters.RETIRED_SLOTS_TYPE_ID - StoreCounters.FIRST_TYPE_ID],
-                    figures[StoreCounters.ARENA_LIVE_BYTES_TYPE_ID - StoreCounters.FIRST_TYPE_ID],
-                    figures[StoreCounters.ARENA_FREE_BYTES_TYPE_ID - StoreCounters.FIRST_TYPE_ID],
-                    figures[StoreCounters.ARENA_RESERVED_BYTES_TYPE_ID - StoreCounters.FIRST_TYPE_ID],
-                    figures[StoreCounters.ARENA_COMPACTIONS_TYPE_ID - StoreCounters.FIRST_TYPE_ID]));
-            }
+            appendStoreRows(text, view.storeTypes);
             final long logPosition = view.conductor(PipelineCounters.LOG_POSITION_TYPE_ID);
             if (logPosition == 0 && view.conductor(PipelineCounters.SNAPSHOTS_TYPE_ID) == 0)
             {
@@ -747,15 +736,27 @@ public final class StatMain
                 .append(" elections=").append(node.electionCount())
                 .append(" snapshots=").append(node.snapshotCount())
                 .append(" pid=").append(orNone(node.pid()));
+            final Map<String, long[]> storeTypes = new java.util.LinkedHashMap<>();
             for (final NodeStatus.ServiceCounter counter : node.serviceCounters())
             {
-                if (counter.typeId() != NodeStatus.BATCHES_APPLIED_TYPE_ID &&
+                if (counter.typeId() >= StoreCounters.FIRST_TYPE_ID && counter.typeId() <= StoreCounters.LAST_TYPE_ID)
+                {
+                    final Matcher matcher = STORE_LABEL.matcher(counter.label());
+                    if (matcher.lookingAt())
+                    {
+                        storeTypes.computeIfAbsent(matcher.group(1), (name) -> new long[StoreCounters.LAST_TYPE_ID -
+                            StoreCounters.FIRST_TYPE_ID + 1])[counter.typeId() - StoreCounters.FIRST_TYPE_ID] =
+                            counter.value();
+                    }
+                }
+                else if (counter.typeId() != NodeStatus.BATCHES_APPLIED_TYPE_ID &&
                     counter.typeId() != NodeStatus.RECORDS_APPLIED_TYPE_ID)
                 {
                     text.append(' ').append(counterKey(counter.label())).append('=').append(counter.value());
                 }
             }
             text.append(System.lineSeparator());
+            appendStoreRows(text, storeTypes);
         }
         return text.toString();
     }
@@ -808,6 +809,25 @@ public final class StatMain
      * ("spate cluster: service role (0 follower ...)" gives service_role), lower case, runs of other characters
      * than letters and digits as one '_'.
      */
+    /** One row per type: what the store holds (StoreCounters), indexed by type id - FIRST_TYPE_ID. */
+    private static void appendStoreRows(final StringBuilder text, final Map<String, long[]> storeTypes)
+    {
+        for (final Map.Entry<String, long[]> entry : storeTypes.entrySet())
+        {
+            final long[] figures = entry.getValue();
+            text.append(String.format(Locale.ROOT,
+                "  store %s: live=%d free_slots=%d retired_slots=%d arena_live_bytes=%d arena_free_bytes=%d " +
+                "arena_reserved_bytes=%d compactions=%d%n", entry.getKey(),
+                figures[StoreCounters.LIVE_NODES_TYPE_ID - StoreCounters.FIRST_TYPE_ID],
+                figures[StoreCounters.FREE_SLOTS_TYPE_ID - StoreCounters.FIRST_TYPE_ID],
+                figures[StoreCounters.RETIRED_SLOTS_TYPE_ID - StoreCounters.FIRST_TYPE_ID],
+                figures[StoreCounters.ARENA_LIVE_BYTES_TYPE_ID - StoreCounters.FIRST_TYPE_ID],
+                figures[StoreCounters.ARENA_FREE_BYTES_TYPE_ID - StoreCounters.FIRST_TYPE_ID],
+                figures[StoreCounters.ARENA_RESERVED_BYTES_TYPE_ID - StoreCounters.FIRST_TYPE_ID],
+                figures[StoreCounters.ARENA_COMPACTIONS_TYPE_ID - StoreCounters.FIRST_TYPE_ID]));
+        }
+    }
+
     static String counterKey(final String label)
     {
         final int colon = label.lastIndexOf(": ");

@@ -119,7 +119,7 @@ public record NodeStatus(
     public static final long NULL_VALUE = Aeron.NULL_VALUE;
 
     /** The most service counters one node's view keeps; a limit, so a runaway registration cannot grow it. */
-    static final int SERVICE_COUNTERS_MAX = 64;
+    static final int SERVICE_COUNTERS_MAX = 1024;
 
     private static final int CLUSTER_COUNTER_TYPE_ID_MIN = AeronCounters.CLUSTER_CONSENSUS_MODULE_STATE_TYPE_ID;
     private static final int CLUSTER_COUNTER_TYPE_ID_MAX = AeronCounters.CLUSTER_LEADERSHIP_TERM_ID_TYPE_ID;

@@ -93,6 +93,19 @@ class StatAndReadTest
         {
             longValue(values, key);
         }
+        // What the store holds per type: the live nodes the producer created (creates only: no free slot yet).
+        for (final String type : List.of("User", "Post", "Follow", "Counter"))
+        {
+            final String prefix = "  store " + type + ": ";
+            final String row = lines.stream().filter((line) -> line.startsWith(prefix)).findFirst()
+                .orElseThrow(() -> new AssertionError("no row " + prefix + "\n" + stat.output()));
+            final Map<String, String> store = pairs(row, null);
+            assertEquals(longValue(live, type), longValue(store, "live"), row);
+            assertEquals(0, longValue(store, "free_slots"), row);
+            assertEquals(longValue(store, "arena_reserved_bytes"),
+                longValue(store, "arena_live_bytes") + longValue(store, "arena_free_bytes"), row);
+            longValue(store, "compactions");
+        }
 
         assertCountersReadableLikeAeronStat(dir);
 
