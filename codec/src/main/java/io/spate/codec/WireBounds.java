@@ -10,9 +10,11 @@ import io.spate.wire.GroupSizeEncodingDecoder;
 import io.spate.wire.ReadKind;
 import io.spate.wire.ReadRequestDecoder;
 import io.spate.wire.ReadResponseDecoder;
+import io.spate.wire.ReconnectDecoder;
 import io.spate.wire.RecordStatus;
 import io.spate.wire.SessionCloseReason;
 import io.spate.wire.SessionClosedDecoder;
+import io.spate.wire.SessionSettingsDecoder;
 import io.spate.wire.VarDataEncodingDecoder;
 import io.spate.wire.VarStringEncodingDecoder;
 import org.agrona.DirectBuffer;
@@ -158,6 +160,8 @@ public final class WireBounds
             case ReadRequestDecoder.TEMPLATE_ID -> checkReadRequest(buffer, offset, lengthBytes);
             case ReadResponseDecoder.TEMPLATE_ID -> checkReadResponse(buffer, offset, lengthBytes);
             case SessionClosedDecoder.TEMPLATE_ID -> checkSessionClosed(buffer, offset, lengthBytes);
+            case ReconnectDecoder.TEMPLATE_ID -> checkReconnect(buffer, offset, lengthBytes);
+            case SessionSettingsDecoder.TEMPLATE_ID -> checkSessionSettings(buffer, offset, lengthBytes);
             default -> WRONG_TEMPLATE;
         };
     }
@@ -178,6 +182,41 @@ public final class WireBounds
         position = checkVarData(buffer, position, end, MAX_VAR_STRING_LENGTH);
         position = checkVarData(buffer, position, end, MAX_VAR_STRING_LENGTH);
         position = checkVarData(buffer, position, end, MAX_VAR_DATA_LENGTH);
+        return checkEnd(position, end);
+    }
+
+    /**
+     * Reconnect: block, then responseChannel and schemaName (varString), then credentials (varData), as Connect.
+     *
+     * @param buffer      holding the message.
+     * @param offset      where the message (its header) starts.
+     * @param lengthBytes of the message.
+     * @return {@link #OK} or a reason code.
+     */
+    public static int checkReconnect(final DirectBuffer buffer, final int offset, final int lengthBytes)
+    {
+        final long end = (long)offset + lengthBytes;
+        long position = checkHeaderAndBlock(
+            buffer, offset, lengthBytes, ReconnectDecoder.TEMPLATE_ID, ReconnectDecoder.BLOCK_LENGTH);
+        position = checkVarData(buffer, position, end, MAX_VAR_STRING_LENGTH);
+        position = checkVarData(buffer, position, end, MAX_VAR_STRING_LENGTH);
+        position = checkVarData(buffer, position, end, MAX_VAR_DATA_LENGTH);
+        return checkEnd(position, end);
+    }
+
+    /**
+     * SessionSettings: the block alone.
+     *
+     * @param buffer      holding the message.
+     * @param offset      where the message (its header) starts.
+     * @param lengthBytes of the message.
+     * @return {@link #OK} or a reason code.
+     */
+    public static int checkSessionSettings(final DirectBuffer buffer, final int offset, final int lengthBytes)
+    {
+        final long end = (long)offset + lengthBytes;
+        final long position = checkHeaderAndBlock(
+            buffer, offset, lengthBytes, SessionSettingsDecoder.TEMPLATE_ID, SessionSettingsDecoder.BLOCK_LENGTH);
         return checkEnd(position, end);
     }
 

@@ -20,10 +20,14 @@ import io.spate.wire.ReadRequestDecoder;
 import io.spate.wire.ReadRequestEncoder;
 import io.spate.wire.ReadResponseDecoder;
 import io.spate.wire.ReadResponseEncoder;
+import io.spate.wire.ReconnectDecoder;
+import io.spate.wire.ReconnectEncoder;
 import io.spate.wire.RecordStatus;
 import io.spate.wire.SessionCloseReason;
 import io.spate.wire.SessionClosedDecoder;
 import io.spate.wire.SessionClosedEncoder;
+import io.spate.wire.SessionSettingsDecoder;
+import io.spate.wire.SessionSettingsEncoder;
 import io.spate.wire.VarDataEncodingDecoder;
 import io.spate.wire.VarStringEncodingDecoder;
 import org.agrona.DirectBuffer;
@@ -145,6 +149,85 @@ class WireBoundsTest
             int check(final DirectBuffer buffer, final int offset, final int lengthBytes)
             {
                 return WireBounds.checkConnect(buffer, offset, lengthBytes);
+            }
+        },
+
+        RECONNECT(ReconnectDecoder.TEMPLATE_ID,
+            "Reconnect{clientId=42, correlationId=78, sessionId=9, schemaHash=5, responseStreamId=1001, " +
+            "responseChannel=aeron:ipc, schemaName=social, credentials=[4, 5]}")
+        {
+            int encode(final MutableDirectBuffer buffer, final int offset, final Random random,
+                final List<LengthField> fields)
+            {
+                final ReconnectEncoder encoder = new ReconnectEncoder()
+                    .wrapAndApplyHeader(buffer, offset, new MessageHeaderEncoder())
+                    .clientId(longValue(random, 42))
+                    .correlationId(longValue(random, 78))
+                    .sessionId(longValue(random, 9))
+                    .schemaHash(longValue(random, 5))
+                    .responseStreamId((int)longValue(random, 1001));
+                varField(fields, encoder.limit() - offset, VarStringEncodingDecoder.lengthMaxValue());
+                encoder.responseChannel(text(random, "aeron:ipc"));
+                varField(fields, encoder.limit() - offset, VarStringEncodingDecoder.lengthMaxValue());
+                encoder.schemaName(text(random, "social"));
+                varField(fields, encoder.limit() - offset, VarDataEncodingDecoder.lengthMaxValue());
+                final byte[] credentials = bytes(random, new byte[]{ 4, 5 });
+                encoder.putCredentials(credentials, 0, credentials.length);
+                return finish(buffer, offset, encoder);
+            }
+
+            int decode(final DirectBuffer buffer, final int offset, final StringBuilder out)
+            {
+                final ReconnectDecoder decoder = new ReconnectDecoder()
+                    .wrapAndApplyHeader(buffer, offset, new MessageHeaderDecoder());
+                out.append("Reconnect{clientId=").append(decoder.clientId())
+                    .append(", correlationId=").append(decoder.correlationId())
+                    .append(", sessionId=").append(decoder.sessionId())
+                    .append(", schemaHash=").append(decoder.schemaHash())
+                    .append(", responseStreamId=").append(decoder.responseStreamId())
+                    .append(", responseChannel=").append(decoder.responseChannel())
+                    .append(", schemaName=").append(decoder.schemaName());
+                final byte[] credentials = new byte[decoder.credentialsLength()];
+                decoder.getCredentials(credentials, 0, credentials.length);
+                out.append(", credentials=").append(java.util.Arrays.toString(credentials)).append('}');
+                return decoder.limit() - offset;
+            }
+
+            int check(final DirectBuffer buffer, final int offset, final int lengthBytes)
+            {
+                return WireBounds.checkReconnect(buffer, offset, lengthBytes);
+            }
+        },
+
+        SESSION_SETTINGS(SessionSettingsDecoder.TEMPLATE_ID,
+            "SessionSettings{sessionId=9, ledgerBatches=1024, maxBatchBytes=262144, maxRecordsPerBatch=8192}")
+        {
+            int encode(final MutableDirectBuffer buffer, final int offset, final Random random,
+                final List<LengthField> fields)
+            {
+                final SessionSettingsEncoder encoder = new SessionSettingsEncoder()
+                    .wrapAndApplyHeader(buffer, offset, new MessageHeaderEncoder())
+                    .sessionId(longValue(random, 9))
+                    .ledgerBatches(u32Value(random, 1024))
+                    .maxBatchBytes(u32Value(random, 262144))
+                    .maxRecordsPerBatch(u32Value(random, 8192));
+                return finish(buffer, offset, encoder);
+            }
+
+            int decode(final DirectBuffer buffer, final int offset, final StringBuilder out)
+            {
+                final SessionSettingsDecoder decoder = new SessionSettingsDecoder()
+                    .wrapAndApplyHeader(buffer, offset, new MessageHeaderDecoder());
+                out.append("SessionSettings{sessionId=").append(decoder.sessionId())
+                    .append(", ledgerBatches=").append(decoder.ledgerBatches())
+                    .append(", maxBatchBytes=").append(decoder.maxBatchBytes())
+                    .append(", maxRecordsPerBatch=").append(decoder.maxRecordsPerBatch()).append('}');
+                return decoder.limit() - offset;
+            }
+
+            int check(final DirectBuffer buffer, final int offset, final int lengthBytes)
+            {
+                return WireBounds.checkSessionSettings(buffer, offset, lengthBytes);
             }
         },
 
@@ -796,7 +879,7 @@ class WireBoundsTest
                     other.name());
             }
         }
-        for (final int templateId : new int[]{ 0, CreateDecoder.TEMPLATE_ID, 28, 40, 0xFFFF })
+        for (final int templateId : new int[]{ 0, CreateDecoder.TEMPLATE_ID, 30, 40, 0xFFFF })
         {
             final UnsafeBuffer buffer = message.copy();
             buffer.putShort(OFFSET + TEMPLATE_ID_OFFSET, (short)templateId, ByteOrder.LITTLE_ENDIAN);
@@ -982,6 +1065,8 @@ class WireBoundsTest
             case READ_REQUEST -> ReadRequestDecoder.BLOCK_LENGTH;
             case READ_RESPONSE -> ReadResponseDecoder.BLOCK_LENGTH;
             case SESSION_CLOSED -> SessionClosedDecoder.BLOCK_LENGTH;
+            case RECONNECT -> ReconnectDecoder.BLOCK_LENGTH;
+            case SESSION_SETTINGS -> SessionSettingsDecoder.BLOCK_LENGTH;
         };
     }
 
