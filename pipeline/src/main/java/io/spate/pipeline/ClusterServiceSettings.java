@@ -39,7 +39,7 @@ public record ClusterServiceSettings(int maxBatchBytes, int maxRecordsPerBatch, 
         }
         try
         {
-            ClusterAckLedger.ringBytes(ackLedgerBatches, AckWriter.maxAckBytes(maxRecordsPerBatch));
+            AckLedger.ringBytes(ackLedgerBatches, AckWriter.maxAckBytes(maxRecordsPerBatch));
         }
         catch (final IllegalArgumentException ex)
         {

@@ -67,7 +67,7 @@ final class ClusterSnapshot
         final NativeStore store,
         final IdAllocator ids,
         final long[] appliedTotals,
-        final ClusterAckLedger ledger)
+        final AckLedger ledger)
     {
         final UnsafeBuffer message = new UnsafeBuffer(new byte[Math.max(CHUNK_BYTES, 8 + 8 * FREE_IDS_PER_MESSAGE) + 16]);
         try (Arena arena = Arena.ofConfined())
@@ -198,7 +198,7 @@ final class ClusterSnapshot
         final NativeStore store,
         final IdAllocator ids,
         final long[] appliedTotals,
-        final ClusterAckLedger ledger)
+        final AckLedger ledger)
     {
         final Loader loader = new Loader(schema, store, ids, appliedTotals, ledger);
         final io.aeron.FragmentAssembler assembler = new io.aeron.FragmentAssembler(loader);
@@ -230,7 +230,7 @@ final class ClusterSnapshot
         private final NativeStore store;
         private final IdAllocator ids;
         private final long[] appliedTotals;
-        private final ClusterAckLedger ledger;
+        private final AckLedger ledger;
         private final Arena arena = Arena.ofConfined();
         private final UnsafeBuffer window = new UnsafeBuffer(0, 0);
         private MemorySegment image;
@@ -238,7 +238,7 @@ final class ClusterSnapshot
         private long imageCrc;
         private long imageReceivedBytes;
         private int sessionsLeft = -1;
-        private ClusterAckLedger.SessionAcks session;
+        private AckLedger.SessionAcks session;
         private int acksLeft;
         private boolean storeLoaded;
         private int typesLeft = -1;
@@ -252,7 +252,7 @@ final class ClusterSnapshot
             final NativeStore store,
             final IdAllocator ids,
             final long[] appliedTotals,
-            final ClusterAckLedger ledger)
+            final AckLedger ledger)
         {
             this.schema = schema;
             this.store = store;
@@ -509,7 +509,7 @@ final class ClusterSnapshot
 
         private void onAck(final DirectBuffer buffer, final int offset, final int length)
         {
-            if (null == session || acksLeft <= 0 || length < ClusterAckLedger.ENTRY_HEADER_BYTES)
+            if (null == session || acksLeft <= 0 || length < AckLedger.ENTRY_HEADER_BYTES)
             {
                 throw new ClusterException("snapshot ack out of place");
             }

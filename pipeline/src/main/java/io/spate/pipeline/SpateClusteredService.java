@@ -38,7 +38,7 @@ import java.nio.ByteOrder;
  * Each log message is one producer batch (or a read). Applying it is a deterministic function of the
  * log and the state before it: the {@link BatchAssembler} validates the records and hands out ids from
  * the replicated {@link IdAllocator}, the store applies them, and the ack (created ids, per-record errors) is
- * encoded from that outcome alone. The ack is kept in the {@link ClusterAckLedger}, so a batch a client
+ * encoded from that outcome alone. The ack is kept in the {@link AckLedger}, so a batch a client
  * sends again after a leader change (same session, same correlation id) is answered with its original ack
  * and never applied twice. Only the leader's egress reaches clients; a follower's offers are mocked.
  * <p>
@@ -78,7 +78,7 @@ public final class SpateClusteredService implements ClusteredService
     private final AckEncoder ackEncoder = new AckEncoder();
     private final ReadRequestDecoder readRequestDecoder = new ReadRequestDecoder();
     private final ReadResponseEncoder readResponseEncoder = new ReadResponseEncoder();
-    private final ClusterAckLedger ledger;
+    private final AckLedger ledger;
     /** Correlation id (8 bytes) then the ack: a ledger entry as it is built. */
     private final UnsafeBuffer entryBuffer;
     /** The ack part of {@link #entryBuffer}, where acks are encoded. */
@@ -153,9 +153,9 @@ public final class SpateClusteredService implements ClusteredService
         this.settings = settings;
         this.headerReader = new RecordReader(schema);
         final int maxAckBytes = AckWriter.maxAckBytes(settings.maxRecordsPerBatch());
-        this.ledger = new ClusterAckLedger(settings.ackLedgerBatches(), maxAckBytes);
-        this.entryBuffer = new UnsafeBuffer(new byte[ClusterAckLedger.ENTRY_HEADER_BYTES + maxAckBytes]);
-        this.ackView = new UnsafeBuffer(entryBuffer, ClusterAckLedger.ENTRY_HEADER_BYTES, maxAckBytes);
+        this.ledger = new AckLedger(settings.ackLedgerBatches(), maxAckBytes);
+        this.entryBuffer = new UnsafeBuffer(new byte[AckLedger.ENTRY_HEADER_BYTES + maxAckBytes]);
+        this.ackView = new UnsafeBuffer(entryBuffer, AckLedger.ENTRY_HEADER_BYTES, maxAckBytes);
         this.readAnswerBuffer = new UnsafeBuffer(new byte[ReadQueue.maxAnswerBytes(schema)]);
         int maxTypeId = 0;
         for (final TypeDefinition type : schema.types())
@@ -208,7 +208,7 @@ public final class SpateClusteredService implements ClusteredService
 
     public void onSessionClose(final ClientSession session, final long timestamp, final CloseReason closeReason)
     {
-        final ClusterAckLedger.SessionAcks acks = ledger.sessionOrNull(session.id());
+        final AckLedger.SessionAcks acks = ledger.sessionOrNull(session.id());
         if (null != acks && acks.firstUnsentCorrelationId != 0)
         {
             sessionsWithUnsentAcks--;
@@ -259,7 +259,7 @@ public final class SpateClusteredService implements ClusteredService
         final long sessionId = session.id();
         final long correlationId = headerReader.batchCorrelationId();
         final long declaredRecordCount = headerReader.batchRecordCount();
-        final ClusterAckLedger.SessionAcks acks = ledger.session(sessionId);
+        final AckLedger.SessionAcks acks = ledger.session(sessionId);
         if (correlationId <= acks.lastCorrelationId)
         {
             // Sent again (a leader change): answered as the first time, never applied twice.
@@ -316,7 +316,7 @@ public final class SpateClusteredService implements ClusteredService
         }
     }
 
-    private void apply(final ClientSession session, final ClusterAckLedger.SessionAcks acks, final long correlationId)
+    private void apply(final ClientSession session, final AckLedger.SessionAcks acks, final long correlationId)
     {
         final int recordCount = slot.recordCount;
         if (slot.lengthBytes > 0)
@@ -368,17 +368,17 @@ public final class SpateClusteredService implements ClusteredService
 
     private void recordAndSend(
         final ClientSession session,
-        final ClusterAckLedger.SessionAcks acks,
+        final AckLedger.SessionAcks acks,
         final long correlationId,
         final int ackLengthBytes)
     {
         entryBuffer.putLong(0, correlationId, ByteOrder.LITTLE_ENDIAN);
-        ledger.record(acks, correlationId, entryBuffer, ClusterAckLedger.ENTRY_HEADER_BYTES + ackLengthBytes);
+        ledger.record(acks, correlationId, entryBuffer, AckLedger.ENTRY_HEADER_BYTES + ackLengthBytes);
         if (acks.firstUnsentCorrelationId != 0)
         {
             return; // behind earlier unsent acks: they go first, in order (the unsent-ack timer)
         }
-        if (!trySend(session, entryBuffer, ClusterAckLedger.ENTRY_HEADER_BYTES, ackLengthBytes))
+        if (!trySend(session, entryBuffer, AckLedger.ENTRY_HEADER_BYTES, ackLengthBytes))
         {
             acks.firstUnsentCorrelationId = correlationId;
             sessionsWithUnsentAcks++;
@@ -387,7 +387,7 @@ public final class SpateClusteredService implements ClusteredService
     }
 
     /** Sends an ack found in the ledger again (a field: nothing allocated per duplicate). */
-    private final class KeptAckSender implements ClusterAckLedger.AckVisitor
+    private final class KeptAckSender implements AckLedger.AckVisitor
     {
         private ClientSession session;
 
@@ -476,7 +476,7 @@ public final class SpateClusteredService implements ClusteredService
         }
         unsentSender.stillUnsent = 0;
         ledger.forEachSession(unsentSender);
-        // Counted afresh: an eviction may also have cleared a session's cursor (ClusterAckLedger.evictOldest).
+        // Counted afresh: an eviction may also have cleared a session's cursor (AckLedger.evictOldest).
         sessionsWithUnsentAcks = unsentSender.stillUnsent;
         if (sessionsWithUnsentAcks > 0)
         {
@@ -562,14 +562,14 @@ public final class SpateClusteredService implements ClusteredService
         return this;
     }
 
-    private final class UnsentSender implements java.util.function.Consumer<ClusterAckLedger.SessionAcks>,
-        ClusterAckLedger.AckVisitor
+    private final class UnsentSender implements java.util.function.Consumer<AckLedger.SessionAcks>,
+        AckLedger.AckVisitor
     {
-        private ClusterAckLedger.SessionAcks acks;
+        private AckLedger.SessionAcks acks;
         private ClientSession session;
         private int stillUnsent;
 
-        public void accept(final ClusterAckLedger.SessionAcks acks)
+        public void accept(final AckLedger.SessionAcks acks)
         {
             if (acks.firstUnsentCorrelationId == 0)
             {

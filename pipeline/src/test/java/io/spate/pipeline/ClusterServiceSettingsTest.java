@@ -60,7 +60,7 @@ class ClusterServiceSettingsTest
         assertEquals(maxRecords, settings.maxRecordsPerBatch());
         assertEquals(ledgerBatches, settings.ackLedgerBatches());
         // What the service builds from them.
-        new ClusterAckLedger(settings.ackLedgerBatches(), AckWriter.maxAckBytes(settings.maxRecordsPerBatch()));
+        new AckLedger(settings.ackLedgerBatches(), AckWriter.maxAckBytes(settings.maxRecordsPerBatch()));
     }
 
     @ParameterizedTest(name = "{0} {1} {2}")
@@ -93,7 +93,7 @@ class ClusterServiceSettingsTest
     void aCombinationTheLedgerCannotHoldIsRefused(final int maxRecords, final int ledgerBatches)
     {
         assertThrows(IllegalArgumentException.class,
-            () -> new ClusterAckLedger(ledgerBatches, AckWriter.maxAckBytes(maxRecords)), "the ledger refuses it");
+            () -> new AckLedger(ledgerBatches, AckWriter.maxAckBytes(maxRecords)), "the ledger refuses it");
         final IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
             () -> settings(ClusterServiceSettings.DEFAULT_MAX_BATCH_BYTES, maxRecords, ledgerBatches));
         assertTrue(refused.getMessage().startsWith("ack ledger batches " + ledgerBatches + " with max records per batch " +
@@ -122,7 +122,7 @@ class ClusterServiceSettingsTest
     {
         try
         {
-            new ClusterAckLedger(ledgerBatches, maxAckBytes);
+            new AckLedger(ledgerBatches, maxAckBytes);
             return true;
         }
         catch (final IllegalArgumentException ex)

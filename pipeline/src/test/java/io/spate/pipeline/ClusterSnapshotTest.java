@@ -82,7 +82,7 @@ class ClusterSnapshotTest
     private NativeStore source;
     private IdAllocator sourceIds;
     private long[] sourceTotals;
-    private ClusterAckLedger sourceLedger;
+    private AckLedger sourceLedger;
 
     @BeforeAll
     static void startDriver() throws IOException
@@ -120,7 +120,7 @@ class ClusterSnapshotTest
         sourceIds = new IdAllocator(schema, source);
         applyRecords(source, sourceIds);
         sourceTotals = new long[]{ 123, 45_678 };
-        sourceLedger = new ClusterAckLedger(MAX_BATCHES, MAX_ACK_BYTES);
+        sourceLedger = new AckLedger(MAX_BATCHES, MAX_ACK_BYTES);
         // A session that never sent a batch; one with acks below the bound; one whose oldest were evicted;
         // one with a negative id and acks of every length up to the longest, one of them empty.
         sourceLedger.session(1);
@@ -266,21 +266,21 @@ class ClusterSnapshotTest
 
     private static UnsafeBuffer entry(final long correlationId, final byte[] ack)
     {
-        final UnsafeBuffer entry = new UnsafeBuffer(new byte[ClusterAckLedger.ENTRY_HEADER_BYTES + ack.length]);
+        final UnsafeBuffer entry = new UnsafeBuffer(new byte[AckLedger.ENTRY_HEADER_BYTES + ack.length]);
         entry.putLong(0, correlationId, ByteOrder.LITTLE_ENDIAN);
-        entry.putBytes(ClusterAckLedger.ENTRY_HEADER_BYTES, ack);
+        entry.putBytes(AckLedger.ENTRY_HEADER_BYTES, ack);
         return entry;
     }
 
-    private static void record(final ClusterAckLedger ledger, final ClusterAckLedger.SessionAcks session,
+    private static void record(final AckLedger ledger, final AckLedger.SessionAcks session,
         final long correlationId, final int ackLength)
     {
         final byte[] ack = ack(correlationId, ackLength);
-        ledger.record(session, correlationId, entry(correlationId, ack), ClusterAckLedger.ENTRY_HEADER_BYTES + ack.length);
+        ledger.record(session, correlationId, entry(correlationId, ack), AckLedger.ENTRY_HEADER_BYTES + ack.length);
     }
 
     /** A ledger as text: per session, its id, last correlation id, count, and each ack's id and bytes. */
-    private static Map<Long, String> contents(final ClusterAckLedger ledger)
+    private static Map<Long, String> contents(final AckLedger ledger)
     {
         final Map<Long, String> sessions = new HashMap<>();
         ledger.forEachSession(session ->
@@ -439,13 +439,13 @@ class ClusterSnapshotTest
         final NativeStore store = NativeStore.open(schema);
         final IdAllocator ids;
         final long[] totals = new long[2];
-        final ClusterAckLedger ledger;
+        final AckLedger ledger;
 
         Target(final int maxBatches)
         {
             closeables.add(store);
             ids = new IdAllocator(schema, store);
-            ledger = new ClusterAckLedger(maxBatches, MAX_ACK_BYTES);
+            ledger = new AckLedger(maxBatches, MAX_ACK_BYTES);
         }
 
         void load(final Image image)
@@ -739,7 +739,7 @@ class ClusterSnapshotTest
         assertLoadedAsSource(target);
 
         // The loaded ledger goes on as the source's would: ids keep increasing, the bound holds.
-        final ClusterAckLedger.SessionAcks session = target.ledger.sessionOrNull(3);
+        final AckLedger.SessionAcks session = target.ledger.sessionOrNull(3);
         assertThrows(IllegalStateException.class, () -> record(target.ledger, session, 70, 1));
         record(target.ledger, session, 71, 1);
         assertEquals(MAX_BATCHES, session.count);
@@ -755,7 +755,7 @@ class ClusterSnapshotTest
         closeables.add(source);
         sourceIds = new IdAllocator(schema, source);
         sourceTotals = new long[2];
-        sourceLedger = new ClusterAckLedger(MAX_BATCHES, MAX_ACK_BYTES);
+        sourceLedger = new AckLedger(MAX_BATCHES, MAX_ACK_BYTES);
         final List<byte[]> written = writtenMessages();
         final List<Integer> kinds = written.stream().map(ClusterSnapshotTest::kind).toList();
         assertEquals(ClusterSnapshot.HEADER, kinds.get(0));

@@ -9,17 +9,18 @@ import java.nio.ByteOrder;
 import java.util.function.Consumer;
 
 /**
- * The clustered service's memory of what it answered: per cluster session, the highest correlation id
- * it answered and the acks of that session's last {@code maxBatchesPerSession} batches, oldest first.
- * A batch a client sends again after a leader change (same session, same correlation id) is answered
- * from here instead of being applied twice. Part of the replicated state: every node builds the same
- * ledger from the same log, and it travels in snapshots.
+ * What the server answered, per session: the highest correlation id it answered and the acks of that
+ * session's last {@code maxBatchesPerSession} batches, oldest first. A batch a client sends again (after a
+ * leader change, or a restart of the pipeline) with the same session and correlation id is answered from
+ * here instead of being applied twice. The one implementation for the clustered service (replicated state:
+ * every member builds the same ledger from the same log, and it travels in snapshots) and the single-node
+ * pipeline (rebuilt by replaying its log, kept in its snapshots).
  * <p>
  * Bounds: {@code maxBatchesPerSession} acks per session (a client keeps at most that many batches
  * unacked, see {@code spate.client.max.in.flight.batches}), each at most the ack of a full batch;
  * sessions are bounded by the consensus module's {@code maxConcurrentSessions}.
  */
-final class ClusterAckLedger
+final class AckLedger
 {
     /** Bytes in front of each ack in a session's ring: its correlation id. */
     static final int ENTRY_HEADER_BYTES = Long.BYTES;
@@ -56,7 +57,7 @@ final class ClusterAckLedger
      * @param maxBatchesPerSession acks kept per session.
      * @param maxAckBytes          the longest ack (of a full batch).
      */
-    ClusterAckLedger(final int maxBatchesPerSession, final int maxAckBytes)
+    AckLedger(final int maxBatchesPerSession, final int maxAckBytes)
     {
         this.maxRingBytes = ringBytes(maxBatchesPerSession, maxAckBytes);
         this.maxBatchesPerSession = maxBatchesPerSession;

@@ -32,15 +32,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * counted) when an unsent ack is evicted, sessions independent; and, against a model, any sequence of acks
  * of varying lengths as the ring wraps many times.
  */
-class ClusterAckLedgerTest
+class AckLedgerTest
 {
     private static final long SEED = 0x5EED_ACC5_1ED6E7L;
 
     private static UnsafeBuffer entry(final long correlationId, final byte[] ack)
     {
-        final UnsafeBuffer entry = new UnsafeBuffer(new byte[ClusterAckLedger.ENTRY_HEADER_BYTES + ack.length]);
+        final UnsafeBuffer entry = new UnsafeBuffer(new byte[AckLedger.ENTRY_HEADER_BYTES + ack.length]);
         entry.putLong(0, correlationId, ByteOrder.LITTLE_ENDIAN);
-        entry.putBytes(ClusterAckLedger.ENTRY_HEADER_BYTES, ack);
+        entry.putBytes(AckLedger.ENTRY_HEADER_BYTES, ack);
         return entry;
     }
 
@@ -55,12 +55,12 @@ class ClusterAckLedgerTest
     }
 
     private static void record(
-        final ClusterAckLedger ledger, final ClusterAckLedger.SessionAcks session, final long correlationId, final byte[] ack)
+        final AckLedger ledger, final AckLedger.SessionAcks session, final long correlationId, final byte[] ack)
     {
-        ledger.record(session, correlationId, entry(correlationId, ack), ClusterAckLedger.ENTRY_HEADER_BYTES + ack.length);
+        ledger.record(session, correlationId, entry(correlationId, ack), AckLedger.ENTRY_HEADER_BYTES + ack.length);
     }
 
-    private static void record(final ClusterAckLedger ledger, final ClusterAckLedger.SessionAcks session,
+    private static void record(final AckLedger ledger, final AckLedger.SessionAcks session,
         final long correlationId)
     {
         record(ledger, session, correlationId, ackBytes(correlationId, (int)Math.floorMod(correlationId, 5) + 1));
@@ -68,7 +68,7 @@ class ClusterAckLedgerTest
 
     /** The session's acks from a correlation id on, oldest first: id and bytes. */
     private static List<Map.Entry<Long, byte[]>> acksFrom(
-        final ClusterAckLedger ledger, final ClusterAckLedger.SessionAcks session, final long from)
+        final AckLedger ledger, final AckLedger.SessionAcks session, final long from)
     {
         final List<Map.Entry<Long, byte[]>> acks = new ArrayList<>();
         ledger.forEachFrom(session, from, (correlationId, buffer, offset, length) ->
@@ -81,13 +81,13 @@ class ClusterAckLedgerTest
         return acks;
     }
 
-    private static List<Long> ids(final ClusterAckLedger ledger, final ClusterAckLedger.SessionAcks session)
+    private static List<Long> ids(final AckLedger ledger, final AckLedger.SessionAcks session)
     {
         return acksFrom(ledger, session, Long.MIN_VALUE).stream().map(Map.Entry::getKey).toList();
     }
 
     /** @return the ack kept for the correlation id, or null when the session does not hold it. */
-    private static byte[] find(final ClusterAckLedger ledger, final ClusterAckLedger.SessionAcks session,
+    private static byte[] find(final AckLedger ledger, final AckLedger.SessionAcks session,
         final long correlationId)
     {
         final byte[][] found = new byte[1][];
@@ -105,8 +105,8 @@ class ClusterAckLedgerTest
     @Test
     void recordsAreFoundAndVisitedOldestFirst()
     {
-        final ClusterAckLedger ledger = new ClusterAckLedger(8, 64);
-        final ClusterAckLedger.SessionAcks session = ledger.session(42);
+        final AckLedger ledger = new AckLedger(8, 64);
+        final AckLedger.SessionAcks session = ledger.session(42);
         assertSame(session, ledger.session(42));
         assertSame(session, ledger.sessionOrNull(42));
         assertEquals(42, session.sessionId);
@@ -153,9 +153,9 @@ class ClusterAckLedgerTest
     @Test
     void theOldestIsEvictedAtTheBound()
     {
-        final ClusterAckLedger ledger = new ClusterAckLedger(3, 32);
+        final AckLedger ledger = new AckLedger(3, 32);
         assertEquals(3, ledger.maxBatchesPerSession());
-        final ClusterAckLedger.SessionAcks session = ledger.session(7);
+        final AckLedger.SessionAcks session = ledger.session(7);
         for (long id = 1; id <= 3; id++)
         {
             record(ledger, session, id);
@@ -179,8 +179,8 @@ class ClusterAckLedgerTest
     @Test
     void aBoundOfOneKeepsTheLatest()
     {
-        final ClusterAckLedger ledger = new ClusterAckLedger(1, 16);
-        final ClusterAckLedger.SessionAcks session = ledger.session(1);
+        final AckLedger ledger = new AckLedger(1, 16);
+        final AckLedger.SessionAcks session = ledger.session(1);
         for (long id = 1; id <= 100; id++)
         {
             record(ledger, session, id);
@@ -193,8 +193,8 @@ class ClusterAckLedgerTest
     @Test
     void aCorrelationIdThatDoesNotIncreaseIsRefused()
     {
-        final ClusterAckLedger ledger = new ClusterAckLedger(4, 16);
-        final ClusterAckLedger.SessionAcks session = ledger.session(3);
+        final AckLedger ledger = new AckLedger(4, 16);
+        final AckLedger.SessionAcks session = ledger.session(3);
         // Before the first ack the last answered is 0: ids start above it.
         assertThrows(IllegalStateException.class, () -> record(ledger, session, 0));
         assertThrows(IllegalStateException.class, () -> record(ledger, session, -5));
@@ -213,8 +213,8 @@ class ClusterAckLedgerTest
     @Test
     void evictingAnUnsentAckCountsItAndMovesTheCursorOn()
     {
-        final ClusterAckLedger ledger = new ClusterAckLedger(3, 16);
-        final ClusterAckLedger.SessionAcks session = ledger.session(11);
+        final AckLedger ledger = new AckLedger(3, 16);
+        final AckLedger.SessionAcks session = ledger.session(11);
         record(ledger, session, 1);
         record(ledger, session, 2);
         record(ledger, session, 3);
@@ -245,8 +245,8 @@ class ClusterAckLedgerTest
     void theCursorMayPointBetweenKeptIds()
     {
         // After sending an ack the service points the cursor at its id + 1, which need not be a kept id.
-        final ClusterAckLedger ledger = new ClusterAckLedger(3, 16);
-        final ClusterAckLedger.SessionAcks session = ledger.session(12);
+        final AckLedger ledger = new AckLedger(3, 16);
+        final AckLedger.SessionAcks session = ledger.session(12);
         record(ledger, session, 10);
         record(ledger, session, 20);
         record(ledger, session, 30);
@@ -263,8 +263,8 @@ class ClusterAckLedgerTest
     @Test
     void withABoundOfOneEvictingTheOnlyUnsentAckLeavesNothingUnsent()
     {
-        final ClusterAckLedger ledger = new ClusterAckLedger(1, 16);
-        final ClusterAckLedger.SessionAcks session = ledger.session(13);
+        final AckLedger ledger = new AckLedger(1, 16);
+        final AckLedger.SessionAcks session = ledger.session(13);
         record(ledger, session, 1);
         session.firstUnsentCorrelationId = 1;
         record(ledger, session, 2);
@@ -275,10 +275,10 @@ class ClusterAckLedgerTest
     @Test
     void evictedUnsentCountsOverAllSessions()
     {
-        final ClusterAckLedger ledger = new ClusterAckLedger(2, 16);
+        final AckLedger ledger = new AckLedger(2, 16);
         for (long sessionId = 1; sessionId <= 5; sessionId++)
         {
-            final ClusterAckLedger.SessionAcks session = ledger.session(sessionId);
+            final AckLedger.SessionAcks session = ledger.session(sessionId);
             record(ledger, session, 1);
             record(ledger, session, 2);
             session.firstUnsentCorrelationId = 1;
@@ -291,9 +291,9 @@ class ClusterAckLedgerTest
     @Test
     void aRemovedSessionIsGoneAndStartsAfresh()
     {
-        final ClusterAckLedger ledger = new ClusterAckLedger(4, 16);
-        final ClusterAckLedger.SessionAcks first = ledger.session(1);
-        final ClusterAckLedger.SessionAcks second = ledger.session(2);
+        final AckLedger ledger = new AckLedger(4, 16);
+        final AckLedger.SessionAcks first = ledger.session(1);
+        final AckLedger.SessionAcks second = ledger.session(2);
         record(ledger, first, 5);
         record(ledger, second, 7);
         assertEquals(2, ledger.sessionCount());
@@ -305,7 +305,7 @@ class ClusterAckLedgerTest
         ledger.remove(99); // unknown: nothing happens
         assertEquals(1, ledger.sessionCount());
 
-        final ClusterAckLedger.SessionAcks again = ledger.session(1);
+        final AckLedger.SessionAcks again = ledger.session(1);
         assertNotSame(first, again);
         assertEquals(0, again.lastCorrelationId);
         assertEquals(0, again.count);
@@ -318,7 +318,7 @@ class ClusterAckLedgerTest
     @Test
     void manySessionsAreIndependent()
     {
-        final ClusterAckLedger ledger = new ClusterAckLedger(5, 40);
+        final AckLedger ledger = new AckLedger(5, 40);
         final Random random = new Random(SEED);
         final Map<Long, ArrayDeque<Long>> model = new HashMap<>();
         final Map<Long, Long> last = new HashMap<>();
@@ -346,7 +346,7 @@ class ClusterAckLedgerTest
         assertEquals(model.keySet(), visited);
         for (final Map.Entry<Long, ArrayDeque<Long>> expected : model.entrySet())
         {
-            final ClusterAckLedger.SessionAcks session = ledger.sessionOrNull(expected.getKey());
+            final AckLedger.SessionAcks session = ledger.sessionOrNull(expected.getKey());
             assertEquals(List.copyOf(expected.getValue()), ids(ledger, session), "session " + expected.getKey() +
                 ", seed " + SEED);
             assertEquals(last.get(expected.getKey()), session.lastCorrelationId);
@@ -369,8 +369,8 @@ class ClusterAckLedgerTest
     {
         final long seed = SEED ^ (maxBatches * 1_000_003L + maxAckBytes);
         final Random random = new Random(seed);
-        final ClusterAckLedger ledger = new ClusterAckLedger(maxBatches, maxAckBytes);
-        final ClusterAckLedger.SessionAcks session = ledger.session(seed);
+        final AckLedger ledger = new AckLedger(maxBatches, maxAckBytes);
+        final AckLedger.SessionAcks session = ledger.session(seed);
         final ArrayDeque<Map.Entry<Long, byte[]>> model = new ArrayDeque<>();
         long modelFirstUnsent = 0;
         long modelEvictedUnsent = 0;
@@ -416,7 +416,7 @@ class ClusterAckLedgerTest
             }
             model.addLast(Map.entry(id, ack));
             lastId = id;
-            bytesRecorded += ExpandableRingBuffer.HEADER_LENGTH + ClusterAckLedger.ENTRY_HEADER_BYTES +
+            bytesRecorded += ExpandableRingBuffer.HEADER_LENGTH + AckLedger.ENTRY_HEADER_BYTES +
                 ack.length;
             if (evicted != 0)
             {
@@ -441,7 +441,7 @@ class ClusterAckLedgerTest
             assertEquals(modelFirstUnsent, session.firstUnsentCorrelationId, where);
             assertEquals(modelEvictedUnsent, ledger.evictedUnsent(), where);
         }
-        final int ringBytes = ClusterAckLedger.ringBytes(maxBatches, maxAckBytes);
+        final int ringBytes = AckLedger.ringBytes(maxBatches, maxAckBytes);
         assertTrue(bytesRecorded > 3L * ringBytes, "the ring wrapped: " + bytesRecorded + " bytes through a ring of " +
             ringBytes + ", seed " + seed);
     }
@@ -450,23 +450,23 @@ class ClusterAckLedgerTest
     void constructorBounds()
     {
         assertEquals("the ack ledger keeps at least one ack per session: 0",
-            assertThrows(IllegalArgumentException.class, () -> new ClusterAckLedger(0, 100)).getMessage());
-        assertThrows(IllegalArgumentException.class, () -> new ClusterAckLedger(-1, 100));
-        assertThrows(IllegalArgumentException.class, () -> new ClusterAckLedger(Integer.MIN_VALUE, 100));
+            assertThrows(IllegalArgumentException.class, () -> new AckLedger(0, 100)).getMessage());
+        assertThrows(IllegalArgumentException.class, () -> new AckLedger(-1, 100));
+        assertThrows(IllegalArgumentException.class, () -> new AckLedger(Integer.MIN_VALUE, 100));
 
-        assertEquals(1, new ClusterAckLedger(1, 0).maxBatchesPerSession());
+        assertEquals(1, new AckLedger(1, 0).maxBatchesPerSession());
         // The service's defaults and its most acks per session with acks of a one-record batch.
-        new ClusterAckLedger(ClusterServiceSettings.DEFAULT_ACK_LEDGER_BATCHES,
+        new AckLedger(ClusterServiceSettings.DEFAULT_ACK_LEDGER_BATCHES,
             AckWriter.maxAckBytes(ClusterServiceSettings.DEFAULT_MAX_RECORDS_PER_BATCH));
-        new ClusterAckLedger(ClusterServiceSettings.MAX_ACK_LEDGER_BATCHES, AckWriter.maxAckBytes(1));
+        new AckLedger(ClusterServiceSettings.MAX_ACK_LEDGER_BATCHES, AckWriter.maxAckBytes(1));
 
         // The most that fits: every kept ack at its longest, twice over, in a ring of at most MAX_CAPACITY bytes.
-        final int perEntry = ExpandableRingBuffer.HEADER_LENGTH + ClusterAckLedger.ENTRY_HEADER_BYTES +
+        final int perEntry = ExpandableRingBuffer.HEADER_LENGTH + AckLedger.ENTRY_HEADER_BYTES +
             ExpandableRingBuffer.HEADER_ALIGNMENT;
         final int largestAck = ExpandableRingBuffer.MAX_CAPACITY / 2 / 1024 - perEntry;
-        new ClusterAckLedger(1024, largestAck);
+        new AckLedger(1024, largestAck);
         final IllegalArgumentException tooMuch = assertThrows(IllegalArgumentException.class,
-            () -> new ClusterAckLedger(1024, largestAck + 1));
+            () -> new AckLedger(1024, largestAck + 1));
         assertTrue(tooMuch.getMessage().equals("1024 acks of up to " + (largestAck + 1) + " bytes per session need a ring of more than 1073741824 bytes: keep fewer"),
             tooMuch.getMessage());
 
@@ -475,7 +475,7 @@ class ClusterAckLedgerTest
             { Integer.MAX_VALUE, Integer.MAX_VALUE }, { Integer.MAX_VALUE, 1 << 30 }, { 1 << 30, Integer.MAX_VALUE },
             { Integer.MAX_VALUE, 0 }, { 1, Integer.MAX_VALUE } })
         {
-            assertThrows(IllegalArgumentException.class, () -> new ClusterAckLedger(sizes[0], sizes[1]),
+            assertThrows(IllegalArgumentException.class, () -> new AckLedger(sizes[0], sizes[1]),
                 Arrays.toString(sizes));
         }
     }
