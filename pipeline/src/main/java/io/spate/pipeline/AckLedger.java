@@ -172,6 +172,39 @@ final class AckLedger
         session.lastCorrelationId = correlationId;
     }
 
+    /**
+     * Records an answer of the single-node pipeline, where answers are recorded as they leave: not in
+     * correlation order (a refusal leaves at once, before the acks of batches admitted before it). Eviction
+     * stays oldest-recorded first, which keeps every answer a producer may still ask for: it keeps at most
+     * {@link #maxBatchesPerSession()} batches unanswered, so fewer answers than that were recorded after any
+     * answer it has not received.
+     *
+     * @param entry the correlation id (8 bytes, little-endian) followed by the answer, from entryOffset.
+     */
+    void recordAnswer(
+        final SessionAcks session,
+        final long correlationId,
+        final DirectBuffer entry,
+        final int entryOffset,
+        final int entryLengthBytes)
+    {
+        if (correlationId <= 0)
+        {
+            throw new IllegalStateException("session " + session.sessionId + ": answer to correlation id " + correlationId);
+        }
+        if (session.count == maxBatchesPerSession)
+        {
+            evictOldest(session);
+        }
+        if (!session.acks.append(entry, entryOffset, entryLengthBytes))
+        {
+            throw new IllegalStateException("ack ledger ring of session " + session.sessionId + " is full: " +
+                session.acks.size() + " bytes for " + session.count + " acks");
+        }
+        session.count++;
+        session.lastCorrelationId = Math.max(session.lastCorrelationId, correlationId);
+    }
+
     private void evictOldest(final SessionAcks session)
     {
         evictor.session = session;
