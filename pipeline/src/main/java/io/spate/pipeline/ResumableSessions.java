@@ -315,6 +315,7 @@ final class ResumableSessions
             entry.admittedCorrelationId = admitted;
             entry.acks.lastCorrelationId = admitted;
         }
+        require(at == end, (end - at) + " bytes after the last session");
         highestSessionId = Math.max(highestSessionId, highest);
         return at - offset;
     }
