@@ -431,7 +431,7 @@ public final class StatMain
                 "  conductor: records_in=%d records_in/s=%.0f batches=%d buffer_free_bytes=%d copy_mode=%d " +
                 "back_pressure=%d rejected=%d acks=%d barriers=%d agent_errors=%d%n" +
                 "  sessions: open=%d closed=%d answers_waiting_bytes=%d answers_discarded=%d response_retries=%d " +
-                "dispatch_retries=%d%n",
+                "dispatch_retries=%d resumed=%d resends_answered=%d resends_in_flight=%d resends_forgotten=%d%n",
                 recordsIn, inRate,
                 view.conductor(PipelineCounters.CONDUCTOR_BATCHES_TYPE_ID),
                 view.conductor(PipelineCounters.CONDUCTOR_BUFFER_BYTES_FREE_TYPE_ID),
@@ -446,7 +446,11 @@ public final class StatMain
                 view.conductor(PipelineCounters.CONDUCTOR_EGRESS_BACKLOG_BYTES_TYPE_ID),
                 view.conductor(PipelineCounters.CONDUCTOR_ANSWERS_DISCARDED_TYPE_ID),
                 view.conductor(PipelineCounters.CONDUCTOR_EGRESS_RETRIES_TYPE_ID),
-                view.conductor(PipelineCounters.CONDUCTOR_DISPATCH_RETRIES_TYPE_ID)));
+                view.conductor(PipelineCounters.CONDUCTOR_DISPATCH_RETRIES_TYPE_ID),
+                view.conductor(PipelineCounters.CONDUCTOR_SESSIONS_RESUMED_TYPE_ID),
+                view.conductor(PipelineCounters.CONDUCTOR_RESENDS_ANSWERED_TYPE_ID),
+                view.conductor(PipelineCounters.CONDUCTOR_RESENDS_PENDING_TYPE_ID),
+                view.conductor(PipelineCounters.CONDUCTOR_RESENDS_FORGOTTEN_TYPE_ID)));
             appendStoreRows(text, view.storeTypes);
             final long logPosition = view.conductor(PipelineCounters.LOG_POSITION_TYPE_ID);
             if (logPosition == 0 && view.conductor(PipelineCounters.SNAPSHOTS_TYPE_ID) == 0)
