@@ -225,7 +225,7 @@ final class ClientSessions implements AutoCloseable
                     " (it restarted without a data directory, or forgot the session after " +
                     configuration.sessionResumeWindowMs() + " ms closed): the outcome of its unanswered batches is unknown";
             }
-            else if (null == resumed && sessionCount() >= configuration.maxSessions())
+            else if ((null == resumed || !resumed.isOpen()) && sessionCount() >= configuration.maxSessions())
             {
                 status = ConnectStatus.TOO_MANY_SESSIONS;
                 detail = "the pipeline holds its most sessions (" + configuration.maxSessions() + ")";
@@ -336,17 +336,26 @@ final class ClientSessions implements AutoCloseable
         return byImage.size();
     }
 
+    private ClientSession resumedOrSame(final ClientSession closed)
+    {
+        final ClientSession current = 0 == closed.sessionId ? null : resumable.current(closed.sessionId);
+        return null == current ? closed : current;
+    }
+
     /**
      * Sends an answer to a session, or queues it behind the ones still waiting; releases what was
      * reserved for it.
      *
-     * @param session       the producer's session (may have been closed since the request came in).
+     * @param admittedOn    the producer's session (may have been closed since the request came in, and resumed
+     *                      on another connection: the answer then goes there).
      * @param buffer        the encoded answer.
      * @param lengthBytes   its length.
      * @param reservedBytes what was reserved for it at admission.
      */
-    void send(final ClientSession session, final DirectBuffer buffer, final int lengthBytes, final int reservedBytes)
+    void send(final ClientSession admittedOn, final DirectBuffer buffer, final int lengthBytes, final int reservedBytes)
     {
+        // A session resumed on another connection since took the room reserved on this one: its answers follow.
+        final ClientSession session = admittedOn.closed ? resumedOrSame(admittedOn) : admittedOn;
         session.release(reservedBytes);
         if (session.closed)
         {
