@@ -29,12 +29,22 @@ import java.util.regex.Pattern;
  * write did not complete was therefore never acknowledged. The repair keeps every frame from the start
  * of the file whose CRC32C (the archive's record checksum, kept in the frame's session id field)
  * matches its bytes, and cuts the file after the last of them; nothing before it changes.
+ * <p>
+ * It cuts only what a torn write leaves: a write is copied in order, so a short one leaves whole frames, then
+ * at most one frame whose bytes stop early, then nothing (zeros) to the end of the file, which is the
+ * recording's last segment file. Anything else (a frame whose checksum fails or whose header does not hold with
+ * recorded bytes after it, a later segment file of the same recording holding data) is damage in the middle of
+ * a recording, whose later frames may have been acknowledged: the repair refuses it with one line (an
+ * {@link IllegalStateException}) and changes nothing.
  */
 final class ArchiveTailRepair
 {
     private static final Pattern STRADDLE = Pattern.compile(
         "potentially incomplete last fragment straddling page boundary in file: (\\S+\\.rec)");
+    private static final Pattern SEGMENT_FILE = Pattern.compile("(\\d+)-(\\d+)\\.rec");
     private static final int CHUNK_BYTES = 1 << 20;
+    /** Longest data frame a recording holds: Aeron's largest MTU. */
+    private static final int MAX_DATA_FRAME_BYTES = 64 << 10;
 
     private ArchiveTailRepair()
     {
@@ -61,78 +71,138 @@ final class ArchiveTailRepair
     }
 
     /**
-     * Cuts the segment file after its last frame whose checksum holds.
+     * Cuts the segment file after its last frame whose checksum holds, when what follows it is a torn last fragment.
      *
-     * @return bytes dropped; -1 when the file does not start with a frame (the repair does not apply).
+     * @return bytes dropped (0: the data ends in a whole frame); -1 when the file does not start with a frame (the
+     * repair does not apply).
+     * @throws IllegalStateException with one line, the file unchanged, when the damage is not a torn last fragment
+     *                               of the recording's last segment file.
      */
     static long repair(final File segmentFile, final PrintStream out) throws IOException
     {
+        final File later = laterSegmentWithData(segmentFile);
+        if (null != later)
+        {
+            throw new IllegalStateException(segmentFile + ": not its recording's last segment file (" + later.getName() +
+                " follows it, holding data): a torn last fragment is only ever at the end of the last one; nothing is cut");
+        }
         final Checksum checksum = Checksums.crc32c();
-        final ByteBuffer bytes = ByteBuffer.allocateDirect(CHUNK_BYTES + FrameDescriptor.FRAME_ALIGNMENT)
-            .order(ByteOrder.LITTLE_ENDIAN);
+        final ByteBuffer bytes = ByteBuffer.allocateDirect(CHUNK_BYTES).order(ByteOrder.LITTLE_ENDIAN);
         final UnsafeBuffer buffer = new UnsafeBuffer(bytes);
         try (FileChannel channel = FileChannel.open(segmentFile.toPath(), StandardOpenOption.READ,
             StandardOpenOption.WRITE))
         {
             final long fileLength = channel.size();
+            long bufferStart = 0;
+            int buffered = 0;
             long goodEnd = 0;
-            while (goodEnd < fileLength)
+            long lastEnd = -1; // where the first frame that does not hold would end; -1: it has no sane length
+            String problem = null;
+            while (goodEnd + DataHeaderFlyweight.HEADER_LENGTH <= fileLength)
             {
-                bytes.clear().limit((int)Math.min(CHUNK_BYTES, fileLength - goodEnd));
-                final int read = readFully(channel, bytes, goodEnd);
-                int offset = 0;
-                boolean stop = false;
-                while (offset + DataHeaderFlyweight.HEADER_LENGTH <= read)
+                if (goodEnd + DataHeaderFlyweight.HEADER_LENGTH > bufferStart + buffered)
                 {
-                    final int frameLength = buffer.getInt(offset + HeaderFlyweight.FRAME_LENGTH_FIELD_OFFSET,
-                        ByteOrder.LITTLE_ENDIAN);
-                    if (frameLength < DataHeaderFlyweight.HEADER_LENGTH)
-                    {
-                        stop = true;
-                        break;
-                    }
-                    final int alignedLength = BitUtil.align(frameLength, FrameDescriptor.FRAME_ALIGNMENT);
-                    if (offset + alignedLength > read)
-                    {
-                        if (alignedLength > CHUNK_BYTES || read < bytes.limit())
-                        {
-                            stop = true; // longer than anything recorded, or cut off by the end of the file
-                        }
-                        break; // read on from this frame
-                    }
-                    final int type = buffer.getShort(offset + HeaderFlyweight.TYPE_FIELD_OFFSET, ByteOrder.LITTLE_ENDIAN);
-                    if (type != HeaderFlyweight.HDR_TYPE_PAD)
-                    {
-                        final int computed = checksum.compute(buffer.addressOffset(),
-                            offset + DataHeaderFlyweight.HEADER_LENGTH, alignedLength - DataHeaderFlyweight.HEADER_LENGTH);
-                        if (computed != buffer.getInt(offset + DataHeaderFlyweight.SESSION_ID_FIELD_OFFSET,
-                            ByteOrder.LITTLE_ENDIAN))
-                        {
-                            stop = true;
-                            break;
-                        }
-                    }
-                    offset += alignedLength;
+                    bufferStart = goodEnd;
+                    buffered = fill(channel, bytes, bufferStart, fileLength);
                 }
-                goodEnd += offset;
-                if (stop || offset == 0)
+                final int at = (int)(goodEnd - bufferStart);
+                final int frameLength = buffer.getInt(at + HeaderFlyweight.FRAME_LENGTH_FIELD_OFFSET, ByteOrder.LITTLE_ENDIAN);
+                final int type = buffer.getShort(at + HeaderFlyweight.TYPE_FIELD_OFFSET, ByteOrder.LITTLE_ENDIAN) & 0xFFFF;
+                if (frameLength < DataHeaderFlyweight.HEADER_LENGTH)
                 {
+                    problem = frameLength == 0 ? "no frame" : "a frame header of length " + frameLength;
                     break;
                 }
+                final long alignedLength = BitUtil.align((long)frameLength, FrameDescriptor.FRAME_ALIGNMENT);
+                if (goodEnd + alignedLength > fileLength ||
+                    (type != HeaderFlyweight.HDR_TYPE_PAD && alignedLength > MAX_DATA_FRAME_BYTES))
+                {
+                    problem = "a frame header claiming " + alignedLength + " bytes";
+                    break;
+                }
+                if (type != HeaderFlyweight.HDR_TYPE_PAD)
+                {
+                    if (goodEnd + alignedLength > bufferStart + buffered)
+                    {
+                        bufferStart = goodEnd;
+                        buffered = fill(channel, bytes, bufferStart, fileLength);
+                    }
+                    final int offset = (int)(goodEnd - bufferStart);
+                    final int computed = checksum.compute(buffer.addressOffset(),
+                        offset + DataHeaderFlyweight.HEADER_LENGTH, (int)alignedLength - DataHeaderFlyweight.HEADER_LENGTH);
+                    if (computed != buffer.getInt(offset + DataHeaderFlyweight.SESSION_ID_FIELD_OFFSET,
+                        ByteOrder.LITTLE_ENDIAN))
+                    {
+                        problem = "a frame of " + frameLength + " bytes whose checksum fails";
+                        lastEnd = goodEnd + alignedLength;
+                        break;
+                    }
+                }
+                goodEnd += alignedLength;
             }
             if (goodEnd == 0)
             {
                 return -1;
             }
+            // A torn write leaves nothing after its last frame: not after the one that does not hold, nor (when that
+            // has no sane length) after where it starts.
+            final long tailFrom = lastEnd >= 0 ? lastEnd : goodEnd;
+            final long lastNonZero = lastNonZero(channel, tailFrom, fileLength);
+            if (lastNonZero > tailFrom)
+            {
+                throw new IllegalStateException(segmentFile + ": damaged at offset " + goodEnd + ", " + problem + ", with " +
+                    "recorded bytes after it up to offset " + lastNonZero + ": not a torn last fragment, so nothing is " +
+                    "cut (what follows may have been acknowledged); restore the archive from a copy or inspect it with " +
+                    "Aeron's ArchiveTool");
+            }
             final long dropped = lastNonZero(channel, goodEnd, fileLength) - goodEnd;
-            // As ArchiveTool does: cut, then restore the file's length (the tail reads as zeros).
-            channel.truncate(goodEnd);
-            channel.write(ByteBuffer.wrap(new byte[1]), fileLength - 1);
-            channel.force(true);
-            out.println("driver: " + segmentFile + ": the archive was killed while writing it; dropped " + dropped +
-                " bytes after offset " + goodEnd + " that were never recorded whole (so never acknowledged)");
+            if (dropped > 0)
+            {
+                // As ArchiveTool does: cut, then restore the file's length (the tail reads as zeros).
+                channel.truncate(goodEnd);
+                channel.write(ByteBuffer.wrap(new byte[1]), fileLength - 1);
+                channel.force(true);
+                out.println("driver: " + segmentFile + ": the archive was killed while writing it; dropped " + dropped +
+                    " bytes after offset " + goodEnd + " that were never recorded whole (so never acknowledged)");
+            }
             return dropped;
         }
+    }
+
+    /**
+     * @return a segment file of the same recording after this one holding a byte other than zero, or null.
+     */
+    private static File laterSegmentWithData(final File segmentFile) throws IOException
+    {
+        final Matcher name = SEGMENT_FILE.matcher(segmentFile.getName());
+        final File[] siblings = segmentFile.getAbsoluteFile().getParentFile().listFiles();
+        if (!name.matches() || null == siblings)
+        {
+            return null;
+        }
+        final long basePosition = Long.parseLong(name.group(2));
+        for (final File sibling : siblings)
+        {
+            final Matcher other = SEGMENT_FILE.matcher(sibling.getName());
+            if (other.matches() && other.group(1).equals(name.group(1)) && Long.parseLong(other.group(2)) > basePosition)
+            {
+                try (FileChannel channel = FileChannel.open(sibling.toPath(), StandardOpenOption.READ))
+                {
+                    if (lastNonZero(channel, 0, channel.size()) > 0)
+                    {
+                        return sibling;
+                    }
+                }
+            }
+        }
+        return null;
+    }
+
+    private static int fill(final FileChannel channel, final ByteBuffer bytes, final long from, final long fileLength)
+        throws IOException
+    {
+        bytes.clear().limit((int)Math.min(bytes.capacity(), fileLength - from));
+        return readFully(channel, bytes, from);
     }
 
     /**

@@ -223,7 +223,7 @@ public final class SpateDriver implements AutoCloseable
     /**
      * Launches the archive; when a crash of this process left a segment file's last fragment incomplete
      * (the archive then refuses to start), cuts that fragment off ({@link ArchiveTailRepair}) and launches
-     * again, once per file.
+     * again, once per file. Damage that is not a torn last fragment is refused with one line, nothing cut.
      * <p>
      * When the repair finds the last fragment whole, Aeron 1.51 misjudged it: a recording whose data ends
      * exactly where one of its 1 MiB recovery reads ends has its last fragment checked at the wrong offset
@@ -294,6 +294,12 @@ public final class SpateDriver implements AutoCloseable
                 {
                     ex.addSuppressed(io);
                     throw ex;
+                }
+                catch (final IllegalStateException refused)
+                {
+                    // Not a torn last fragment: damage the repair must not cut. Its one line says where.
+                    refused.addSuppressed(ex);
+                    throw refused;
                 }
                 awaitArchiveCountersFreed(context);
             }

@@ -136,6 +136,57 @@ class ArchiveRecoveryTest
     }
 
     /**
+     * The same torn last fragment, but also a frame in the middle of the file whose bytes changed: that is not
+     * what a kill leaves, and what follows it was recorded (perhaps acknowledged). The driver refuses to start
+     * with one line naming the file and the offset, exit 1, and cuts nothing.
+     */
+    @Test
+    void damageInTheMiddleOfTheLastSegmentIsRefusedAndNothingIsCut() throws Exception
+    {
+        final String data = tempDir.resolve("data").toString();
+        final List<String> properties = List.of("-Dspate.driver.archive.segment.length=1m");
+        final long[] recorded = recordAndKill(data, properties, 300);
+        final long recordingId = recorded[0];
+        final int at = (int)recorded[1];
+        final int pageEnd = (at / 4096 + 1) * 4096;
+        final int damagedFrame = 150 * 160; // 100-byte messages: frames of 132 bytes, 160 aligned
+        assertTrue(damagedFrame < at, "the damaged frame was recorded: " + at);
+
+        final Path segment = Path.of(data, "archive", recordingId + "-0.rec");
+        try (java.nio.channels.FileChannel channel = java.nio.channels.FileChannel.open(segment,
+            java.nio.file.StandardOpenOption.READ, java.nio.file.StandardOpenOption.WRITE))
+        {
+            final java.nio.ByteBuffer one = java.nio.ByteBuffer.allocate(1);
+            channel.read(one, damagedFrame + 40);
+            one.put(0, (byte)(one.get(0) ^ 0x5A)).flip();
+            channel.write(one, damagedFrame + 40);
+            final java.nio.ByteBuffer torn = java.nio.ByteBuffer.allocate(pageEnd - at).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            torn.putInt(0, 8192).put(4, (byte)0).put(5, (byte)0xC0).putShort(6, (short)1);
+            for (int i = 32; i < torn.capacity(); i++)
+            {
+                torn.put(i, (byte)(i | 1));
+            }
+            channel.write(torn, at);
+        }
+        final byte[] before = java.nio.file.Files.readAllBytes(segment);
+
+        final String secondDir = uniqueDir(tempDir);
+        try (DriverTesting.DriverProcess driver = new DriverTesting.DriverProcess(properties,
+            "--dir", secondDir, "--ipc-term-length", "64k", "--idle", "sleeping", "--data", data))
+        {
+            driver.awaitExit("a damaged segment file");
+            System.out.println(driver.output());
+            assertEquals(1, driver.process.exitValue(), driver.output());
+            final List<String> errors = driver.lines.stream().filter((line) -> line.startsWith("driver: error:")).toList();
+            assertEquals(1, errors.size(), driver.output());
+            assertTrue(errors.getFirst().contains(segment + ": damaged at offset " + damagedFrame + ","),
+                driver.output());
+            assertTrue(driver.lines.stream().noneMatch((line) -> line.contains("dropped")), driver.output());
+        }
+        assertTrue(java.util.Arrays.equals(before, java.nio.file.Files.readAllBytes(segment)), "nothing was cut");
+    }
+
+    /**
      * A recording killed while its data ended exactly at 1 MiB, the end of one of Aeron's 1 MiB recovery reads,
      * with a whole last fragment across a page boundary: Aeron 1.51 checks that fragment at the wrong offset
      * and refuses to start. The driver finds the fragment whole (nothing to cut), has the archive check it

@@ -186,6 +186,12 @@ public final class ConductorAgent implements Agent
             // The Aeron client closed itself (driver timeout): its CnC file is about to be unmapped.
             throw new PipelineErrors.ClientClosed(roleName());
         }
+        if (null == fatal && null != errors.fatalMessage())
+        {
+            // Another agent (a worker) stopped the pipeline: nothing more is acked, dispatched or taken in.
+            fatal = new PipelineErrors.Fatal("stopped: " + errors.fatalMessage(), null);
+        }
+        checkFatal();
         nowNs = System.nanoTime();
         int work = applied.poll(appliedHandler, APPLIED_FRAGMENT_LIMIT);
         checkFatal();

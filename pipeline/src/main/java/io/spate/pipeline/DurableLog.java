@@ -235,7 +235,7 @@ final class DurableLog implements AutoCloseable
                 new SessionRecovery(sessions, configuration.maxRecordsPerBatch())))
             {
                 endPosition = replayer.replay(aeron, archive, identity.recordingId(), replayFrom, stopPosition, lastSeq,
-                    configuration.logStreamId() + 1_000, out);
+                    info.mtuLength(), configuration.logStreamId() + 1_000, out);
                 lastSeq = replayer.lastSeq();
                 batches = replayer.batches();
                 records = replayer.records();
@@ -256,7 +256,8 @@ final class DurableLog implements AutoCloseable
             }
             if (endPosition < stopPosition)
             {
-                // The last batch was never completely recorded, so never acked: it goes, whole.
+                // The replay checked what lies beyond endPosition: padding and the first fragments of one batch, the
+                // last, never completely recorded, so never acked. It goes, whole. Damage anywhere was refused above.
                 archive.truncateRecording(identity.recordingId(), endPosition);
             }
             final Recovery recovery = new Recovery(false, snapshotPosition, snapshotLoadMs, batches, records, replayMs,

@@ -13,4 +13,9 @@ public final class DurableStateException extends RuntimeException
     {
         super(message);
     }
+
+    DurableStateException(final String message, final Throwable cause)
+    {
+        super(message, cause);
+    }
 }

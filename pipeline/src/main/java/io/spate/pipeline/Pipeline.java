@@ -141,7 +141,8 @@ public final class Pipeline implements AutoCloseable
             final long positionAddress = countersReader.valuesBuffer().addressOffset() + CountersReader.counterOffset(positionId);
             workers.add(new WorkerAgent(i, dispatchSubscriptions[i], dispatchPublications[i].sessionId(),
                 appliedPublications[i], store, modifyBuffer.buffer(), positionAddress, counters, errors,
-                configuration.faultInjector(), configuration.maxRecordsPerBatch(), configuration.maxBatchBytes()));
+                configuration.faultInjector(), configuration.maxRecordsPerBatch(), configuration.maxBatchBytes(),
+                configuration.isDurable()));
         }
         if (configuration.threadingMode() == PipelineConfiguration.ThreadingMode.SHARED)
         {
@@ -303,7 +304,7 @@ public final class Pipeline implements AutoCloseable
             // The agents have stopped. When everything dispatched was applied and recorded, the store is the
             // log up to its position: a snapshot there makes the next start replay nothing.
             final SnapshotWriter writer = durableLog.snapshotWriter();
-            if (conductor.isQuiescent() && !errors.isDriverGone() && !ingress.isClosed() &&
+            if (conductor.isQuiescent() && null == errors.fatalMessage() && !errors.isDriverGone() && !ingress.isClosed() &&
                 writer.awaitIdle(SHUTDOWN_SNAPSHOT_WAIT_MS) && conductor.logPosition() > counters.snapshotPosition().get())
             {
                 snapshotTaker.take(conductor.logPosition(), conductor.lastSeq(), System.nanoTime());

@@ -26,12 +26,19 @@ import org.agrona.concurrent.status.AtomicCounter;
  * address of its position counter so progress is visible while the batch runs, reports the
  * records that failed, then publishes its done counter. One per {@link org.agrona.concurrent.AgentRunner}.
  * <p>
- * Every dispatch taken from the stream is reported, whatever happens: if applying throws (a fault in
- * the worker or the binding), the records the store did not reach are reported {@code NOT_APPLIED}
- * and the batch completes, so nothing waits for it forever (its Creates' ids come back at their next
- * generation when the batch is acked, see {@link IdAllocator#freeGivenUp}). Only the
- * pipeline's own dispatch publication is read (its session id); a dispatch that does not decode is a
- * broken invariant and stops the pipeline.
+ * In memory, every dispatch taken from the stream is reported, whatever happens: if applying throws (a
+ * fault in the worker or the binding) or the store's walk stops early, the records the store did not reach
+ * are reported {@code NOT_APPLIED} and the batch completes, so nothing waits for it forever (its Creates'
+ * ids come back at their next generation when the batch is acked, see {@link IdAllocator#freeGivenUp}).
+ * <p>
+ * Durable ({@code failStop}), the same fault stops the pipeline instead: the batch is already in the log,
+ * whole, and a restart's replay applies it whole, so an ack of what this worker did (or did not) would tell
+ * the producer something the restarted store contradicts, and the ids it would free are the log's. The
+ * worker reports nothing, moves neither its position nor its done counter (the batch is never acked) and
+ * throws a {@link PipelineErrors.Fatal} naming the batch.
+ * <p>
+ * Only the pipeline's own dispatch publication is read (its session id); a dispatch that does not decode
+ * is a broken invariant and stops the pipeline.
  */
 public final class WorkerAgent implements Agent, ControlledFragmentHandler
 {
@@ -60,6 +67,7 @@ public final class WorkerAgent implements Agent, ControlledFragmentHandler
     private final ControlledFragmentAssembler assembler = new ControlledFragmentAssembler(this);
     private final OffHeapBuffer copyModeScratch;
     private final int maxRecordsPerBatch;
+    private final boolean failStop;
     private long appliedBytes;
     private int pendingReportLengthBytes;
     private long pendingDoneSeq;
@@ -78,6 +86,8 @@ public final class WorkerAgent implements Agent, ControlledFragmentHandler
      * @param faults                 fault-injection hooks ({@link FaultInjector#NONE} in production).
      * @param maxRecordsPerBatch     most records a dispatched batch holds.
      * @param maxBatchBytes          most bytes a dispatched batch holds.
+     * @param failStop               a batch the store did not apply whole stops the pipeline (durable pipelines),
+     *                               rather than being acked with its unapplied records NOT_APPLIED (in memory).
      */
     public WorkerAgent(
         final int workerIndex,
@@ -91,9 +101,11 @@ public final class WorkerAgent implements Agent, ControlledFragmentHandler
         final PipelineErrors errors,
         final FaultInjector faults,
         final int maxRecordsPerBatch,
-        final int maxBatchBytes)
+        final int maxBatchBytes,
+        final boolean failStop)
     {
         this.workerIndex = workerIndex;
+        this.failStop = failStop;
         this.dispatchSubscription = dispatchSubscription;
         this.dispatchSessionId = dispatchSessionId;
         this.appliedPublication = appliedPublication;
@@ -246,6 +258,7 @@ public final class WorkerAgent implements Agent, ControlledFragmentHandler
     {
         final long applyStartNs = System.nanoTime();
         int walked = 0;
+        Throwable failure = null;
         try
         {
             faults.beforeApply(workerIndex, batchSeq);
@@ -254,8 +267,20 @@ public final class WorkerAgent implements Agent, ControlledFragmentHandler
         }
         catch (final Throwable ex)
         {
+            failure = ex;
+        }
+        if (failStop && (null != failure || walked != recordCount))
+        {
+            // Durable: the log holds the batch whole and a restart applies it whole. Stop, unacked, rather than
+            // ack a state the restarted store would not have.
+            throw errors.fatal("worker " + workerIndex + " did not apply batch " + batchSeq + " whole (" +
+                (null != failure ? oneLine(failure) : "the store walked " + walked + " of its " + recordCount + " records") +
+                "): it is in the log, not acknowledged; restart the pipeline to apply it from the log", failure);
+        }
+        if (null != failure)
+        {
             // Counted and reported; the batch completes with what the store did (nothing, here).
-            errors.onError(ex);
+            errors.onError(failure);
         }
         final long applyEndNs = System.nanoTime();
         // Bytes the store did not walk are done with too: the position says so, for reclaim and barriers.
@@ -298,6 +323,11 @@ public final class WorkerAgent implements Agent, ControlledFragmentHandler
         recordsApplied.getAndAddRelease(recordCount - failureCount);
         errorsCounter.getAndAddRelease(failureCount);
         sendPendingReport();
+    }
+
+    private static String oneLine(final Throwable failure)
+    {
+        return (failure.getClass().getSimpleName() + ": " + failure.getMessage()).replace('\n', ' ').replace('\r', ' ');
     }
 
     public void onClose()

@@ -12,6 +12,8 @@ import org.agrona.CloseHelper;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -443,6 +445,9 @@ class DurableLogTest
             final int[] fragments = { 0 };
             final org.agrona.concurrent.UnsafeBuffer batch = new org.agrona.concurrent.UnsafeBuffer(
                 new byte[info.termBufferLength() / 8 - 64]); // the largest message: two fragments here
+            // Its first fragment names its length, as a LogBatch's message header does: the replay checks that the
+            // fragments it leaves out are the start of a longer message.
+            new io.spate.wire.MessageHeaderEncoder().wrap(batch, 0).frameLengthBytes(batch.capacity());
             assertThrows(IllegalStateException.class, () -> publication.offer(batch, 0, batch.capacity(),
                 (termBuffer, termOffset, frameLength) ->
                 {
@@ -482,6 +487,271 @@ class DurableLogTest
         final DurableStateException refused = assertThrows(DurableStateException.class, () -> new Running(configuration()));
         assertTrue(refused.getMessage().contains("runs no archive: start it with `bin/spate driver --data DIR`"),
             refused.getMessage());
+    }
+
+    /**
+     * Damage in the middle of the log, as a disk or an operator could leave it: each kind must stop the start
+     * with one line, and nothing may be cut: the recording's stop position and every segment file's bytes stay
+     * as they were (the acknowledged batches after the damage are still there for whoever repairs it).
+     */
+    enum LogDamage
+    {
+        /** A payload byte flipped: the frame's CRC32C (the archive's record checksum) fails on replay. */
+        PAYLOAD_BYTE_FLIPPED,
+        /** The frame's type turned to padding: the header is not checksummed, a whole batch would vanish. */
+        FRAME_TURNED_TO_PADDING,
+        /** The frame's length one byte short (its aligned length, so the checksum, unchanged). */
+        FRAME_LENGTH_ONE_SHORT,
+        /** The second half of the frame's payload zeros, as a torn write leaves it, with whole frames after it. */
+        FRAGMENT_TORN,
+        /**
+         * The frame's length 1 MiB, more than the archive reads at once: its replay stops moving without an error,
+         * and the start is refused after {@link LogReplayer#STALL_MS} (tried once: it takes that long).
+         */
+        FRAME_LENGTH_PAST_THE_READ
+    }
+
+    @ParameterizedTest
+    @EnumSource(LogDamage.class)
+    void damageInTheMiddleOfTheLogIsRefusedWithOneLineAndNothingIsTruncated(final LogDamage damage) throws Exception
+    {
+        final long seed = 40 + damage.ordinal();
+        System.out.println("damageInTheMiddleOfTheLog " + damage + " seed=" + seed);
+        final Running first = new Running(configuration());
+        write(first.client(), schema, seed, 2_000);
+        first.stop();
+        deleteSnapshots(); // the replay covers the whole log
+        final long recordingId = DataIdentity.read(dataDirectory).recordingId();
+        final long stopPosition = stopPosition(recordingId);
+        assertTrue(stopPosition > 2 * SEGMENT_LENGTH, "the log spans segments: " + stopPosition);
+        stopDriver();
+
+        // A batch in one frame near the middle of the log, in the middle of its segment file.
+        final long middle = stopPosition / 2;
+        final Path segment = dataDirectory.resolve("archive").resolve(recordingId + "-" +
+            (middle - middle % SEGMENT_LENGTH) + ".rec");
+        final int frame = unfragmentedFrameAtOrAfter(segment, (int)(middle % SEGMENT_LENGTH));
+        damage(segment, frame, damage);
+        final java.util.Map<Path, String> files = segmentDigests();
+
+        startDriver();
+        for (int attempt = 0; attempt < (damage == LogDamage.FRAME_LENGTH_PAST_THE_READ ? 1 : 2); attempt++)
+        {
+            final DurableStateException refused =
+                assertThrows(DurableStateException.class, () -> new Running(configuration()));
+            System.out.println("damageInTheMiddleOfTheLog " + damage + ": " + refused.getMessage());
+            assertFalse(refused.getMessage().contains("\n"), refused.getMessage());
+            assertTrue(refused.getMessage().contains("damaged"), refused.getMessage());
+            assertEquals(stopPosition, stopPosition(recordingId), "the recording is not truncated");
+            assertEquals(files, segmentDigests(), "no segment file changed");
+        }
+    }
+
+    /**
+     * A worker that throws, or whose store walk stops early, in a durable pipeline: the batch is in the log but
+     * not (wholly) in the store. Acking it NOT_APPLIED would be a lie a restart tells differently (its replay
+     * applies the batch), so the pipeline stops: a fatal error naming the batch, no ack of it. The restart
+     * replays the logged batch whole: the store equals a replay of the log and a fault-free pipeline fed the same.
+     */
+    enum WorkerFault
+    {
+        THROWS_SHARED(PipelineConfiguration.ThreadingMode.SHARED),
+        THROWS_DEDICATED(PipelineConfiguration.ThreadingMode.DEDICATED),
+        WALK_STOPS_EARLY_SHARED(PipelineConfiguration.ThreadingMode.SHARED);
+
+        final PipelineConfiguration.ThreadingMode mode;
+
+        WorkerFault(final PipelineConfiguration.ThreadingMode mode)
+        {
+            this.mode = mode;
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(WorkerFault.class)
+    void aWorkerFaultStopsADurablePipelineWithoutAckAndARestartAppliesTheLoggedBatch(final WorkerFault fault)
+        throws Exception
+    {
+        final long failingSeq = 3;
+        final FaultInjector faults = new FaultInjector()
+        {
+            public void beforeApply(final int worker, final long batchSeq)
+            {
+                if (fault != WorkerFault.WALK_STOPS_EARLY_SHARED && batchSeq == failingSeq)
+                {
+                    throw new IllegalStateException("injected: worker " + worker + " fails batch " + batchSeq);
+                }
+            }
+
+            public long applyLengthBytes(final int worker, final long batchSeq, final long lengthBytes)
+            {
+                return fault == WorkerFault.WALK_STOPS_EARLY_SHARED && batchSeq == failingSeq ? lengthBytes / 2 : lengthBytes;
+            }
+        };
+        final TypeDefinition user = schema.type("User");
+        final Running first = new Running(configuration().threadingMode(fault.mode).faultInjector(faults));
+        final SpateClient client = first.client();
+        for (int b = 0; b < failingSeq - 1; b++)
+        {
+            final BatchResult acked = createUsers(client, user, b);
+            assertTrue(acked.isOk(), acked.toString());
+        }
+        final long answersBefore = first.pipeline.counters().acksSent().get();
+        createUsersUnflushed(client, user, (int)failingSeq - 1);
+        final CompletableFuture<BatchResult> failed = client.flushAsync();
+        final long deadlineNs = System.nanoTime() + 10_000_000_000L;
+        while (null == first.pipeline.fatalError() && System.nanoTime() < deadlineNs)
+        {
+            client.poll();
+            Thread.sleep(1);
+        }
+        final String fatal = first.pipeline.fatalError();
+        System.out.println(fault + ": fatal: " + fatal + "; result " + (failed.isDone() ? failed.get() : "none"));
+        assertTrue(null != fatal && fatal.contains("batch " + failingSeq), "a fatal error naming the batch: " + fatal);
+        assertFalse(fatal.contains("\n"), fatal);
+        final long pollUntilNs = System.nanoTime() + 300_000_000L;
+        while (System.nanoTime() < pollUntilNs)
+        {
+            client.poll();
+            Thread.sleep(1);
+        }
+        // No ack: the producer learns only that the pipeline stopped (its session closed, the batch "may or may not
+        // have been applied"), never a result.
+        assertTrue(!failed.isDone() || failed.isCompletedExceptionally(), "no ack for the failed batch: " + failed);
+        if (failed.isDone())
+        {
+            final Throwable why = assertThrows(java.util.concurrent.ExecutionException.class, failed::get).getCause();
+            System.out.println(fault + ": the producer learns: " + why.getMessage());
+            assertTrue(why.getMessage().contains("may or may not have been applied"), why.getMessage());
+        }
+        assertEquals(answersBefore, first.pipeline.counters().acksSent().get(), "no answer sent after the batches before it");
+        first.close();
+        assertTrue(SnapshotFile.list(dataDirectory.resolve(DurableLog.SNAPSHOT_DIRECTORY)).isEmpty(),
+            "no snapshot of a store the fault left part-applied");
+
+        // The restart replays the log, the failed batch whole.
+        final Running second = new Running(configuration());
+        final Recovery recovery = second.pipeline.recovery();
+        assertEquals(failingSeq, recovery.lastSeq(), recovery.toString());
+        assertEquals(failingSeq, recovery.batchesReplayed(), recovery.toString());
+        final SpateClient reader = second.client();
+        for (int i = 0; i < USERS_PER_BATCH; i++)
+        {
+            final long id = (failingSeq - 1) * USERS_PER_BATCH + 1 + i;
+            final io.spate.client.NodeView node = reader.get(user, id);
+            assertTrue(null != node, "node " + id + " of the failed batch, applied by the replay");
+            assertEquals(((int)failingSeq - 1) * 10 + i, node.getLong(user.field("age")), "node " + id);
+        }
+        // Slots go on after the batch's: its ids are live, never handed out again.
+        final BatchResult next = createUsers(reader, user, (int)failingSeq);
+        assertEquals(failingSeq * USERS_PER_BATCH + 1, next.createdId(0), next.toString());
+        final String recovered = second.store.contentFingerprint();
+        second.stop();
+
+        // A reference replay of the log alone, into a fresh store.
+        deleteSnapshots();
+        try (NativeStore replayed = NativeStore.open(schema))
+        {
+            final String rebuilt = Rebuild.into(aeron, dataDirectory.toString(), schema, replayed, System.out);
+            assertEquals(recovered, replayed.contentFingerprint(), "the restarted store equals a replay of the log");
+            assertTrue(rebuilt.equals(recovered), rebuilt + " / " + recovered);
+        }
+        // And a fault-free in-memory pipeline fed the same batches.
+        final Running reference = new Running(configuration().dataDirectory(null));
+        for (int b = 0; b <= failingSeq; b++)
+        {
+            assertTrue(createUsers(reference.client(), user, b).isOk());
+        }
+        assertEquals(recovered, reference.store.contentFingerprint(), "the store a fault-free pipeline reaches");
+        reference.stop();
+    }
+
+    private static final int USERS_PER_BATCH = 10;
+
+    private static void createUsersUnflushed(final SpateClient client, final TypeDefinition user, final int batch)
+    {
+        for (int i = 0; i < USERS_PER_BATCH; i++)
+        {
+            client.create(user);
+            client.setLong(user.field("age"), batch * 10 + i); // u8
+        }
+    }
+
+    private static BatchResult createUsers(final SpateClient client, final TypeDefinition user, final int batch)
+    {
+        createUsersUnflushed(client, user, batch);
+        return client.flushAndAwait();
+    }
+
+    private long stopPosition(final long recordingId)
+    {
+        try (var archive = io.aeron.archive.client.AeronArchive.connect(io.spate.driver.ArchiveSettings.clientContext(aeron)))
+        {
+            return archive.getStopPosition(recordingId);
+        }
+    }
+
+    private java.util.Map<Path, String> segmentDigests() throws Exception
+    {
+        final java.util.Map<Path, String> digests = new java.util.TreeMap<>();
+        try (Stream<Path> files = Files.list(dataDirectory.resolve("archive")))
+        {
+            for (final Path file : files.filter((path) -> path.toString().endsWith(".rec")).toList())
+            {
+                digests.put(file, java.util.HexFormat.of().formatHex(
+                    java.security.MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file))));
+            }
+        }
+        return digests;
+    }
+
+    /**
+     * @return the offset of the first data frame at or after {@code from} that holds a whole message (flags
+     * BEGIN|END) and whose length is not one past a 32-byte boundary (so one byte less keeps its aligned length).
+     */
+    private static int unfragmentedFrameAtOrAfter(final Path segment, final int from) throws IOException
+    {
+        final ByteBuffer bytes = ByteBuffer.wrap(Files.readAllBytes(segment)).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        int at = 0;
+        while (at + 32 <= bytes.capacity())
+        {
+            final int frameLength = bytes.getInt(at);
+            assertTrue(frameLength >= 32, "a frame at " + at + " of " + segment);
+            if (at >= from && (bytes.get(at + 5) & 0xFF) == 0xC0 && bytes.getShort(at + 6) == 1 && frameLength % 32 != 1)
+            {
+                return at;
+            }
+            at += (frameLength + 31) & ~31;
+        }
+        throw new AssertionError("no unfragmented frame after " + from + " in " + segment);
+    }
+
+    private static void damage(final Path segment, final int frame, final LogDamage damage) throws IOException
+    {
+        try (FileChannel channel = FileChannel.open(segment, StandardOpenOption.READ, StandardOpenOption.WRITE))
+        {
+            final ByteBuffer header = ByteBuffer.allocate(32).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            channel.read(header, frame);
+            final int frameLength = header.getInt(0);
+            final int payloadMiddle = frame + 32 + (frameLength - 32) / 2;
+            System.out.println("damage " + damage + " to the frame at offset " + frame + " (" + frameLength + " bytes) of " +
+                segment);
+            switch (damage)
+            {
+                case PAYLOAD_BYTE_FLIPPED ->
+                {
+                    channel.close();
+                    flipByte(segment, payloadMiddle);
+                }
+                case FRAME_TURNED_TO_PADDING -> channel.write(ByteBuffer.allocate(2), frame + 6); // HDR_TYPE_PAD = 0
+                case FRAME_LENGTH_ONE_SHORT -> channel.write(
+                    ByteBuffer.allocate(4).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(0, frameLength - 1), frame);
+                case FRAME_LENGTH_PAST_THE_READ -> channel.write(
+                    ByteBuffer.allocate(4).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(0, 1 << 20), frame);
+                case FRAGMENT_TORN -> channel.write(
+                    ByteBuffer.allocate(frame + ((frameLength + 31) & ~31) - payloadMiddle), payloadMiddle);
+            }
+        }
     }
 
     private static BatchResult createOne(final SpateClient client, final String type)

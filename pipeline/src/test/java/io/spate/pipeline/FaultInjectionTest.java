@@ -22,7 +22,8 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Faults injected into the real pipeline, each with its stated outcome (docs/ARCHITECTURE.md, "Faults"):
+ * Faults injected into the real pipeline, in memory, each with its stated outcome (docs/ARCHITECTURE.md,
+ * "Faults"; a durable pipeline stops on a worker fault instead, see {@code DurableLogTest}):
  * <ul>
  * <li>a worker that throws: the batch completes, its records are acked NOT_APPLIED, the error is counted
  * and seen by {@link Pipeline#firstError()}; the ids it held stay unused and later creates go on;</li>
