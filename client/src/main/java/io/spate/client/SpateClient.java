@@ -59,15 +59,59 @@ import java.util.concurrent.TimeUnit;
  * </ul>
  * Acks and read answers arrive only while someone calls {@link #poll()}; blocking calls poll.
  * <p>
+ * <b>One outcome per record, in order.</b> Every batch sent stays retained, bytes and all, until its outcome: its
+ * ack, or a failure when it can never be answered. A failure names why; a {@code flushAsync()} future whose
+ * write had such a batch fails with it, its {@link SpateClientException#partialResult()} holding every record
+ * of the write (answered or not: nothing is dropped, no result shifts to another record); a listener gets
+ * {@link AckListener#onBatchFailed(long, int, String)}. At most {@link #maxInFlightBatches()} batches
+ * ({@link Context#maxInFlightBatches(int)}, lowered to the server's ack ledger) and
+ * {@link Context#maxInFlightBytes(int)} bytes are retained; beyond them {@link #tryFlush()} returns
+ * {@link #BACK_PRESSURED}.
+ * <p>
+ * <b>SessionSettings.</b> Right after a session opens, the server says how many acks it keeps per session
+ * ({@code ledgerBatches}) and how large a batch may be ({@code maxBatchBytes} of records,
+ * {@code maxRecordsPerBatch}). The client keeps at most {@code min(maxInFlightBatches, ledgerBatches)} batches
+ * unanswered, so every batch it may resend is answered from the ledger; it ends its batches at the smaller of its
+ * own and the server's bounds, and refuses {@link #updateCreated(TypeDefinition, int)} past them (a
+ * {@link SpateClientException}, nothing written). A server that sends none leaves the client its own bounds.
+ * <p>
+ * <b>Single-node sessions.</b> The pipeline answers Connect with {@code ConnectResponse}: OPENED (then
+ * SessionSettings), or a refusal that {@link #connect(Context)} throws with the pipeline's line. When the session
+ * ends:
+ * <ul>
+ * <li>because the pipeline went away ({@code SessionClosed PIPELINE_STOPPING}, its response stream gone, or
+ * nobody subscribed to the ingress any more) with batches unanswered and {@link Context#reconnect(boolean)} on:
+ * the client keeps them and takes the session back, from {@link #poll()} and every send: {@code Reconnect}
+ * (its client id, the session, schema, response stream, credentials) once a pipeline is subscribed again (again
+ * every {@value #RECONNECT_RETRY_MS} ms while unanswered), within the client's timeout. Sending is back
+ * pressure meanwhile. Its answer:
+ * <ul>
+ * <li>OPENED, same session: taken back ({@link #resumedSessions()}); every unanswered batch is sent again, oldest
+ * first and unchanged (same correlation ids), before anything new; the pipeline answers each once (its original
+ * ack, a fresh one, or {@link RecordStatus#ALREADY_APPLIED} when applied before and its ack left the ledger:
+ * outcome and ids unknown, see {@link BatchResult#isOutcomeKnown(int)}).</li>
+ * <li>UNKNOWN_SESSION (the pipeline restarted without its data, or the session's acks left its ledger): every
+ * unanswered batch fails, oldest first, saying its outcome is unknown and why; the next send opens a new session
+ * with Connect ({@link #reconnects()}).</li>
+ * <li>OPENED with another session: the unanswered batches fail the same way; the new session is used.</li>
+ * <li>a refusal (SCHEMA_MISMATCH, NOT_AUTHENTICATED, TOO_MANY_SESSIONS): they fail the same way; the session stays
+ * closed, and the next send's Connect says why as at connect.</li>
+ * <li>no answer within the timeout (no pipeline came back): they fail, "may or may not have been applied".</li>
+ * </ul></li>
+ * <li>for any other reason ({@code SessionClosed NOT_READING, RESPONSE_STREAM_LOST, REPLACED, PRODUCER_GONE,
+ * PROTOCOL_ERROR}), with nothing unanswered, or with reconnect off: the unanswered batches fail, oldest first, with
+ * the reason ("may or may not have been applied"); the next send opens a new session with Connect (reconnect on)
+ * or throws the reason (off).</li>
+ * </ul>
+ * <p>
  * <b>Cluster mode</b> ({@link Context#clusterIngressEndpoints(String)}): the same API against a replicated Spate
  * on Aeron Cluster. There is no Connect handshake: the session is the cluster session (credentials go in its
- * connect request). Every batch sent stays retained, bytes and all, until its ack (at most
- * {@link Context#maxInFlightBatches(int)} batches and {@link Context#maxInFlightBytes(int)} bytes; beyond them
- * {@link #tryFlush()} returns {@link #BACK_PRESSURED}); when a new leader is elected the client sends every
- * retained batch again, oldest first and unchanged, then the read in flight, before anything new: the cluster
- * applies a batch once and answers a resent one with its original ack, delivered here once. While the cluster
- * has no leader, sending is back pressure. If the cluster session ends for good (no new leader in time, or the
- * cluster closed it), pending futures fail saying their batches may or may not have been applied.
+ * connect request); the cluster's SessionSettings come on egress once it is open. When a new leader is elected
+ * the client sends every retained batch again, oldest first and unchanged, then the read in flight, before
+ * anything new: the cluster applies a batch once and answers a resent one with its original ack, delivered here
+ * once. While the cluster has no leader, sending is back pressure. If the cluster session ends for good (no new
+ * leader in time, or the cluster closed it), the unanswered batches fail saying they may or may not have been
+ * applied; the next send opens a new cluster session (reconnect on).
  */
 public final class SpateClient implements AutoCloseable
 {
@@ -89,7 +133,7 @@ public final class SpateClient implements AutoCloseable
     /** Single-node: a Reconnect without an answer is sent again after this long, until the client's timeout. */
     public static final long RECONNECT_RETRY_MS = 500;
     /** Bytes the ring of unanswered batches starts with: it doubles on demand up to maxInFlightBytes. */
-    static final int INITIAL_UNACKED_BYTES = 256 << 10;
+    static final int INITIAL_UNACKED_BYTES = 64 << 10;
     private static final int BATCH_HEADER_LENGTH_BYTES =
         MessageHeaderEncoder.ENCODED_LENGTH + BatchHeaderEncoder.BLOCK_LENGTH;
     private static final int BATCH_RECORD_COUNT_OFFSET =
@@ -161,13 +205,16 @@ public final class SpateClient implements AutoCloseable
         public static final String CLUSTER_INGRESS_CHANNEL_PROP = "spate.cluster.ingress.channel";
         /** The cluster ingress channel when {@link #CLUSTER_INGRESS_CHANNEL_PROP} is not set. */
         public static final String DEFAULT_CLUSTER_INGRESS_CHANNEL = "aeron:udp";
-        /** System property: most batches sent and not yet acked, in cluster mode (each is retained until its ack). */
+        /** System property: most batches sent and not yet acked (each is retained until its outcome). */
         public static final String MAX_IN_FLIGHT_BATCHES_PROP = "spate.client.max.in.flight.batches";
         /** Batches in flight when {@link #MAX_IN_FLIGHT_BATCHES_PROP} is not set. */
         public static final int DEFAULT_MAX_IN_FLIGHT_BATCHES = 256;
-        /** Most batches in flight allowed: the cluster service answers a resent batch from a ledger of 1024 acks. */
+        /**
+         * Most batches in flight allowed: the servers' default ack ledger (1024 acks per session); a smaller ledger
+         * (SessionSettings) lowers the bound in force.
+         */
         public static final int MAX_IN_FLIGHT_BATCHES_LIMIT = UnackedBatches.MAX_BATCHES_LIMIT;
-        /** System property: most bytes of batches sent and not yet acked, in cluster mode. */
+        /** System property: most bytes of batches sent and not yet acked. */
         public static final String MAX_IN_FLIGHT_BYTES_PROP = "spate.client.max.in.flight.bytes";
         /** Bytes in flight when {@link #MAX_IN_FLIGHT_BYTES_PROP} is not set: 16 MiB. */
         public static final int DEFAULT_MAX_IN_FLIGHT_BYTES = 16 << 20;
@@ -326,8 +373,11 @@ public final class SpateClient implements AutoCloseable
         }
 
         /**
-         * @param reconnect whether a closed session (the pipeline restarted, stopped or closed it) is replaced
-         *                  by a new one on the next send or read; true by default.
+         * @param reconnect whether a session that ended is taken back or replaced (true by default): single-node,
+         *                  one that ended because the pipeline went away, with batches unanswered, is taken back
+         *                  with Reconnect and they are resent; any other closed session (or one that could not be
+         *                  taken back) is replaced by a new one on the next send or read. Off: the unanswered
+         *                  batches fail and later sends throw the reason.
          * @return this.
          */
         public Context reconnect(final boolean reconnect)
@@ -388,10 +438,11 @@ public final class SpateClient implements AutoCloseable
         }
 
         /**
-         * @param batches most batches sent and not yet acked in cluster mode, 1..{@value #MAX_IN_FLIGHT_BATCHES_LIMIT}
+         * @param batches most batches sent and not yet acked, 1..{@value #MAX_IN_FLIGHT_BATCHES_LIMIT}
          *                (default {@value #DEFAULT_MAX_IN_FLIGHT_BATCHES}, or {@value #MAX_IN_FLIGHT_BATCHES_PROP}):
-         *                each is retained to be resent to a new leader; at the limit {@link #tryFlush()} returns
-         *                {@link #BACK_PRESSURED} until an ack comes.
+         *                each is retained to be resent (to a new leader, or to a pipeline that takes the session
+         *                back); the server's SessionSettings lower it to its ack ledger when that is smaller. At the
+         *                limit {@link #tryFlush()} returns {@link #BACK_PRESSURED} until an answer comes.
          * @return this.
          * @throws IllegalArgumentException when out of range.
          */
@@ -402,7 +453,7 @@ public final class SpateClient implements AutoCloseable
         }
 
         /**
-         * @param bytes most bytes of batches sent and not yet acked in cluster mode (one preallocated ring),
+         * @param bytes most bytes of batches sent and not yet acked (one ring, grown on demand up to this),
          *              {@value #MIN_MAX_IN_FLIGHT_BYTES}..{@value #MAX_MAX_IN_FLIGHT_BYTES}, and at least one batch
          *              (checked at connect); default 16 MiB, or {@value #MAX_IN_FLIGHT_BYTES_PROP}.
          * @return this.
@@ -580,6 +631,8 @@ public final class SpateClient implements AutoCloseable
     private long resumedSessions;
     /** Non-null while the unacked batches are being failed, oldest first, with this reason (they get no answer). */
     private String failingReason;
+    private String lastFailureReason;
+    private long failedBatches;
     /** The Aeron session id of the image the pipeline answers this session on (single-node). */
     private int pipelineImageSessionId;
     private int connectImageSessionId;
@@ -1353,7 +1406,9 @@ public final class SpateClient implements AutoCloseable
         long result;
         while ((result = tryFlush()) == BACK_PRESSURED)
         {
-            checkDeadline(deadlineNs, null == cluster ? "back pressure: the pipeline did not take the batch in time" :
+            checkDeadline(deadlineNs, null == cluster ? (resuming ? "no session to send on within " +
+                context.timeoutNs / 1_000_000 + " ms (the batch is kept): " + closedReason + "; taking the session " +
+                "back" : "back pressure: the pipeline did not take the batch in time") :
                 "back pressure: the cluster did not take the batch in " + context.timeoutNs / 1_000_000 + " ms (" +
                 inFlightBatches + " batch(es) without an ack, leader " + cluster.leaderMemberId() + ", " +
                 cluster.leaderChanges() + " leader change(s))");
@@ -1592,14 +1647,14 @@ public final class SpateClient implements AutoCloseable
      * timeout passes. While a session is being taken back after a pipeline restart, it waits for that too.
      *
      * @param timeoutMs how long to wait.
-     * @return true when nothing is in flight.
-     * @throws SpateClientException when the session is closed (after the failures owed were delivered); in cluster
-     *                              mode also when it closes meanwhile (what was in flight then may or may not have
-     *                              been applied).
+     * @return true when nothing is in flight and every batch that was had its ack.
+     * @throws SpateClientException with the reason when batches failed meanwhile (their outcomes were delivered
+     *                              first: futures, or the listener); in cluster mode also when the session is over.
      */
     public boolean awaitAcks(final long timeoutMs)
     {
         final long deadlineNs = System.nanoTime() + timeoutMs * 1_000_000L;
+        final long failedBefore = failedBatches;
         while (inFlightBatches > 0)
         {
             drainFailures();
@@ -1616,11 +1671,23 @@ public final class SpateClient implements AutoCloseable
                 idle.idle();
             }
         }
+        if (failedBatches != failedBefore)
+        {
+            throw new SpateClientException(lastFailureReason);
+        }
         if (null != cluster)
         {
             checkSessionOpen(); // nothing in flight because the session ended is no success
         }
         return true;
+    }
+
+    /**
+     * @return batches sent that got a failure as their outcome (never answered), over the client's life.
+     */
+    public long failedBatches()
+    {
+        return failedBatches;
     }
 
     /**
@@ -1787,6 +1854,8 @@ public final class SpateClient implements AutoCloseable
             final String reason = failingReason;
             unacked.removeHead();
             inFlightBatches--;
+            failedBatches++;
+            lastFailureReason = reason;
             if (null != ackListener)
             {
                 ackListener.onBatchFailed(correlationId, recordCount, reason);

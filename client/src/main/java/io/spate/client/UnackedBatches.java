@@ -25,7 +25,7 @@ import org.agrona.concurrent.UnsafeBuffer;
  */
 final class UnackedBatches
 {
-    /** Most batches the FIFO may hold (the cluster service keeps a ledger of a session's last 1024 acks). */
+    /** Most batches the FIFO may hold (the servers keep a ledger of a session's last 1024 acks by default). */
     static final int MAX_BATCHES_LIMIT = 1024;
 
     /** {@link #onAck(long)}: the first ack of a retained batch; deliver it. */

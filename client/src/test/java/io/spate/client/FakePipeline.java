@@ -98,6 +98,10 @@ final class FakePipeline implements AutoCloseable
     volatile boolean holdAcks;
     /** Read nothing more from the ingress: what is sent stays unread, lost when this instance stops. */
     volatile boolean stopReadingBatches;
+    /** Answer Reconnect with this status (no session) instead of looking the session up; null: look it up. */
+    volatile ConnectStatus refuseReconnect;
+    /** Send every answer to a batch twice. */
+    volatile boolean answerTwice;
     /** Send no SessionSettings after a session opens (a pipeline older than the client). */
     volatile boolean sendSettings = true;
     final AtomicLong connects = new AtomicLong();
@@ -272,6 +276,11 @@ final class FakePipeline implements AutoCloseable
         final int responseStreamId = reconnectDecoder.responseStreamId();
         final String responseChannel = reconnectDecoder.responseChannel();
         final ExclusivePublication publication = publication(responseChannel, responseStreamId);
+        if (null != refuseReconnect)
+        {
+            sendConnectResponse(publication, correlationId, 0, refuseReconnect, "refused by the fake pipeline");
+            return;
+        }
         final SessionState session = durable.sessions.get(sessionId);
         if (null == session || session.clientId != clientId)
         {
@@ -309,13 +318,13 @@ final class FakePipeline implements AutoCloseable
             if (null != original)
             {
                 answeredAgain.incrementAndGet();
-                send(publication, new UnsafeBuffer(original), original.length);
+                sendAnswer(publication, new UnsafeBuffer(original), original.length);
             }
             else
             {
                 answeredAlreadyApplied.incrementAndGet();
                 final int lengthBytes = encodeAck(sessionId, correlationId, records, RecordStatus.ALREADY_APPLIED, 0);
-                send(publication, answer, lengthBytes);
+                sendAnswer(publication, answer, lengthBytes);
             }
             return;
         }
@@ -334,7 +343,16 @@ final class FakePipeline implements AutoCloseable
         }
         else
         {
-            send(publication, answer, lengthBytes);
+            sendAnswer(publication, answer, lengthBytes);
+        }
+    }
+
+    private void sendAnswer(final ExclusivePublication publication, final DirectBuffer buffer, final int lengthBytes)
+    {
+        send(publication, buffer, lengthBytes);
+        if (answerTwice)
+        {
+            send(publication, buffer, lengthBytes);
         }
     }
 

@@ -424,6 +424,43 @@ class SpateClientSessionTest
     }
 
     @Test
+    void aListenerGetsEachResentBatchsAnswerOnceInTheOrderSent()
+    {
+        final FakePipeline.Durable dataDirectory = new FakePipeline.Durable();
+        final FakePipeline first = pipeline(dataDirectory, LEDGER);
+        client = SpateClient.connect(context().maxRecordsPerBatch(5));
+        final List<Long> acked = new ArrayList<>();
+        final List<Long> firstIds = new ArrayList<>();
+        client.ackListener((AckDecoder ack) ->
+        {
+            assertEquals(RecordStatus.OK, ack.status());
+            acked.add(ack.correlationId());
+            for (final AckDecoder.CreatedIdsDecoder created : ack.createdIds())
+            {
+                firstIds.add(created.nodeId());
+                break;
+            }
+        });
+        first.holdAcks = true;
+        write(20);
+        final long last = client.flush(); // four batches of five
+        pollUntil(() -> dataDirectory.appliedBatches.get() == 4, "applied, acks held");
+        first.stopReadingBatches = true;
+        write(10);
+        final long lost = client.flush(); // two more, never read
+        first.stop(false);
+        final FakePipeline second = pipeline(dataDirectory, LEDGER);
+        second.answerTwice = true;
+        assertTrue(client.awaitAcks(20_000), client.inFlightBatches() + " unanswered: " + client.sessionClosedReason());
+        assertEquals(List.of(last - 3, last - 2, last - 1, last, lost - 1, lost), acked, "once each, in order sent");
+        assertEquals(List.of(1L, 6L, 11L, 16L, 21L, 26L), firstIds, "each batch's own ids");
+        assertEquals(6, client.duplicateAcks(), "every second answer counted, none delivered");
+        assertEquals(6, dataDirectory.appliedBatches.get(), "each applied once");
+        assertEquals(6, client.resentBatches());
+        assertEquals(1, client.resumedSessions());
+    }
+
+    @Test
     void aResentBatchWhoseAckLeftTheLedgerIsAlreadyAppliedWithItsOutcomeUnknown()
     {
         final FakePipeline.Durable dataDirectory = new FakePipeline.Durable();
@@ -497,6 +534,41 @@ class SpateClientSessionTest
         assertEquals(0, client.resumedSessions());
         assertNotEquals(session, client.sessionId());
         assertEquals(1, second.connects.get());
+    }
+
+    @Test
+    void aRefusedReconnectFailsWhatHadNoAnswerAndTheNextSendConnectsAsAtFirst()
+    {
+        final FakePipeline.Durable dataDirectory = new FakePipeline.Durable();
+        final FakePipeline first = pipeline(dataDirectory, LEDGER);
+        client = SpateClient.connect(context());
+        final long session = client.sessionId();
+        first.holdAcks = true;
+        write(10);
+        final CompletableFuture<BatchResult> older = client.flushAsync();
+        write(10);
+        final CompletableFuture<BatchResult> newer = client.flushAsync();
+        pollUntil(() -> dataDirectory.appliedBatches.get() == 2, "applied, acks held");
+        final List<Integer> order = completionOrder(List.of(older, newer));
+        first.stop(true);
+        pollUntil(() -> null != client.sessionClosedReason(), "the session ends");
+        final FakePipeline second = pipeline(dataDirectory, LEDGER);
+        second.refuseReconnect = io.spate.wire.ConnectStatus.TOO_MANY_SESSIONS;
+
+        pollUntil(() -> older.isDone() && newer.isDone(), "both have their outcome");
+        assertEquals(List.of(0, 1), order);
+        final String message = failureOf(older).getMessage();
+        assertTrue(message.contains("the pipeline refused to take back session " + session + " (TOO_MANY_SESSIONS): " +
+            "refused by the fake pipeline: the outcome of the 2 batch(es) sent without an answer is unknown"), message);
+        assertEquals(message, failureOf(newer).getMessage());
+        assertEquals("the pipeline refused the connection (TOO_MANY_SESSIONS): refused by the fake pipeline",
+            client.sessionClosedReason());
+        assertEquals(2, client.failedBatches());
+
+        write(1);
+        assertTrue(client.flushAndAwait().isOk(), "the next send connects, as at first");
+        assertEquals(1, client.reconnects());
+        assertNotEquals(session, client.sessionId());
     }
 
     @Test
