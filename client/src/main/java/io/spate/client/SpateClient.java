@@ -73,7 +73,9 @@ import java.util.concurrent.TimeUnit;
  * {@code maxRecordsPerBatch}). The client keeps at most {@code min(maxInFlightBatches, ledgerBatches)} batches
  * unanswered, so every batch it may resend is answered from the ledger; it ends its batches at the smaller of its
  * own and the server's bounds, and refuses {@link #updateCreated(TypeDefinition, int)} past them (a
- * {@link SpateClientException}, nothing written). A server that sends none leaves the client its own bounds.
+ * {@link SpateClientException}, nothing written). A server that sends none leaves the client its own bounds
+ * (until they come, {@link #tryFlush()} polls before sending, so settings later than the handshake waited for
+ * are in force before the next batch).
  * <p>
  * <b>Single-node sessions.</b> The pipeline answers Connect with {@code ConnectResponse}: OPENED (then
  * SessionSettings), or a refusal that {@link #connect(Context)} throws with the pipeline's line. When the session
@@ -83,7 +85,8 @@ import java.util.concurrent.TimeUnit;
  * nobody subscribed to the ingress any more) with batches unanswered and {@link Context#reconnect(boolean)} on:
  * the client keeps them and takes the session back, from {@link #poll()} and every send: {@code Reconnect}
  * (its client id, the session, schema, response stream, credentials) once a pipeline is subscribed again (again
- * every {@value #RECONNECT_RETRY_MS} ms while unanswered), within the client's timeout. Sending is back
+ * after {@value #RECONNECT_RETRY_MS} ms without an answer, or at once when the ingress was seen without a
+ * pipeline since), within the client's timeout. Sending is back
  * pressure meanwhile. Its answer:
  * <ul>
  * <li>OPENED, same session: taken back ({@link #resumedSessions()}); every unanswered batch is sent again, oldest
@@ -130,8 +133,11 @@ public final class SpateClient implements AutoCloseable
     public static final long SESSION_SETTINGS_WAIT_MS = 10;
     /** Cluster mode: the same, for the SessionSettings the cluster sends once the session's opening is committed. */
     public static final long CLUSTER_SESSION_SETTINGS_WAIT_MS = 1_000;
-    /** Single-node: a Reconnect without an answer is sent again after this long, until the client's timeout. */
-    public static final long RECONNECT_RETRY_MS = 500;
+    /**
+     * Single-node: a Reconnect without an answer is sent again after this long, until the client's timeout (and at
+     * once when the ingress was seen without a pipeline since it was sent: a new one may have missed it).
+     */
+    public static final long RECONNECT_RETRY_MS = 1_000;
     /** Bytes the ring of unanswered batches starts with: it doubles on demand up to maxInFlightBytes. */
     static final int INITIAL_UNACKED_BYTES = 64 << 10;
     private static final int BATCH_HEADER_LENGTH_BYTES =
@@ -623,6 +629,7 @@ public final class SpateClient implements AutoCloseable
     private long resumeDeadlineNs;
     private long closedAtNs;
     private boolean reconnectSent;
+    private boolean reconnectMayBeLost;
     private long reconnectSentNs;
     /** Single-node: the unacked batches go again (after a resume), from resendSequence, before anything new. */
     private boolean resendPending;
@@ -940,9 +947,14 @@ public final class SpateClient implements AutoCloseable
             return;
         }
         final long retryNs = TimeUnit.MILLISECONDS.toNanos(RECONNECT_RETRY_MS);
-        if ((reconnectSent && nowNs - reconnectSentNs < retryNs) || !ingress.isConnected())
+        if (!ingress.isConnected())
         {
-            return; // answer awaited, or no pipeline subscribed (yet)
+            reconnectMayBeLost = reconnectSent; // whoever comes next may not have it
+            return; // no pipeline subscribed (yet)
+        }
+        if (reconnectSent && !reconnectMayBeLost && nowNs - reconnectSentNs < retryNs)
+        {
+            return; // answer awaited
         }
         if (!reconnectSent && nowNs - closedAtNs < retryNs && null != responses.imageBySessionId(pipelineImageSessionId))
         {
@@ -967,6 +979,7 @@ public final class SpateClient implements AutoCloseable
         if (ingress.offer(handshakeBuffer, 0, length) > 0)
         {
             reconnectSent = true;
+            reconnectMayBeLost = false;
             reconnectSentNs = nowNs;
         }
     }
@@ -1435,6 +1448,10 @@ public final class SpateClient implements AutoCloseable
         {
             return NOTHING_TO_FLUSH;
         }
+        if (!settingsKnown && null == closedReason)
+        {
+            poll(); // SessionSettings later than the handshake waited: taken before this batch goes
+        }
         if (!readyToSend())
         {
             return BACK_PRESSURED;
@@ -1819,6 +1836,7 @@ public final class SpateClient implements AutoCloseable
         {
             resuming = true;
             reconnectSent = false;
+            reconnectMayBeLost = false;
             resumeDeadlineNs = closedAtNs + context.timeoutNs;
             connectStatus = null;
             connectCorrelationId = ThreadLocalRandom.current().nextLong(1, Long.MAX_VALUE >> 1);

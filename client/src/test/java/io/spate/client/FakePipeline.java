@@ -97,7 +97,7 @@ final class FakePipeline implements AutoCloseable
     /** Apply batches but keep their acks until {@link #releaseAcks()}. */
     volatile boolean holdAcks;
     /** Read nothing more from the ingress: what is sent stays unread, lost when this instance stops. */
-    volatile boolean stopReadingBatches;
+    private volatile boolean stopReadingBatches;
     /** Answer Reconnect with this status (no session) instead of looking the session up; null: look it up. */
     volatile ConnectStatus refuseReconnect;
     /** Send every answer to a batch twice. */
@@ -177,6 +177,32 @@ final class FakePipeline implements AutoCloseable
                 publication.close();
             }
         });
+    }
+
+    /**
+     * Reads nothing more from the ingress from now on (returns once the fake's thread took it): what is sent stays
+     * unread, lost when this instance stops.
+     */
+    void stopReading()
+    {
+        final java.util.concurrent.CountDownLatch taken = new java.util.concurrent.CountDownLatch(1);
+        commands.offer(() ->
+        {
+            stopReadingBatches = true;
+            taken.countDown();
+        });
+        try
+        {
+            if (!taken.await(10, TimeUnit.SECONDS))
+            {
+                throw new IllegalStateException("the fake pipeline's thread did not take the command");
+            }
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(ex);
+        }
     }
 
     /**

@@ -202,6 +202,7 @@ class SpateClientClusterTest
         cluster.services[0].ledgerBatches = 4;
         cluster.services[0].holdAcks = true;
         client = SpateClient.connect(context().maxInFlightBatches(16).timeoutMs(500));
+        pollUntil(() -> client.maxInFlightBatches() != 16, 10_000, "the cluster's SessionSettings");
         assertEquals(4, client.maxInFlightBatches(), "min(16 configured, the cluster's ledger of 4)");
         for (int batch = 0; batch < 4; batch++)
         {

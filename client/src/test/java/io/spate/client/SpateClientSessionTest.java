@@ -298,6 +298,7 @@ class SpateClientSessionTest
     {
         final FakePipeline pipeline = pipeline(new FakePipeline.Durable(), 4);
         client = SpateClient.connect(context().maxInFlightBatches(16));
+        pollUntil(() -> client.maxInFlightBatches() != 16, "the pipeline's SessionSettings (right after OPENED)");
         assertEquals(4, client.maxInFlightBatches(), "min(16 configured, the server's ledger of 4)");
         pipeline.holdAcks = true;
         final List<CompletableFuture<BatchResult>> futures = new ArrayList<>();
@@ -334,13 +335,15 @@ class SpateClientSessionTest
     {
         pipeline(new FakePipeline.Durable(), LEDGER, MAX_BATCH_BYTES, 10);
         client = SpateClient.connect(context().maxRecordsPerBatch(1000));
+        write(1); // sent on its own: taking the settings first
+        client.flushAndAwait();
         write(25);
         final BatchResult result = client.flushAndAwait();
         assertEquals(25, result.recordCount());
-        assertEquals(3, pipelines.get(0).batchesReceived.get(), "batches of 10, 10 and 5: the server's most");
+        assertEquals(1 + 3, pipelines.get(0).batchesReceived.get(), "batches of 10, 10 and 5: the server's most");
         for (int i = 0; i < 25; i++)
         {
-            assertEquals(i + 1, result.createdId(i));
+            assertEquals(i + 2, result.createdId(i));
         }
 
         final int ref = client.create(user);
@@ -384,7 +387,7 @@ class SpateClientSessionTest
             futures.add(client.flushAsync());
         }
         pollUntil(() -> dataDirectory.appliedBatches.get() == 3, "three batches applied, their acks held");
-        first.stopReadingBatches = true;
+        first.stopReading();
         for (int batch = 3; batch < 5; batch++)
         {
             write(10);
@@ -409,7 +412,7 @@ class SpateClientSessionTest
         }
         assertEquals(5, dataDirectory.appliedBatches.get(), "every batch applied exactly once");
         assertEquals(3, second.answeredAgain.get(), "the three applied before answered with their original acks");
-        assertEquals(1, second.reconnects.get());
+        assertTrue(second.reconnects.get() >= 1, "Reconnect (sent again when its answer is slow)");
         assertEquals(0, second.connects.get(), "the session was taken back, not replaced");
         assertEquals(session, client.sessionId());
         assertEquals(1, client.resumedSessions());
@@ -445,7 +448,7 @@ class SpateClientSessionTest
         write(20);
         final long last = client.flush(); // four batches of five
         pollUntil(() -> dataDirectory.appliedBatches.get() == 4, "applied, acks held");
-        first.stopReadingBatches = true;
+        first.stopReading();
         write(10);
         final long lost = client.flush(); // two more, never read
         first.stop(false);
@@ -523,7 +526,7 @@ class SpateClientSessionTest
             assertTrue(message.contains("UNKNOWN_SESSION") && message.contains("session " + session) &&
                 message.contains("outcome") && message.contains("unknown"), message);
         }
-        assertEquals(1, second.reconnects.get());
+        assertTrue(second.reconnects.get() >= 1);
         assertEquals(0, client.inFlightBatches());
 
         write(10);
