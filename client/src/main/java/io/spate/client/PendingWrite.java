@@ -150,15 +150,4 @@ final class PendingWrite
     {
         return recordCount;
     }
-
-    void reset()
-    {
-        recordOffsetByCorrelation.clear();
-        recordCount = 0;
-        batchCount = 0;
-        outstanding = 0;
-        firstFailure = RecordStatus.OK;
-        unansweredRecords = 0;
-        failureReason = null;
-    }
 }

@@ -1403,8 +1403,9 @@ public final class SpateClient implements AutoCloseable
     }
 
     /**
-     * Sends the current batch, waiting up to the timeout while the pipeline pushes back (in cluster mode also
-     * while the cluster has no leader, resends to a new leader go on, or the unacked batches are at their limit).
+     * Sends the current batch, waiting up to the timeout while the pipeline pushes back, the unanswered batches
+     * are at their limit, or the session is being taken back after a pipeline restart (in cluster mode also while
+     * the cluster has no leader, or resends to a new leader go on).
      *
      * @return the batch's correlation id, or {@link #NOTHING_TO_FLUSH}.
      * @throws SpateClientException when back pressure outlasts the timeout (the batch is kept).
