@@ -604,6 +604,8 @@ public final class SpateClient implements AutoCloseable
     private final DatabaseSchema schema;
     private final Aeron aeron;
     private final boolean ownsAeron;
+    /** The last error the client's own Aeron reported (e.g. its media driver lost), for the reason a session ends. */
+    private volatile String aeronError;
     /** Single-node mode: the ingress publication, the response stream and its assembler; null in cluster mode. */
     private final ExclusivePublication ingress;
     private final Subscription responses;
@@ -715,7 +717,10 @@ public final class SpateClient implements AutoCloseable
         {
             try
             {
-                aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(context.aeronDirectoryName));
+                // Aeron's default error handler ends the whole process when the driver is lost: a client library
+                // must not. Its Aeron closes itself then (its streams go), and this client says why.
+                aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(context.aeronDirectoryName)
+                    .errorHandler(this::onAeronError));
             }
             catch (final RuntimeException ex)
             {
@@ -1724,7 +1729,12 @@ public final class SpateClient implements AutoCloseable
         final int fragments = responses.poll(responseAssembler, 16);
         if (fragments == 0 && null == closedReason)
         {
-            if (!responses.isConnected())
+            if (aeron.isClosed())
+            {
+                // Nothing can be sent or received again: no session can be taken back.
+                onSessionClosed("the client lost its media driver (" + aeronError + ")", false);
+            }
+            else if (!responses.isConnected())
             {
                 // Everything the pipeline sent has been read (the image drains before it goes): the stream is gone.
                 onSessionClosed("the response stream from the pipeline is gone (the pipeline stopped, or closed " +
@@ -1820,6 +1830,14 @@ public final class SpateClient implements AutoCloseable
      * ingress gone) and the context reconnects, the unanswered batches are kept and the session is taken back
      * with Reconnect; otherwise they fail, oldest first, with the reason.
      */
+    private void onAeronError(final Throwable error)
+    {
+        if (!(error instanceof org.agrona.concurrent.AgentTerminationException))
+        {
+            aeronError = error.getClass().getSimpleName() + ": " + error.getMessage();
+        }
+    }
+
     private void onSessionClosed(final String reason, final boolean pipelineGone)
     {
         if (null != closedReason)

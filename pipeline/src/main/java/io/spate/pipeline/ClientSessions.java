@@ -232,6 +232,15 @@ final class ClientSessions implements AutoCloseable
             }
         }
 
+        if (status == ConnectStatus.OPENED && null != resumed && resumed.isOpen() &&
+            resumed.current.imageSessionId == imageSessionId)
+        {
+            // The producer sent its Reconnect again (it had no answer in time): the session is open here already.
+            final ClientSession current = resumed.current;
+            sendConnectResponse(current, correlationId, status, detail);
+            sendSettings(current);
+            return current;
+        }
         final ClientSession previous = byImage.get(imageSessionId);
         if (null != previous && status == ConnectStatus.OPENED)
         {
@@ -282,9 +291,20 @@ final class ClientSessions implements AutoCloseable
                 clientId + " from " + sourceIdentity + ": " + status + ": " + detail);
             log.flush();
         }
+        sendConnectResponse(session, correlationId, status, detail);
+        if (status == ConnectStatus.OPENED)
+        {
+            sendSettings(session);
+        }
+        return status == ConnectStatus.OPENED ? session : null;
+    }
+
+    private void sendConnectResponse(
+        final ClientSession session, final long correlationId, final ConnectStatus status, final String detail)
+    {
         responseEncoder.wrapAndApplyHeader(responseBuffer, 0, headerEncoder)
             .correlationId(correlationId)
-            .sessionId(sessionId)
+            .sessionId(session.sessionId)
             .pipelineSchemaHash(schema.hash())
             .status(status)
             .detail(truncate(detail, MAX_DETAIL_CHARS));
@@ -293,11 +313,6 @@ final class ClientSessions implements AutoCloseable
         final int reserved = ClientSession.backlogBytesFor(lengthBytes);
         session.reserve(reserved);
         send(session, responseBuffer, lengthBytes, reserved);
-        if (status == ConnectStatus.OPENED)
-        {
-            sendSettings(session);
-        }
-        return status == ConnectStatus.OPENED ? session : null;
     }
 
     /**
