@@ -173,9 +173,15 @@ public final class SpateClusteredService implements ClusteredService
         /** Stops the process at once (exit status 70), saying why on stderr: nothing more is applied. */
         FatalHandler HALT = reason ->
         {
-            System.err.println("node: fatal: " + reason + "; stopping this member so that it cannot diverge");
-            System.err.flush();
-            Runtime.getRuntime().halt(70);
+            try
+            {
+                System.err.println("node: fatal: " + reason + "; stopping this member so that it cannot diverge");
+                System.err.flush();
+            }
+            finally
+            {
+                Runtime.getRuntime().halt(70); // even when saying why failed (out of memory)
+            }
         };
 
         /**
@@ -911,10 +917,13 @@ public final class SpateClusteredService implements ClusteredService
         {
             pending.forEachSessionWaiting(flusher);
         }
-        if (!pending.hasAny() && NO_TIMER != retryTimerId)
+        if (!pending.hasAny())
         {
-            cluster.cancelTimer(retryTimerId); // refused: it fires, finds nothing, and arms nothing
-            retryTimerId = NO_TIMER;
+            if (NO_TIMER != retryTimerId)
+            {
+                cluster.cancelTimer(retryTimerId); // refused: it fires, finds nothing, and arms nothing
+                retryTimerId = NO_TIMER;
+            }
             retryDelayMs = RETRY_DELAY_MIN_MS;
         }
         return flusher.sent;

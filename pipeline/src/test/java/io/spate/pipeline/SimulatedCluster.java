@@ -460,10 +460,40 @@ final class SimulatedCluster
      */
     Member addMember(final DatabaseSchema schema, final ClusterServiceSettings settings)
     {
+        return addMember(schema, settings, null, 0);
+    }
+
+    /**
+     * Adds a member started from a snapshot: the log before the snapshot's position is not given to it.
+     *
+     * @param snapshot          an image of the snapshot stream (null: none).
+     * @param snapshotLogEntries log entries the snapshot covers.
+     */
+    Member addMember(final DatabaseSchema schema, final ClusterServiceSettings settings,
+        final io.aeron.Image snapshot, final int snapshotLogEntries)
+    {
         final Member member = new Member(members.size(), new SpateClusteredService(schema, settings));
         members.add(member);
         member.clusterTime = time;
-        member.service.onStart(member, null);
+        member.delivered = snapshotLogEntries;
+        if (snapshotLogEntries > 0)
+        {
+            member.timeUnit = TimeUnit.MILLISECONDS;
+            for (int i = 0; i < snapshotLogEntries; i++)
+            {
+                final Entry entry = log.get(i);
+                if (entry.kind() == Kind.SESSION_OPEN)
+                {
+                    member.sessions.put(entry.sessionId(), new MemberSession(member, entry.sessionId(),
+                        entry.responseChannel()));
+                }
+                else if (entry.kind() == Kind.SESSION_CLOSE)
+                {
+                    member.sessions.remove(entry.sessionId());
+                }
+            }
+        }
+        member.service.onStart(member, snapshot);
         return member;
     }
 
