@@ -27,8 +27,9 @@ import java.util.function.Consumer;
  *       sequence of recording).</li>
  * </ul>
  * Heap: a session's ring grows by doubling, to at most {@link #ringBytes} of its byte bound (twice it, so that
- * an ack always fits whatever the wrap), and is shrunk when the total bound leaves it sparse; so the rings hold
- * at most about 4 x (their kept bytes + one longest ack) each, and at least 4 KiB.
+ * an ack always fits whatever the wrap), and is shrunk when evictions leave it sparse; so a ring holds at most
+ * 4 x (its kept bytes + two longest acks), or 4 KiB: all of them together at most
+ * 4 x the total bound + sessions x (4 KiB + 8 longest acks).
  */
 final class AckLedger
 {
@@ -263,13 +264,18 @@ final class AckLedger
                 " bytes, the longest is " + maxAckBytes);
         }
         final int bytes = entryBytes(ackLengthBytes);
-        while (session.count > 0 && (session.count >= maxBatchesPerSession || session.bytes + bytes > maxSessionBytes))
+        if (session.count > 0 && (session.count >= maxBatchesPerSession || session.bytes + bytes > maxSessionBytes))
         {
-            if (session.count < maxBatchesPerSession)
+            do
             {
-                evictedByBytes++;
+                if (session.count < maxBatchesPerSession)
+                {
+                    evictedByBytes++;
+                }
+                evictOldest(session);
             }
-            evictOldest(session);
+            while (session.count > 0 && (session.count >= maxBatchesPerSession || session.bytes + bytes > maxSessionBytes));
+            shrinkIfSparse(session);
         }
         while (totalBytes + bytes > maxTotalBytes)
         {
@@ -384,15 +390,28 @@ final class AckLedger
             throw new IllegalStateException("the ack ledger counts " + totalBytes + " bytes and holds no ack");
         }
         evictOldest(oldest);
-        final int wanted = (int)Math.min(maxRingBytes, Math.max(INITIAL_RING_BYTES,
-            BitUtil.findNextPositivePowerOfTwo(2 * (oldest.bytes + entryBytes(maxAckBytes)))));
-        if (oldest.acks.capacity() >= 2 * wanted)
+        shrinkIfSparse(oldest);
+    }
+
+    /**
+     * After evictions: a ring of more than 4 x (its kept bytes + one longest ack) is copied into one of twice that
+     * (a power of two, at least 4 KiB). So after any record a ring holds at most 4 x (its kept bytes + two longest
+     * acks), or 4 KiB: growth doubles only when less than two longest acks are free. A copy happens only once the
+     * kept bytes halved: rare, and never back and forth.
+     */
+    private void shrinkIfSparse(final SessionAcks session)
+    {
+        final long wantedBytes = session.bytes + entryBytes(maxAckBytes);
+        final int capacity = session.acks.capacity();
+        if (capacity > INITIAL_RING_BYTES && capacity > 4 * wantedBytes)
         {
+            final int wanted = (int)Math.min(maxRingBytes, Math.max(INITIAL_RING_BYTES,
+                BitUtil.findNextPositivePowerOfTwo(2 * wantedBytes)));
             final ExpandableRingBuffer smaller = new ExpandableRingBuffer(wanted, maxRingBytes, false);
             copier.target = smaller;
-            oldest.acks.forEach(copier, Integer.MAX_VALUE);
+            session.acks.forEach(copier, Integer.MAX_VALUE);
             copier.target = null;
-            oldest.acks = smaller;
+            session.acks = smaller;
         }
     }
 

@@ -375,7 +375,7 @@ class AckLedgerTest
         long sequence = 0;
         long evictedByBytes = 0;
         boolean shrunk = false;
-        for (int step = 0; step < 4_000; step++)
+        for (int step = 0; step < 3_000; step++)
         {
             final String where = bounds + ", step " + step;
             final long sessionId = sessionIds[random.nextInt(random.nextInt(4) == 0 ? sessionIds.length : 2)];
@@ -432,6 +432,9 @@ class AckLedgerTest
                 assertEquals(expected.isEmpty() ? Long.MAX_VALUE : expected.get(0).sequence(), held.oldestSequence, where);
                 assertTrue(held.bytes <= maxSessionBytes && held.count <= maxBatches, where);
                 assertTrue(held.acks.capacity() <= AckLedger.ringBytes(maxSessionBytes), where);
+                assertTrue(held.acks.capacity() <= Math.max(AckLedger.INITIAL_RING_BYTES,
+                    4 * (held.bytes + 2L * AckLedger.entryBytes(maxAckBytes))), "ring of " + held.acks.capacity() +
+                    " bytes for " + held.bytes + ", " + where);
                 total += held.bytes;
             }
             assertEquals(total, ledger.totalBytes(), where);
@@ -507,6 +510,31 @@ class AckLedgerTest
         assertEquals(LongStream.rangeClosed(991, 1_000).boxed().toList(), ids(ledger, big), "its latest kept");
         record(ledger, big, 1_001, new byte[1_000]);
         assertEquals(1_001, big.lastCorrelationId);
+    }
+
+    /** Small acks after large ones (the session's own bounds evicting): the ring comes down with what it keeps. */
+    @Test
+    void aRingLeftSparseBySmallAcksShrinks()
+    {
+        final int largeEntry = AckLedger.entryBytes(10_000);
+        final AckLedger ledger = new AckLedger(64, 64 * largeEntry, Long.MAX_VALUE, 10_000);
+        final AckLedger.SessionAcks session = ledger.session(3);
+        long id = 0;
+        for (int i = 0; i < 64; i++)
+        {
+            record(ledger, session, ++id, new byte[10_000]);
+        }
+        final int grown = session.acks.capacity();
+        assertTrue(grown >= 64 * largeEntry, "grown to " + grown);
+        for (int i = 0; i < 64; i++)
+        {
+            record(ledger, session, ++id, new byte[8]);
+        }
+        assertEquals(64, session.count);
+        assertEquals(64L * AckLedger.entryBytes(8), session.bytes);
+        assertTrue(session.acks.capacity() <= 4 * (session.bytes + 2L * largeEntry), "shrunk to " +
+            session.acks.capacity() + " from " + grown);
+        assertEquals(LongStream.rangeClosed(65, 128).boxed().toList(), ids(ledger, session));
     }
 
     @Test
