@@ -38,6 +38,8 @@ final class AckLedger
     static final int CORRELATION_ID_OFFSET = 0;
     static final int SEQUENCE_OFFSET = Long.BYTES;
     static final int INITIAL_RING_BYTES = 4096;
+    /** The most bytes of acks a session may keep: its ring, twice that, stays within a ring's 2^30. */
+    static final int MAX_SESSION_BYTES = 1 << 29;
 
     /** Acks of one session. */
     static final class SessionAcks
@@ -89,16 +91,16 @@ final class AckLedger
         {
             throw new IllegalArgumentException("the ack ledger keeps at least one ack per session: " + maxBatchesPerSession);
         }
-        if (maxAckBytes < 0 || maxAckBytes > ClusterServiceSettings.MAX_SESSION_BYTES)
+        if (maxAckBytes < 0 || maxAckBytes > MAX_SESSION_BYTES)
         {
-            throw new IllegalArgumentException("the longest ack must be 0.." + ClusterServiceSettings.MAX_SESSION_BYTES +
+            throw new IllegalArgumentException("the longest ack must be 0.." + MAX_SESSION_BYTES +
                 " bytes: " + maxAckBytes);
         }
-        if (maxSessionBytes < entryBytes(maxAckBytes) || maxSessionBytes > ClusterServiceSettings.MAX_SESSION_BYTES)
+        if (maxSessionBytes < entryBytes(maxAckBytes) || maxSessionBytes > MAX_SESSION_BYTES)
         {
             throw new IllegalArgumentException("a session's " + maxSessionBytes + " bytes of acks must hold one ack of " +
                 maxAckBytes + " bytes (" + entryBytes(maxAckBytes) + ") and be at most " +
-                ClusterServiceSettings.MAX_SESSION_BYTES);
+                MAX_SESSION_BYTES);
         }
         if (maxTotalBytes < maxSessionBytes)
         {
@@ -125,10 +127,10 @@ final class AckLedger
     private static int sessionBytesFor(final int maxBatchesPerSession, final int maxAckBytes)
     {
         final long bytes = (long)Math.max(1, maxBatchesPerSession) * entryBytes(Math.max(0, maxAckBytes));
-        if (bytes > ClusterServiceSettings.MAX_SESSION_BYTES)
+        if (bytes > MAX_SESSION_BYTES)
         {
             throw new IllegalArgumentException(maxBatchesPerSession + " acks of up to " + maxAckBytes +
-                " bytes per session need more than " + ClusterServiceSettings.MAX_SESSION_BYTES + " bytes: keep fewer");
+                " bytes per session need more than " + MAX_SESSION_BYTES + " bytes: keep fewer");
         }
         return (int)bytes;
     }

@@ -47,7 +47,7 @@ public record ClusterServiceSettings(
     public static final int MAX_RECORDS_PER_BATCH_LIMIT = 1 << 20;
     public static final int MAX_ACK_LEDGER_BATCHES = 1 << 16;
     /** A session's ring is at most twice its bytes, rounded up to a power of two: at most 2^30. */
-    public static final int MAX_SESSION_BYTES = 1 << 29;
+    public static final int MAX_SESSION_BYTES = AckLedger.MAX_SESSION_BYTES;
     public static final long MAX_ACK_LEDGER_TOTAL_BYTES = 1L << 40;
 
     /** Bytes of the settings as the log and the snapshot carry them ({@link #encodeReplicated}). */

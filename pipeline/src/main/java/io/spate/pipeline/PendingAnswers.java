@@ -54,10 +54,10 @@ final class PendingAnswers
      */
     PendingAnswers(final int maxSessionBytes)
     {
-        if (maxSessionBytes < INITIAL_RING_BYTES / 2 || maxSessionBytes > ClusterServiceSettings.MAX_SESSION_BYTES)
+        if (maxSessionBytes < INITIAL_RING_BYTES / 2 || maxSessionBytes > AckLedger.MAX_SESSION_BYTES)
         {
             throw new IllegalArgumentException("answers waiting per session must be " + INITIAL_RING_BYTES / 2 + ".." +
-                ClusterServiceSettings.MAX_SESSION_BYTES + " bytes: " + maxSessionBytes);
+                AckLedger.MAX_SESSION_BYTES + " bytes: " + maxSessionBytes);
         }
         this.maxSessionBytes = maxSessionBytes;
         this.maxRingBytes = BitUtil.findNextPositivePowerOfTwo(2 * maxSessionBytes);

@@ -64,7 +64,8 @@ import java.util.concurrent.TimeUnit;
  * <b>The retry timer.</b> Each schedule has its own correlation id: the log position of the message it is scheduled
  * from, which no other schedule ever has (a member replays timer events it did not schedule, and Aeron's consensus
  * module then swallows that many later schedules of the same id). It backs off while nothing goes out, and is
- * cancelled once nothing waits. See docs/ARCHITECTURE.md, "Replication".
+ * cancelled once nothing waits. Retry timers take ids of 0 and above (log positions): any other timer of this
+ * service must take negative ones. See docs/ARCHITECTURE.md, "Replication".
  * <p>
  * <b>Settings.</b> At every new leadership term each member offers its {@link ClusterServiceSettings} (and schema
  * hash) as a service message; the log carries the leader's, and every member, replays included, compares it with its
