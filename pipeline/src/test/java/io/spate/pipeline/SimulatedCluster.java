@@ -84,6 +84,9 @@ final class SimulatedCluster
         long refusal = Publication.BACK_PRESSURED;
         /** Offers refused. */
         int refused;
+        /** False: what it takes is counted, not kept (allocation tests). */
+        boolean keep = true;
+        int taken;
         long streamPosition;
 
         long offer(final DirectBuffer buffer, final int offset, final int length)
@@ -97,9 +100,13 @@ final class SimulatedCluster
             {
                 window--;
             }
-            final byte[] message = new byte[length];
-            buffer.getBytes(offset, message);
-            received.add(message);
+            taken++;
+            if (keep)
+            {
+                final byte[] message = new byte[length];
+                buffer.getBytes(offset, message);
+                received.add(message);
+            }
             streamPosition += BitUtil.align(length + 64, 32);
             return streamPosition;
         }

@@ -910,6 +910,64 @@ class SpateClusteredServiceTest
     }
 
     // ---------------------------------------------------------------------------------------------------------
+    // Allocation
+
+    /**
+     * Once warm (the ledger's ring grown to its 1,024 acks), the leader's path allocates nothing per message: a batch
+     * applied, its ack recorded (the oldest evicted) and sent, a read answered, a duplicate answered from the ledger,
+     * a few answers waiting behind a short push-back and sent from the next message.
+     */
+    @Test
+    void theAnswerPathAllocatesNothingOnceWarm()
+    {
+        final com.sun.management.ThreadMXBean threads =
+            (com.sun.management.ThreadMXBean)java.lang.management.ManagementFactory.getThreadMXBean();
+        assertTrue(threads.isThreadAllocatedMemorySupported());
+        final SimulatedCluster.Member leader = members(1, defaults())[0];
+        cluster.elect(0);
+        final SimulatedCluster.Egress egress = cluster.openSession(SESSION, CHANNEL);
+        egress.keep = false;
+        final SimulatedCluster.MemberSession session = leader.sessions.get(SESSION);
+        final int batches = 4_000;
+        final UnsafeBuffer[] messages = new UnsafeBuffer[batches + 1];
+        for (int id = 1; id <= batches; id++)
+        {
+            messages[id] = new UnsafeBuffer(batch(SESSION, id, 5));
+        }
+        final UnsafeBuffer read = new UnsafeBuffer(countRequest(SESSION, 1, user.typeId()));
+        final io.aeron.logbuffer.Header header = new io.aeron.logbuffer.Header(0, 0);
+        long allocated = 0;
+        for (int id = 1; id <= batches; id++)
+        {
+            if (id == 2_001)
+            {
+                allocated = threads.getCurrentThreadAllocatedBytes();
+            }
+            if (id % 50 == 0)
+            {
+                egress.stall(0, Publication.BACK_PRESSURED); // this one's answers wait, the next message sends them
+            }
+            else if (id % 50 == 1)
+            {
+                egress.open();
+            }
+            leader.logPosition += 1_024;
+            leader.service.onSessionMessage(session, 0, messages[id], 0, messages[id].capacity(), header);
+            leader.service.onSessionMessage(session, 0, read, 0, read.capacity(), header);
+            leader.service.onSessionMessage(session, 0, messages[id - 1 > 0 ? id - 1 : id], 0,
+                messages[id - 1 > 0 ? id - 1 : id].capacity(), header);
+        }
+        egress.open();
+        leader.service.onSessionMessage(session, 0, read, 0, read.capacity(), header);
+        allocated = threads.getCurrentThreadAllocatedBytes() - allocated;
+        assertNoFatal(leader);
+        assertEquals(1 + 3 * batches + 1, egress.taken, "every answer out, SessionSettings included");
+        System.out.println("SpateClusteredServiceTest: " + allocated + " bytes allocated over 2,000 messages of each kind" +
+            " (the simulation's own timer bookkeeping included)");
+        assertTrue(allocated < 16 * 1024, "allocated over 2,000 messages of each kind: " + allocated + " bytes");
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
     // Determinism
 
     /**
