@@ -979,7 +979,9 @@ class SpateClusteredServiceTest
     @Test
     void membersAgreeWhateverTheEgressDoes()
     {
-        final long seed = new Random().nextLong();
+        final long seed = Long.getLong("spate.test.cluster.seed", new Random().nextLong());
+        System.out.println("SpateClusteredServiceTest.membersAgreeWhateverTheEgressDoes seed " + seed +
+            " (-Dspate.test.cluster.seed=" + seed + " replays it)");
         final Random random = new Random(seed);
         final SimulatedCluster.Member[] members = members(3, settings(64));
         cluster.elect(0);
