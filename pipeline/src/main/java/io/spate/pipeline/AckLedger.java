@@ -159,6 +159,11 @@ final class AckLedger
         return maxBatchesPerSession;
     }
 
+    int maxAckBytes()
+    {
+        return maxAckBytes;
+    }
+
     int maxSessionBytes()
     {
         return maxSessionBytes;
@@ -259,6 +264,40 @@ final class AckLedger
             throw new IllegalStateException("session " + session.sessionId + ": ack of " + correlationId +
                 " recorded after " + session.lastCorrelationId);
         }
+        append(session, correlationId, entry, entryOffset, entryLengthBytes);
+    }
+
+    /**
+     * Records an answer of the single-node pipeline, where answers are recorded as they leave: not in
+     * correlation order (a refusal leaves at once, before the acks of batches admitted before it). Eviction
+     * stays oldest-recorded first, which keeps every answer a producer may still ask for while the byte bounds
+     * do not bind: it keeps at most {@link #maxBatchesPerSession()} batches unanswered, so fewer answers than
+     * that were recorded after any answer it has not received.
+     *
+     * @param entry {@link #ENTRY_HEADER_BYTES} free for the correlation id and sequence (written here), then the
+     *              answer, from entryOffset.
+     */
+    void recordAnswer(
+        final SessionAcks session,
+        final long correlationId,
+        final MutableDirectBuffer entry,
+        final int entryOffset,
+        final int entryLengthBytes)
+    {
+        if (correlationId <= 0)
+        {
+            throw new IllegalStateException("session " + session.sessionId + ": answer to correlation id " + correlationId);
+        }
+        append(session, correlationId, entry, entryOffset, entryLengthBytes);
+    }
+
+    private void append(
+        final SessionAcks session,
+        final long correlationId,
+        final MutableDirectBuffer entry,
+        final int entryOffset,
+        final int entryLengthBytes)
+    {
         final int ackLengthBytes = entryLengthBytes - ENTRY_HEADER_BYTES;
         if (ackLengthBytes < 0 || ackLengthBytes > maxAckBytes)
         {
@@ -287,7 +326,7 @@ final class AckLedger
         entry.putLong(entryOffset + CORRELATION_ID_OFFSET, correlationId, ByteOrder.LITTLE_ENDIAN);
         entry.putLong(entryOffset + SEQUENCE_OFFSET, nextSequence, ByteOrder.LITTLE_ENDIAN);
         keep(session, entry, entryOffset, entryLengthBytes, nextSequence++, bytes);
-        session.lastCorrelationId = correlationId;
+        session.lastCorrelationId = Math.max(session.lastCorrelationId, correlationId);
     }
 
     /**
@@ -359,39 +398,6 @@ final class AckLedger
         session.newestSequence = sequence;
         session.bytes += bytes;
         totalBytes += bytes;
-    }
-
-    /**
-     * Records an answer of the single-node pipeline, where answers are recorded as they leave: not in
-     * correlation order (a refusal leaves at once, before the acks of batches admitted before it). Eviction
-     * stays oldest-recorded first, which keeps every answer a producer may still ask for: it keeps at most
-     * {@link #maxBatchesPerSession()} batches unanswered, so fewer answers than that were recorded after any
-     * answer it has not received.
-     *
-     * @param entry the correlation id (8 bytes, little-endian) followed by the answer, from entryOffset.
-     */
-    void recordAnswer(
-        final SessionAcks session,
-        final long correlationId,
-        final DirectBuffer entry,
-        final int entryOffset,
-        final int entryLengthBytes)
-    {
-        if (correlationId <= 0)
-        {
-            throw new IllegalStateException("session " + session.sessionId + ": answer to correlation id " + correlationId);
-        }
-        if (session.count == maxBatchesPerSession)
-        {
-            evictOldest(session);
-        }
-        if (!session.acks.append(entry, entryOffset, entryLengthBytes))
-        {
-            throw new IllegalStateException("ack ledger ring of session " + session.sessionId + " is full: " +
-                session.acks.size() + " bytes for " + session.count + " acks");
-        }
-        session.count++;
-        session.lastCorrelationId = Math.max(session.lastCorrelationId, correlationId);
     }
 
     private void evictOldest(final SessionAcks session)

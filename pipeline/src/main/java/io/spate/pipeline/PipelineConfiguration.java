@@ -34,6 +34,9 @@ public final class PipelineConfiguration
     /** How long a closed session (or one remembered from the log at a restart) may still be resumed. */
     public static final String SESSION_RESUME_WINDOW_MS_PROP = "spate.session.resume.window.ms";
     public static final int DEFAULT_ACK_LEDGER_BATCHES = 1024;
+    /** Bytes of acks kept over all sessions (the oldest of all go first past it). */
+    public static final String ACK_LEDGER_TOTAL_BYTES_PROP = "spate.ack.ledger.total.bytes";
+    public static final long DEFAULT_ACK_LEDGER_TOTAL_BYTES = 256L << 20;
     public static final int MAX_ACK_LEDGER_BATCHES = 1 << 16;
     public static final String SESSION_BACKLOG_BYTES_PROP = "spate.session.backlog.bytes";
     public static final String WORKER_STALL_TIMEOUT_MS_PROP = "spate.worker.stall.timeout.ms";
@@ -83,6 +86,7 @@ public final class PipelineConfiguration
     private String workerIdleStrategy = System.getProperty(WORKER_IDLE_PROP, profile.agentIdleStrategy());
     private long sessionTimeoutMs = longProperty(SESSION_TIMEOUT_MS_PROP, 10_000);
     private int ackLedgerBatches = (int)longProperty(ACK_LEDGER_BATCHES_PROP, DEFAULT_ACK_LEDGER_BATCHES);
+    private long ackLedgerTotalBytes = longProperty(ACK_LEDGER_TOTAL_BYTES_PROP, DEFAULT_ACK_LEDGER_TOTAL_BYTES);
     private long sessionResumeWindowMs = longProperty(SESSION_RESUME_WINDOW_MS_PROP, 300_000);
     private int sessionBacklogBytes = intProperty(SESSION_BACKLOG_BYTES_PROP, 8 << 20);
     private long workerStallTimeoutMs = longProperty(WORKER_STALL_TIMEOUT_MS_PROP, 5_000);
@@ -135,6 +139,15 @@ public final class PipelineConfiguration
             SESSION_TIMEOUT_MS_PROP + " must be 100..3600000: " + sessionTimeoutMs);
         require(ackLedgerBatches >= 1 && ackLedgerBatches <= MAX_ACK_LEDGER_BATCHES,
             ACK_LEDGER_BATCHES_PROP + " must be 1.." + MAX_ACK_LEDGER_BATCHES + ": " + ackLedgerBatches);
+        require(ackLedgerTotalBytes >= 1 << 20 && ackLedgerTotalBytes <= 1L << 40,
+            ACK_LEDGER_TOTAL_BYTES_PROP + " must be 1 MiB..1 TiB: " + ackLedgerTotalBytes);
+        require(ackLedgerTotalBytes >= AckLedger.entryBytes(AckWriter.maxAckBytes(maxRecordsPerBatch)),
+            ACK_LEDGER_TOTAL_BYTES_PROP + " " + ackLedgerTotalBytes + " cannot hold the ack of one full batch of " +
+            maxRecordsPerBatch + " records");
+        require(ResumableSessions.ledgerSessionBytes(this) <= AckLedger.MAX_SESSION_BYTES,
+            ACK_LEDGER_BATCHES_PROP + " " + ackLedgerBatches + " acks of batches of up to " + maxRecordsPerBatch +
+            " records (" + MAX_RECORDS_PER_BATCH_PROP + ") need " + ResumableSessions.ledgerSessionBytes(this) +
+            " bytes per session, more than " + AckLedger.MAX_SESSION_BYTES + ": keep fewer acks or smaller batches");
         require(sessionResumeWindowMs >= 0 && sessionResumeWindowMs <= 86_400_000L,
             SESSION_RESUME_WINDOW_MS_PROP + " must be 0..86400000: " + sessionResumeWindowMs);
         require(workerStallTimeoutMs >= 10 && workerStallTimeoutMs <= 3_600_000,
@@ -406,6 +419,18 @@ public final class PipelineConfiguration
     public PipelineConfiguration ackLedgerBatches(final int batches)
     {
         this.ackLedgerBatches = batches;
+        return this;
+    }
+
+    /** @return bytes of acks kept over all sessions. */
+    public long ackLedgerTotalBytes()
+    {
+        return ackLedgerTotalBytes;
+    }
+
+    public PipelineConfiguration ackLedgerTotalBytes(final long bytes)
+    {
+        this.ackLedgerTotalBytes = bytes;
         return this;
     }
 
@@ -699,6 +724,7 @@ public final class PipelineConfiguration
             ", threading=" + threadingMode +
             ", sessionTimeoutMs=" + sessionTimeoutMs +
             ", ackLedgerBatches=" + ackLedgerBatches +
+            ", ackLedgerTotalBytes=" + ackLedgerTotalBytes +
             ", sessionResumeWindowMs=" + sessionResumeWindowMs +
             ", sessionBacklogBytes=" + sessionBacklogBytes +
             ", workerStallTimeoutMs=" + workerStallTimeoutMs +

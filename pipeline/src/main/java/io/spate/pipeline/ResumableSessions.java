@@ -50,7 +50,12 @@ final class ResumableSessions
         }
     }
 
+    /** Bytes in front of each ack in a snapshot: its length (u32) and correlation id (u64). */
+    private static final int ACK_HEADER_BYTES = 4 + 8;
+
     private final AckLedger ledger;
+    /** A ledger entry as a snapshot's ack is put back: room for the ledger's header, then the ack. */
+    private final org.agrona.concurrent.UnsafeBuffer scratch;
     private final Long2ObjectHashMap<Entry> byId = new Long2ObjectHashMap<>();
     private final int maxSessions;
     private final long resumeWindowNs;
@@ -69,19 +74,34 @@ final class ResumableSessions
             throw new IllegalArgumentException("maxSessions " + maxSessions + ", resume window " + resumeWindowNs + " ns");
         }
         this.ledger = ledger;
+        this.scratch = new org.agrona.concurrent.UnsafeBuffer(new byte[AckLedger.ENTRY_HEADER_BYTES + ledger.maxAckBytes()]);
         this.maxSessions = maxSessions;
         this.resumeWindowNs = resumeWindowNs;
     }
 
     /**
-     * @return an empty memory with the configuration's bounds: its ledger size, twice its most sessions (so the
-     * open ones never fill it), its resume window.
+     * @return an empty memory with the configuration's bounds: its ledger's answers per session (the bytes to
+     * keep them all at their longest, within the ledger's total bytes), twice its most sessions (so the open
+     * ones never fill it), its resume window.
      */
     static ResumableSessions of(final PipelineConfiguration configuration)
     {
+        final int maxAckBytes = AckWriter.maxAckBytes(configuration.maxRecordsPerBatch());
         return new ResumableSessions(
-            new AckLedger(configuration.ackLedgerBatches(), AckWriter.maxAckBytes(configuration.maxRecordsPerBatch())),
+            new AckLedger(configuration.ackLedgerBatches(),
+                (int)Math.min(configuration.ackLedgerTotalBytes(), ledgerSessionBytes(configuration)),
+                configuration.ackLedgerTotalBytes(), maxAckBytes),
             2 * configuration.maxSessions(), configuration.sessionResumeWindowMs() * 1_000_000L);
+    }
+
+    /**
+     * @return the bytes a session's ledger needs to keep its most answers at their longest (full batches, every
+     * record a created id or an error).
+     */
+    static long ledgerSessionBytes(final PipelineConfiguration configuration)
+    {
+        return (long)configuration.ackLedgerBatches() *
+            AckLedger.entryBytes(AckWriter.maxAckBytes(configuration.maxRecordsPerBatch()));
     }
 
     AckLedger ledger()
@@ -230,7 +250,7 @@ final class ResumableSessions
             bytes[0] += 8 + 8 + 8 + 4;
             ledger.forEachFrom(entry.acks, Long.MIN_VALUE, (correlationId, buffer, offset, lengthBytes) ->
             {
-                bytes[0] += 4 + AckLedger.ENTRY_HEADER_BYTES + lengthBytes;
+                bytes[0] += ACK_HEADER_BYTES + lengthBytes;
                 return true;
             });
         });
@@ -239,8 +259,8 @@ final class ResumableSessions
 
     /**
      * Writes every entry: u32 count, u64 highest session id, then per entry u64 session id, u64 client id,
-     * u64 highest correlation id answered, u32 ack count and the acks (u32 length, then the ledger entry: correlation id
-     * and ack), oldest first. Little-endian.
+     * u64 highest correlation id answered, u32 ack count and the acks (u32 ack length, u64 correlation id, the ack),
+     * oldest recorded first. Little-endian.
      *
      * @return bytes written.
      */
@@ -260,10 +280,10 @@ final class ResumableSessions
             at[0] += 28;
             ledger.forEachFrom(entry.acks, Long.MIN_VALUE, (correlationId, buffer, ackOffset, lengthBytes) ->
             {
-                out.putInt(at[0], AckLedger.ENTRY_HEADER_BYTES + lengthBytes, ByteOrder.LITTLE_ENDIAN);
+                out.putInt(at[0], lengthBytes, ByteOrder.LITTLE_ENDIAN);
                 out.putLong(at[0] + 4, correlationId, ByteOrder.LITTLE_ENDIAN);
-                out.putBytes(at[0] + 4 + AckLedger.ENTRY_HEADER_BYTES, buffer, ackOffset, lengthBytes);
-                at[0] += 4 + AckLedger.ENTRY_HEADER_BYTES + lengthBytes;
+                out.putBytes(at[0] + ACK_HEADER_BYTES, buffer, ackOffset, lengthBytes);
+                at[0] += ACK_HEADER_BYTES + lengthBytes;
                 return true;
             });
         });
@@ -302,15 +322,17 @@ final class ResumableSessions
             final Entry entry = open(sessionId, clientId, null, nowNs);
             for (int a = 0; a < acks; a++)
             {
-                require(at + 4 <= end, "session " + sessionId + " ack " + a);
-                final int entryBytes = in.getInt(at, ByteOrder.LITTLE_ENDIAN);
-                require(entryBytes > AckLedger.ENTRY_HEADER_BYTES && at + 4 + (long)entryBytes <= end,
-                    "session " + sessionId + " ack " + a + " of " + entryBytes + " bytes");
+                require(at + ACK_HEADER_BYTES <= end, "session " + sessionId + " ack " + a);
+                final int ackBytes = in.getInt(at, ByteOrder.LITTLE_ENDIAN);
                 final long correlationId = in.getLong(at + 4, ByteOrder.LITTLE_ENDIAN);
+                require(ackBytes > 0 && ackBytes <= scratch.capacity() - AckLedger.ENTRY_HEADER_BYTES &&
+                    at + ACK_HEADER_BYTES + (long)ackBytes <= end,
+                    "session " + sessionId + " ack " + a + " of " + ackBytes + " bytes");
                 require(correlationId > 0 && correlationId <= admitted,
                     "session " + sessionId + " ack of " + correlationId + " past " + admitted);
-                ledger.recordAnswer(entry.acks, correlationId, in, at + 4, entryBytes);
-                at += 4 + entryBytes;
+                scratch.putBytes(AckLedger.ENTRY_HEADER_BYTES, in, at + ACK_HEADER_BYTES, ackBytes);
+                ledger.recordAnswer(entry.acks, correlationId, scratch, 0, AckLedger.ENTRY_HEADER_BYTES + ackBytes);
+                at += ACK_HEADER_BYTES + ackBytes;
             }
             entry.admittedCorrelationId = admitted;
             entry.acks.lastCorrelationId = admitted;
