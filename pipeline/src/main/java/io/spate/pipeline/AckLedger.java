@@ -48,6 +48,8 @@ final class AckLedger
         ExpandableRingBuffer acks;
         /** Highest correlation id of a batch answered (applied or refused); 0 before the first. */
         long lastCorrelationId;
+        /** True once an answer was recorded below an earlier one (single-node): a look-up then reads every ack. */
+        boolean outOfOrder;
         int count;
         /** {@link #entryBytes} of the acks kept. */
         long bytes;
@@ -288,6 +290,7 @@ final class AckLedger
         {
             throw new IllegalStateException("session " + session.sessionId + ": answer to correlation id " + correlationId);
         }
+        session.outOfOrder |= correlationId < session.lastCorrelationId;
         append(session, correlationId, entry, entryOffset, entryLengthBytes);
     }
 
@@ -526,7 +529,7 @@ final class AckLedger
      */
     boolean find(final SessionAcks session, final long correlationId, final AckVisitor visitor)
     {
-        finder.reset(correlationId);
+        finder.reset(correlationId, !session.outOfOrder);
         finder.visitor = visitor;
         session.acks.forEach(finder, Integer.MAX_VALUE);
         finder.visitor = null;
@@ -549,9 +552,12 @@ final class AckLedger
         boolean found;
         AckVisitor visitor;
 
-        void reset(final long wantedCorrelationId)
+        boolean ordered;
+
+        void reset(final long wantedCorrelationId, final boolean ordered)
         {
             this.wantedCorrelationId = wantedCorrelationId;
+            this.ordered = ordered;
             this.found = false;
         }
 
@@ -567,7 +573,7 @@ final class AckLedger
                 }
                 return false;
             }
-            return correlationId < wantedCorrelationId;
+            return !ordered || correlationId < wantedCorrelationId;
         }
     }
 }

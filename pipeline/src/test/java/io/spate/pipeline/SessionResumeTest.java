@@ -291,4 +291,96 @@ class SessionResumeTest
             }
         }
     }
+
+    /**
+     * A real producer with many batches in flight while its durable pipeline stops and starts again, three times:
+     * every record written gets one outcome, every create an id no other got, and the store holds each record
+     * once.
+     */
+    @Test
+    void aProducerWithBatchesInFlightShouldGetEveryAnswerOnceAcrossRestarts() throws Exception
+    {
+        final Path directory = Files.createTempDirectory("spate-resume-");
+        final List<AutoCloseable> open = new ArrayList<>();
+        try
+        {
+            final SpateDriver driver = SpateDriver.launchEmbedded(new DriverConfiguration()
+                .aeronDirectoryName(directory.resolve("aeron").toString()).embedded(true)
+                .ipcTermBufferLength(256 << 10).dataDir(directory.resolve("data").toString()));
+            open.add(driver);
+            final Aeron aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(driver.aeronDirectoryName()));
+            open.add(aeron);
+            final java.util.function.Supplier<PipelineConfiguration> configuration = () -> new PipelineConfiguration()
+                .schema(SCHEMA).workerCount(1).conductorIdleStrategy("backoff").workerIdleStrategy("backoff")
+                .dataDirectory(directory.resolve("data").toString()).logTermLengthBytes(256 << 10)
+                .maxBatchBytes(16 << 10).maxRecordsPerBatch(256).ackLedgerBatches(64)
+                .snapshotIntervalBytes(1L << 40).snapshotIntervalMs(50);
+            NativeStore store = NativeStore.open(SCHEMA);
+            Pipeline pipeline = new Pipeline(configuration.get(), aeron, store);
+            final io.spate.client.SpateClient client = io.spate.client.SpateClient.connect(
+                new io.spate.client.SpateClient.Context().aeron(aeron).schema(SCHEMA).timeoutMs(60_000)
+                    .batchCapacityBytes(4 << 10));
+            open.add(client);
+            assertEquals(64, client.maxInFlightBatches(), "the client keeps within the pipeline's ledger");
+            final List<java.util.concurrent.CompletableFuture<io.spate.client.BatchResult>> results = new ArrayList<>();
+            final int recordsPerFlush = 20;
+            int written = 0;
+            long unansweredAtStops = 0;
+            for (int restart = 0; restart < 3; restart++)
+            {
+                for (int flush = 0; flush < 150; flush++)
+                {
+                    for (int i = 0; i < recordsPerFlush; i++)
+                    {
+                        client.create(USER);
+                        client.setLong(USER.field("age"), written++ % 200);
+                    }
+                    results.add(client.flushAsync());
+                }
+                // Stop with batches in flight (unlogged, logged but not acked, acked but unread), and start again.
+                unansweredAtStops += results.stream().filter(r -> !r.isDone()).count();
+                pipeline.close();
+                store.close();
+                store = NativeStore.open(SCHEMA);
+                pipeline = new Pipeline(configuration.get(), aeron, store);
+            }
+            final long deadlineNs = System.nanoTime() + 60_000_000_000L;
+            while (results.stream().anyMatch(r -> !r.isDone()) && System.nanoTime() < deadlineNs)
+            {
+                client.poll();
+                Thread.sleep(1);
+            }
+            final java.util.Set<Long> ids = new java.util.HashSet<>();
+            for (final java.util.concurrent.CompletableFuture<io.spate.client.BatchResult> future : results)
+            {
+                final io.spate.client.BatchResult result = future.getNow(null);
+                assertTrue(null != result, "every write answered");
+                assertTrue(result.isOk(), result.toString());
+                assertEquals(recordsPerFlush, result.recordCount());
+                for (int i = 0; i < result.recordCount(); i++)
+                {
+                    assertTrue(ids.add(result.createdId(i)), "id " + result.createdId(i) + " given twice");
+                }
+            }
+            assertTrue(unansweredAtStops > 0, "writes were in flight when the pipeline stopped");
+            assertTrue(client.resumedSessions() >= 1, "the session was taken back: " + client.resumedSessions());
+            assertEquals(written, client.count(USER), "each record applied once");
+            assertEquals(null, pipeline.firstError());
+            open.remove(client);
+            client.close();
+            pipeline.close();
+            store.close();
+        }
+        finally
+        {
+            for (int i = open.size() - 1; i >= 0; i--)
+            {
+                CloseHelper.quietClose(open.get(i));
+            }
+            try (Stream<Path> paths = Files.walk(directory))
+            {
+                paths.sorted(Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
+            }
+        }
+    }
 }
