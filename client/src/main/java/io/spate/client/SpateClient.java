@@ -240,6 +240,7 @@ public final class SpateClient implements AutoCloseable
         private int batchCapacityBytes = Integer.getInteger("spate.client.batch.bytes", 0);
         private int maxRecordsPerBatch = Integer.getInteger("spate.client.max.records.per.batch", 1024);
         private long timeoutNs = Long.getLong("spate.client.timeout.ms", 10_000) * 1_000_000L;
+        private long connectTimeoutNs;
         private IdleStrategy idleStrategy;
         private String idleStrategyName = System.getProperty(IDLE_STRATEGY_PROP,
             "low-latency".equalsIgnoreCase(System.getProperty(PROFILE_PROP, "").trim()) ? "busy" : "backoff");
@@ -336,6 +337,22 @@ public final class SpateClient implements AutoCloseable
         {
             this.timeoutNs = timeoutMs * 1_000_000L;
             return this;
+        }
+
+        /**
+         * @param timeoutMs how long opening a session waits for the pipeline (or the cluster) to answer, at connect
+         *                  and whenever a new session is opened; default: {@link #timeoutMs(long)}. A tool that
+         *                  must fail fast when nothing runs, yet wait out a pipeline restart later, sets it lower.
+         */
+        public Context connectTimeoutMs(final long timeoutMs)
+        {
+            this.connectTimeoutNs = timeoutMs * 1_000_000L;
+            return this;
+        }
+
+        long connectTimeoutNs()
+        {
+            return connectTimeoutNs > 0 ? connectTimeoutNs : timeoutNs;
         }
 
         /**
@@ -744,7 +761,7 @@ public final class SpateClient implements AutoCloseable
                 unacked);
             try
             {
-                sessionId = cluster.connect(System.nanoTime() + context.timeoutNs);
+                sessionId = cluster.connect(System.nanoTime() + context.connectTimeoutNs());
             }
             catch (final RuntimeException ex)
             {
@@ -823,7 +840,7 @@ public final class SpateClient implements AutoCloseable
      */
     private long openSession()
     {
-        final long deadlineNs = System.nanoTime() + context.timeoutNs;
+        final long deadlineNs = System.nanoTime() + context.connectTimeoutNs();
         while (!ingress.isConnected())
         {
             checkDeadline(deadlineNs, "no pipeline is subscribed to " + context.ingressChannel + " stream " +
@@ -850,7 +867,7 @@ public final class SpateClient implements AutoCloseable
         offerBlocking(handshakeBuffer, length, "Connect");
         while (null == connectStatus)
         {
-            checkDeadline(deadlineNs, "no answer to Connect from the pipeline in " + context.timeoutNs / 1_000_000 +
+            checkDeadline(deadlineNs, "no answer to Connect from the pipeline in " + context.connectTimeoutNs() / 1_000_000 +
                 " ms: it may have refused the response channel " + context.responseChannel + " stream " +
                 responseStreamId + " or be over its connect rate (see the pipeline's log), or it is not running");
             if (responses.poll(responseAssembler, 16) == 0)

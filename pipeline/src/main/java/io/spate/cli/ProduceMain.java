@@ -92,8 +92,6 @@ public final class ProduceMain
     static final long MAX_CONNECT_TIMEOUT_MS = 10_000;
     /** Connecting to a cluster waits at most this long (it may be electing its first leader), whatever --timeout-ms says. */
     static final long MAX_CLUSTER_CONNECT_TIMEOUT_MS = 20_000;
-    /** A pipeline that stays unsubscribed this long is gone. */
-    static final long DISCONNECTED_LIMIT_NS = TimeUnit.SECONDS.toNanos(1);
     static final String DEFAULT_OPS = "create:70,update:15,increment:10,delete:5";
     static final int MAX_WEIGHT = 1_000_000;
     /**
@@ -141,8 +139,9 @@ public final class ProduceMain
         "                           a create as a delete (if --ops has deletes); 0..786432 (default 0: off)",
         "  --seed S                 random seed (default: random, printed)",
         "  --client-id ID           client id, non-zero (default: random)",
-        "  --timeout-ms N           how long to wait for acks at the end, and for back pressure to ease,",
-        "                           1.." + CliSupport.MAX_TIMEOUT_MS + " (default " + DEFAULT_TIMEOUT_MS + ")",
+        "  --timeout-ms N           how long to wait for acks at the end, for back pressure to ease, and for",
+        "                           a pipeline that went away to come back (connecting at the start waits",
+        "                           10 s at most), 1.." + CliSupport.MAX_TIMEOUT_MS + " (default " + DEFAULT_TIMEOUT_MS + ")",
         "  --warmup-records N       first send N records more as fast as they are taken (with --rate, then one",
         "                           second more at the rate), wait for their acks, then the --records at --rate:",
         "                           the JIT warm-up of this process and the pipeline; records/s, latency and the",
@@ -168,6 +167,9 @@ public final class ProduceMain
         "the progress line adds leader_changes=.. and the summary leader_changes=.. resent_batches=..",
         "duplicate_acks=.. (before alloc_bytes_per_record), and already_applied_records=.. when the cluster",
         "answered a resent batch only with ALREADY_APPLIED (applied once; its ids unknown, not counted as created).",
+        "Against a single pipeline the summary adds resumed_sessions=.. resent_batches=.. there: a pipeline that",
+        "restarts on its data directory takes the session back, and the batches it had not answered are sent again",
+        "(each answered once); the run goes on.",
         "alloc_bytes_per_record: bytes the producing thread allocated (the JVM's per-thread counter) from when",
         "half the records were sent until the last was sent, per record sent meanwhile, 3 decimals (the whole",
         "run when that window holds no batch; -1.000 when the JVM cannot count); 0.000 in steady state.",
@@ -751,7 +753,9 @@ public final class ProduceMain
                     .ingressChannel(channel)
                     .ingressStreamId(streamId)
                     .responseChannel(responseChannel)
-                    .timeoutMs(Math.min(timeoutMs, MAX_CONNECT_TIMEOUT_MS));
+                    // Fail fast when no pipeline runs; later, wait out a pipeline restart (it takes the session back).
+                    .connectTimeoutMs(Math.min(timeoutMs, MAX_CONNECT_TIMEOUT_MS))
+                    .timeoutMs(timeoutMs);
             }
             else
             {
@@ -1160,10 +1164,12 @@ public final class ProduceMain
         {
             return nowNs;
         }
-        if (nowNs - disconnectedSinceNs > DISCONNECTED_LIMIT_NS)
+        // A pipeline that restarts on its data directory takes the session back (the client resends what had no
+        // answer): it may be gone as long as the timeout.
+        if (nowNs - disconnectedSinceNs > TimeUnit.MILLISECONDS.toNanos(timeoutMs))
         {
-            throw new SpateClientException("the pipeline went away: nothing subscribes to " + channel + " stream " +
-                streamId + " any more");
+            throw new SpateClientException("the pipeline went away: nothing subscribed to " + channel + " stream " +
+                streamId + " for " + timeoutMs + " ms");
         }
         return disconnectedSinceNs;
     }
@@ -1456,10 +1462,11 @@ public final class ProduceMain
             deleted += plan.deleted;
             live.append(' ').append(plan.type.name()).append('=').append(plan.created - plan.deleted);
         }
-        final String cluster = null == clusterEndpoints || null == client ? "" :
+        final String alreadyApplied = alreadyAppliedRecords > 0 ? " already_applied_records=" + alreadyAppliedRecords : "";
+        final String cluster = null == client ? "" : null == clusterEndpoints ?
+            " resumed_sessions=" + client.resumedSessions() + " resent_batches=" + client.resentBatches() + alreadyApplied :
             " leader_changes=" + client.leaderChanges() + " resent_batches=" + client.resentBatches() +
-            " duplicate_acks=" + client.duplicateAcks() +
-            (alreadyAppliedRecords > 0 ? " already_applied_records=" + alreadyAppliedRecords : "");
+            " duplicate_acks=" + client.duplicateAcks() + alreadyApplied;
         return String.format(Locale.ROOT,
             "%srecords=%d producer_acked=%d producer_failed=%d producer_unacked=%d records/s=%.0f ack_p50_us=%.1f " +
             "ack_p99_us=%.1f ack_p99.9_us=%.1f ack_max_us=%.1f producer_created=%d producer_deleted=%d%s%s " +
