@@ -1,0 +1,62 @@
+package io.spate.cluster;
+
+import io.aeron.cluster.client.ClusterEvent;
+import io.aeron.exceptions.AeronException;
+
+import java.util.List;
+
+/**
+ * Tells a normal leader change apart from an error among what Aeron Cluster's consensus module reports to its
+ * error handler. Aeron 1.51 reports the start of every election, and an election that must begin again because
+ * a new leader showed up, as a {@link ClusterEvent} of category WARN through the counted error handler, so its
+ * error counter ("Cluster Errors") rises on every failover. Those events are warnings here; every other report,
+ * a WARN event not on the list included, stays an error.
+ */
+public final class ClusterErrorClassifier
+{
+    /**
+     * How the leader-change events' messages begin (after Aeron's "WARN - "), as ConsensusModuleAgent and
+     * Election word them in Aeron 1.51.
+     */
+    static final List<String> LEADER_CHANGE_EVENTS = List.of(
+        // ConsensusModuleAgent.enterElection: a member starts an election.
+        "leader heartbeat timeout", // the leader went silent (killed, stopped, cut off)
+        "log disconnected from leader: eos=", // the leader's log stream ended (eos=true: it closed it)
+        "inactive follower quorum", // a leader that lost its followers steps down
+        "unexpected vote request:", // another member started an election
+        "unexpected new leadership term event:", // another member was elected meanwhile
+        "unexpected commit position from new leader", // the same, seen from its commit position
+        // Election: an election under way begins again.
+        "potential new election in progress",
+        "new leader detected due to commit position",
+        "Truncating Cluster Log"); // a former leader drops the entries its successor never committed
+
+    private static final String WARN_PREFIX = AeronException.Category.WARN.name() + " - ";
+
+    private ClusterErrorClassifier()
+    {
+    }
+
+    /**
+     * @param error what the consensus module reported.
+     * @return the event's text (without the category) when it is part of a normal leader change, else null: an
+     * error.
+     */
+    public static String leaderChange(final Throwable error)
+    {
+        if (!(error instanceof ClusterEvent event) || event.category() != AeronException.Category.WARN)
+        {
+            return null;
+        }
+        final String message = String.valueOf(event.getMessage());
+        final String text = message.startsWith(WARN_PREFIX) ? message.substring(WARN_PREFIX.length()) : message;
+        for (final String beginning : LEADER_CHANGE_EVENTS)
+        {
+            if (text.startsWith(beginning))
+            {
+                return text.replace('\n', ' ').replace('\r', ' ');
+            }
+        }
+        return null;
+    }
+}
