@@ -2,21 +2,24 @@ package io.spate.cluster;
 
 import io.aeron.cluster.client.ClusterEvent;
 import io.aeron.exceptions.AeronException;
+import io.aeron.exceptions.TimeoutException;
 
 import java.util.List;
 
 /**
  * Tells a normal leader change apart from an error among what Aeron Cluster's consensus module reports to its
- * error handler. Aeron 1.51 reports the start of every election, and an election that must begin again because
- * a new leader showed up, as a {@link ClusterEvent} of category WARN through the counted error handler, so its
- * error counter ("Cluster Errors") rises on every failover. Those events are warnings here; every other report,
- * a WARN event not on the list included, stays an error.
+ * error handler. Aeron 1.51 reports the start of every election, an election that must begin again because a new
+ * leader showed up, an election step that gave up waiting for a leader that went away meanwhile, and a new
+ * leader's quorum position below the commit position before its followers report in its term, with category
+ * WARN through the counted error handler, so its error counter ("Cluster Errors") rises on every
+ * failover. Those reports are warnings here; every other report, a WARN one not on the lists included, stays an
+ * error.
  */
 public final class ClusterErrorClassifier
 {
     /**
-     * How the leader-change events' messages begin (after Aeron's "WARN - "), as ConsensusModuleAgent and
-     * Election word them in Aeron 1.51.
+     * How the leader-change events' messages begin (after Aeron's "WARN - "): {@link ClusterEvent}s, as
+     * ConsensusModuleAgent and Election word them in Aeron 1.51.
      */
     static final List<String> LEADER_CHANGE_EVENTS = List.of(
         // ConsensusModuleAgent.enterElection: a member starts an election.
@@ -29,7 +32,21 @@ public final class ClusterErrorClassifier
         // Election: an election under way begins again.
         "potential new election in progress",
         "new leader detected due to commit position",
-        "Truncating Cluster Log"); // a former leader drops the entries its successor never committed
+        "Truncating Cluster Log", // a former leader drops the entries its successor never committed
+        // ConsensusModuleAgent.updateLeaderPosition: a new leader whose followers have not reported their position
+        // in its term yet, or a leader that lost a member its commit position counted on.
+        "quorum position went backwards:");
+
+    /**
+     * How Election's step timeouts begin ({@link TimeoutException}s, Aeron 1.51): a follower gave up waiting for
+     * the leader it was joining, which went away during the election; the election begins again.
+     */
+    static final List<String> ELECTION_STEP_TIMEOUTS = List.of(
+        "failed to join live log", // and "... as follower"
+        "failed to join catchup log", // and "... as follower"
+        "failed to send catchup position",
+        "ready follower failed to notify leader",
+        "timeout awaiting commit position");
 
     private static final String WARN_PREFIX = AeronException.Category.WARN.name() + " - ";
 
@@ -44,13 +61,26 @@ public final class ClusterErrorClassifier
      */
     public static String leaderChange(final Throwable error)
     {
-        if (!(error instanceof ClusterEvent event) || event.category() != AeronException.Category.WARN)
+        final List<String> beginnings;
+        if (error instanceof ClusterEvent)
+        {
+            beginnings = LEADER_CHANGE_EVENTS;
+        }
+        else if (error instanceof TimeoutException)
+        {
+            beginnings = ELECTION_STEP_TIMEOUTS;
+        }
+        else
         {
             return null;
         }
-        final String message = String.valueOf(event.getMessage());
+        if (((AeronException)error).category() != AeronException.Category.WARN)
+        {
+            return null;
+        }
+        final String message = String.valueOf(error.getMessage());
         final String text = message.startsWith(WARN_PREFIX) ? message.substring(WARN_PREFIX.length()) : message;
-        for (final String beginning : LEADER_CHANGE_EVENTS)
+        for (final String beginning : beginnings)
         {
             if (text.startsWith(beginning))
             {

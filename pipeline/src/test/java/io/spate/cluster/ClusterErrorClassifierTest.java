@@ -9,6 +9,7 @@ import io.aeron.driver.MediaDriver;
 import io.aeron.driver.ThreadingMode;
 import io.aeron.exceptions.AeronException;
 import io.aeron.exceptions.ChannelEndpointException;
+import io.aeron.exceptions.TimeoutException;
 import org.agrona.concurrent.AgentRunner;
 import org.agrona.concurrent.SleepingMillisIdleStrategy;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -55,7 +56,8 @@ class ClusterErrorClassifierTest
             new ClusterEvent("unexpected commit position from new leader -  memberId=1 this.leadershipTermId=3"),
             new ClusterEvent("potential new election in progress"),
             new ClusterEvent("new leader detected due to commit position -  memberId=2 this.leadershipTermId=3"),
-            new ClusterEvent("Truncating Cluster Log - memberId=0 state=FOLLOWER_LOG_REPLICATION"));
+            new ClusterEvent("Truncating Cluster Log - memberId=0 state=FOLLOWER_LOG_REPLICATION"),
+            new ClusterEvent("quorum position went backwards: leaderCommitPosition=96 quorumPosition=0"));
         for (final ClusterEvent event : leaderChanges)
         {
             final String text = ClusterErrorClassifier.leaderChange(event);
@@ -66,6 +68,26 @@ class ClusterErrorClassifierTest
     }
 
     @Test
+    void anElectionStepThatGaveUpOnALeaderThatWentAwayIsAWarning()
+    {
+        final List<TimeoutException> timeouts = List.of(
+            new TimeoutException("failed to join live log", AeronException.Category.WARN),
+            new TimeoutException("failed to join live log as follower", AeronException.Category.WARN),
+            new TimeoutException("failed to join catchup log", AeronException.Category.WARN),
+            new TimeoutException("failed to join catchup log as follower", AeronException.Category.WARN),
+            new TimeoutException("failed to send catchup position", AeronException.Category.WARN),
+            new TimeoutException("ready follower failed to notify leader", AeronException.Category.WARN),
+            new TimeoutException("timeout awaiting commit position", AeronException.Category.WARN));
+        for (final TimeoutException timeout : timeouts)
+        {
+            assertEquals(timeout.getMessage().substring("WARN - ".length()),
+                ClusterErrorClassifier.leaderChange(timeout), timeout.getMessage());
+        }
+        assertEquals(ClusterErrorClassifier.ELECTION_STEP_TIMEOUTS.size(), timeouts.size() - 2,
+            "every listed timeout is fed above (two with 'as follower')");
+    }
+
+    @Test
     void everythingElseIsAnError()
     {
         for (final Throwable error : List.of(
@@ -73,10 +95,13 @@ class ClusterErrorClassifierTest
             new ClusterEvent("leader heartbeat timeout", AeronException.Category.ERROR),
             new ClusterEvent("Aeron client in service closed unexpectedly: serviceId=0"),
             new ClusterEvent("log recording stopped: eos=false"),
-            new ClusterEvent("quorum position went backwards: leaderCommitPosition=10 quorumPosition=5"),
             new ClusterEvent("unknown session close: clusterSessionId=7 closeReason=TIMEOUT"),
             new ClusterEvent("no catchup progress: commitPosition=0"),
             new ClusterException("leader heartbeat timeout"),
+            new ClusterException("failed to add live log as follower - aeron:udp", AeronException.Category.WARN),
+            new TimeoutException("failed to join live log", AeronException.Category.ERROR),
+            new TimeoutException("leader heartbeat timeout", AeronException.Category.WARN),
+            new TimeoutException("awaiting abort latch", AeronException.Category.WARN),
             new AeronException("leader heartbeat timeout", AeronException.Category.WARN),
             new IllegalStateException("election in progress"),
             new RuntimeException((String)null)))
