@@ -34,7 +34,8 @@ final class ClusterMainProcess implements AutoCloseable
     {
         this.members = members;
         root = scope.directory("spate-cluster-main-");
-        // 100 ports per member; a base of its own per run, within [portRangeBase, portRangeBase + 3000).
+        // 100 ports per member; a base of its own per run, within [portRangeBase, portRangeBase + 3000): each test
+        // class a range of its own, below Linux's ephemeral ports (32768 on) and clear of the other cluster tests'.
         portBase = portRangeBase + 300 * (int)((ProcessHandle.current().pid() + System.nanoTime()) % 10);
         process = scope.start("cluster", "io.spate.cli.ClusterMain", "--schema", scope.schema, "--data",
             root.toString(), "--nodes", Integer.toString(members), "--port-base", Integer.toString(portBase),

@@ -44,7 +44,7 @@ class ClusterReadCliTest
     void setUp() throws Exception
     {
         scope = new ProcessScope();
-        cluster = new ClusterMainProcess(scope, 3, 38_000);
+        cluster = new ClusterMainProcess(scope, 3, 14_000);
     }
 
     @AfterEach

@@ -36,7 +36,7 @@ class ClusterRestartTest
     void setUp() throws Exception
     {
         scope = new ProcessScope();
-        cluster = new ClusterMainProcess(scope, 3, 35_000);
+        cluster = new ClusterMainProcess(scope, 3, 11_000);
     }
 
     @AfterEach
