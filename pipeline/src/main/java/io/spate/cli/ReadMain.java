@@ -24,8 +24,9 @@ import java.util.Set;
  * with a {@link SpateClient} (the read is answered once every write the pipeline took in before it is
  * applied), or with {@code --cluster ENDPOINTS} through a cluster's leader (the client's cluster mode, from a
  * media driver of its own unless {@code --dir} names one): the leader answers once every write it took in before
- * is applied, so a write acked by the cluster is read back. {@code get} prints the node as {@code Type#id field=value ...} (strings quoted, bytes in
- * hex) or {@code not found: deleted} / {@code not found: never existed} (exit 1); {@code count} prints the number of live nodes of the type.
+ * is applied, so a write acked by the cluster is read back. {@code get} prints the node as
+ * {@code Type#id field=value ...} (strings quoted, bytes in hex) or {@code not found: deleted} /
+ * {@code not found: never existed} (exit 1); {@code count} prints the number of live nodes of the type.
  * Bad options or values exit 2 with one line naming them; no driver, no pipeline or no cluster session: one
  * line, exit 1.
  */
@@ -51,8 +52,8 @@ public final class ReadMain
         ClusterClientOptions.HELP,
         "  --secret-file FILE       send this file's bytes (without a trailing newline) as credentials, for a",
         "                           pipeline started with --auth-secret-file or nodes with --auth-secret-file",
-        "  --timeout-ms N           how long to wait for the pipeline (or the cluster's session), 1.." + CliSupport.MAX_TIMEOUT_MS +
-            " (default " + DEFAULT_TIMEOUT_MS + ")",
+        "  --timeout-ms N           how long to wait for the pipeline (or a session with the cluster),",
+        "                           1.." + CliSupport.MAX_TIMEOUT_MS + " (default " + DEFAULT_TIMEOUT_MS + ")",
         "  --help                   print this help and exit",
         "Exit status: 0 done; 1 get found no node ('not found: ...'), or it failed: schema file unreadable or invalid,",
         "no media driver, no pipeline, no cluster session, one line 'get: error: ...' ('count: error: ...'); 2 bad",
