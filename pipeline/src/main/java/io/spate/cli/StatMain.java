@@ -77,11 +77,13 @@ public final class StatMain
         "refresh prints a header 'stat: TIME [cluster=ROOT] nodes=.. up=.. leader=ID term=.. commit=..'",
         "(leader=none when none of the nodes shown is an up leader) and one row per node: 'node ID:",
         "role=LEADER|FOLLOWER|CANDIDATE state=.. election=.. term=.. commit=.. append=.. lag_bytes=.. batches=..",
-        "batches/s=.. records=.. records/s=.. errors=.. elections=.. snapshots=.. pid=..', then Spate's other",
-        "service counters as label=value, and its store rows as above. lag_bytes is the leader's commit position minus the node's (0 on the",
-        "leader; no_leader without one); append is the node's recording of the cluster log; errors adds up the",
-        "consensus module's, service container's and archive's error counters (Aeron counts warnings such as a",
-        "leader heartbeat timeout too; read them with Aeron's ClusterTool DIR/cluster errors); 'none': no such",
+        "batches/s=.. records=.. records/s=.. errors=.. leader_change_warnings=.. elections=.. snapshots=.. pid=..',",
+        "then Spate's other service counters as label=value, and its store rows as above. lag_bytes is the leader's",
+        "commit position minus the node's (0 on the leader; no_leader without one); append is the node's recording",
+        "of the cluster log; errors adds up the consensus module's, service container's and archive's error",
+        "counters; leader_change_warnings counts what the consensus module reports of a normal leader change (a",
+        "leader heartbeat timeout, a new leader seen), which is no error (each is a line 'node N: warning: leader",
+        "change: ...' in the node's output; Aeron's ClusterTool DIR/cluster errors lists both); 'none': no such",
         "counter yet. A node that is not up is 'node ID: role=DOWN pid=.. reason: ..' (no process, no CnC file,",
         "or a driver heartbeat older than " + CliSupport.DRIVER_HEARTBEAT_TIMEOUT_MS + " ms) or role=STARTING " +
             "(driver up, no consensus module counters).",
@@ -737,6 +739,7 @@ public final class StatMain
                 .append(" records/s=").append(rate(node.recordsApplied(),
                     null == before ? NodeStatus.NULL_VALUE : before.recordsApplied(), seconds))
                 .append(" errors=").append(node.errors())
+                .append(" leader_change_warnings=").append(node.leaderChangeWarnings())
                 .append(" elections=").append(node.electionCount())
                 .append(" snapshots=").append(node.snapshotCount())
                 .append(" pid=").append(orNone(node.pid()));
