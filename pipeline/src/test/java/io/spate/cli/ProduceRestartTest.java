@@ -56,8 +56,10 @@ class ProduceRestartTest
             "--seed", "7");
         for (int kill = 1; kill <= 2; kill++)
         {
-            final long sentAtLeast = kill * RECORDS / 4;
-            producer.awaitLine((line) -> line.startsWith("produce: sent=") && sentOf(line) >= sentAtLeast, WAIT);
+            // Acks, not sends: a producer goes on sending into a killed pipeline's stream until the driver times
+            // it out, so only an ack past the previous kill's point shows it took its session back.
+            final long ackedAtLeast = kill * RECORDS / 4;
+            producer.awaitLine((line) -> line.startsWith("produce: sent=") && ackedOf(line) >= ackedAtLeast, WAIT);
             pipeline.kill();
             pipeline.awaitExit(WAIT);
             pipeline = startPipeline(dir, data);
@@ -81,9 +83,9 @@ class ProduceRestartTest
         return pipeline;
     }
 
-    private static long sentOf(final String progressLine)
+    private static long ackedOf(final String progressLine)
     {
-        final String value = JvmProcess.pairs(progressLine, null).get("sent");
+        final String value = JvmProcess.pairs(progressLine, null).get("producer_acked");
         return null == value ? 0 : Long.parseLong(value);
     }
 }
