@@ -97,16 +97,14 @@ final class AckWriter
         final RecordStatus status,
         final int reservedBytes)
     {
+        if (correlationId <= 0)
+        {
+            sendUnkept(session, correlationId, recordCount, status, reservedBytes);
+            return;
+        }
         final int lengthBytes = encodeRefusal(
             session.sessionId, correlationId, recordCount, status, buffer, encoder, headerEncoder);
-        if (correlationId > 0)
-        {
-            answer(session, session.sessionId, correlationId, lengthBytes, reservedBytes, true);
-        }
-        else
-        {
-            sessions.send(session, buffer, lengthBytes, reservedBytes);
-        }
+        answer(session, session.sessionId, correlationId, lengthBytes, reservedBytes, true);
     }
 
     /**
