@@ -1,13 +1,19 @@
 package io.spate.cli;
 
+import io.aeron.Aeron;
+import io.aeron.cluster.ClusterControl;
 import io.spate.cluster.ClusterNode;
 import io.spate.cluster.NodeStatus;
+import org.agrona.concurrent.status.AtomicCounter;
 
+import java.io.IOException;
+import java.io.Reader;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Properties;
 import java.util.function.BooleanSupplier;
 import java.util.function.IntFunction;
 import java.util.function.Supplier;
@@ -50,8 +56,11 @@ final class ClusterTestSupport
 
     /**
      * Waits until every member has applied the same log (equal commit positions and applied batches, ten samples
-     * in a row with nothing new applied), stops them (SIGTERM: each writes its store's fingerprint at its applied
-     * log position into its data directory) and asserts the fingerprints are equal.
+     * in a row with nothing new applied), stops them with a cluster shutdown (the leader's control toggle: every
+     * member takes a snapshot and terminates at the same log position, writing its store's fingerprint there into
+     * its data directory) and asserts the fingerprints are equal. Not SIGTERM: members stopped one by one may stop
+     * a log entry apart (a snapshot request the leader appends as the first one stops), equal stores at unequal
+     * positions.
      *
      * @param nodes   the member processes, by member id.
      * @param root    holding each member's data directory, node-ID.
@@ -87,10 +96,7 @@ final class ClusterTestSupport
             }
             return statuses.toString();
         });
-        for (final JvmProcess node : nodes)
-        {
-            node.terminate();
-        }
+        requestShutdown(root, status, nodes.length, timeout);
         final List<String> fingerprints = new ArrayList<>();
         for (int i = 0; i < nodes.length; i++)
         {
@@ -104,5 +110,37 @@ final class ClusterTestSupport
             assertEquals(fingerprints.get(0), fingerprints.get(i), "member " + i + " holds what member 0 holds");
         }
         return fingerprints;
+    }
+
+    /**
+     * Toggles SHUTDOWN on the leader's control toggle (through a client of its media driver, found from its
+     * {@code node.properties}), retrying while another action (a periodic snapshot) holds the toggle.
+     */
+    private static void requestShutdown(
+        final Path root, final IntFunction<NodeStatus> status, final int members, final Duration timeout)
+        throws InterruptedException, IOException
+    {
+        int leader = -1;
+        for (int i = 0; i < members && leader < 0; i++)
+        {
+            leader = status.apply(i).role() == NodeStatus.Role.LEADER ? i : -1;
+        }
+        assertTrue(leader >= 0, "a leader to shut the cluster down through");
+        final Properties properties = new Properties();
+        try (Reader reader = Files.newBufferedReader(
+            root.resolve("node-" + leader).resolve(NodeStatus.PROPERTIES_FILE)))
+        {
+            properties.load(reader);
+        }
+        final int clusterId = Integer.parseInt(properties.getProperty(
+            NodeStatus.CLUSTER_ID_PROPERTY, Integer.toString(NodeStatus.CLUSTER_ID_DEFAULT)).trim());
+        try (Aeron aeron = Aeron.connect(new Aeron.Context()
+            .aeronDirectoryName(properties.getProperty(NodeStatus.AERON_DIR_PROPERTY).trim())))
+        {
+            final AtomicCounter toggle = ClusterControl.findControlToggle(aeron.countersReader(), clusterId);
+            assertTrue(null != toggle, "the leader's control toggle");
+            awaitCondition("the cluster's shutdown toggled", timeout,
+                () -> ClusterControl.ToggleState.SHUTDOWN.toggle(toggle), () -> "");
+        }
     }
 }
