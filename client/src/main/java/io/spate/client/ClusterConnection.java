@@ -43,6 +43,7 @@ final class ClusterConnection implements EgressListener, AutoCloseable
     private final String egressChannel;
     private final byte[] credentials;
     private final String clientName;
+    private final long newLeaderTimeoutNs;
     private final IdleStrategy idle;
     private final FragmentHandler messageHandler;
     private final UnackedBatches unacked;
@@ -82,6 +83,7 @@ final class ClusterConnection implements EgressListener, AutoCloseable
         final String egressChannel,
         final byte[] credentials,
         final String clientName,
+        final long newLeaderTimeoutNs,
         final IdleStrategy idle,
         final FragmentHandler messageHandler,
         final UnackedBatches unacked)
@@ -92,6 +94,7 @@ final class ClusterConnection implements EgressListener, AutoCloseable
         this.egressChannel = egressChannel;
         this.credentials = null == credentials ? new byte[0] : credentials.clone();
         this.clientName = clientName;
+        this.newLeaderTimeoutNs = newLeaderTimeoutNs;
         this.idle = idle;
         this.messageHandler = messageHandler;
         this.unacked = unacked;
@@ -181,6 +184,7 @@ final class ClusterConnection implements EgressListener, AutoCloseable
             .ingressChannel(ingressChannel)
             .egressChannel(egressChannel)
             .clientName(clientName)
+            .newLeaderTimeoutNs(newLeaderTimeoutNs)
             .credentialsSupplier(new CredentialsSupplier()
             {
                 public byte[] encodedCredentials()

@@ -228,6 +228,20 @@ public final class SpateClient implements AutoCloseable
         public static final int MIN_MAX_IN_FLIGHT_BYTES = 1024;
         /** Most bytes in flight allowed: 1 GiB. */
         public static final int MAX_MAX_IN_FLIGHT_BYTES = 1 << 30;
+        /**
+         * System property: how long a cluster client waits for a new leader after losing the old one before its
+         * session is given up (its unanswered batches then have no known outcome).
+         */
+        public static final String CLUSTER_NEW_LEADER_TIMEOUT_MS_PROP = "spate.client.cluster.new.leader.timeout.ms";
+        /**
+         * The new-leader wait when {@link #CLUSTER_NEW_LEADER_TIMEOUT_MS_PROP} is not set: 10 s, the members' default
+         * session timeout (an election takes a leader heartbeat timeout and more; Aeron's own 3 s default is shorter
+         * than an election after a 2 s heartbeat timeout, and would lose the session at most failovers).
+         */
+        public static final int DEFAULT_CLUSTER_NEW_LEADER_TIMEOUT_MS = 10_000;
+        /** Bounds of the new-leader wait, ms. */
+        public static final int MIN_CLUSTER_NEW_LEADER_TIMEOUT_MS = 100;
+        public static final int MAX_CLUSTER_NEW_LEADER_TIMEOUT_MS = 600_000;
 
         private Aeron aeron;
         private String aeronDirectoryName = System.getProperty("spate.driver.dir", io.aeron.CommonContext.getAeronDirectoryName());
@@ -256,6 +270,8 @@ public final class SpateClient implements AutoCloseable
             intProperty(MAX_IN_FLIGHT_BATCHES_PROP, DEFAULT_MAX_IN_FLIGHT_BATCHES));
         private int maxInFlightBytes = checkMaxInFlightBytes(
             intProperty(MAX_IN_FLIGHT_BYTES_PROP, DEFAULT_MAX_IN_FLIGHT_BYTES));
+        private int clusterNewLeaderTimeoutMs = checkClusterNewLeaderTimeoutMs(
+            intProperty(CLUSTER_NEW_LEADER_TIMEOUT_MS_PROP, DEFAULT_CLUSTER_NEW_LEADER_TIMEOUT_MS));
 
         /**
          * Reads the defaults from the system properties.
@@ -461,6 +477,24 @@ public final class SpateClient implements AutoCloseable
         }
 
         /**
+         * @param timeoutMs cluster mode: how long to wait for a new leader before the session is given up,
+         *                  {@value #MIN_CLUSTER_NEW_LEADER_TIMEOUT_MS}..{@value #MAX_CLUSTER_NEW_LEADER_TIMEOUT_MS}
+         *                  (default {@value #DEFAULT_CLUSTER_NEW_LEADER_TIMEOUT_MS}, or
+         *                  {@value #CLUSTER_NEW_LEADER_TIMEOUT_MS_PROP}).
+         * @return this.
+         */
+        public Context clusterNewLeaderTimeoutMs(final int timeoutMs)
+        {
+            this.clusterNewLeaderTimeoutMs = checkClusterNewLeaderTimeoutMs(timeoutMs);
+            return this;
+        }
+
+        public int clusterNewLeaderTimeoutMs()
+        {
+            return clusterNewLeaderTimeoutMs;
+        }
+
+        /**
          * @param batches most batches sent and not yet acked, 1..{@value #MAX_IN_FLIGHT_BATCHES_LIMIT}
          *                (default {@value #DEFAULT_MAX_IN_FLIGHT_BATCHES}, or {@value #MAX_IN_FLIGHT_BATCHES_PROP}):
          *                each is retained to be resent (to a new leader, or to a pipeline that takes the session
@@ -511,6 +545,17 @@ public final class SpateClient implements AutoCloseable
             {
                 throw new IllegalArgumentException("system property " + name + " needs a whole number: " + value);
             }
+        }
+
+        private static int checkClusterNewLeaderTimeoutMs(final int timeoutMs)
+        {
+            if (timeoutMs < MIN_CLUSTER_NEW_LEADER_TIMEOUT_MS || timeoutMs > MAX_CLUSTER_NEW_LEADER_TIMEOUT_MS)
+            {
+                throw new IllegalArgumentException("clusterNewLeaderTimeoutMs (" + CLUSTER_NEW_LEADER_TIMEOUT_MS_PROP +
+                    ") must be " + MIN_CLUSTER_NEW_LEADER_TIMEOUT_MS + ".." + MAX_CLUSTER_NEW_LEADER_TIMEOUT_MS + ": " +
+                    timeoutMs);
+            }
+            return timeoutMs;
         }
 
         private static int checkMaxInFlightBatches(final int batches)
@@ -757,8 +802,8 @@ public final class SpateClient implements AutoCloseable
             responseAssembler = null;
             this.responseStreamId = 0;
             cluster = new ClusterConnection(aeron, context.clusterIngressEndpoints, context.clusterIngressChannel,
-                context.clusterEgressChannel, context.credentials, "spate-client-" + clientId, idle, this::onResponse,
-                unacked);
+                context.clusterEgressChannel, context.credentials, "spate-client-" + clientId,
+                TimeUnit.MILLISECONDS.toNanos(context.clusterNewLeaderTimeoutMs), idle, this::onResponse, unacked);
             try
             {
                 sessionId = cluster.connect(System.nanoTime() + context.connectTimeoutNs());

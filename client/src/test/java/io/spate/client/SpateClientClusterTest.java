@@ -291,7 +291,7 @@ class SpateClientClusterTest
     {
         cluster = new TestCluster(1, 1_000, 10_000);
         cluster.services[0].holdAcks = true;
-        client = SpateClient.connect(context().reconnect(false));
+        client = SpateClient.connect(context().reconnect(false).clusterNewLeaderTimeoutMs(1_500));
         writeBatch(0);
         final CompletableFuture<BatchResult> future = client.flushAsync();
         pollUntil(() -> cluster.services[0].appliedBatches.get() == 1, 10_000, "the batch applied, its ack held");
@@ -300,7 +300,7 @@ class SpateClientClusterTest
         final CompletionException failure = assertThrows(CompletionException.class, future::join);
         assertInstanceOf(SpateClientException.class, failure.getCause());
         final String message = failure.getCause().getMessage();
-        assertTrue(message.startsWith("lost the cluster: ") &&
+        assertTrue(message.startsWith("lost the cluster: no new leader within 1500 ms") &&
             message.endsWith("; 1 batch(es) sent without an ack may or may not have been applied"), message);
         assertFalse(client.isConnected());
         assertEquals(-1, client.leaderMemberId());
@@ -308,6 +308,19 @@ class SpateClientClusterTest
         writeBatch(1);
         final SpateClientException next = assertThrows(SpateClientException.class, client::flush);
         assertTrue(next.getMessage().startsWith("lost the cluster: "), next.getMessage());
+    }
+
+    @Test
+    void theNewLeaderWaitOutlastsAnElectionByDefaultAndIsBounded()
+    {
+        // Aeron's own default, twice the leader heartbeat timeout, is about what an election takes after it: a
+        // client on a busy machine gave up its session at failovers, its batches in flight left without outcome.
+        assertEquals(SpateClient.Context.DEFAULT_CLUSTER_NEW_LEADER_TIMEOUT_MS,
+            new SpateClient.Context().clusterNewLeaderTimeoutMs());
+        assertEquals(10_000, SpateClient.Context.DEFAULT_CLUSTER_NEW_LEADER_TIMEOUT_MS);
+        assertThrows(IllegalArgumentException.class, () -> new SpateClient.Context().clusterNewLeaderTimeoutMs(99));
+        assertThrows(IllegalArgumentException.class,
+            () -> new SpateClient.Context().clusterNewLeaderTimeoutMs(600_001));
     }
 
     @Test
