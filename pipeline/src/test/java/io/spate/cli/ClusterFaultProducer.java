@@ -41,7 +41,8 @@ import java.util.concurrent.locks.LockSupport;
  * Shapes of load (options): batches of a random size; a rate; {@code --burst} (sends without reading until the
  * in-flight limit, to have hundreds of batches in flight at a failover); {@code --pause-every-ms} with
  * {@code --pause-min-ms}/{@code --pause-max-ms} (stops reading its egress for a while, sending on; with
- * {@code --egress-term-length 65536} the leader's egress to it fills); {@code --max-in-flight}.
+ * {@code --egress-term-length 65536} the leader's egress to it fills) and {@code --first-pause-ms} (a first
+ * pause of its own length in which it sends nothing either, e.g. past the session timeout); {@code --max-in-flight}.
  * <p>
  * Prints {@code producer: sent_batches=.. sent_records=.. acked_batches=.. acked_records=.. lost_batches=..
  * lost_records=.. in_flight=.. ...} every report interval. Stops when the stop file appears: sends what is
@@ -216,6 +217,7 @@ public final class ClusterFaultProducer
         final long pauseEveryMs = option("--pause-every-ms", 0);
         final long pauseMinMs = option("--pause-min-ms", 0);
         final long pauseMaxMs = option("--pause-max-ms", 0);
+        final long firstPauseMs = option("--first-pause-ms", 0);
         final long reportIntervalNs = TimeUnit.MILLISECONDS.toNanos(option("--report-ms", 1000));
         final long timeoutNs = TimeUnit.MILLISECONDS.toNanos(timeoutMs);
         if (batchMin < 1 || batchMax < batchMin || batchMax > 256)
@@ -232,6 +234,7 @@ public final class ClusterFaultProducer
         long nextSendNs = nowNs;
         long nextPauseNs = pauseEveryMs > 0 ? nowNs + TimeUnit.MILLISECONDS.toNanos(pauseEveryMs) : Long.MAX_VALUE;
         long pauseEndNs = 0;
+        boolean frozen = false;
         long lastReportNs = nowNs;
         long lastStopCheckNs = 0;
         long backPressuredSinceNs = 0;
@@ -251,12 +254,15 @@ public final class ClusterFaultProducer
             boolean paused = nowNs < pauseEndNs;
             if (!paused && !stopping && nowNs >= nextPauseNs)
             {
-                final long pauseMs = pauseMinMs + random.nextLong(pauseMaxMs - pauseMinMs + 1);
+                final long drawnMs = pauseMinMs + random.nextLong(pauseMaxMs - pauseMinMs + 1);
+                frozen = pauses == 0 && firstPauseMs > 0;
+                final long pauseMs = frozen ? firstPauseMs : drawnMs;
                 pauseEndNs = nowNs + TimeUnit.MILLISECONDS.toNanos(pauseMs);
                 nextPauseNs = pauseEndNs + TimeUnit.MILLISECONDS.toNanos(pauseEveryMs);
                 pauses++;
                 paused = true;
-                System.out.println("producer: pausing reads for " + pauseMs + " ms, in_flight=" + inFlight.size());
+                System.out.println("producer: pausing reads" + (frozen ? " and sends" : "") + " for " + pauseMs +
+                    " ms, in_flight=" + inFlight.size());
             }
             if (!batchOpen && nowNs - nextSendNs >= 0)
             {
@@ -273,6 +279,12 @@ public final class ClusterFaultProducer
                         "would not know it; use smaller batches");
                 }
                 batchOpen = true;
+            }
+            if (paused && frozen)
+            {
+                // Stalled entirely (as in a long GC pause): no reads, no sends, no keep-alives.
+                LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
+                continue;
             }
             if (batchOpen)
             {
@@ -395,11 +407,16 @@ public final class ClusterFaultProducer
         }
         lostBatches += lost;
         lostRecords += records;
-        if (lost > 0 || sessionNow != session)
+        if (null != closedReason && lost > 0)
         {
-            System.out.println("producer: session " + session + " ended (" + (null != closedReason ? closedReason :
-                "replaced by session " + sessionNow) + "): " + lost + " batch(es), " + records +
-                " record(s) in flight have no known outcome");
+            System.out.println("producer: session " + session + " ended (" + closedReason + "): " + lost +
+                " batch(es), " + records + " record(s) in flight have no known outcome");
+        }
+        else if (sessionNow != session)
+        {
+            System.out.println("producer: session " + sessionNow + " opened after session " + session +
+                (lost > 0 ? " ended: " + lost + " batch(es), " + records + " record(s) in flight have no known outcome" :
+                ""));
         }
         if (sessionNow != session)
         {

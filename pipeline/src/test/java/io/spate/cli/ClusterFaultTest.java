@@ -73,7 +73,8 @@ import static org.junit.jupiter.api.Assertions.fail;
  * <p>
  * {@code -Dspate.test.cluster.fault.seed=N} replays a run, {@code -Dspate.test.cluster.fault.steps=N} (default
  * {@value #DEFAULT_STEPS}) or {@code -Dspate.test.cluster.fault.minutes=M} sets its length, and
- * {@code -Dspate.test.cluster.fault.dir=DIR} puts the members' data there (a long run: on disk, not /dev/shm).
+ * {@code -Dspate.test.cluster.fault.dir=DIR} puts the members' data there (a long run: on disk, not /dev/shm),
+ * {@code -Dspate.test.cluster.fault.faults=KILL_LEADER,SLOW_CLIENT} narrows the faults drawn.
  */
 class ClusterFaultTest
 {
@@ -82,10 +83,13 @@ class ClusterFaultTest
     static final String MINUTES_PROP = "spate.test.cluster.fault.minutes";
     static final String DIR_PROP = "spate.test.cluster.fault.dir";
     static final String SAMPLE_READS_PROP = "spate.test.cluster.fault.sample.reads";
+    static final String FAULTS_PROP = "spate.test.cluster.fault.faults";
     static final int DEFAULT_STEPS = 5;
 
     private static final int MEMBERS = 3;
     private static final long HEARTBEAT_TIMEOUT_MS = 1_500;
+    /** A client silent this long loses its session: above the slow reader's pauses (at most 4 s), below its freeze. */
+    private static final long SESSION_TIMEOUT_MS = 6_000;
     private static final Duration EVENT_TIMEOUT = Duration.ofSeconds(60);
     private static final long PRODUCER_TIMEOUT_MS = 30_000;
     private static final int NEWEST_READS_PER_PRODUCER = 20;
@@ -110,6 +114,10 @@ class ClusterFaultTest
     /** Wall clock (ms) at which each step began, by step index (0: the start). */
     private final List<Long> stepStartMs = new ArrayList<>();
     private long seed;
+    /** The options that replay this run's schedule (the seed, and the faults when narrowed). */
+    private String replayOptions;
+    /** The length option of the replay of a timed run; null for a run of steps. */
+    private String replayLength;
     private FaultSchedule schedule;
     private int stepIndex;
     private String stepName = "start";
@@ -197,7 +205,14 @@ class ClusterFaultTest
         final String minutesValue = System.getProperty(MINUTES_PROP);
         final double minutes = null == minutesValue || minutesValue.isBlank() ? 0 : Double.parseDouble(minutesValue);
         final int steps = minutes > 0 ? Integer.MAX_VALUE : Integer.getInteger(STEPS_PROP, DEFAULT_STEPS);
-        schedule = new FaultSchedule(seed, minutes > 0);
+        final String faultsValue = System.getProperty(FAULTS_PROP, "").trim();
+        final List<FaultSchedule.Fault> faults = new ArrayList<>();
+        for (final String name : faultsValue.isEmpty() ? new String[0] : faultsValue.split(","))
+        {
+            faults.add(FaultSchedule.Fault.valueOf(name.trim().toUpperCase(Locale.ROOT)));
+        }
+        schedule = new FaultSchedule(seed, minutes > 0, faults.isEmpty() ? List.of(FaultSchedule.Fault.values()) : faults);
+        replayOptions = "-D" + SEED_PROP + "=" + seed + (faults.isEmpty() ? "" : " -D" + FAULTS_PROP + "=" + faultsValue);
         final Duration bound = Duration.ofMinutes((long)Math.ceil(minutes) + 15 + (minutes > 0 ? 0 : steps));
         assertTimeoutPreemptively(bound, () -> run(steps, minutes), () -> "the fault test ran longer than " + bound +
             "; seed " + seed + "\n" + report());
@@ -208,7 +223,10 @@ class ClusterFaultTest
         testStartNs = System.nanoTime();
         testStartMs = System.currentTimeMillis();
         final String length = minutes > 0 ? "-D" + MINUTES_PROP + "=" + minutesValue(minutes) : "-D" + STEPS_PROP + "=" + steps;
-        progress("seed=" + seed + " " + length + " (replay: -D" + SEED_PROP + "=" + seed + " " + length + "); snapshots " +
+        // A timed run has its own pace (FaultSchedule's longRun): it is replayed with the same length (it stops at
+        // its first broken invariant anyway); a run of steps needs only as many steps as ran.
+        replayLength = minutes > 0 ? length : null;
+        progress("seed=" + seed + " " + length + " (replay: " + replayOptions + " " + length + "); snapshots " +
             "every " + schedule.snapshotIntervalMs() + " ms; background load " + schedule.backgroundRecordsPerSecond() +
             " records/s in batches of 1.." + schedule.backgroundBatchMax() + "; members on ports " + members.port(0, 0) +
             "+; data in " + root);
@@ -388,6 +406,7 @@ class ClusterFaultTest
             "--batch-min", Integer.toString(step.batchMin()), "--batch-max", Integer.toString(step.batchMax()),
             "--rate", "4000", "--pause-every-ms", Long.toString(step.pauseEveryMs()),
             "--pause-min-ms", Long.toString(step.pauseMinMs()), "--pause-max-ms", Long.toString(step.pauseMaxMs()),
+            "--first-pause-ms", Long.toString(step.firstPauseMs()),
             "--seed", Long.toString(step.producerSeed()), "--report-ms", "250");
         final StringBuilder line = new StringBuilder(slow.process.name());
         final int leaderAtStart = leader();
@@ -413,6 +432,22 @@ class ClusterFaultTest
             killedLeader = killLeaderAndAwaitNew(line, background);
             leaderNow = leader();
             retriesSince = egressRetries(leaderNow);
+        }
+        if (step.firstPauseMs() > 0)
+        {
+            // Stalled past the session timeout: the cluster closes its session; it opens a new one and goes on.
+            awaitCondition(slow.name() + " losing its session and writing on a new one", () ->
+            {
+                if (!alive(slow))
+                {
+                    throw new StepFailed(slow.name() + " exited: " + lastLines(slow.process, 1) + stateNow());
+                }
+                return value(slow, "sessions") >= 2;
+            });
+            final long ackedOnNewSession = acked(slow);
+            awaitAcked(slow, ackedOnNewSession + 1);
+            line.append(" lost its session after its stall (").append(value(slow, "lost_batches"))
+                .append(" batch(es) of unknown outcome), acked again on a new one;");
         }
         // It goes on pausing its reads (on the new leader too).
         final long runStartNs = System.nanoTime();
@@ -570,6 +605,7 @@ class ClusterFaultTest
             "--port-base", Integer.toString(members.port(0, 0)),
             "--driver-dir", driverDir(memberId),
             "--heartbeat-timeout-ms", Long.toString(HEARTBEAT_TIMEOUT_MS),
+            "--session-timeout-ms", Long.toString(SESSION_TIMEOUT_MS),
             "--snapshot-ms", Long.toString(schedule.snapshotIntervalMs()));
         nodeRuns.add(node);
         node.awaitLine(line -> line.startsWith("node: member " + memberId + " of"), EVENT_TIMEOUT);
@@ -1358,8 +1394,9 @@ class ClusterFaultTest
         final StringBuilder text = new StringBuilder();
         text.append("cluster fault test FAILED, seed ").append(seed).append(": ").append(violations.size())
             .append(" broken invariant(s). Replay: bin/spate mvn -o -pl pipeline -am test -Dtest=ClusterFaultTest ")
-            .append("-Dsurefire.failIfNoSpecifiedTests=false -D").append(SEED_PROP).append('=').append(seed)
-            .append(" -D").append(STEPS_PROP).append('=').append(Math.max(1, stepLines.size())).append('\n');
+            .append("-Dsurefire.failIfNoSpecifiedTests=false ").append(replayOptions).append(' ')
+            .append(null != replayLength ? replayLength : "-D" + STEPS_PROP + "=" + Math.max(1, stepLines.size()))
+            .append('\n');
         text.append("steps:\n");
         for (final String line : stepLines)
         {

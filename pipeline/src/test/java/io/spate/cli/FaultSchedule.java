@@ -12,8 +12,8 @@ import java.util.SplittableRandom;
  * the same number of values whatever its fault, so step N of a seed is the same step whatever happened before
  * it at run time: a failure is replayed by running the same seed.
  * <p>
- * The first {@link Fault#values()}.length steps are the faults in a shuffled order (a short run meets each
- * fault once); after that each step's fault is drawn uniformly.
+ * The first steps are the faults in a shuffled order (a short run meets each fault once); after that each
+ * step's fault is drawn uniformly. A run can be narrowed to some faults (to chase one bug past another).
  */
 final class FaultSchedule
 {
@@ -28,7 +28,8 @@ final class FaultSchedule
         RESTART_IN_SNAPSHOT,
         /**
          * A producer on a 64 KiB egress term that stops reading for seconds at a time; sometimes the leader dies once
-         * its egress to it pushed back, and the producer goes on pausing on the new leader.
+         * its egress to it pushed back, and the producer goes on pausing on the new leader; sometimes its first
+         * pause outlasts the session timeout.
          */
         SLOW_CLIENT,
         /** A producer with up to 512 small batches in flight when the leader is SIGKILLed. */
@@ -57,6 +58,10 @@ final class FaultSchedule
      * @param pauseEveryMs       SLOW_CLIENT: reading time between pauses.
      * @param killLeaderToo      SLOW_CLIENT: the leader is SIGKILLed once its egress to the client pushed back.
      * @param killAfterMs        SLOW_CLIENT / IN_FLIGHT_FAILOVER: delay of the kill after the client is in shape.
+     * @param firstPauseMs       SLOW_CLIENT: when not 0, its first pause lasts this long and it sends nothing either
+     *                           (a stalled process), more than twice the members' 6 s session timeout (each snapshot
+     *                           refreshes every session's activity): the cluster closes its session with batches in
+     *                           flight.
      */
     record Step(
         int index,
@@ -75,7 +80,8 @@ final class FaultSchedule
         long pauseMaxMs,
         long pauseEveryMs,
         boolean killLeaderToo,
-        long killAfterMs)
+        long killAfterMs,
+        long firstPauseMs)
     {
         String describe()
         {
@@ -90,8 +96,9 @@ final class FaultSchedule
                     waitForSnapshotState ? "once it shows SNAPSHOT" : snapshotKillDelayMs + " ms after the request",
                     downMs);
                 case SLOW_CLIENT -> String.format(Locale.ROOT,
-                    "64 KiB egress, batches %d..%d, reads paused %d..%d ms every %d ms%s, then %d ms more", batchMin,
-                    batchMax, pauseMinMs, pauseMaxMs, pauseEveryMs, killLeaderToo ? ", leader killed " + killAfterMs +
+                    "64 KiB egress, batches %d..%d, reads paused %s%d..%d ms every %d ms%s, then %d ms more", batchMin,
+                    batchMax, firstPauseMs > 0 ? "first " + firstPauseMs + " ms with no sends (past the 6 s session timeout), then " : "",
+                    pauseMinMs, pauseMaxMs, pauseEveryMs, killLeaderToo ? ", leader killed " + killAfterMs +
                     " ms after its egress to it pushed back, down " + downMs + " ms" : "", clientRunMs);
                 case IN_FLIGHT_FAILOVER -> String.format(Locale.ROOT,
                     "512 in flight, batches %d..%d, leader killed %d ms after 100+ in flight, down %d ms, %d ms",
@@ -102,6 +109,7 @@ final class FaultSchedule
 
     private final long seed;
     private final SplittableRandom random;
+    private final List<Fault> faults;
     private final List<Fault> firstRound = new ArrayList<>();
     private final long snapshotIntervalMs;
     private final long backgroundRecordsPerSecond;
@@ -110,23 +118,38 @@ final class FaultSchedule
     private int steps;
 
     /**
-     * @param seed    every choice.
-     * @param longRun a run of many minutes: periodic snapshots 30..90 s apart instead of 3..10 s, and a lighter
-     *                background load (Aeron Cluster keeps every snapshot in the archive: a long run at the short
-     *                run's pace would fill the disk).
+     * A schedule over every fault.
      */
     FaultSchedule(final long seed, final boolean longRun)
     {
+        this(seed, longRun, List.of(Fault.values()));
+    }
+
+    /**
+     * @param seed    every choice.
+     * @param longRun a run of many minutes: periodic snapshots 30..90 s apart instead of 7..15 s, and a lighter
+     *                background load (Aeron Cluster keeps every snapshot in the archive: a long run at the short
+     *                run's pace would fill the disk).
+     * @param faults  the faults to draw from (all of them unless a run is narrowed to some).
+     */
+    FaultSchedule(final long seed, final boolean longRun, final List<Fault> faults)
+    {
+        if (faults.isEmpty())
+        {
+            throw new IllegalArgumentException("no faults to draw from");
+        }
         this.seed = seed;
+        this.faults = List.copyOf(faults);
         this.random = new SplittableRandom(seed);
-        snapshotIntervalMs = longRun ? 30_000 + random.nextLong(60_000) : 3_000 + random.nextLong(7_000);
+        // Longer than the session timeout: Aeron refreshes every session's activity at each snapshot.
+        snapshotIntervalMs = longRun ? 30_000 + random.nextLong(60_000) : 7_000 + random.nextLong(8_000);
         backgroundRecordsPerSecond = longRun ? 200 + random.nextLong(800) : 1_000 + random.nextLong(3_000);
         backgroundBatchMax = 20 + random.nextInt(200);
         backgroundSeed = random.nextLong();
-        final List<Fault> faults = new ArrayList<>(List.of(Fault.values()));
-        while (!faults.isEmpty())
+        final List<Fault> toShuffle = new ArrayList<>(this.faults);
+        while (!toShuffle.isEmpty())
         {
-            firstRound.add(faults.remove(random.nextInt(faults.size())));
+            firstRound.add(toShuffle.remove(random.nextInt(toShuffle.size())));
         }
     }
 
@@ -161,7 +184,7 @@ final class FaultSchedule
     Step next()
     {
         final int index = ++steps;
-        final Fault drawn = Fault.values()[random.nextInt(Fault.values().length)];
+        final Fault drawn = faults.get(random.nextInt(faults.size()));
         final Fault fault = index <= firstRound.size() ? firstRound.get(index - 1) : drawn;
         final long loadBeforeMs = 300 + random.nextLong(2_700);
         final boolean victimIsLeader = random.nextBoolean();
@@ -179,8 +202,10 @@ final class FaultSchedule
         final long pauseEveryMs = 200 + random.nextLong(1_000);
         final boolean killLeaderToo = random.nextBoolean();
         final long killAfterMs = random.nextLong(1_000);
+        final boolean pastSessionTimeout = random.nextInt(3) == 0;
+        final long longPauseMs = 14_000 + random.nextLong(3_000);
         return new Step(index, fault, loadBeforeMs, victimIsLeader, followerPick, downMs, waitForSnapshotState,
             snapshotKillDelayMs, producerSeed, batchMin, batchMax, clientRunMs, pauseMinMs, pauseMaxMs, pauseEveryMs,
-            killLeaderToo, killAfterMs);
+            killLeaderToo, killAfterMs, pastSessionTimeout ? longPauseMs : 0);
     }
 }
