@@ -71,9 +71,9 @@ final class ClusterConnection implements EgressListener, AutoCloseable
      * @param credentials       sent in the connect request (and to a challenge); none when null.
      * @param clientName        shown by the cluster for the session.
      * @param idle              how a blocking connect waits.
-     * @param messageHandler    called with each egress payload of this session (a Spate Ack or ReadResponse).
-     * @param maxUnackedBatches batches retained without an ack, 1..{@value UnackedBatches#MAX_BATCHES_LIMIT}.
-     * @param maxUnackedBytes   bytes retained without an ack.
+     * @param messageHandler    called with each egress payload of this session (a Spate Ack, ReadResponse or
+     *                          SessionSettings).
+     * @param unacked           the client's batches sent without an answer: appended here, resent to a new leader.
      */
     ClusterConnection(
         final Aeron aeron,
@@ -84,8 +84,7 @@ final class ClusterConnection implements EgressListener, AutoCloseable
         final String clientName,
         final IdleStrategy idle,
         final FragmentHandler messageHandler,
-        final int maxUnackedBatches,
-        final int maxUnackedBytes)
+        final UnackedBatches unacked)
     {
         this.aeron = aeron;
         this.ingressEndpoints = ingressEndpoints;
@@ -95,12 +94,12 @@ final class ClusterConnection implements EgressListener, AutoCloseable
         this.clientName = clientName;
         this.idle = idle;
         this.messageHandler = messageHandler;
-        this.unacked = new UnackedBatches(maxUnackedBatches, maxUnackedBytes);
+        this.unacked = unacked;
     }
 
     /**
-     * Opens a new cluster session (at start, or after the previous one closed), retrying connect attempts that
-     * time out (an election in progress) until the deadline.
+     * Opens a new cluster session (at start, or after the previous one closed, once the client failed what it had
+     * in flight), retrying connect attempts that time out (an election in progress) until the deadline.
      *
      * @param deadlineNs {@link System#nanoTime()} after which it gives up.
      * @return the cluster session id: the session id of every batch and read.
@@ -331,16 +330,6 @@ final class ClusterConnection implements EgressListener, AutoCloseable
     }
 
     /**
-     * An ack of this session arrived.
-     *
-     * @return whether to deliver it: the first ack of a retained batch; duplicates are counted, strangers ignored.
-     */
-    boolean onAck(final long correlationId)
-    {
-        return unacked.onAck(correlationId) == UnackedBatches.ACKED;
-    }
-
-    /**
      * Polls the egress (answers, leader changes, the session's end), carries on resends, keeps an idle session
      * alive.
      *
@@ -508,11 +497,10 @@ final class ClusterConnection implements EgressListener, AutoCloseable
     }
 
     /**
-     * Forgets what was in flight: the session is over, nothing of it can be resent.
+     * The session is over: nothing of it is resent (the client fails its unacked batches, oldest first).
      */
     void clearInFlight()
     {
-        unacked.clear();
         resendPending = false;
         readBuffer = null;
         readResendPending = false;

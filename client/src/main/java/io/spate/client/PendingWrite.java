@@ -9,7 +9,9 @@ import java.util.concurrent.CompletableFuture;
 
 /**
  * The outcomes of the records a {@link SpateClient} wrote between two {@code flushAsync()} calls, however
- * many batches they took: per record (in the order written) its status and, for a Create, its id. Its
+ * many batches they took: per record (in the order written) its status and, for a Create, its id. Every batch
+ * gets exactly one outcome: its ack, or a failure when it can never be answered (its records then have no
+ * outcome, {@link RecordStatus#NULL_VAL}, and the future fails with the reason and the partial result). Its
  * arrays grow to the largest write and are reused while only a listener reads the outcomes.
  */
 final class PendingWrite
@@ -24,6 +26,8 @@ final class PendingWrite
     int outstanding;
     private long lastCorrelationId;
     private RecordStatus firstFailure = RecordStatus.OK;
+    private int unansweredRecords;
+    private String failureReason;
     CompletableFuture<BatchResult> future;
     long deadlineNs;
 
@@ -86,7 +90,33 @@ final class PendingWrite
     }
 
     /**
-     * Completes the future once every batch is acked.
+     * One batch will never be answered: its records have no outcome, the write fails with the first such reason.
+     *
+     * @param correlationId    the batch's.
+     * @param batchRecordCount its records.
+     * @param reason           why it gets no answer.
+     */
+    void onBatchFailed(final long correlationId, final int batchRecordCount, final String reason)
+    {
+        final long offset = recordOffsetByCorrelation.remove(correlationId);
+        if (offset == NO_OFFSET)
+        {
+            return;
+        }
+        outstanding--;
+        final int first = (int)offset;
+        final int batchRecords = Math.max(0, Math.min(batchRecordCount, recordCount - first));
+        Arrays.fill(statuses, first, first + batchRecords, (byte)RecordStatus.NULL_VAL.value());
+        unansweredRecords += batchRecords;
+        if (null == failureReason)
+        {
+            failureReason = reason;
+        }
+    }
+
+    /**
+     * Completes the future once every batch has its outcome: with the result when every batch was answered, else
+     * exceptionally with the reason and the partial result.
      *
      * @return true when it completed now.
      */
@@ -101,21 +131,23 @@ final class PendingWrite
         {
             recordStatuses[i] = RecordStatus.get((short)(statuses[i] & 0xFF));
         }
-        future.complete(new BatchResult(lastCorrelationId, firstFailure, Arrays.copyOf(ids, recordCount), recordStatuses));
+        final BatchResult result =
+            new BatchResult(lastCorrelationId, firstFailure, Arrays.copyOf(ids, recordCount), recordStatuses);
+        if (null == failureReason)
+        {
+            future.complete(result);
+        }
+        else
+        {
+            future.completeExceptionally(new SpateClientException(unansweredRecords == recordCount ? failureReason :
+                failureReason + "; " + unansweredRecords + " of " + recordCount + " record(s) of this write got no " +
+                "answer (the others' outcomes: partialResult())", result));
+        }
         return true;
     }
 
     int recordCount()
     {
         return recordCount;
-    }
-
-    void reset()
-    {
-        recordOffsetByCorrelation.clear();
-        recordCount = 0;
-        batchCount = 0;
-        outstanding = 0;
-        firstFailure = RecordStatus.OK;
     }
 }

@@ -22,8 +22,11 @@ import io.spate.wire.MessageHeaderEncoder;
 import io.spate.wire.ReadKind;
 import io.spate.wire.ReadRequestEncoder;
 import io.spate.wire.ReadResponseDecoder;
+import io.spate.wire.ReconnectEncoder;
 import io.spate.wire.RecordStatus;
+import io.spate.wire.SessionCloseReason;
 import io.spate.wire.SessionClosedDecoder;
+import io.spate.wire.SessionSettingsDecoder;
 import org.agrona.CloseHelper;
 import org.agrona.DirectBuffer;
 import org.agrona.collections.Long2ObjectHashMap;
@@ -39,6 +42,7 @@ import java.util.ArrayList;
 import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
 
 /**
  * A producer application's view of Spate. Records are written into a client batch with typed
@@ -55,15 +59,62 @@ import java.util.concurrent.ThreadLocalRandom;
  * </ul>
  * Acks and read answers arrive only while someone calls {@link #poll()}; blocking calls poll.
  * <p>
+ * <b>One outcome per record, in order.</b> Every batch sent stays retained, bytes and all, until its outcome: its
+ * ack, or a failure when it can never be answered. A failure names why; a {@code flushAsync()} future whose
+ * write had such a batch fails with it, its {@link SpateClientException#partialResult()} holding every record
+ * of the write (answered or not: nothing is dropped, no result shifts to another record); a listener gets
+ * {@link AckListener#onBatchFailed(long, int, String)}. At most {@link #maxInFlightBatches()} batches
+ * ({@link Context#maxInFlightBatches(int)}, lowered to the server's ack ledger) and
+ * {@link Context#maxInFlightBytes(int)} bytes are retained; beyond them {@link #tryFlush()} returns
+ * {@link #BACK_PRESSURED}.
+ * <p>
+ * <b>SessionSettings.</b> Right after a session opens, the server says how many acks it keeps per session
+ * ({@code ledgerBatches}) and how large a batch may be ({@code maxBatchBytes} of records,
+ * {@code maxRecordsPerBatch}). The client keeps at most {@code min(maxInFlightBatches, ledgerBatches)} batches
+ * unanswered, so every batch it may resend is answered from the ledger; it ends its batches at the smaller of its
+ * own and the server's bounds, and refuses {@link #updateCreated(TypeDefinition, int)} past them (a
+ * {@link SpateClientException}, nothing written). A server that sends none leaves the client its own bounds
+ * (until they come, {@link #tryFlush()} polls before sending, so settings later than the handshake waited for
+ * are in force before the next batch).
+ * <p>
+ * <b>Single-node sessions.</b> The pipeline answers Connect with {@code ConnectResponse}: OPENED (then
+ * SessionSettings), or a refusal that {@link #connect(Context)} throws with the pipeline's line. When the session
+ * ends:
+ * <ul>
+ * <li>because the pipeline went away ({@code SessionClosed PIPELINE_STOPPING}, its response stream gone, or
+ * nobody subscribed to the ingress any more) with batches unanswered and {@link Context#reconnect(boolean)} on:
+ * the client keeps them and takes the session back, from {@link #poll()} and every send: {@code Reconnect}
+ * (its client id, the session, schema, response stream, credentials) once a pipeline is subscribed again (again
+ * after {@value #RECONNECT_RETRY_MS} ms without an answer, or at once when the ingress was seen without a
+ * pipeline since), within the client's timeout. Sending is back
+ * pressure meanwhile. Its answer:
+ * <ul>
+ * <li>OPENED, same session: taken back ({@link #resumedSessions()}); every unanswered batch is sent again, oldest
+ * first and unchanged (same correlation ids), before anything new; the pipeline answers each once (its original
+ * ack, a fresh one, or {@link RecordStatus#ALREADY_APPLIED} when applied before and its ack left the ledger:
+ * outcome and ids unknown, see {@link BatchResult#isOutcomeKnown(int)}).</li>
+ * <li>UNKNOWN_SESSION (the pipeline restarted without its data, or the session's acks left its ledger): every
+ * unanswered batch fails, oldest first, saying its outcome is unknown and why; the next send opens a new session
+ * with Connect ({@link #reconnects()}).</li>
+ * <li>OPENED with another session: the unanswered batches fail the same way; the new session is used.</li>
+ * <li>a refusal (SCHEMA_MISMATCH, NOT_AUTHENTICATED, TOO_MANY_SESSIONS): they fail the same way; the session stays
+ * closed, and the next send's Connect says why as at connect.</li>
+ * <li>no answer within the timeout (no pipeline came back): they fail, "may or may not have been applied".</li>
+ * </ul></li>
+ * <li>for any other reason ({@code SessionClosed NOT_READING, RESPONSE_STREAM_LOST, REPLACED, PRODUCER_GONE,
+ * PROTOCOL_ERROR}), with nothing unanswered, or with reconnect off: the unanswered batches fail, oldest first, with
+ * the reason ("may or may not have been applied"); the next send opens a new session with Connect (reconnect on)
+ * or throws the reason (off).</li>
+ * </ul>
+ * <p>
  * <b>Cluster mode</b> ({@link Context#clusterIngressEndpoints(String)}): the same API against a replicated Spate
  * on Aeron Cluster. There is no Connect handshake: the session is the cluster session (credentials go in its
- * connect request). Every batch sent stays retained, bytes and all, until its ack (at most
- * {@link Context#maxInFlightBatches(int)} batches and {@link Context#maxInFlightBytes(int)} bytes; beyond them
- * {@link #tryFlush()} returns {@link #BACK_PRESSURED}); when a new leader is elected the client sends every
- * retained batch again, oldest first and unchanged, then the read in flight, before anything new: the cluster
- * applies a batch once and answers a resent one with its original ack, delivered here once. While the cluster
- * has no leader, sending is back pressure. If the cluster session ends for good (no new leader in time, or the
- * cluster closed it), pending futures fail saying their batches may or may not have been applied.
+ * connect request); the cluster's SessionSettings come on egress once it is open. When a new leader is elected
+ * the client sends every retained batch again, oldest first and unchanged, then the read in flight, before
+ * anything new: the cluster applies a batch once and answers a resent one with its original ack, delivered here
+ * once. While the cluster has no leader, sending is back pressure. If the cluster session ends for good (no new
+ * leader in time, or the cluster closed it), the unanswered batches fail saying they may or may not have been
+ * applied; the next send opens a new cluster session (reconnect on).
  */
 public final class SpateClient implements AutoCloseable
 {
@@ -75,6 +126,24 @@ public final class SpateClient implements AutoCloseable
     public static final int MAX_UNCLAIMED_RECORDS = 1 << 24;
     /** Bytes of a client batch when not configured, if the ingress channel carries messages that long. */
     public static final int DEFAULT_BATCH_BYTES = 64 << 10;
+    /**
+     * Single-node: how long the handshake waits, after the session opened, for the pipeline's SessionSettings
+     * (sent right behind its ConnectResponse); a pipeline that sends none leaves the client its own bounds.
+     */
+    public static final long SESSION_SETTINGS_WAIT_MS = 10;
+    /** Cluster mode: the same, for the SessionSettings the cluster sends once the session's opening is committed. */
+    public static final long CLUSTER_SESSION_SETTINGS_WAIT_MS = 1_000;
+    /**
+     * Single-node: a Reconnect without an answer is sent again after this long, until the client's timeout (and at
+     * once when the ingress was seen without a pipeline since it was sent: a new one may have missed it).
+     */
+    public static final long RECONNECT_RETRY_MS = 1_000;
+    /** Bytes the ring of unanswered batches starts with: it doubles on demand up to maxInFlightBytes. */
+    static final int INITIAL_UNACKED_BYTES = 64 << 10;
+    private static final int BATCH_HEADER_LENGTH_BYTES =
+        MessageHeaderEncoder.ENCODED_LENGTH + BatchHeaderEncoder.BLOCK_LENGTH;
+    private static final int BATCH_RECORD_COUNT_OFFSET =
+        MessageHeaderEncoder.ENCODED_LENGTH + BatchHeaderEncoder.recordCountEncodingOffset();
 
     /**
      * Allocation-free ack path: called from {@link #poll()} with the decoder wrapped over the ack.
@@ -82,7 +151,33 @@ public final class SpateClient implements AutoCloseable
     @FunctionalInterface
     public interface AckListener
     {
+        /**
+         * A batch's answer, once per batch, in the order the batches were sent. Its status is
+         * {@link RecordStatus#ALREADY_APPLIED} (no created ids) for a batch sent again that the server had applied
+         * before and whose original ack it no longer keeps: applied once, what it did is not known.
+         *
+         * @param ack the decoder, wrapped over the ack; valid during the call only.
+         */
         void onAck(AckDecoder ack);
+
+        /**
+         * A batch sent that will never be answered (its session ended and could not be resumed, or the session
+         * it was sent on is unknown to the pipeline now): its outcome, in order with the acks (every batch gets
+         * exactly one of onAck or onBatchFailed). Its records may or may not have been applied; the reason says why
+         * the answer is missing.
+         * <p>
+         * The default throws a {@link SpateClientException} with the reason out of the call that polled (one per
+         * such batch), so that no failure passes unseen: override it to take failures as outcomes.
+         *
+         * @param correlationId the batch's, as {@link SpateClient#flush()} returned it.
+         * @param recordCount   records of the batch.
+         * @param reason        why there is no answer, for people.
+         */
+        default void onBatchFailed(final long correlationId, final int recordCount, final String reason)
+        {
+            throw new SpateClientException("batch " + correlationId + " (" + recordCount + " record(s)) will get " +
+                "no ack: " + reason + " (override AckListener.onBatchFailed to take such outcomes)");
+        }
     }
 
     /** Settings of a client; system-property defaults, fluent setters. */
@@ -116,13 +211,16 @@ public final class SpateClient implements AutoCloseable
         public static final String CLUSTER_INGRESS_CHANNEL_PROP = "spate.cluster.ingress.channel";
         /** The cluster ingress channel when {@link #CLUSTER_INGRESS_CHANNEL_PROP} is not set. */
         public static final String DEFAULT_CLUSTER_INGRESS_CHANNEL = "aeron:udp";
-        /** System property: most batches sent and not yet acked, in cluster mode (each is retained until its ack). */
+        /** System property: most batches sent and not yet acked (each is retained until its outcome). */
         public static final String MAX_IN_FLIGHT_BATCHES_PROP = "spate.client.max.in.flight.batches";
         /** Batches in flight when {@link #MAX_IN_FLIGHT_BATCHES_PROP} is not set. */
         public static final int DEFAULT_MAX_IN_FLIGHT_BATCHES = 256;
-        /** Most batches in flight allowed: the cluster service answers a resent batch from a ledger of 1024 acks. */
+        /**
+         * Most batches in flight allowed: the servers' default ack ledger (1024 acks per session); a smaller ledger
+         * (SessionSettings) lowers the bound in force.
+         */
         public static final int MAX_IN_FLIGHT_BATCHES_LIMIT = UnackedBatches.MAX_BATCHES_LIMIT;
-        /** System property: most bytes of batches sent and not yet acked, in cluster mode. */
+        /** System property: most bytes of batches sent and not yet acked. */
         public static final String MAX_IN_FLIGHT_BYTES_PROP = "spate.client.max.in.flight.bytes";
         /** Bytes in flight when {@link #MAX_IN_FLIGHT_BYTES_PROP} is not set: 16 MiB. */
         public static final int DEFAULT_MAX_IN_FLIGHT_BYTES = 16 << 20;
@@ -142,6 +240,7 @@ public final class SpateClient implements AutoCloseable
         private int batchCapacityBytes = Integer.getInteger("spate.client.batch.bytes", 0);
         private int maxRecordsPerBatch = Integer.getInteger("spate.client.max.records.per.batch", 1024);
         private long timeoutNs = Long.getLong("spate.client.timeout.ms", 10_000) * 1_000_000L;
+        private long connectTimeoutNs;
         private IdleStrategy idleStrategy;
         private String idleStrategyName = System.getProperty(IDLE_STRATEGY_PROP,
             "low-latency".equalsIgnoreCase(System.getProperty(PROFILE_PROP, "").trim()) ? "busy" : "backoff");
@@ -241,6 +340,22 @@ public final class SpateClient implements AutoCloseable
         }
 
         /**
+         * @param timeoutMs how long opening a session waits for the pipeline (or the cluster) to answer, at connect
+         *                  and whenever a new session is opened; default: {@link #timeoutMs(long)}. A tool that
+         *                  must fail fast when nothing runs, yet wait out a pipeline restart later, sets it lower.
+         */
+        public Context connectTimeoutMs(final long timeoutMs)
+        {
+            this.connectTimeoutNs = timeoutMs * 1_000_000L;
+            return this;
+        }
+
+        long connectTimeoutNs()
+        {
+            return connectTimeoutNs > 0 ? connectTimeoutNs : timeoutNs;
+        }
+
+        /**
          * @param idleStrategy how the client waits in blocking calls (connect, flush, reads, close); used by the
          *                     client connected with this context, so never give one to clients of other threads.
          *                     Default: a new {@link BackoffIdleStrategy} per client (10 spins, 5 yields, then
@@ -281,8 +396,11 @@ public final class SpateClient implements AutoCloseable
         }
 
         /**
-         * @param reconnect whether a closed session (the pipeline restarted, stopped or closed it) is replaced
-         *                  by a new one on the next send or read; true by default.
+         * @param reconnect whether a session that ended is taken back or replaced (true by default): single-node,
+         *                  one that ended because the pipeline went away, with batches unanswered, is taken back
+         *                  with Reconnect and they are resent; any other closed session (or one that could not be
+         *                  taken back) is replaced by a new one on the next send or read. Off: the unanswered
+         *                  batches fail and later sends throw the reason.
          * @return this.
          */
         public Context reconnect(final boolean reconnect)
@@ -343,10 +461,11 @@ public final class SpateClient implements AutoCloseable
         }
 
         /**
-         * @param batches most batches sent and not yet acked in cluster mode, 1..{@value #MAX_IN_FLIGHT_BATCHES_LIMIT}
+         * @param batches most batches sent and not yet acked, 1..{@value #MAX_IN_FLIGHT_BATCHES_LIMIT}
          *                (default {@value #DEFAULT_MAX_IN_FLIGHT_BATCHES}, or {@value #MAX_IN_FLIGHT_BATCHES_PROP}):
-         *                each is retained to be resent to a new leader; at the limit {@link #tryFlush()} returns
-         *                {@link #BACK_PRESSURED} until an ack comes.
+         *                each is retained to be resent (to a new leader, or to a pipeline that takes the session
+         *                back); the server's SessionSettings lower it to its ack ledger when that is smaller. At the
+         *                limit {@link #tryFlush()} returns {@link #BACK_PRESSURED} until an answer comes.
          * @return this.
          * @throws IllegalArgumentException when out of range.
          */
@@ -357,7 +476,7 @@ public final class SpateClient implements AutoCloseable
         }
 
         /**
-         * @param bytes most bytes of batches sent and not yet acked in cluster mode (one preallocated ring),
+         * @param bytes most bytes of batches sent and not yet acked (one ring, grown on demand up to this),
          *              {@value #MIN_MAX_IN_FLIGHT_BYTES}..{@value #MAX_MAX_IN_FLIGHT_BYTES}, and at least one batch
          *              (checked at connect); default 16 MiB, or {@value #MAX_IN_FLIGHT_BYTES_PROP}.
          * @return this.
@@ -502,6 +621,8 @@ public final class SpateClient implements AutoCloseable
     private final DatabaseSchema schema;
     private final Aeron aeron;
     private final boolean ownsAeron;
+    /** The last error the client's own Aeron reported (e.g. its media driver lost), for the reason a session ends. */
+    private volatile String aeronError;
     /** Single-node mode: the ingress publication, the response stream and its assembler; null in cluster mode. */
     private final ExclusivePublication ingress;
     private final Subscription responses;
@@ -517,7 +638,40 @@ public final class SpateClient implements AutoCloseable
     private final AckDecoder ackDecoder = new AckDecoder();
     private final ReadResponseDecoder readResponseDecoder = new ReadResponseDecoder();
     private final SessionClosedDecoder sessionClosedDecoder = new SessionClosedDecoder();
+    private final SessionSettingsDecoder sessionSettingsDecoder = new SessionSettingsDecoder();
+    /** Every batch sent without an answer yet, oldest first, with its bytes as sent (both modes). */
+    private final UnackedBatches unacked;
+    /** Why there is no open session (it closed, or is being taken back); null while it is open. */
     private String closedReason;
+    /** Single-node: the session ended because the pipeline went away and is being taken back with Reconnect. */
+    private boolean resuming;
+    private long resumeDeadlineNs;
+    private long closedAtNs;
+    private boolean reconnectSent;
+    private boolean reconnectMayBeLost;
+    private long reconnectSentNs;
+    /** Single-node: the unacked batches go again (after a resume), from resendSequence, before anything new. */
+    private boolean resendPending;
+    private long resendSequence;
+    private long resentBatches;
+    private long resumedSessions;
+    /** Non-null while the unacked batches are being failed, oldest first, with this reason (they get no answer). */
+    private String failingReason;
+    private String lastFailureReason;
+    private long failedBatches;
+    /** The Aeron session id of the image the pipeline answers this session on (single-node). */
+    private int pipelineImageSessionId;
+    private int connectImageSessionId;
+    /** The session whose SessionSettings are taken (the one open, or being opened); 0: none. */
+    private long settingsSessionId;
+    private boolean settingsKnown;
+    private int serverLedgerBatches;
+    private int serverMaxBatchBytes;
+    private int serverMaxRecordsPerBatch;
+    /** A batch's bounds now: this client's, or the server's (SessionSettings) when smaller. */
+    private int maxRecordsPerBatch;
+    private int maxBatchRecordBytes;
+    private final UnsafeBuffer handshakeBuffer;
     /** Outcomes of the records written since the last flushAsync(); reused while only a listener reads them. */
     private PendingWrite currentWrite = new PendingWrite();
     /** Writes a flushAsync() future waits for. */
@@ -528,6 +682,8 @@ public final class SpateClient implements AutoCloseable
     private final int responseStreamId;
     private long reconnects;
     private boolean closed;
+    /** Connect/Reconnect answers are taken for correlation ids firstConnectCorrelationId..connectCorrelationId. */
+    private long firstConnectCorrelationId;
     private long connectCorrelationId;
     private ConnectStatus connectStatus;
     private long connectSessionId;
@@ -563,6 +719,11 @@ public final class SpateClient implements AutoCloseable
         this.writer = new RecordWriter(schema);
         this.idle = null != context.idleStrategy ? context.idleStrategy : Context.idleStrategyNamed(context.idleStrategyName);
         this.readNode = new UnsafeBuffer(new byte[NodeView.maxLengthBytes(schema)]);
+        this.unacked = new UnackedBatches(context.maxInFlightBatches, context.maxInFlightBytes,
+            Math.min(context.maxInFlightBytes, INITIAL_UNACKED_BYTES));
+        final byte[] credentials = null == context.credentials ? new byte[0] : context.credentials;
+        this.handshakeBuffer = new UnsafeBuffer(new byte[1024 + credentials.length +
+            context.responseChannel.length() * 3 + schema.name().length() * 3]);
 
         if (null != context.aeron)
         {
@@ -573,7 +734,10 @@ public final class SpateClient implements AutoCloseable
         {
             try
             {
-                aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(context.aeronDirectoryName));
+                // Aeron's default error handler ends the whole process when the driver is lost: a client library
+                // must not. Its Aeron closes itself then (its streams go), and this client says why.
+                aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(context.aeronDirectoryName)
+                    .errorHandler(this::onAeronError));
             }
             catch (final RuntimeException ex)
             {
@@ -594,10 +758,10 @@ public final class SpateClient implements AutoCloseable
             this.responseStreamId = 0;
             cluster = new ClusterConnection(aeron, context.clusterIngressEndpoints, context.clusterIngressChannel,
                 context.clusterEgressChannel, context.credentials, "spate-client-" + clientId, idle, this::onResponse,
-                context.maxInFlightBatches, context.maxInFlightBytes);
+                unacked);
             try
             {
-                sessionId = cluster.connect(System.nanoTime() + context.timeoutNs);
+                sessionId = cluster.connect(System.nanoTime() + context.connectTimeoutNs());
             }
             catch (final RuntimeException ex)
             {
@@ -628,20 +792,30 @@ public final class SpateClient implements AutoCloseable
         final int wanted = context.batchCapacityBytes > 0 ? context.batchCapacityBytes :
             Math.max(DEFAULT_BATCH_BYTES, 64 + 2 * maxRecordLengthBytes);
         this.batchBuffer = new UnsafeBuffer(new byte[Math.min(wanted, maxMessageBytes)]);
+        if (batchBuffer.capacity() > context.maxInFlightBytes)
+        {
+            closeTransport();
+            throw new SpateClientException("maxInFlightBytes (" + Context.MAX_IN_FLIGHT_BYTES_PROP + ") of " +
+                context.maxInFlightBytes + " bytes cannot hold one client batch of " + batchBuffer.capacity() +
+                " bytes: raise it, or lower the batch size (spate.client.batch.bytes)");
+        }
+        useOwnBounds();
         if (null != cluster)
         {
-            if (batchBuffer.capacity() > context.maxInFlightBytes)
+            try
+            {
+                awaitClusterSettings(sessionId, System.nanoTime() + context.timeoutNs);
+            }
+            catch (final RuntimeException ex)
             {
                 closeTransport();
-                throw new SpateClientException("maxInFlightBytes (" + Context.MAX_IN_FLIGHT_BYTES_PROP + ") of " +
-                    context.maxInFlightBytes + " bytes cannot hold one client batch of " + batchBuffer.capacity() +
-                    " bytes: raise it, or lower the batch size (spate.client.batch.bytes)");
+                throw ex;
             }
             return;
         }
         try
         {
-            sessionId = openSession(responseStreamId);
+            sessionId = openSession();
         }
         catch (final RuntimeException ex)
         {
@@ -660,12 +834,13 @@ public final class SpateClient implements AutoCloseable
     }
 
     /**
-     * The handshake: Connect (schema, response stream, credentials), then the pipeline's ConnectResponse
-     * on the response stream, with the session id every later message names.
+     * The handshake: Connect (schema, response stream, credentials), then the pipeline's ConnectResponse on the
+     * response stream, with the session id every later message names, then its SessionSettings (waited for
+     * {@value #SESSION_SETTINGS_WAIT_MS} ms at most: without them the client keeps its own bounds).
      */
-    private long openSession(final int responseStreamId)
+    private long openSession()
     {
-        final long deadlineNs = System.nanoTime() + context.timeoutNs;
+        final long deadlineNs = System.nanoTime() + context.connectTimeoutNs();
         while (!ingress.isConnected())
         {
             checkDeadline(deadlineNs, "no pipeline is subscribed to " + context.ingressChannel + " stream " +
@@ -673,12 +848,13 @@ public final class SpateClient implements AutoCloseable
             idle.idle();
         }
         idle.reset();
+        useOwnBounds(); // until this session's SessionSettings come (taken from the ConnectResponse on)
+        settingsSessionId = 0;
         connectStatus = null;
-        connectCorrelationId = ThreadLocalRandom.current().nextLong(1, Long.MAX_VALUE);
+        connectCorrelationId = ThreadLocalRandom.current().nextLong(1, Long.MAX_VALUE >> 1);
+        firstConnectCorrelationId = connectCorrelationId;
         final byte[] credentials = null == context.credentials ? new byte[0] : context.credentials;
-        final UnsafeBuffer connectBuffer = new UnsafeBuffer(new byte[1024 + credentials.length +
-            context.responseChannel.length() * 3 + schema.name().length() * 3]);
-        final ConnectEncoder connect = new ConnectEncoder().wrapAndApplyHeader(connectBuffer, 0, headerEncoder)
+        final ConnectEncoder connect = new ConnectEncoder().wrapAndApplyHeader(handshakeBuffer, 0, headerEncoder)
             .clientId(clientId)
             .correlationId(connectCorrelationId)
             .schemaHash(schema.hash())
@@ -688,10 +864,10 @@ public final class SpateClient implements AutoCloseable
             .putCredentials(credentials, 0, credentials.length);
         final int length = MessageHeaderEncoder.ENCODED_LENGTH + connect.encodedLength();
         headerEncoder.frameLengthBytes(length);
-        offerBlocking(connectBuffer, length, "Connect");
+        offerBlocking(handshakeBuffer, length, "Connect");
         while (null == connectStatus)
         {
-            checkDeadline(deadlineNs, "no answer to Connect from the pipeline in " + context.timeoutNs / 1_000_000 +
+            checkDeadline(deadlineNs, "no answer to Connect from the pipeline in " + context.connectTimeoutNs() / 1_000_000 +
                 " ms: it may have refused the response channel " + context.responseChannel + " stream " +
                 responseStreamId + " or be over its connect rate (see the pipeline's log), or it is not running");
             if (responses.poll(responseAssembler, 16) == 0)
@@ -700,11 +876,230 @@ public final class SpateClient implements AutoCloseable
             }
         }
         idle.reset();
-        if (connectStatus != ConnectStatus.OPENED)
+        final ConnectStatus status = connectStatus;
+        connectStatus = null;
+        if (status != ConnectStatus.OPENED)
         {
-            throw new SpateClientException("the pipeline refused the connection (" + connectStatus + "): " + connectDetail);
+            throw new SpateClientException("the pipeline refused the connection (" + status + "): " + connectDetail);
         }
+        pipelineImageSessionId = connectImageSessionId;
+        final long settingsDeadlineNs = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(SESSION_SETTINGS_WAIT_MS);
+        while (!settingsKnown && System.nanoTime() - settingsDeadlineNs < 0)
+        {
+            if (responses.poll(responseAssembler, 16) == 0)
+            {
+                idle.idle();
+            }
+        }
+        idle.reset();
         return connectSessionId;
+    }
+
+    /**
+     * Cluster mode: waits for the SessionSettings the cluster sends on egress once the session is open, at most
+     * {@value #CLUSTER_SESSION_SETTINGS_WAIT_MS} ms (without them the client keeps its own bounds).
+     */
+    private void awaitClusterSettings(final long clusterSessionId, final long deadlineNs)
+    {
+        useOwnBounds();
+        settingsSessionId = clusterSessionId;
+        final long settingsDeadlineNs = Math.min(deadlineNs,
+            System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(CLUSTER_SESSION_SETTINGS_WAIT_MS));
+        while (!settingsKnown && !cluster.isClosed() && System.nanoTime() - settingsDeadlineNs < 0)
+        {
+            if (cluster.poll() == 0)
+            {
+                idle.idle();
+            }
+        }
+        idle.reset();
+    }
+
+    /**
+     * A new session: the client's own bounds until the server's SessionSettings come.
+     */
+    private void useOwnBounds()
+    {
+        settingsKnown = false;
+        serverLedgerBatches = 0;
+        serverMaxBatchBytes = 0;
+        serverMaxRecordsPerBatch = 0;
+        unacked.limitBatches(context.maxInFlightBatches);
+        maxRecordsPerBatch = context.maxRecordsPerBatch;
+        maxBatchRecordBytes = batchBuffer.capacity() - BATCH_HEADER_LENGTH_BYTES;
+    }
+
+    private void onSessionSettings(final DirectBuffer buffer, final int offset)
+    {
+        sessionSettingsDecoder.wrapAndApplyHeader(buffer, offset, headerDecoder);
+        if (0 == settingsSessionId || sessionSettingsDecoder.sessionId() != settingsSessionId)
+        {
+            return;
+        }
+        // uint32 on the wire; 0 (nothing said) leaves the client's own bound.
+        serverLedgerBatches = (int)Math.min(Integer.MAX_VALUE, sessionSettingsDecoder.ledgerBatches());
+        serverMaxBatchBytes = (int)Math.min(Integer.MAX_VALUE, sessionSettingsDecoder.maxBatchBytes());
+        serverMaxRecordsPerBatch = (int)Math.min(Integer.MAX_VALUE, sessionSettingsDecoder.maxRecordsPerBatch());
+        settingsKnown = true;
+        unacked.limitBatches(serverLedgerBatches > 0 ?
+            Math.min(context.maxInFlightBatches, serverLedgerBatches) : context.maxInFlightBatches);
+        maxRecordsPerBatch = serverMaxRecordsPerBatch > 0 ?
+            Math.min(context.maxRecordsPerBatch, serverMaxRecordsPerBatch) : context.maxRecordsPerBatch;
+        final int ownBytes = batchBuffer.capacity() - BATCH_HEADER_LENGTH_BYTES;
+        maxBatchRecordBytes = serverMaxBatchBytes > 0 ? Math.min(ownBytes, serverMaxBatchBytes) : ownBytes;
+    }
+
+    /**
+     * Single-node: one step of taking the session back after the pipeline went away (called while polling and
+     * sending, never blocks): Reconnect once a pipeline is subscribed (again every {@value #RECONNECT_RETRY_MS} ms
+     * while unanswered), then its answer; gives up at the deadline.
+     */
+    private void stepResume(final long nowNs)
+    {
+        if (null != connectStatus)
+        {
+            onReconnectAnswer();
+            return;
+        }
+        if (nowNs - resumeDeadlineNs > 0)
+        {
+            endResume(closedReason + "; the pipeline did not take session " + sessionId + " back within " +
+                context.timeoutNs / 1_000_000 + " ms (" + (ingress.isConnected() ? "no answer to Reconnect" :
+                "no pipeline is subscribed to " + context.ingressChannel + " stream " + context.ingressStreamId) + ")");
+            return;
+        }
+        final long retryNs = TimeUnit.MILLISECONDS.toNanos(RECONNECT_RETRY_MS);
+        if (!ingress.isConnected())
+        {
+            reconnectMayBeLost = reconnectSent; // whoever comes next may not have it
+            return; // no pipeline subscribed (yet)
+        }
+        if (reconnectSent && !reconnectMayBeLost && nowNs - reconnectSentNs < retryNs)
+        {
+            return; // answer awaited
+        }
+        if (!reconnectSent && nowNs - closedAtNs < retryNs && null != responses.imageBySessionId(pipelineImageSessionId))
+        {
+            return; // the pipeline that went away is still going: its image first
+        }
+        if (reconnectSent)
+        {
+            connectCorrelationId++; // a new attempt; an answer to any of them is taken
+        }
+        final byte[] credentials = null == context.credentials ? new byte[0] : context.credentials;
+        final ReconnectEncoder reconnect = new ReconnectEncoder().wrapAndApplyHeader(handshakeBuffer, 0, headerEncoder)
+            .clientId(clientId)
+            .correlationId(connectCorrelationId)
+            .sessionId(sessionId)
+            .schemaHash(schema.hash())
+            .responseStreamId(responseStreamId)
+            .responseChannel(context.responseChannel)
+            .schemaName(schema.name())
+            .putCredentials(credentials, 0, credentials.length);
+        final int length = MessageHeaderEncoder.ENCODED_LENGTH + reconnect.encodedLength();
+        headerEncoder.frameLengthBytes(length);
+        if (ingress.offer(handshakeBuffer, 0, length) > 0)
+        {
+            reconnectSent = true;
+            reconnectMayBeLost = false;
+            reconnectSentNs = nowNs;
+        }
+    }
+
+    /**
+     * The pipeline answered Reconnect: OPENED with the same session takes it back (the unacked batches go again,
+     * in order, before anything new); anything else fails them (outcome unknown) and leaves the session closed, to
+     * be replaced by a new Connect on the next send.
+     */
+    private void onReconnectAnswer()
+    {
+        final ConnectStatus status = connectStatus;
+        connectStatus = null;
+        resuming = false;
+        final long oldSessionId = sessionId;
+        if (status == ConnectStatus.OPENED && connectSessionId == oldSessionId)
+        {
+            closedReason = null;
+            resumedSessions++;
+            pipelineImageSessionId = connectImageSessionId;
+            resendSequence = unacked.headSequence();
+            resendPending = !unacked.isEmpty();
+            resend();
+            return;
+        }
+        final String why;
+        if (status == ConnectStatus.OPENED)
+        {
+            why = "the pipeline opened a new session " + connectSessionId + " instead of taking back session " +
+                oldSessionId + " (" + connectDetail + ")";
+        }
+        else if (status == ConnectStatus.UNKNOWN_SESSION)
+        {
+            why = "the pipeline does not know session " + oldSessionId + " (UNKNOWN_SESSION: " + connectDetail +
+                ")";
+        }
+        else
+        {
+            why = "the pipeline refused to take back session " + oldSessionId + " (" + status + "): " + connectDetail;
+        }
+        failingReason = closedReason + "; " + why + ": the outcome of the " + inFlightBatches + " batch(es) sent " +
+            "without an answer is unknown (they may or may not have been applied)";
+        if (status == ConnectStatus.OPENED)
+        {
+            // A session is open: it is this client's from now on.
+            pipelineImageSessionId = connectImageSessionId;
+            adoptSession(connectSessionId);
+        }
+        else
+        {
+            closedReason = status == ConnectStatus.UNKNOWN_SESSION ? why :
+                "the pipeline refused the connection (" + status + "): " + connectDetail;
+        }
+    }
+
+    /**
+     * Gives up taking the session back: its unacked batches fail with the reason.
+     */
+    private void endResume(final String reason)
+    {
+        resuming = false;
+        closedReason = reason;
+        failingReason = reason + "; " + inFlightBatches + " batch(es) sent without an ack may or may not have " +
+            "been applied";
+    }
+
+    /**
+     * Single-node: sends the unacked batches again, oldest first and unchanged, as far as the ingress takes them.
+     *
+     * @return true when nothing is left to resend.
+     */
+    private boolean resend()
+    {
+        while (resendPending)
+        {
+            if (resendSequence < unacked.headSequence())
+            {
+                resendSequence = unacked.headSequence(); // answered meanwhile
+            }
+            if (resendSequence >= unacked.tailSequence())
+            {
+                resendPending = false;
+                break;
+            }
+            if (unacked.isAcked(resendSequence))
+            {
+                resendSequence++;
+                continue;
+            }
+            if (ingress.offer(unacked.buffer(), unacked.offsetBytes(resendSequence),
+                unacked.lengthBytes(resendSequence)) <= 0)
+            {
+                return false; // back pressure (or the pipeline went again: the next poll sees it)
+            }
+            resendSequence++;
+            resentBatches++;
+        }
+        return true;
     }
 
     /**
@@ -796,29 +1191,48 @@ public final class SpateClient implements AutoCloseable
     }
 
     /**
-     * @return cluster mode: batches sent again, unchanged, to a new leader (over all leader changes and
-     * sessions); 0 in single-node mode.
+     * @return batches sent again, unchanged: in cluster mode to a new leader, in single-node mode to a pipeline
+     * that took the session back (over all leader changes, resumes and sessions).
      */
     public long resentBatches()
     {
-        return null == cluster ? 0 : cluster.resentBatches();
+        return null == cluster ? resentBatches : cluster.resentBatches();
     }
 
     /**
-     * @return cluster mode: acks ignored because their batch was acked already (a resent batch the cluster had
-     * answered before); 0 in single-node mode. Every batch's outcome is delivered once.
+     * @return acks ignored because their batch was answered already (e.g. a resent batch answered twice). Every
+     * batch's outcome is delivered once.
      */
     public long duplicateAcks()
     {
-        return null == cluster ? 0 : cluster.duplicateAcks();
+        return unacked.duplicateAcks();
     }
 
     /**
-     * @return batches sent and not yet acked.
+     * @return batches sent without an outcome yet (neither acked nor failed); kept, bytes and all, until then.
      */
     public long inFlightBatches()
     {
         return inFlightBatches;
+    }
+
+    /**
+     * @return most batches this client keeps sent without an answer now: its own
+     * {@link Context#maxInFlightBatches(int)}, or the server's ack ledger ({@code SessionSettings.ledgerBatches})
+     * when that is smaller.
+     */
+    public int maxInFlightBatches()
+    {
+        return unacked.limitBatches();
+    }
+
+    /**
+     * @return single-node mode: how many times a session that ended because the pipeline went away was taken back
+     * (Reconnect answered OPENED) and its unanswered batches sent again; 0 in cluster mode.
+     */
+    public long resumedSessions()
+    {
+        return resumedSessions;
     }
 
     // ------------------------------------------------------------------------------------------
@@ -860,9 +1274,21 @@ public final class SpateClient implements AutoCloseable
 
     /**
      * Updates a node created earlier in the current batch (no flush happens in between).
+     *
+     * @throws SpateClientException when the batch holds as many records as one batch may
+     *                              ({@link Context#maxRecordsPerBatch(int)}, or the pipeline's SessionSettings when
+     *                              smaller): nothing is written.
      */
     public int updateCreated(final TypeDefinition type, final int createRef)
     {
+        if (batchOpen && writer.recordCount() >= maxRecordsPerBatch)
+        {
+            throw new SpateClientException("updateCreated: the batch would have " + (writer.recordCount() + 1) +
+                " records, more than the pipeline takes in one batch (" + maxRecordsPerBatch + " records" +
+                (serverMaxRecordsPerBatch > 0 && serverMaxRecordsPerBatch <= context.maxRecordsPerBatch ?
+                ", its SessionSettings" : ", this client's maxRecordsPerBatch") + "); a Create and the records that " +
+                "name it go in one batch: flush() before such a Create. Nothing was written");
+        }
         openType = type;
         return writer.updateCreated(type, createRef);
     }
@@ -984,7 +1410,8 @@ public final class SpateClient implements AutoCloseable
     private void beforeRecord(final TypeDefinition type)
     {
         if (batchOpen && (writer.remainingBytes() < maxRecordLengthBytes ||
-            writer.recordCount() >= context.maxRecordsPerBatch))
+            writer.recordCount() >= maxRecordsPerBatch ||
+            writer.lengthBytes() - BATCH_HEADER_LENGTH_BYTES + maxRecordLengthBytes > maxBatchRecordBytes))
         {
             flush();
         }
@@ -998,8 +1425,9 @@ public final class SpateClient implements AutoCloseable
     }
 
     /**
-     * Sends the current batch, waiting up to the timeout while the pipeline pushes back (in cluster mode also
-     * while the cluster has no leader, resends to a new leader go on, or the unacked batches are at their limit).
+     * Sends the current batch, waiting up to the timeout while the pipeline pushes back, the unanswered batches
+     * are at their limit, or the session is being taken back after a pipeline restart (in cluster mode also while
+     * the cluster has no leader, or resends to a new leader go on).
      *
      * @return the batch's correlation id, or {@link #NOTHING_TO_FLUSH}.
      * @throws SpateClientException when back pressure outlasts the timeout (the batch is kept).
@@ -1014,7 +1442,9 @@ public final class SpateClient implements AutoCloseable
         long result;
         while ((result = tryFlush()) == BACK_PRESSURED)
         {
-            checkDeadline(deadlineNs, null == cluster ? "back pressure: the pipeline did not take the batch in time" :
+            checkDeadline(deadlineNs, null == cluster ? (resuming ? "no session to send on within " +
+                context.timeoutNs / 1_000_000 + " ms (the batch is kept): " + closedReason + "; taking the session " +
+                "back" : "back pressure: the pipeline did not take the batch in time") :
                 "back pressure: the cluster did not take the batch in " + context.timeoutNs / 1_000_000 + " ms (" +
                 inFlightBatches + " batch(es) without an ack, leader " + cluster.leaderMemberId() + ", " +
                 cluster.leaderChanges() + " leader change(s))");
@@ -1028,9 +1458,11 @@ public final class SpateClient implements AutoCloseable
     /**
      * Sends the current batch without waiting.
      *
-     * @return its correlation id, {@link #NOTHING_TO_FLUSH}, or {@link #BACK_PRESSURED} (batch kept; try later;
-     * in cluster mode also while there is no leader, resends are going on, or the unacked batches are at the
-     * limit of {@link Context#maxInFlightBatches(int)} or {@link Context#maxInFlightBytes(int)}).
+     * @return its correlation id, {@link #NOTHING_TO_FLUSH}, or {@link #BACK_PRESSURED} (batch kept; try later:
+     * also while a session is being taken back and its unanswered batches resent, or the unanswered batches are
+     * at {@link #maxInFlightBatches()} or {@link Context#maxInFlightBytes(int)}; in cluster mode also while there
+     * is no leader). A batch larger than the pipeline takes (its SessionSettings came after the batch was
+     * written) is not sent: it gets its outcome at once, a failure saying so.
      * @throws SpateClientException when the session is over and cannot be replaced.
      */
     public long tryFlush()
@@ -1039,7 +1471,14 @@ public final class SpateClient implements AutoCloseable
         {
             return NOTHING_TO_FLUSH;
         }
-        ensureSession();
+        if (!settingsKnown && null == closedReason)
+        {
+            poll(); // SessionSettings later than the handshake waited: taken before this batch goes
+        }
+        if (!readyToSend())
+        {
+            return BACK_PRESSURED;
+        }
         final int recordCount = writer.recordCount();
         if (null == ackListener && currentWrite.recordCount() + recordCount > MAX_UNCLAIMED_RECORDS)
         {
@@ -1047,8 +1486,27 @@ public final class SpateClient implements AutoCloseable
                 "the last flushAsync() wait to be collected: call flushAsync() to collect them, or set an AckListener");
         }
         final int length = writer.endBatch();
-        final long result = null == cluster ?
-            ingress.offer(batchBuffer, 0, length) : cluster.offerBatch(batchCorrelationId, batchBuffer, 0, length);
+        if (recordCount > maxRecordsPerBatch || length - BATCH_HEADER_LENGTH_BYTES > maxBatchRecordBytes)
+        {
+            return refuseBatch(recordCount, length);
+        }
+        final long result;
+        if (null == cluster)
+        {
+            if (!unacked.hasRoomFor(length))
+            {
+                return BACK_PRESSURED;
+            }
+            result = ingress.offer(batchBuffer, 0, length);
+            if (result > 0)
+            {
+                unacked.append(batchCorrelationId, batchBuffer, 0, length);
+            }
+        }
+        else
+        {
+            result = cluster.offerBatch(batchCorrelationId, batchBuffer, 0, length);
+        }
         if (result > 0)
         {
             batchOpen = false;
@@ -1067,8 +1525,8 @@ public final class SpateClient implements AutoCloseable
             if (result == Publication.CLOSED)
             {
                 // The cluster session is over: fail what was in flight, then replace it or say why not.
-                onSessionClosed(cluster.closedReason());
-                ensureSession();
+                onSessionClosed(cluster.closedReason(), false);
+                readyToSend();
             }
             return BACK_PRESSURED;
         }
@@ -1076,7 +1534,86 @@ public final class SpateClient implements AutoCloseable
         {
             throw new SpateClientException("ingress publication is closed: " + result);
         }
-        return BACK_PRESSURED;
+        return BACK_PRESSURED; // back pressure, or no pipeline (the next poll sees it gone)
+    }
+
+    /**
+     * The open batch is more than the pipeline takes in one batch (its SessionSettings came, or changed with a
+     * new session, after the batch was written): it is not sent, and its records get a failure as their outcome.
+     */
+    private long refuseBatch(final int recordCount, final int lengthBytes)
+    {
+        final long correlationId = batchCorrelationId;
+        final String reason = "the batch of " + recordCount + " records (" + (lengthBytes - BATCH_HEADER_LENGTH_BYTES) +
+            " bytes of records) is more than the pipeline takes in one batch (" + maxRecordsPerBatch + " records, " +
+            maxBatchRecordBytes + " bytes, as its SessionSettings say): it was not sent";
+        batchOpen = false;
+        openType = null;
+        if (null != ackListener)
+        {
+            ackListener.onBatchFailed(correlationId, recordCount, reason);
+        }
+        else
+        {
+            currentWrite.addBatch(correlationId, recordCount);
+            currentWrite.onBatchFailed(correlationId, recordCount, reason);
+        }
+        return correlationId;
+    }
+
+    /**
+     * Before sending: failures owed are delivered; a session being taken back makes a step (false until it is
+     * back and its unanswered batches resent); a closed one is replaced by a new one with Connect when the
+     * context allows it (its batches have had their outcome by then), the batch being written going on it.
+     *
+     * @return whether a batch may be sent now.
+     * @throws SpateClientException when the session is closed and cannot be replaced.
+     */
+    private boolean readyToSend()
+    {
+        drainFailures();
+        if (resuming)
+        {
+            stepResume(System.nanoTime());
+            drainFailures();
+            if (resuming)
+            {
+                return false;
+            }
+        }
+        if (null != closedReason)
+        {
+            if (!context.reconnect)
+            {
+                throw new SpateClientException(closedReason);
+            }
+            final long newSessionId = null == cluster ? openSession() : connectCluster();
+            reconnects++;
+            adoptSession(newSessionId);
+        }
+        return !resendPending || resend();
+    }
+
+    /**
+     * Cluster mode: a new session (the cluster recognises resent batches only within one, so none are resent).
+     */
+    private long connectCluster()
+    {
+        final long deadlineNs = System.nanoTime() + context.timeoutNs;
+        final long clusterSessionId = cluster.connect(deadlineNs);
+        awaitClusterSettings(clusterSessionId, deadlineNs);
+        return clusterSessionId;
+    }
+
+    private void adoptSession(final long newSessionId)
+    {
+        sessionId = newSessionId;
+        closedReason = null;
+        if (batchOpen)
+        {
+            batchBuffer.putLong(RecordFraming.HEADER_LENGTH_BYTES + BatchHeaderEncoder.sessionIdEncodingOffset(),
+                sessionId, ByteOrder.LITTLE_ENDIAN);
+        }
     }
 
     /**
@@ -1146,19 +1683,25 @@ public final class SpateClient implements AutoCloseable
     }
 
     /**
-     * Polls until every batch sent has its ack, or the timeout passes.
+     * Polls until every batch sent has its outcome (an ack, or a failure when it can never be answered), or the
+     * timeout passes. While a session is being taken back after a pipeline restart, it waits for that too.
      *
      * @param timeoutMs how long to wait.
-     * @return true when nothing is in flight.
-     * @throws SpateClientException when the session is closed; in cluster mode also when it closes meanwhile
-     *                              (what was in flight then may or may not have been applied).
+     * @return true when nothing is in flight and every batch that was had its ack.
+     * @throws SpateClientException with the reason when batches failed meanwhile (their outcomes were delivered
+     *                              first: futures, or the listener); in cluster mode also when the session is over.
      */
     public boolean awaitAcks(final long timeoutMs)
     {
         final long deadlineNs = System.nanoTime() + timeoutMs * 1_000_000L;
+        final long failedBefore = failedBatches;
         while (inFlightBatches > 0)
         {
-            checkSessionOpen();
+            drainFailures();
+            if (null != closedReason && !resuming && inFlightBatches > 0)
+            {
+                throw new SpateClientException(closedReason);
+            }
             if (System.nanoTime() > deadlineNs)
             {
                 return false;
@@ -1168,6 +1711,10 @@ public final class SpateClient implements AutoCloseable
                 idle.idle();
             }
         }
+        if (failedBatches != failedBefore)
+        {
+            throw new SpateClientException(lastFailureReason);
+        }
         if (null != cluster)
         {
             checkSessionOpen(); // nothing in flight because the session ended is no success
@@ -1176,7 +1723,17 @@ public final class SpateClient implements AutoCloseable
     }
 
     /**
-     * Takes acks and read answers: completes futures, calls the ack listener.
+     * @return batches sent that got a failure as their outcome (never answered), over the client's life.
+     */
+    public long failedBatches()
+    {
+        return failedBatches;
+    }
+
+    /**
+     * Takes acks and read answers: completes futures, calls the ack listener; delivers the failures of batches
+     * that can never be answered; in single-node mode also takes a session back after the pipeline went away
+     * (Reconnect, then resending what had no answer).
      *
      * @return fragments handled.
      */
@@ -1187,51 +1744,80 @@ public final class SpateClient implements AutoCloseable
             return pollCluster();
         }
         final int fragments = responses.poll(responseAssembler, 16);
-        if (!sealedWrites.isEmpty() && fragments == 0)
+        if (fragments == 0 && null == closedReason)
         {
-            failOverdueWrites(System.nanoTime());
+            if (aeron.isClosed())
+            {
+                // Nothing can be sent or received again: no session can be taken back.
+                onSessionClosed("the client lost its media driver (" + aeronError + ")", false);
+            }
+            else if (!responses.isConnected())
+            {
+                // Everything the pipeline sent has been read (the image drains before it goes): the stream is gone.
+                onSessionClosed("the response stream from the pipeline is gone (the pipeline stopped, or closed " +
+                    "this session without a word)", true);
+            }
+            else if (!ingress.isConnected())
+            {
+                onSessionClosed("the pipeline is gone: none is subscribed to " + context.ingressChannel + " stream " +
+                    context.ingressStreamId + " (it stopped or restarted)", true);
+            }
         }
-        if (fragments == 0 && null == closedReason && !responses.isConnected())
+        if (resuming)
         {
-            // Everything the pipeline sent has been read (the image drains before it goes): the stream is gone.
-            onSessionClosed("the response stream from the pipeline is gone (the pipeline stopped, or closed this " +
-                "session without a word)");
+            stepResume(System.nanoTime());
         }
+        else if (resendPending)
+        {
+            resend();
+        }
+        afterPoll(fragments);
         return fragments;
     }
 
     private int pollCluster()
     {
         final int workCount = cluster.poll();
+        if (null == closedReason && cluster.isClosed())
+        {
+            onSessionClosed(cluster.closedReason(), false);
+        }
+        afterPoll(workCount);
+        return workCount;
+    }
+
+    private void afterPoll(final int workCount)
+    {
+        if (null != failingReason)
+        {
+            drainFailures();
+        }
         if (!sealedWrites.isEmpty() && workCount == 0)
         {
             failOverdueWrites(System.nanoTime());
         }
-        if (null == closedReason && cluster.isClosed())
-        {
-            onSessionClosed(cluster.closedReason());
-        }
-        return workCount;
     }
 
     private void failOverdueWrites(final long nowNs)
     {
-        for (int i = sealedWrites.size() - 1; i >= 0; i--)
+        // Oldest first: their deadlines grow with their order, so they fail in the order written.
+        while (!sealedWrites.isEmpty())
         {
-            final PendingWrite write = sealedWrites.get(i);
-            if (nowNs - write.deadlineNs > 0)
+            final PendingWrite write = sealedWrites.get(0);
+            if (nowNs - write.deadlineNs <= 0)
             {
-                sealedWrites.remove(i);
-                write.future.completeExceptionally(new SpateClientException("no ack for " + write.outstanding +
-                    " of " + write.batchCount + " batch(es) within " + context.timeoutNs / 1_000_000 +
-                    " ms (they may still be applied; their acks will be ignored)"));
+                break;
             }
+            sealedWrites.remove(0);
+            write.future.completeExceptionally(new SpateClientException("no ack for " + write.outstanding +
+                " of " + write.batchCount + " batch(es) within " + context.timeoutNs / 1_000_000 +
+                " ms (they may still be applied; their acks will be ignored)"));
         }
     }
 
     /**
-     * @return why the pipeline closed this client's session (in cluster mode: why the cluster session ended), or
-     * null while it is open.
+     * @return why this client's session is not open: the pipeline closed it, or went away (while the session is
+     * being taken back too); in cluster mode why the cluster session ended. Null while it is open.
      */
     public String sessionClosedReason()
     {
@@ -1239,35 +1825,8 @@ public final class SpateClient implements AutoCloseable
     }
 
     /**
-     * Before sending: when the session was closed (the pipeline restarted or stopped, or closed it), a
-     * new one is opened with a new Connect if the context allows it. Batches of the old session have
-     * already failed with the reason (they may or may not have been applied); the batch being written
-     * goes on the new session.
-     */
-    private void ensureSession()
-    {
-        if (null == closedReason)
-        {
-            return;
-        }
-        if (!context.reconnect)
-        {
-            throw new SpateClientException(closedReason);
-        }
-        // Cluster mode: a new session; the cluster recognises resent batches only within one, so none are resent.
-        sessionId = null == cluster ? openSession(responseStreamId) :
-            cluster.connect(System.nanoTime() + context.timeoutNs);
-        closedReason = null;
-        reconnects++;
-        if (batchOpen)
-        {
-            batchBuffer.putLong(RecordFraming.HEADER_LENGTH_BYTES + BatchHeaderEncoder.sessionIdEncodingOffset(),
-                sessionId, ByteOrder.LITTLE_ENDIAN);
-        }
-    }
-
-    /**
-     * @return how many times this client opened a new session after its session was closed.
+     * @return how many times this client opened a new session (Connect, or a new cluster session) after its
+     * session was closed; a session taken back after a pipeline restart is counted by {@link #resumedSessions()}.
      */
     public long reconnects()
     {
@@ -1282,27 +1841,89 @@ public final class SpateClient implements AutoCloseable
         }
     }
 
-    private void onSessionClosed(final String reason)
+    /**
+     * The session ended (from the response handler or a poll: only state changes here; outcomes are delivered
+     * after the poll). Single-node, when the pipeline went away (PIPELINE_STOPPING, its response stream or its
+     * ingress gone) and the context reconnects, the unanswered batches are kept and the session is taken back
+     * with Reconnect; otherwise they fail, oldest first, with the reason.
+     */
+    private void onAeronError(final Throwable error)
+    {
+        if (!(error instanceof org.agrona.concurrent.AgentTerminationException))
+        {
+            aeronError = error.getClass().getSimpleName() + ": " + error.getMessage();
+        }
+    }
+
+    private void onSessionClosed(final String reason, final boolean pipelineGone)
     {
         if (null != closedReason)
         {
             return;
         }
         closedReason = reason;
-        // Batches in flight get no ack: they may or may not have been applied.
-        final SpateClientException failure = new SpateClientException(reason + "; " + inFlightBatches +
-            " batch(es) sent without an ack may or may not have been applied");
-        for (final PendingWrite write : sealedWrites)
-        {
-            write.future.completeExceptionally(failure);
-        }
-        sealedWrites.clear();
-        writeByCorrelation.clear();
-        currentWrite.reset();
-        inFlightBatches = 0;
+        closedAtNs = System.nanoTime();
+        resendPending = false;
         if (null != cluster)
         {
             cluster.clearInFlight();
+        }
+        if (null == cluster && pipelineGone && context.reconnect && inFlightBatches > 0)
+        {
+            resuming = true;
+            reconnectSent = false;
+            reconnectMayBeLost = false;
+            resumeDeadlineNs = closedAtNs + context.timeoutNs;
+            connectStatus = null;
+            connectCorrelationId = ThreadLocalRandom.current().nextLong(1, Long.MAX_VALUE >> 1);
+            firstConnectCorrelationId = connectCorrelationId;
+            return;
+        }
+        if (!unacked.isEmpty())
+        {
+            // Batches in flight get no ack: they may or may not have been applied.
+            failingReason = reason + "; " + inFlightBatches + " batch(es) sent without an ack may or may not have " +
+                "been applied";
+        }
+    }
+
+    /**
+     * Delivers the outcome of every unacked batch while {@link #failingReason} is set: a failure, oldest first
+     * (to the listener, or to the futures of the writes they belong to). A listener that throws stops it; the
+     * next poll or send goes on with the next batch.
+     */
+    private void drainFailures()
+    {
+        while (null != failingReason)
+        {
+            if (unacked.isEmpty())
+            {
+                failingReason = null;
+                return;
+            }
+            final long sequence = unacked.headSequence();
+            final long correlationId = unacked.correlationId(sequence);
+            final int recordCount = unacked.buffer().getInt(
+                unacked.offsetBytes(sequence) + BATCH_RECORD_COUNT_OFFSET, ByteOrder.LITTLE_ENDIAN);
+            final String reason = failingReason;
+            unacked.removeHead();
+            inFlightBatches--;
+            failedBatches++;
+            lastFailureReason = reason;
+            if (null != ackListener)
+            {
+                ackListener.onBatchFailed(correlationId, recordCount, reason);
+                continue;
+            }
+            final PendingWrite write = writeByCorrelation.remove(correlationId);
+            if (null != write)
+            {
+                write.onBatchFailed(correlationId, recordCount, reason);
+                if (write != currentWrite && write.completeIfAcked())
+                {
+                    sealedWrites.remove(write);
+                }
+            }
         }
     }
 
@@ -1341,7 +1962,17 @@ public final class SpateClient implements AutoCloseable
     private void read(final ReadKind kind, final TypeDefinition type, final long nodeId)
     {
         flush();
-        ensureSession();
+        final long sessionDeadlineNs = System.nanoTime() + context.timeoutNs;
+        while (!readyToSend())
+        {
+            checkDeadline(sessionDeadlineNs, "no session to read on within " + context.timeoutNs / 1_000_000 +
+                " ms: " + closedReason);
+            if (poll() == 0)
+            {
+                idle.idle();
+            }
+        }
+        idle.reset();
         final long correlationId = ++correlationSeq;
         final ReadRequestEncoder request = new ReadRequestEncoder().wrapAndApplyHeader(messageBuffer, 0, headerEncoder)
             .sessionId(sessionId)
@@ -1389,21 +2020,30 @@ public final class SpateClient implements AutoCloseable
             case AckDecoder.TEMPLATE_ID -> onAck(buffer, offset);
             case ReadResponseDecoder.TEMPLATE_ID -> onReadResponse(buffer, offset);
             case SessionClosedDecoder.TEMPLATE_ID -> onSessionClosedMessage(buffer, offset);
-            case ConnectResponseDecoder.TEMPLATE_ID -> onConnectResponse(buffer, offset);
+            case ConnectResponseDecoder.TEMPLATE_ID -> onConnectResponse(buffer, offset, header);
+            case SessionSettingsDecoder.TEMPLATE_ID -> onSessionSettings(buffer, offset);
             default ->
             {
             }
         }
     }
 
-    private void onConnectResponse(final DirectBuffer buffer, final int offset)
+    private void onConnectResponse(final DirectBuffer buffer, final int offset, final Header header)
     {
         final ConnectResponseDecoder response = new ConnectResponseDecoder().wrapAndApplyHeader(buffer, offset, headerDecoder);
-        if (response.correlationId() == connectCorrelationId && null == connectStatus)
+        final long correlationId = response.correlationId();
+        // Answers to Connect, or to any attempt of the Reconnect going on; a late one of an earlier round is dropped.
+        if (null == connectStatus && null == cluster && correlationId >= firstConnectCorrelationId &&
+            correlationId <= connectCorrelationId && (resuming || firstConnectCorrelationId == connectCorrelationId))
         {
             connectSessionId = response.sessionId();
             connectStatus = response.status();
             connectDetail = response.detail();
+            connectImageSessionId = header.sessionId();
+            if (connectStatus == ConnectStatus.OPENED)
+            {
+                settingsSessionId = connectSessionId; // its SessionSettings come right behind
+            }
         }
     }
 
@@ -1412,8 +2052,10 @@ public final class SpateClient implements AutoCloseable
         sessionClosedDecoder.wrapAndApplyHeader(buffer, offset, headerDecoder);
         if (sessionClosedDecoder.sessionId() == sessionId)
         {
-            final String reason = String.valueOf(sessionClosedDecoder.reason());
-            onSessionClosed("session closed by the pipeline (" + reason + "): " + sessionClosedDecoder.detail());
+            final SessionCloseReason reason = sessionClosedDecoder.reason();
+            // The pipeline stopping (a restart) is the pipeline going away: the session may be taken back.
+            onSessionClosed("session closed by the pipeline (" + reason + "): " + sessionClosedDecoder.detail(),
+                reason == SessionCloseReason.PIPELINE_STOPPING);
         }
     }
 
@@ -1424,22 +2066,21 @@ public final class SpateClient implements AutoCloseable
         {
             return;
         }
-        if (null != cluster && !cluster.onAck(ackDecoder.correlationId()))
+        if (unacked.onAck(ackDecoder.correlationId()) != UnackedBatches.ACKED)
         {
             return; // a resent batch's second answer (counted), or no batch of this session
         }
+        inFlightBatches--; // one outcome per batch
         if (null != ackListener)
         {
-            inFlightBatches--; // one answer per batch of this session
             ackListener.onAck(ackDecoder);
             return;
         }
         final PendingWrite write = writeByCorrelation.remove(ackDecoder.correlationId());
         if (null == write)
         {
-            return; // not a batch of this session (or acked already)
+            return; // sent before flushAsync() was used (a listener then), or its write gave up
         }
-        inFlightBatches--;
         write.onAck(ackDecoder);
         if (write != currentWrite && write.completeIfAcked())
         {
@@ -1475,7 +2116,7 @@ public final class SpateClient implements AutoCloseable
             }
             if (null != cluster && result == Publication.CLOSED)
             {
-                onSessionClosed(cluster.closedReason());
+                onSessionClosed(cluster.closedReason(), false);
                 throw new SpateClientException(closedReason);
             }
             if (null == cluster && (result == Publication.CLOSED || result == Publication.MAX_POSITION_EXCEEDED))

@@ -5,13 +5,17 @@ import org.agrona.DirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 
 /**
- * The batches a cluster-mode client has sent and has no ack for yet, oldest first, each with its bytes exactly
- * as sent: after a leader change they are sent again, in order and unchanged (same session and correlation id),
- * so the cluster applies each once and answers it once more.
+ * The batches a client has sent and has no answer for yet, oldest first, each with its bytes exactly as sent:
+ * after a leader change (cluster mode) or when a session is taken back after a pipeline restart (single-node),
+ * they are sent again, in order and unchanged (same session and correlation id), so the server applies each once
+ * and answers it once more. When they can never be answered they are failed from the head, in order.
  * <p>
- * Bounded by a count ({@link #maxBatches()}) and by bytes ({@link #capacityBytes()}); nothing is allocated after
- * construction. The bytes live in one preallocated ring: a batch is stored contiguously at the tail, or at the
- * start of the ring when the tail's end is too short (that end stays unused until the ring wraps past it).
+ * Bounded by a count ({@link #limitBatches()}: at most {@link #maxBatches()}, lowered to the server's ack ledger)
+ * and by bytes ({@link #capacityBytes()}). The bytes live in one ring: a batch is stored contiguously at the tail,
+ * or at the start of the ring when the tail's end is too short (that end stays unused until the ring wraps past
+ * it). The ring starts small and doubles, up to {@link #capacityBytes()}, when a batch finds no room in it (the
+ * retained batches are then copied to the start of the new one): a client allocates while its in-flight bytes
+ * grow to their steady state, and never after.
  * Entries are numbered by a sequence that only grows: {@link #headSequence()} is the oldest retained entry,
  * {@link #tailSequence()} the next one to be appended, so a resend cursor survives entries popped under it.
  * <p>
@@ -21,7 +25,7 @@ import org.agrona.concurrent.UnsafeBuffer;
  */
 final class UnackedBatches
 {
-    /** Most batches the FIFO may hold (the cluster service keeps a ledger of a session's last 1024 acks). */
+    /** Most batches the FIFO may hold (the servers keep a ledger of a session's last 1024 acks by default). */
     static final int MAX_BATCHES_LIMIT = 1024;
 
     /** {@link #onAck(long)}: the first ack of a retained batch; deliver it. */
@@ -37,8 +41,9 @@ final class UnackedBatches
     private final int[] offsetsBytes;
     private final int[] lengthsBytes;
     private final boolean[] acked;
-    private final UnsafeBuffer ring;
+    private UnsafeBuffer ring;
     private final int capacityBytes;
+    private int limitBatches;
     private long headSequence;
     private long tailSequence;
     /** Where the bytes after the newest entry begin (0 when empty). */
@@ -49,10 +54,22 @@ final class UnackedBatches
     private long duplicateAcks;
 
     /**
+     * A ring of all its bytes from the start.
+     *
      * @param maxBatches    most batches retained, 1..{@value #MAX_BATCHES_LIMIT}.
      * @param capacityBytes bytes of the ring, at least 1: the largest batch that can ever be retained.
      */
     UnackedBatches(final int maxBatches, final int capacityBytes)
+    {
+        this(maxBatches, capacityBytes, capacityBytes);
+    }
+
+    /**
+     * @param maxBatches    most batches retained, 1..{@value #MAX_BATCHES_LIMIT}.
+     * @param capacityBytes most bytes of the ring, at least 1: the largest batch that can ever be retained.
+     * @param initialBytes  bytes of the ring to start with (1..capacityBytes; clamped): it doubles on demand.
+     */
+    UnackedBatches(final int maxBatches, final int capacityBytes, final int initialBytes)
     {
         if (maxBatches < 1 || maxBatches > MAX_BATCHES_LIMIT)
         {
@@ -70,12 +87,40 @@ final class UnackedBatches
         this.lengthsBytes = new int[slots];
         this.acked = new boolean[slots];
         this.capacityBytes = capacityBytes;
-        this.ring = new UnsafeBuffer(new byte[capacityBytes]);
+        this.ring = new UnsafeBuffer(new byte[Math.max(1, Math.min(initialBytes, capacityBytes))]);
+        this.limitBatches = maxBatches;
     }
 
     int maxBatches()
     {
         return maxBatches;
+    }
+
+    /**
+     * @return most batches retained now: {@link #maxBatches()}, or less when lowered.
+     */
+    int limitBatches()
+    {
+        return limitBatches;
+    }
+
+    /**
+     * Lowers (or restores) the count bound, e.g. to the server's ack ledger; entries retained beyond it stay until
+     * answered, and no new one is taken while {@link #size()} is at or above it.
+     *
+     * @param batches the new bound, clamped to 1..{@link #maxBatches()}.
+     */
+    void limitBatches(final int batches)
+    {
+        limitBatches = Math.max(1, Math.min(batches, maxBatches));
+    }
+
+    /**
+     * @return bytes of the ring now (it grows up to {@link #capacityBytes()}).
+     */
+    int ringBytes()
+    {
+        return ring.capacity();
     }
 
     int capacityBytes()
@@ -123,11 +168,12 @@ final class UnackedBatches
     }
 
     /**
-     * @return whether a batch of {@code lengthBytes} may be appended now: a free entry and contiguous room.
+     * @return whether a batch of {@code lengthBytes} may be appended now: a free entry and contiguous room, in the
+     * ring as it is or once grown.
      */
     boolean hasRoomFor(final int lengthBytes)
     {
-        return appendOffset(lengthBytes) >= 0;
+        return appendOffset(lengthBytes) >= 0 || canGrowFor(lengthBytes);
     }
 
     /**
@@ -150,11 +196,16 @@ final class UnackedBatches
         {
             throw new IllegalStateException("a batch has at least one byte: " + lengthBytes);
         }
-        final int offsetBytes = appendOffset(lengthBytes);
+        int offsetBytes = appendOffset(lengthBytes);
+        if (offsetBytes < 0 && canGrowFor(lengthBytes))
+        {
+            grow(lengthBytes);
+            offsetBytes = appendOffset(lengthBytes);
+        }
         if (offsetBytes < 0)
         {
             throw new IllegalStateException("no room for a batch of " + lengthBytes + " bytes: " + size() + " of " +
-                maxBatches + " batches, " + retainedBytes + " of " + capacityBytes + " bytes");
+                limitBatches + " batches, " + retainedBytes + " of " + capacityBytes + " bytes");
         }
         ring.putBytes(offsetBytes, source, offset, lengthBytes);
         final int index = (int)tailSequence & indexMask;
@@ -200,6 +251,22 @@ final class UnackedBatches
         acked[index] = true;
         popAcked();
         return ACKED;
+    }
+
+    /**
+     * Removes the oldest entry, which has no ack (it is being failed: it will never be answered), and every acked
+     * entry right after it.
+     *
+     * @throws IllegalStateException when empty.
+     */
+    void removeHead()
+    {
+        if (isEmpty())
+        {
+            throw new IllegalStateException("no entry to remove");
+        }
+        acked[(int)headSequence & indexMask] = true;
+        popAcked();
     }
 
     /**
@@ -300,12 +367,39 @@ final class UnackedBatches
         }
     }
 
+    private boolean canGrowFor(final int lengthBytes)
+    {
+        return size() < limitBatches && ring.capacity() < capacityBytes &&
+            (long)retainedBytes + lengthBytes <= capacityBytes;
+    }
+
+    /**
+     * A ring at least twice as large (at most {@link #capacityBytes()}) with room for {@code lengthBytes} after the
+     * retained entries, which are copied to its start, in order.
+     */
+    private void grow(final int lengthBytes)
+    {
+        final long wanted = Math.max(2L * ring.capacity(), (long)retainedBytes + lengthBytes);
+        final UnsafeBuffer grown = new UnsafeBuffer(new byte[(int)Math.min(capacityBytes, wanted)]);
+        int offsetBytes = 0;
+        for (long sequence = headSequence; sequence < tailSequence; sequence++)
+        {
+            final int index = (int)sequence & indexMask;
+            grown.putBytes(offsetBytes, ring, offsetsBytes[index], lengthsBytes[index]);
+            offsetsBytes[index] = offsetBytes;
+            offsetBytes += lengthsBytes[index];
+        }
+        ring = grown;
+        tailOffsetBytes = offsetBytes;
+    }
+
     /**
      * @return where a batch of {@code lengthBytes} goes, or -1 when there is no free entry or no contiguous room.
      */
     private int appendOffset(final int lengthBytes)
     {
-        if (size() >= maxBatches || lengthBytes > capacityBytes)
+        final int ringBytes = ring.capacity();
+        if (size() >= limitBatches || lengthBytes > ringBytes)
         {
             return -1;
         }
@@ -317,7 +411,7 @@ final class UnackedBatches
         if (tailOffsetBytes > headOffsetBytes)
         {
             // Bytes in [head, tail): room after the tail, else at the start before the head.
-            if (lengthBytes <= capacityBytes - tailOffsetBytes)
+            if (lengthBytes <= ringBytes - tailOffsetBytes)
             {
                 return tailOffsetBytes;
             }

@@ -196,6 +196,28 @@ class SpateClientClusterTest
     }
 
     @Test
+    void aClientConfiguredWithMoreInFlightThanTheClustersLedgerStaysWithinTheLedger() throws Exception
+    {
+        cluster = new TestCluster(1, 5_000, 10_000);
+        cluster.services[0].ledgerBatches = 4;
+        cluster.services[0].holdAcks = true;
+        client = SpateClient.connect(context().maxInFlightBatches(16).timeoutMs(500));
+        pollUntil(() -> client.maxInFlightBatches() != 16, 10_000, "the cluster's SessionSettings");
+        assertEquals(4, client.maxInFlightBatches(), "min(16 configured, the cluster's ledger of 4)");
+        for (int batch = 0; batch < 4; batch++)
+        {
+            writeBatch(batch);
+            assertTrue(client.tryFlush() > 0);
+        }
+        writeBatch(4);
+        assertEquals(SpateClient.BACK_PRESSURED, client.tryFlush(), "4 batches without an ack: the ledger's bound");
+        assertEquals(4, client.inFlightBatches());
+        pollUntil(() -> cluster.services[0].appliedBatches.get() == 4, 10_000, "four batches applied");
+        assertThrows(SpateClientException.class, client::flush, "still the ledger's bound after the timeout");
+        assertEquals(4, cluster.services[0].appliedBatches.get(), "the fifth was never sent");
+    }
+
+    @Test
     void anIdleSessionIsKeptAliveBeyondTheClustersSessionTimeout() throws Exception
     {
         cluster = new TestCluster(1, 5_000, 2_000);

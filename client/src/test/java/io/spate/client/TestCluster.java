@@ -23,6 +23,7 @@ import io.spate.wire.MessageHeaderEncoder;
 import io.spate.wire.ReadRequestDecoder;
 import io.spate.wire.ReadResponseEncoder;
 import io.spate.wire.RecordStatus;
+import io.spate.wire.SessionSettingsEncoder;
 import org.agrona.CloseHelper;
 import org.agrona.DirectBuffer;
 import org.agrona.IoUtil;
@@ -33,6 +34,7 @@ import org.agrona.concurrent.NoOpLock;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.io.File;
+import java.util.ArrayDeque;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.ThreadLocalRandom;
@@ -41,10 +43,12 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * An Aeron Cluster of one or more members in this JVM, each with a stand-in for Spate's clustered service that
- * speaks the client protocol: a client batch is applied once per (session, correlation id) and answered with an
+ * speaks the client protocol: a session that opens gets SessionSettings (its ledger bound and batch bounds), as
+ * the real service sends them; a client batch is applied once per (session, correlation id) and answered with an
  * Ack (every record taken as a Create with the next id); a batch seen again is answered with its original ack
- * from a ledger; a ReadRequest is answered with the count of records applied. Switches make a member answer
- * every ack twice, or hold acks back. A member can be stopped (the others elect a new leader, which clients
+ * from a ledger of the session's last {@code ledgerBatches} acks, or ALREADY_APPLIED once it left it; a
+ * ReadRequest is answered with the count of records applied. Switches make a member answer every ack twice, or
+ * hold acks back. A member can be stopped (the others elect a new leader, which clients
  * learn about) and started again on its data. Deterministic in the log, so a replay rebuilds a member.
  */
 final class TestCluster implements AutoCloseable
@@ -207,6 +211,13 @@ final class TestCluster implements AutoCloseable
         /** Messages whose session id is not the cluster session they came on (the client must use that id). */
         final AtomicLong foreignSessionIds = new AtomicLong();
 
+        /** What SessionSettings says and the ledger keeps; set before clients connect (every member the same). */
+        volatile int ledgerBatches = 1024;
+        volatile int maxBatchBytes = 256 << 10;
+        volatile int maxRecordsPerBatch = 8192;
+        /** Resent batches answered ALREADY_APPLIED: their ack had left the ledger. */
+        final AtomicLong answeredAlreadyApplied = new AtomicLong();
+
         /** As the container last said; null while stopped. */
         volatile Cluster.Role role;
 
@@ -220,6 +231,7 @@ final class TestCluster implements AutoCloseable
         private final UnsafeBuffer answer = new UnsafeBuffer(new byte[1 << 20]);
         private final Long2LongHashMap highestAppliedBySession = new Long2LongHashMap(0);
         private final Long2ObjectHashMap<Long2ObjectHashMap<byte[]>> ledgerBySession = new Long2ObjectHashMap<>();
+        private final Long2ObjectHashMap<ArrayDeque<Long>> ledgerOrderBySession = new Long2ObjectHashMap<>();
         private long recordsApplied;
         private long nextNodeId;
 
@@ -230,12 +242,23 @@ final class TestCluster implements AutoCloseable
             // No snapshots are taken: a restart replays the whole log into a fresh state.
             highestAppliedBySession.clear();
             ledgerBySession.clear();
+            ledgerOrderBySession.clear();
             recordsApplied = 0;
             nextNodeId = 0;
         }
 
         public void onSessionOpen(final ClientSession session, final long timestamp)
         {
+            // As the real service: the bounds the client keeps to, on egress right after the session opens.
+            final int lengthBytes = RecordFraming.HEADER_LENGTH_BYTES + new SessionSettingsEncoder()
+                .wrapAndApplyHeader(answer, 0, headerEncoder)
+                .sessionId(session.id())
+                .ledgerBatches(ledgerBatches)
+                .maxBatchBytes(maxBatchBytes)
+                .maxRecordsPerBatch(maxRecordsPerBatch)
+                .encodedLength();
+            headerEncoder.frameLengthBytes(lengthBytes);
+            send(session, answer, lengthBytes);
         }
 
         public void onSessionClose(final ClientSession session, final long timestamp, final CloseReason closeReason)
@@ -289,6 +312,20 @@ final class TestCluster implements AutoCloseable
                 {
                     send(session, new UnsafeBuffer(original), original.length);
                 }
+                else
+                {
+                    answeredAlreadyApplied.incrementAndGet();
+                    ackEncoder.wrapAndApplyHeader(answer, 0, headerEncoder)
+                        .sessionId(sessionId)
+                        .correlationId(correlationId)
+                        .recordCount(records)
+                        .status(RecordStatus.ALREADY_APPLIED)
+                        .createdIdsCount(0);
+                    ackEncoder.errorsCount(0);
+                    final int lengthBytes = RecordFraming.HEADER_LENGTH_BYTES + ackEncoder.encodedLength();
+                    headerEncoder.frameLengthBytes(lengthBytes);
+                    send(session, answer, lengthBytes);
+                }
                 return;
             }
             highestAppliedBySession.put(session.id(), correlationId);
@@ -310,6 +347,13 @@ final class TestCluster implements AutoCloseable
             final byte[] ack = new byte[lengthBytes];
             answer.getBytes(0, ack);
             ledger.put(correlationId, ack);
+            final ArrayDeque<Long> order =
+                ledgerOrderBySession.computeIfAbsent(session.id(), (ignore) -> new ArrayDeque<>());
+            order.addLast(correlationId);
+            while (order.size() > ledgerBatches)
+            {
+                ledger.remove((long)order.removeFirst());
+            }
             if (!holdAcks)
             {
                 send(session, answer, lengthBytes);

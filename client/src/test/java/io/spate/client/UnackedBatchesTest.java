@@ -18,8 +18,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The cluster-mode client's FIFO of batches sent without an ack: its bounds, the order it pops and resends in,
- * duplicates, and its byte ring wrapping around, checked against a plain reference model.
+ * The client's FIFO of batches sent without an ack: its bounds (the count lowered to a server's ledger), the order
+ * it pops, resends and fails in, duplicates, and its byte ring wrapping around and growing on demand, checked
+ * against a plain reference model.
  */
 class UnackedBatchesTest
 {
@@ -232,6 +233,71 @@ class UnackedBatchesTest
     }
 
     @Test
+    void theRingGrowsOnDemandUpToItsCapacityKeepingEveryBatchInOrder()
+    {
+        final UnackedBatches fifo = new UnackedBatches(8, 1000, 16);
+        assertEquals(16, fifo.ringBytes());
+        append(fifo, 1, 10);
+        append(fifo, 2, 10); // 6 bytes left: the ring doubles, the batches copied to its start
+        assertEquals(32, fifo.ringBytes());
+        assertEquals(0, fifo.offsetBytes(fifo.headSequence()));
+        assertEquals(10, fifo.offsetBytes(fifo.headSequence() + 1));
+        assertEquals(ACKED, fifo.onAck(1));
+        append(fifo, 3, 100); // more than double: as much as needed
+        assertEquals(110, fifo.ringBytes());
+        assertTrue(fifo.hasRoomFor(1000 - 110), "grows up to the capacity");
+        assertFalse(fifo.hasRoomFor(1000 - 110 + 1), "never past it");
+        append(fifo, 4, 890);
+        assertEquals(1000, fifo.ringBytes());
+        assertEquals(List.of(2L, 3L, 4L), resendOrder(fifo));
+        for (long sequence = fifo.headSequence(); sequence < fifo.tailSequence(); sequence++)
+        {
+            assertArrayEquals(filled(fifo.correlationId(sequence), fifo.lengthBytes(sequence)), bytesOf(fifo, sequence));
+        }
+        assertEquals(1000, fifo.retainedBytes());
+        assertFalse(fifo.hasRoomFor(1));
+    }
+
+    @Test
+    void theCountBoundCanBeLoweredToTheServersLedger()
+    {
+        final UnackedBatches fifo = new UnackedBatches(8, 1000);
+        fifo.limitBatches(2);
+        assertEquals(2, fifo.limitBatches());
+        append(fifo, 1, 10);
+        append(fifo, 2, 10);
+        assertFalse(fifo.hasRoomFor(1), "two retained: the lowered bound");
+        final IllegalStateException ex = assertThrows(IllegalStateException.class, () -> append(fifo, 3, 10));
+        assertTrue(ex.getMessage().contains("2 of 2 batches"), ex.getMessage());
+        fifo.limitBatches(0);
+        assertEquals(1, fifo.limitBatches(), "at least one");
+        fifo.limitBatches(1_000);
+        assertEquals(8, fifo.limitBatches(), "never past the slots it has");
+        assertTrue(fifo.hasRoomFor(10));
+    }
+
+    @Test
+    void removingTheHeadFailsTheOldestAndPopsTheAckedOnesBehindIt()
+    {
+        final UnackedBatches fifo = new UnackedBatches(8, 1000);
+        append(fifo, 1, 10);
+        append(fifo, 2, 20);
+        append(fifo, 3, 30);
+        assertEquals(ACKED, fifo.onAck(2), "past the head: delivered, kept until the head goes");
+        fifo.removeHead();
+        assertEquals(3, fifo.correlationId(fifo.headSequence()), "1 failed, 2 was acked: both gone");
+        assertEquals(1, fifo.size());
+        assertEquals(30, fifo.retainedBytes());
+        assertEquals(DUPLICATE, fifo.onAck(1), "a late ack of the failed batch is not delivered");
+        fifo.removeHead();
+        assertTrue(fifo.isEmpty());
+        assertEquals(0, fifo.retainedBytes());
+        assertThrows(IllegalStateException.class, fifo::removeHead);
+        append(fifo, 4, 1000);
+        assertEquals(0, fifo.offsetBytes(fifo.headSequence()));
+    }
+
+    @Test
     void accessorsRefuseSequencesOutsideTheFifo()
     {
         final UnackedBatches fifo = new UnackedBatches(4, 100);
@@ -241,19 +307,33 @@ class UnackedBatchesTest
         assertThrows(IndexOutOfBoundsException.class, () -> fifo.lengthBytes(0));
     }
 
-    /**
-     * Random appends (random lengths), acks (mostly the head's, some past it, duplicates, strangers) and
-     * clears against a reference model: the same entries in the same order with the same bytes, the same
-     * outcome for every ack, and never a batch refused while the model says it fits. Seed printed on failure.
-     */
     @Test
     void matchesAReferenceModel()
+    {
+        matchesAReferenceModel(false);
+    }
+
+    @Test
+    void matchesAReferenceModelWithAGrowingRing()
+    {
+        matchesAReferenceModel(true);
+    }
+
+    /**
+     * Random appends (random lengths), acks (mostly the head's, some past it, duplicates, strangers), heads
+     * removed, the count bound moved, and clears against a reference model: the same entries in the same order
+     * with the same bytes, the same outcome for every ack, never more than the bound, and never a batch refused
+     * while the FIFO is empty. Seed printed on failure.
+     */
+    private void matchesAReferenceModel(final boolean growing)
     {
         final long seed = System.nanoTime();
         final SplittableRandom random = new SplittableRandom(seed);
         final int maxBatches = 1 + random.nextInt(16);
         final int capacityBytes = 64 + random.nextInt(2048);
-        final UnackedBatches fifo = new UnackedBatches(maxBatches, capacityBytes);
+        final UnackedBatches fifo = growing ?
+            new UnackedBatches(maxBatches, capacityBytes, 1 + random.nextInt(64)) :
+            new UnackedBatches(maxBatches, capacityBytes);
         final ArrayDeque<long[]> model = new ArrayDeque<>(); // {correlationId, lengthBytes, acked}
         long nextId = 1;
         long lastAppendedId = 0;
@@ -268,7 +348,7 @@ class UnackedBatchesTest
                 nextId += 1 + random.nextInt(3);
                 if (fifo.hasRoomFor(lengthBytes))
                 {
-                    assertTrue(model.size() < maxBatches, where);
+                    assertTrue(model.size() < fifo.limitBatches(), where);
                     append(fifo, nextId, lengthBytes);
                     model.addLast(new long[]{ nextId, lengthBytes, 0 });
                     lastAppendedId = nextId;
@@ -324,11 +404,25 @@ class UnackedBatchesTest
                     }
                 }
             }
+            else if (dice < 97 && !model.isEmpty())
+            {
+                fifo.removeHead(); // failed: never answered
+                model.removeFirst();
+                while (!model.isEmpty() && model.peekFirst()[2] == 1)
+                {
+                    model.removeFirst();
+                }
+            }
+            else if (dice < 98)
+            {
+                fifo.limitBatches(1 + random.nextInt(maxBatches));
+            }
             else if (random.nextInt(50) == 0)
             {
                 fifo.clear();
                 model.clear();
             }
+            assertTrue(fifo.ringBytes() <= capacityBytes, where);
             assertEquals(model.size(), fifo.size(), where);
             long sequence = fifo.headSequence();
             int retained = 0;

@@ -64,10 +64,15 @@ import java.util.stream.Stream;
  * type {@link ArchiveSettings#SYNC_LEVEL_COUNTER_TYPE_ID} announces its {@link SyncLevel}. The archive
  * directory is never deleted. The launch refuses one that is not a writable directory, or that a live
  * archive uses. An archive that died with its process (SIGKILL) leaves a recent heartbeat in its mark file,
- * which Archive would refuse for 10 s: when that heartbeat stays still for
- * {@link DriverConfiguration#activeDriverCheckTimeoutMs()} the old archive is dead, the heartbeat is cleared
- * and the new archive starts; on start Archive completes the recordings left active, setting their stop
- * positions from what their files hold.
+ * which Archive would refuse for 10 s: when the process its mark file names is not alive, or (a pid reused)
+ * that heartbeat stays still for {@link DriverConfiguration#activeDriverCheckTimeoutMs()}, the old archive is
+ * dead, the heartbeat is cleared and the new archive starts; on start Archive completes the recordings left
+ * active, setting their stop positions from what their files hold.
+ * <p>
+ * <b>A driver killed a moment ago</b> (SIGKILL) leaves a CnC heartbeat younger than the driver timeout (20 s),
+ * on which Aeron would refuse to start ("active driver detected"). When the process the CnC file names is not
+ * alive on this host, the directory is taken over at once ({@link DeadDriverTakeover}; one line on stderr
+ * says so); while it is alive the directory is refused as before.
  */
 public final class SpateDriver implements AutoCloseable
 {
@@ -457,6 +462,12 @@ public final class SpateDriver implements AutoCloseable
             throw new IllegalStateException("the Aeron directory " + directory + " exists and is not a directory; " +
                 "remove it or choose another directory (--dir or " + DriverConfiguration.DIR_PROP + ")");
         }
+        // A driver killed moments ago: its process is gone, so its young heartbeat holds nothing up.
+        final String takenOver = DeadDriverTakeover.takeOverIfDead(directory, configuration.driverTimeoutMs());
+        if (null != takenOver)
+        {
+            System.err.println("driver: " + takenOver);
+        }
 
         final boolean active;
         try
@@ -534,10 +545,12 @@ public final class SpateDriver implements AutoCloseable
 
     /**
      * Archive refuses to start while its mark file's heartbeat is under {@link #ARCHIVE_LIVENESS_TIMEOUT_MS} old,
-     * so an archive killed with its driver would hold up a restart for 10 s. A live archive beats once a second:
-     * a heartbeat that stays still for {@code heartbeatCheckTimeoutMs} (the driver check's limit) belongs to a dead
-     * one. Its heartbeat is then cleared, as a clean shutdown leaves it; Archive's own claim on the mark file
-     * still keeps out a second driver starting at the same moment.
+     * so an archive killed with its driver would hold up a restart for 10 s. The mark file names the archive's
+     * process: when that process is not alive on this host the archive is dead, and its heartbeat is cleared at
+     * once (one line on stderr says so). Otherwise, since a live archive beats once a second, a heartbeat that
+     * stays still for {@code heartbeatCheckTimeoutMs} (the driver check's limit) belongs to a dead one too (a pid
+     * reused by another process). The heartbeat is cleared as a clean shutdown leaves it; Archive's own claim on the
+     * mark file still keeps out a second driver starting at the same moment.
      */
     static void takeOverMarkFileOfDeadArchive(final Path archiveDir, final long heartbeatCheckTimeoutMs)
     {
@@ -576,6 +589,19 @@ public final class SpateDriver implements AutoCloseable
             }
 
             final long pid = buffer.getLong(MARK_FILE_HEADER_OFFSET + MarkFileHeaderDecoder.pidEncodingOffset());
+            if (DeadDriverTakeover.isDead(pid))
+            {
+                if (!buffer.compareAndSetLong(timestampOffset, heartbeat, Aeron.NULL_VALUE))
+                {
+                    throw new IllegalStateException("the archive directory " + archiveDir + " of a dead archive (pid " +
+                        pid + ") is being taken over by another driver starting at the same moment; stop that one or " +
+                        "choose another data directory (--data or " + DriverConfiguration.DATA_DIR_PROP + ")");
+                }
+                mapped.force();
+                System.err.println("driver: the archive that used " + archiveDir + " (pid " + pid + ") is gone: " +
+                    "took its " + ArchiveMarkFile.FILENAME + " over at once");
+                return;
+            }
             final long deadlineNs = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(heartbeatCheckTimeoutMs);
             while (System.nanoTime() - deadlineNs < 0)
             {

@@ -64,8 +64,8 @@ class ArchiveRecoveryTest
             }
         }
 
-        // Another Aeron directory: the killed driver's CnC heartbeat is too young for its own to be reused
-        // at once. The archive's mark file heartbeat is young as well; it does not move, so it is taken over.
+        // Another Aeron directory (the killed driver's own is taken over at once too: DeadDriverTakeoverTest). The
+        // archive's mark file heartbeat is young as well; its process is gone, so it is taken over at once.
         final String secondDir = uniqueDir(tempDir);
         try (DriverTesting.DriverProcess driver = new DriverTesting.DriverProcess(properties,
             "--dir", secondDir, "--ipc-term-length", "64k", "--idle", "sleeping", "--data", data))

@@ -240,6 +240,28 @@ public final class CliSupport
     }
 
     /**
+     * @param file a file holding the credentials a client sends (a pipeline's or cluster's shared secret).
+     * @return its bytes, without one trailing newline.
+     * @throws UsageException {@code --secret-file cannot be read: FILE: ...}.
+     */
+    public static byte[] readSecretFile(final String file)
+    {
+        try
+        {
+            String text = java.nio.file.Files.readString(Path.of(file), java.nio.charset.StandardCharsets.UTF_8);
+            if (text.endsWith("\n"))
+            {
+                text = text.substring(0, text.length() - (text.endsWith("\r\n") ? 2 : 1));
+            }
+            return text.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        }
+        catch (final java.io.IOException | RuntimeException ex)
+        {
+            throw new UsageException("--secret-file cannot be read: " + file + ": " + oneLine(ex), false);
+        }
+    }
+
+    /**
      * Refuses at once, instead of after Aeron's driver timeout, an Aeron directory with no live driver.
      *
      * @throws CliException saying how to start one.

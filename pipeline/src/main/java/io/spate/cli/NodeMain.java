@@ -51,8 +51,12 @@ public final class NodeMain
         "                         for UDP ingress reachable from untrusted hosts (default: any client)",
         "  --idle NAME            idle strategy of every agent: " + IdleStrategies.NAMES + " (default backoff)",
         "  --help                 print this help and exit",
-        "Limits shared by all members (system properties): " + ClusterServiceSettings.MAX_BATCH_BYTES_PROP + ", " +
-            ClusterServiceSettings.MAX_RECORDS_PER_BATCH_PROP + ", " + ClusterServiceSettings.ACK_LEDGER_BATCHES_PROP + ".",
+        "Limits shared by all members (system properties; a member whose differ from the log's or its snapshot's",
+        "stops with exit status 70): " + ClusterServiceSettings.MAX_BATCH_BYTES_PROP + ", " +
+            ClusterServiceSettings.MAX_RECORDS_PER_BATCH_PROP + ", " + ClusterServiceSettings.ACK_LEDGER_BATCHES_PROP + ",",
+        "  " + ClusterServiceSettings.ACK_LEDGER_SESSION_BYTES_PROP + ", " +
+            ClusterServiceSettings.ACK_LEDGER_TOTAL_BYTES_PROP + ". The leader's own: " +
+            ClusterServiceSettings.EGRESS_BACKLOG_BYTES_PROP + ".",
         CliSupport.exitStatusHelp(COMMAND, "schema unreadable, the node could not start, or stopped on an error"));
 
     private static final Set<String> VALUE_OPTIONS = Set.of("--id", "--schema", "--data", "--members", "--port-base",

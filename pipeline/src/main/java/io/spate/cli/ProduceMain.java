@@ -27,7 +27,6 @@ import org.agrona.concurrent.UnsafeBuffer;
 
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -92,8 +91,6 @@ public final class ProduceMain
     static final long MAX_CONNECT_TIMEOUT_MS = 10_000;
     /** Connecting to a cluster waits at most this long (it may be electing its first leader), whatever --timeout-ms says. */
     static final long MAX_CLUSTER_CONNECT_TIMEOUT_MS = 20_000;
-    /** A pipeline that stays unsubscribed this long is gone. */
-    static final long DISCONNECTED_LIMIT_NS = TimeUnit.SECONDS.toNanos(1);
     static final String DEFAULT_OPS = "create:70,update:15,increment:10,delete:5";
     static final int MAX_WEIGHT = 1_000_000;
     /**
@@ -141,8 +138,9 @@ public final class ProduceMain
         "                           a create as a delete (if --ops has deletes); 0..786432 (default 0: off)",
         "  --seed S                 random seed (default: random, printed)",
         "  --client-id ID           client id, non-zero (default: random)",
-        "  --timeout-ms N           how long to wait for acks at the end, and for back pressure to ease,",
-        "                           1.." + CliSupport.MAX_TIMEOUT_MS + " (default " + DEFAULT_TIMEOUT_MS + ")",
+        "  --timeout-ms N           how long to wait for acks at the end, for back pressure to ease, and for",
+        "                           a pipeline that went away to come back (connecting at the start waits",
+        "                           10 s at most), 1.." + CliSupport.MAX_TIMEOUT_MS + " (default " + DEFAULT_TIMEOUT_MS + ")",
         "  --warmup-records N       first send N records more as fast as they are taken (with --rate, then one",
         "                           second more at the rate), wait for their acks, then the --records at --rate:",
         "                           the JIT warm-up of this process and the pipeline; records/s, latency and the",
@@ -168,6 +166,9 @@ public final class ProduceMain
         "the progress line adds leader_changes=.. and the summary leader_changes=.. resent_batches=..",
         "duplicate_acks=.. (before alloc_bytes_per_record), and already_applied_records=.. when the cluster",
         "answered a resent batch only with ALREADY_APPLIED (applied once; its ids unknown, not counted as created).",
+        "Against a single pipeline the summary adds resumed_sessions=.. resent_batches=.. there: a pipeline that",
+        "restarts on its data directory takes the session back, and the batches it had not answered are sent again",
+        "(each answered once); the run goes on.",
         "alloc_bytes_per_record: bytes the producing thread allocated (the JVM's per-thread counter) from when",
         "half the records were sent until the last was sent, per record sent meanwhile, 3 decimals (the whole",
         "run when that window holds no batch; -1.000 when the JVM cannot count); 0.000 in steady state.",
@@ -292,23 +293,6 @@ public final class ProduceMain
         return (int)Math.min(Math.max(bytes, io.spate.codec.RecordFraming.MAX_FIXED_RECORD_LENGTH_BYTES), Integer.MAX_VALUE);
     }
 
-    private static byte[] readSecretFile(final String file)
-    {
-        try
-        {
-            String text = java.nio.file.Files.readString(java.nio.file.Path.of(file), java.nio.charset.StandardCharsets.UTF_8);
-            if (text.endsWith("\n"))
-            {
-                text = text.substring(0, text.length() - (text.endsWith("\r\n") ? 2 : 1));
-            }
-            return text.getBytes(java.nio.charset.StandardCharsets.UTF_8);
-        }
-        catch (final java.io.IOException | RuntimeException ex)
-        {
-            throw new UsageException("--secret-file cannot be read: " + file + ": " + CliSupport.oneLine(ex), false);
-        }
-    }
-
     static final class TypePlan
     {
         final TypeDefinition type;
@@ -388,7 +372,7 @@ public final class ProduceMain
     private ProduceMain(final Options options)
     {
         schemaFile = options.require("--schema", "the database schema file the pipeline runs with");
-        clientContext = clientContext();
+        clientContext = ClusterClientOptions.clientContext();
         // A cluster's producer has a driver of its own unless --dir names one: the nodes' drivers may die.
         embeddedDriver = options.has("--embedded-driver") || (options.has("--cluster") && !options.has("--dir"));
         if (options.has("--embedded-driver") && options.has("--dir"))
@@ -397,21 +381,9 @@ public final class ProduceMain
                 "fresh temporary directory)");
         }
         aeronDirectory = options.get("--dir", CliSupport.defaultAeronDirectory());
-        clusterEndpoints = options.has("--cluster") ? clusterEndpoints(options.get("--cluster", "")) : null;
-        for (final String singleNodeOption : List.of("--channel", "--stream", "--response-channel"))
-        {
-            if (null != clusterEndpoints && options.has(singleNodeOption))
-            {
-                throw new UsageException(singleNodeOption + " is for a single pipeline, not with --cluster (the " +
-                    "cluster client finds the leader's ingress itself)");
-            }
-        }
-        if (null == clusterEndpoints && options.has("--egress-channel"))
-        {
-            throw new UsageException("--egress-channel needs --cluster (a single pipeline answers on " +
-                "--response-channel)");
-        }
-        egressChannel = null == clusterEndpoints ? null : egressChannel(options);
+        final ClusterClientOptions cluster = ClusterClientOptions.parse(options);
+        clusterEndpoints = cluster.endpoints();
+        egressChannel = cluster.egressChannel();
         channel = options.getChannel("--channel", PipelineConfiguration.INGRESS_CHANNEL_PROP,
             PipelineConfiguration.DEFAULT_INGRESS_CHANNEL);
         streamId = options.getInt("--stream", PipelineConfiguration.INGRESS_STREAM_ID_PROP,
@@ -431,7 +403,7 @@ public final class ProduceMain
         }
         timeoutMs = options.getLong("--timeout-ms", DEFAULT_TIMEOUT_MS, 1, CliSupport.MAX_TIMEOUT_MS);
         histogramFile = options.get("--histogram-file", null);
-        credentials = options.has("--secret-file") ? readSecretFile(options.get("--secret-file", null)) : null;
+        credentials = options.has("--secret-file") ? CliSupport.readSecretFile(options.get("--secret-file", null)) : null;
         if (!options.positionals().isEmpty())
         {
             throw new UsageException("unexpected argument '" + options.positionals().get(0) + "'");
@@ -532,58 +504,6 @@ public final class ProduceMain
      * @return a client context with the system properties' defaults.
      * @throws UsageException with the client's line when a property holds a bad value (exit 2, like a bad flag).
      */
-    static SpateClient.Context clientContext()
-    {
-        try
-        {
-            return new SpateClient.Context();
-        }
-        catch (final IllegalArgumentException ex)
-        {
-            throw new UsageException(ex.getMessage(), false);
-        }
-    }
-
-    /**
-     * @return the --cluster value, trimmed.
-     * @throws UsageException naming --cluster and the value when it is not ID=HOST:PORT,... with distinct ids.
-     */
-    static String clusterEndpoints(final String value)
-    {
-        final SpateClient.Context context = clientContext();
-        try
-        {
-            if (context.clusterIngressEndpoints(value).isClusterMode())
-            {
-                return value.trim();
-            }
-        }
-        catch (final IllegalArgumentException ignore)
-        {
-            // the line below says what is wanted
-        }
-        throw new UsageException("--cluster must be ID=HOST:PORT,... with distinct member ids from 0 (e.g. " +
-            "0=localhost:20002,1=localhost:20102,2=localhost:20202): " + value, false);
-    }
-
-    private static String egressChannel(final Options options)
-    {
-        final String fromProperty = System.getProperty(SpateClient.Context.CLUSTER_EGRESS_CHANNEL_PROP);
-        final String value = options.get("--egress-channel",
-            null == fromProperty || fromProperty.isBlank() ? SpateClient.Context.DEFAULT_CLUSTER_EGRESS_CHANNEL : fromProperty);
-        final SpateClient.Context context = clientContext();
-        try
-        {
-            context.clusterEgressChannel(value);
-        }
-        catch (final IllegalArgumentException ex)
-        {
-            throw new UsageException("--egress-channel must be aeron:udp?endpoint=HOST:PORT, an address the nodes can " +
-                "reach (port 0: any free one): " + value, false);
-        }
-        return value.trim();
-    }
-
     /**
      * @param option the --ops value: create:w,update:w,increment:w,delete:w, any of them.
      * @return the weights by operation.
@@ -699,15 +619,10 @@ public final class ProduceMain
             final String directory;
             if (embeddedDriver)
             {
-                temporaryDirectory = createTemporaryDirectory();
-                final DriverConfiguration driverConfiguration =
-                    new DriverConfiguration().aeronDirectoryName(temporaryDirectory.resolve("aeron").toString());
-                if (null != clusterEndpoints)
-                {
-                    // One thread that backs off: the nodes on this machine need the cores more than a producer's driver.
-                    driverConfiguration.threadingMode(io.aeron.driver.ThreadingMode.SHARED).idleStrategy("backoff");
-                }
-                driver = SpateDriver.launchEmbedded(driverConfiguration);
+                temporaryDirectory = ClusterClientOptions.createTemporaryDirectory("spate-produce-");
+                driver = null != clusterEndpoints ? ClusterClientOptions.launchClientDriver(temporaryDirectory) :
+                    SpateDriver.launchEmbedded(
+                    new DriverConfiguration().aeronDirectoryName(temporaryDirectory.resolve("aeron").toString()));
                 directory = driver.aeronDirectoryName();
             }
             else
@@ -751,7 +666,9 @@ public final class ProduceMain
                     .ingressChannel(channel)
                     .ingressStreamId(streamId)
                     .responseChannel(responseChannel)
-                    .timeoutMs(Math.min(timeoutMs, MAX_CONNECT_TIMEOUT_MS));
+                    // Fail fast when no pipeline runs; later, wait out a pipeline restart (it takes the session back).
+                    .connectTimeoutMs(Math.min(timeoutMs, MAX_CONNECT_TIMEOUT_MS))
+                    .timeoutMs(timeoutMs);
             }
             else
             {
@@ -1160,10 +1077,12 @@ public final class ProduceMain
         {
             return nowNs;
         }
-        if (nowNs - disconnectedSinceNs > DISCONNECTED_LIMIT_NS)
+        // A pipeline that restarts on its data directory takes the session back (the client resends what had no
+        // answer): it may be gone as long as the timeout.
+        if (nowNs - disconnectedSinceNs > TimeUnit.MILLISECONDS.toNanos(timeoutMs))
         {
-            throw new SpateClientException("the pipeline went away: nothing subscribes to " + channel + " stream " +
-                streamId + " any more");
+            throw new SpateClientException("the pipeline went away: nothing subscribed to " + channel + " stream " +
+                streamId + " for " + timeoutMs + " ms");
         }
         return disconnectedSinceNs;
     }
@@ -1456,10 +1375,11 @@ public final class ProduceMain
             deleted += plan.deleted;
             live.append(' ').append(plan.type.name()).append('=').append(plan.created - plan.deleted);
         }
-        final String cluster = null == clusterEndpoints || null == client ? "" :
+        final String alreadyApplied = alreadyAppliedRecords > 0 ? " already_applied_records=" + alreadyAppliedRecords : "";
+        final String cluster = null == client ? "" : null == clusterEndpoints ?
+            " resumed_sessions=" + client.resumedSessions() + " resent_batches=" + client.resentBatches() + alreadyApplied :
             " leader_changes=" + client.leaderChanges() + " resent_batches=" + client.resentBatches() +
-            " duplicate_acks=" + client.duplicateAcks() +
-            (alreadyAppliedRecords > 0 ? " already_applied_records=" + alreadyAppliedRecords : "");
+            " duplicate_acks=" + client.duplicateAcks() + alreadyApplied;
         return String.format(Locale.ROOT,
             "%srecords=%d producer_acked=%d producer_failed=%d producer_unacked=%d records/s=%.0f ack_p50_us=%.1f " +
             "ack_p99_us=%.1f ack_p99.9_us=%.1f ack_max_us=%.1f producer_created=%d producer_deleted=%d%s%s " +
@@ -1571,19 +1491,5 @@ public final class ProduceMain
         {
             intervalLogStream.close();
         }
-    }
-
-    /**
-     * @return a fresh directory for the embedded driver, next to Aeron's default directory (in memory,
-     * /dev/shm, on Linux) when that is writable, else in java.io.tmpdir.
-     */
-    private static Path createTemporaryDirectory() throws IOException
-    {
-        final Path parent = Path.of(io.aeron.CommonContext.getAeronDirectoryName()).toAbsolutePath().getParent();
-        if (null != parent && Files.isDirectory(parent) && Files.isWritable(parent))
-        {
-            return Files.createTempDirectory(parent, "spate-produce-");
-        }
-        return Files.createTempDirectory("spate-produce-");
     }
 }

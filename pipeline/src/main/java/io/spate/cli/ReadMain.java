@@ -6,23 +6,29 @@ import io.spate.cli.CliSupport.Options;
 import io.spate.cli.CliSupport.UsageException;
 import io.spate.client.NodeView;
 import io.spate.client.SpateClient;
-import io.spate.client.SpateClientException;
 import io.spate.codec.DatabaseSchema;
 import io.spate.codec.FieldDefinition;
 import io.spate.codec.TypeDefinition;
+import io.spate.driver.SpateDriver;
 import io.spate.pipeline.PipelineConfiguration;
 import org.agrona.CloseHelper;
 
+import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
 
 /**
  * {@code bin/spate get TYPE ID} and {@code bin/spate count TYPE}: reads through a running pipeline
  * with a {@link SpateClient} (the read is answered once every write the pipeline took in before it is
- * applied). {@code get} prints the node as {@code Type#id field=value ...} (strings quoted, bytes in
- * hex) or {@code not found: deleted} / {@code not found: never existed} (exit 1); {@code count} prints the number of live nodes of the type.
- * Bad options or values exit 2 with one line naming them; no driver or no pipeline: one line, exit 1.
+ * applied), or with {@code --cluster ENDPOINTS} through a cluster's leader (the client's cluster mode, from a
+ * media driver of its own unless {@code --dir} names one): the leader answers once every write it took in before
+ * is applied, so a write acked by the cluster is read back. {@code get} prints the node as
+ * {@code Type#id field=value ...} (strings quoted, bytes in hex) or {@code not found: deleted} /
+ * {@code not found: never existed} (exit 1); {@code count} prints the number of live nodes of the type.
+ * Bad options or values exit 2 with one line naming them; no driver, no pipeline or no cluster session: one
+ * line, exit 1.
  */
 public final class ReadMain
 {
@@ -31,7 +37,9 @@ public final class ReadMain
     static final String USAGE = String.join(System.lineSeparator(),
         "Usage: bin/spate get TYPE ID --schema FILE [options]",
         "       bin/spate count TYPE --schema FILE [options]",
-        "Reads through a running pipeline: get prints one node ('Type#id field=value ...', strings quoted,",
+        "       bin/spate get|count ... --cluster ENDPOINTS [options]",
+        "Reads through a running pipeline, or with --cluster through a cluster's leader (every write the cluster",
+        "acked before is seen): get prints one node ('Type#id field=value ...', strings quoted,",
         "bytes in hex) or 'not found: deleted' / 'not found: never existed' (exit 1); count prints the number of live",
         "nodes of the type. TYPE is a type of the schema; ID a node id, at least 1.",
         "  --schema FILE            database schema (JSON) the pipeline runs with (required)",
@@ -41,15 +49,19 @@ public final class ReadMain
         "  --stream N               ingress stream id (default: " + PipelineConfiguration.INGRESS_STREAM_ID_PROP +
             ", else " + PipelineConfiguration.DEFAULT_INGRESS_STREAM_ID + ")",
         "  --response-channel CH    where the answer comes back (default aeron:ipc)",
-        "  --timeout-ms N           how long to wait for the pipeline, 1.." + CliSupport.MAX_TIMEOUT_MS +
-            " (default " + DEFAULT_TIMEOUT_MS + ")",
+        ClusterClientOptions.HELP,
+        "  --secret-file FILE       send this file's bytes (without a trailing newline) as credentials, for a",
+        "                           pipeline started with --auth-secret-file or nodes with --auth-secret-file",
+        "  --timeout-ms N           how long to wait for the pipeline (or a session with the cluster),",
+        "                           1.." + CliSupport.MAX_TIMEOUT_MS + " (default " + DEFAULT_TIMEOUT_MS + ")",
         "  --help                   print this help and exit",
         "Exit status: 0 done; 1 get found no node ('not found: ...'), or it failed: schema file unreadable or invalid,",
-        "no media driver, no pipeline, one line 'get: error: ...' ('count: error: ...'); 2 bad option, or bad value",
-        "of a flag, TYPE, ID or system property, one line naming it.");
+        "no media driver, no pipeline, no cluster session, one line 'get: error: ...' ('count: error: ...'); 2 bad",
+        "option, or bad value of a flag, TYPE, ID or system property, one line naming it.");
 
     private static final Set<String> VALUE_OPTIONS =
-        Set.of("--schema", "--dir", "--channel", "--stream", "--response-channel", "--timeout-ms");
+        Set.of("--schema", "--dir", "--channel", "--stream", "--response-channel", "--timeout-ms", "--secret-file",
+            ClusterClientOptions.CLUSTER, ClusterClientOptions.EGRESS_CHANNEL);
 
     private ReadMain()
     {
@@ -84,6 +96,7 @@ public final class ReadMain
         long nodeId = 0;
         final String directory;
         final String schemaFile;
+        final ClusterClientOptions cluster;
         final SpateClient.Context context;
         try
         {
@@ -100,14 +113,28 @@ public final class ReadMain
                 nodeId = CliSupport.parseLong("ID", positionals.get(1), 1, Long.MAX_VALUE);
             }
             schemaFile = options.require("--schema", "the database schema file the pipeline runs with");
-            directory = options.get("--dir", CliSupport.defaultAeronDirectory());
-            context = new SpateClient.Context()
-                .ingressChannel(options.getChannel("--channel", PipelineConfiguration.INGRESS_CHANNEL_PROP,
+            // A cluster's reader has a driver of its own unless --dir names one: the nodes' drivers may die.
+            directory = options.get("--dir", null);
+            context = ClusterClientOptions.clientContext();
+            cluster = ClusterClientOptions.parse(options);
+            final long timeoutMs = options.getLong("--timeout-ms", DEFAULT_TIMEOUT_MS, 1, CliSupport.MAX_TIMEOUT_MS);
+            if (cluster.isCluster())
+            {
+                context.clusterIngressEndpoints(cluster.endpoints())
+                    .clusterEgressChannel(cluster.egressChannel())
+                    .reconnect(false);
+            }
+            else
+            {
+                context.ingressChannel(options.getChannel("--channel", PipelineConfiguration.INGRESS_CHANNEL_PROP,
                     PipelineConfiguration.DEFAULT_INGRESS_CHANNEL))
-                .ingressStreamId(options.getInt("--stream", PipelineConfiguration.INGRESS_STREAM_ID_PROP,
-                    PipelineConfiguration.DEFAULT_INGRESS_STREAM_ID, Integer.MIN_VALUE, Integer.MAX_VALUE))
-                .responseChannel(options.getChannel("--response-channel", "aeron:ipc"))
-                .timeoutMs(options.getLong("--timeout-ms", DEFAULT_TIMEOUT_MS, 1, CliSupport.MAX_TIMEOUT_MS));
+                    .ingressStreamId(options.getInt("--stream", PipelineConfiguration.INGRESS_STREAM_ID_PROP,
+                        PipelineConfiguration.DEFAULT_INGRESS_STREAM_ID, Integer.MIN_VALUE, Integer.MAX_VALUE))
+                    .responseChannel(options.getChannel("--response-channel", "aeron:ipc"));
+            }
+            context.timeoutMs(timeoutMs)
+                .credentials(options.has("--secret-file") ?
+                    CliSupport.readSecretFile(options.get("--secret-file", null)) : null);
         }
         catch (final UsageException ex)
         {
@@ -133,18 +160,31 @@ public final class ReadMain
         }
         context.schema(schema);
 
+        Path temporaryDirectory = null;
+        SpateDriver driver = null;
         Aeron aeron = null;
         SpateClient client = null;
         try
         {
-            CliSupport.requireDriver(directory);
+            final String driverDirectory;
+            if (cluster.isCluster() && null == directory)
+            {
+                temporaryDirectory = ClusterClientOptions.createTemporaryDirectory("spate-read-");
+                driver = ClusterClientOptions.launchClientDriver(temporaryDirectory);
+                driverDirectory = driver.aeronDirectoryName();
+            }
+            else
+            {
+                driverDirectory = null == directory ? CliSupport.defaultAeronDirectory() : directory;
+                CliSupport.requireDriver(driverDirectory);
+            }
             try
             {
-                aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(directory).errorHandler((error) -> {}));
+                aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(driverDirectory).errorHandler((error) -> {}));
             }
             catch (final RuntimeException ex)
             {
-                throw new CliException("cannot connect to the media driver in " + directory + ": " +
+                throw new CliException("cannot connect to the media driver in " + driverDirectory + ": " +
                     CliSupport.oneLine(ex));
             }
             client = SpateClient.connect(context.aeron(aeron));
@@ -164,17 +204,17 @@ public final class ReadMain
             out.println(format(node, nodeId));
             return CliSupport.EXIT_OK;
         }
-        catch (final CliException | SpateClientException ex)
-        {
-            return CliSupport.failure(err, command, CliSupport.oneLine(ex));
-        }
-        catch (final RuntimeException ex)
+        catch (final IOException | RuntimeException ex)
         {
             return CliSupport.failure(err, command, CliSupport.oneLine(ex));
         }
         finally
         {
-            CloseHelper.quietCloseAll(client, aeron);
+            CloseHelper.quietCloseAll(client, aeron, driver);
+            if (null != temporaryDirectory)
+            {
+                org.agrona.IoUtil.delete(temporaryDirectory.toFile(), true);
+            }
         }
     }
 

@@ -77,11 +77,13 @@ public final class StatMain
         "refresh prints a header 'stat: TIME [cluster=ROOT] nodes=.. up=.. leader=ID term=.. commit=..'",
         "(leader=none when none of the nodes shown is an up leader) and one row per node: 'node ID:",
         "role=LEADER|FOLLOWER|CANDIDATE state=.. election=.. term=.. commit=.. append=.. lag_bytes=.. batches=..",
-        "batches/s=.. records=.. records/s=.. errors=.. elections=.. snapshots=.. pid=..', then Spate's other",
-        "service counters as label=value, and its store rows as above. lag_bytes is the leader's commit position minus the node's (0 on the",
-        "leader; no_leader without one); append is the node's recording of the cluster log; errors adds up the",
-        "consensus module's, service container's and archive's error counters (Aeron counts warnings such as a",
-        "leader heartbeat timeout too; read them with Aeron's ClusterTool DIR/cluster errors); 'none': no such",
+        "batches/s=.. records=.. records/s=.. errors=.. leader_change_warnings=.. elections=.. snapshots=.. pid=..',",
+        "then Spate's other service counters as label=value, and its store rows as above. lag_bytes is the leader's",
+        "commit position minus the node's (0 on the leader; no_leader without one); append is the node's recording",
+        "of the cluster log; errors adds up the consensus module's, service container's and archive's error",
+        "counters; leader_change_warnings counts what the consensus module reports of a normal leader change (a",
+        "leader heartbeat timeout, a new leader seen), which is no error (each is a line 'node N: warning: leader",
+        "change: ...' in the node's output; Aeron's ClusterTool DIR/cluster errors lists both); 'none': no such",
         "counter yet. A node that is not up is 'node ID: role=DOWN pid=.. reason: ..' (no process, no CnC file,",
         "or a driver heartbeat older than " + CliSupport.DRIVER_HEARTBEAT_TIMEOUT_MS + " ms) or role=STARTING " +
             "(driver up, no consensus module counters).",
@@ -431,7 +433,7 @@ public final class StatMain
                 "  conductor: records_in=%d records_in/s=%.0f batches=%d buffer_free_bytes=%d copy_mode=%d " +
                 "back_pressure=%d rejected=%d acks=%d barriers=%d agent_errors=%d%n" +
                 "  sessions: open=%d closed=%d answers_waiting_bytes=%d answers_discarded=%d response_retries=%d " +
-                "dispatch_retries=%d%n",
+                "dispatch_retries=%d resumed=%d resends_answered=%d resends_in_flight=%d resends_forgotten=%d%n",
                 recordsIn, inRate,
                 view.conductor(PipelineCounters.CONDUCTOR_BATCHES_TYPE_ID),
                 view.conductor(PipelineCounters.CONDUCTOR_BUFFER_BYTES_FREE_TYPE_ID),
@@ -446,7 +448,11 @@ public final class StatMain
                 view.conductor(PipelineCounters.CONDUCTOR_EGRESS_BACKLOG_BYTES_TYPE_ID),
                 view.conductor(PipelineCounters.CONDUCTOR_ANSWERS_DISCARDED_TYPE_ID),
                 view.conductor(PipelineCounters.CONDUCTOR_EGRESS_RETRIES_TYPE_ID),
-                view.conductor(PipelineCounters.CONDUCTOR_DISPATCH_RETRIES_TYPE_ID)));
+                view.conductor(PipelineCounters.CONDUCTOR_DISPATCH_RETRIES_TYPE_ID),
+                view.conductor(PipelineCounters.CONDUCTOR_SESSIONS_RESUMED_TYPE_ID),
+                view.conductor(PipelineCounters.CONDUCTOR_RESENDS_ANSWERED_TYPE_ID),
+                view.conductor(PipelineCounters.CONDUCTOR_RESENDS_PENDING_TYPE_ID),
+                view.conductor(PipelineCounters.CONDUCTOR_RESENDS_FORGOTTEN_TYPE_ID)));
             appendStoreRows(text, view.storeTypes);
             final long logPosition = view.conductor(PipelineCounters.LOG_POSITION_TYPE_ID);
             if (logPosition == 0 && view.conductor(PipelineCounters.SNAPSHOTS_TYPE_ID) == 0)
@@ -733,6 +739,7 @@ public final class StatMain
                 .append(" records/s=").append(rate(node.recordsApplied(),
                     null == before ? NodeStatus.NULL_VALUE : before.recordsApplied(), seconds))
                 .append(" errors=").append(node.errors())
+                .append(" leader_change_warnings=").append(node.leaderChangeWarnings())
                 .append(" elections=").append(node.electionCount())
                 .append(" snapshots=").append(node.snapshotCount())
                 .append(" pid=").append(orNone(node.pid()));

@@ -87,6 +87,7 @@ public final class ClusterNode implements AutoCloseable
     private final ClusteredServiceContainer container;
     private final SpateClusteredService service;
     private final SnapshotTrigger snapshotTrigger;
+    private final ConsensusErrorHandler consensusErrors;
     private final java.util.concurrent.atomic.AtomicBoolean terminated = new java.util.concurrent.atomic.AtomicBoolean();
 
     private ClusterNode(final Settings settings, final PrintStream log)
@@ -154,8 +155,11 @@ public final class ClusterNode implements AutoCloseable
                 new io.aeron.security.DefaultAuthenticatorSupplier() :
                 () -> new ClusterSecretAuthenticator(settings.authSecret()))
             .idleStrategySupplier(() -> IdleStrategies.parse(settings.idleStrategy()))
-            .terminationHook(() -> terminated.set(true))
-            .errorHandler(error -> log.println("node " + memberId + ": consensus error: " + error));
+            .terminationHook(() -> terminated.set(true));
+        // A normal leader change is a warning, counted apart from the errors (ConsensusErrorHandler).
+        consensusErrors = new ConsensusErrorHandler(memberId, log, consensusContext);
+        consensusContext.errorHandler(consensusErrors.errorHandler())
+            .countedErrorHandler(consensusErrors.countedErrorHandler());
 
         service = new SpateClusteredService(settings.schema(), ClusterServiceSettings.fromSystemProperties())
             .fingerprintFile(new File(dataDir, FINGERPRINT_FILE).toPath());
@@ -174,11 +178,12 @@ public final class ClusterNode implements AutoCloseable
         try
         {
             driver = ClusteredMediaDriver.launch(driverContext, archiveContext, consensusContext);
+            consensusErrors.countWarningsIn(aeronDir);
             serviceContainer = ClusteredServiceContainer.launch(serviceContext);
         }
         catch (final RuntimeException ex)
         {
-            CloseHelper.quietCloseAll(serviceContainer, driver);
+            CloseHelper.quietCloseAll(consensusErrors, serviceContainer, driver);
             throw ex;
         }
         clusteredMediaDriver = driver;
@@ -314,7 +319,7 @@ public final class ClusterNode implements AutoCloseable
 
     public void close()
     {
-        CloseHelper.closeAll(container, clusteredMediaDriver);
+        CloseHelper.closeAll(consensusErrors, container, clusteredMediaDriver);
     }
 
     /** Toggles Aeron Cluster's SNAPSHOT action every interval. */

@@ -63,6 +63,8 @@ import java.util.regex.Pattern;
  * @param consensusModuleErrors  the consensus module's error counter.
  * @param serviceErrors          the clustered service container's error counter(s).
  * @param archiveErrors          the archive's error counter.
+ * @param leaderChangeWarnings   the leader changes the consensus module reported, counted as warnings, not errors
+ *                               ({@link ConsensusErrorHandler}); 0 when the node has no such counter.
  * @param driverStartTimestampMs when the node's media driver started (epoch ms), to tell a restart apart;
  *                               {@link #NULL_VALUE} when down.
  * @param serviceCounters        Spate's clustered service counters (type ids {@value #SERVICE_COUNTER_TYPE_ID_MIN}
@@ -84,6 +86,7 @@ public record NodeStatus(
     long consensusModuleErrors,
     long serviceErrors,
     long archiveErrors,
+    long leaderChangeWarnings,
     long driverStartTimestampMs,
     List<ServiceCounter> serviceCounters)
 {
@@ -192,7 +195,7 @@ public record NodeStatus(
             throw new IllegalArgumentException("not up needs DOWN or STARTING and a reason: " + role);
         }
         return new NodeStatus(directory, memberId, pid, role, reason, "", "", NULL_VALUE, NULL_VALUE, NULL_VALUE,
-            0, 0, 0, 0, 0, NULL_VALUE, List.of());
+            0, 0, 0, 0, 0, 0, NULL_VALUE, List.of());
     }
 
     /**
@@ -417,6 +420,7 @@ public record NodeStatus(
         private long consensusModuleErrors;
         private long serviceErrors;
         private long archiveErrors;
+        private long leaderChangeWarnings;
         private final List<ServiceCounter> serviceCounters = new ArrayList<>();
 
         Reading(final int clusterId, final int logStreamId)
@@ -447,6 +451,7 @@ public record NodeStatus(
                     }
                 }
                 case AeronCounters.ARCHIVE_ERROR_COUNT_TYPE_ID -> archiveErrors += value;
+                case ConsensusErrorHandler.LEADER_CHANGE_WARNINGS_TYPE_ID -> leaderChangeWarnings += value;
                 default -> addClusterCounter(typeId, keyBuffer, value);
             }
         }
@@ -497,7 +502,8 @@ public record NodeStatus(
             serviceCounters.sort(Comparator.comparingInt(ServiceCounter::typeId));
             return new NodeStatus(directory, memberId, pid, role, "", moduleState(moduleStateCode),
                 electionState(electionStateCode), leadershipTermId, commitPosition, appendPosition, electionCount,
-                snapshotCount, consensusModuleErrors, serviceErrors, archiveErrors, startTimestampMs, serviceCounters);
+                snapshotCount, consensusModuleErrors, serviceErrors, archiveErrors, leaderChangeWarnings, startTimestampMs,
+                serviceCounters);
         }
     }
 

@@ -276,6 +276,7 @@ final class BatchAssembler
         }
         final int segment = batch.segmentCount++;
         batch.segmentSessions[segment] = session;
+        batch.segmentSessionIds[segment] = sessionId;
         batch.segmentCorrelationIds[segment] = correlationId;
         batch.segmentFirstEntry[segment] = batch.entryCount;
         batch.segmentEntryCount[segment] = (int)declaredRecordCount;

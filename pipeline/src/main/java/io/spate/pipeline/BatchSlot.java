@@ -35,6 +35,8 @@ final class BatchSlot
 
     int segmentCount;
     final ClientSession[] segmentSessions;
+    /** The sessions' ids: acks go to the session's connection at ack time (it may have been resumed since). */
+    final long[] segmentSessionIds;
     final int[] segmentReservedBytes;
     final long[] segmentCorrelationIds;
     final int[] segmentFirstEntry;
@@ -54,6 +56,7 @@ final class BatchSlot
         typeIds = new int[maxTypeId + 1];
         typePresent = new boolean[maxTypeId + 1];
         segmentSessions = new ClientSession[maxRecords];
+        segmentSessionIds = new long[maxRecords];
         segmentReservedBytes = new int[maxRecords];
         segmentCorrelationIds = new long[maxRecords];
         segmentFirstEntry = new int[maxRecords];

@@ -6,6 +6,8 @@ import io.aeron.Image;
 import io.aeron.Subscription;
 import io.spate.codec.DatabaseSchema;
 import io.spate.wire.ConnectDecoder;
+import io.spate.wire.ReconnectDecoder;
+import io.spate.wire.SessionSettingsEncoder;
 import io.spate.wire.ConnectResponseEncoder;
 import io.spate.wire.ConnectStatus;
 import io.spate.wire.MessageHeaderEncoder;
@@ -65,6 +67,9 @@ final class ClientSessions implements AutoCloseable
     // Room for the detail in UTF-8 (up to 3 bytes a char) and the message around it.
     private final UnsafeBuffer responseBuffer = new UnsafeBuffer(new byte[3 * MAX_DETAIL_CHARS + 128]);
     private long nextSessionId;
+    private final ResumableSessions resumable;
+    private final SessionSettingsEncoder settingsEncoder = new SessionSettingsEncoder();
+    private final UnsafeBuffer settingsBuffer = new UnsafeBuffer(new byte[64]);
     private final ArrayList<ClientSession> withBacklog = new ArrayList<>();
     private final ArrayList<ClientSession> sweep = new ArrayList<>();
     private final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
@@ -84,9 +89,11 @@ final class ClientSessions implements AutoCloseable
         final PipelineConfiguration configuration,
         final PipelineCounters counters,
         final PrintStream log,
+        final ResumableSessions resumable,
         final long nowNs)
     {
         this.aeron = aeron;
+        this.resumable = resumable;
         this.ingress = ingress;
         this.configuration = configuration;
         this.schema = configuration.schema();
@@ -99,9 +106,10 @@ final class ClientSessions implements AutoCloseable
         this.rateLimiter = new ConnectRateLimiter(configuration.maxConnectsPerSecond(), nowNs);
         // Connects refused before a session could answer them: counted once, one line a second.
         this.connectRejections = new InputRejections(counters.connectsRefused(), log, 1_000_000_000L, "Connect");
-        // Session ids never repeat within a pipeline's life, and hardly across restarts: the start time in
-        // milliseconds, shifted past a counter of 2^20 sessions per millisecond of uptime.
-        this.nextSessionId = (System.currentTimeMillis() << 20) | 1;
+        // Session ids never repeat within a pipeline's life, nor across restarts: the start time in milliseconds,
+        // shifted past a counter of 2^20 sessions per millisecond of uptime, and above every session the log or
+        // snapshot remembers (resumable.highestSessionId), should the clock have gone back.
+        this.nextSessionId = Math.max((System.currentTimeMillis() << 20) | 1, resumable.highestSessionId() + 1);
     }
 
     /**
@@ -131,7 +139,56 @@ final class ClientSessions implements AutoCloseable
         final String schemaName = connect.schemaName();
         final int credentialsLength = connect.credentialsLength();
         connect.getCredentials(credentials, 0, Math.min(credentialsLength, credentials.capacity()));
+        return open(0, clientId, correlationId, schemaHash, responseStreamId, responseChannel, schemaName,
+            credentialsLength, imageSessionId, sourceIdentity, nowNs);
+    }
 
+    /**
+     * Handles a Reconnect: the session it names is resumed on this image when the client that opened it asks
+     * (and passes every check a Connect does), else it is answered {@code UNKNOWN_SESSION}. A resumed session
+     * keeps its id, its ack ledger and what it has in flight (the answers owed to it now go to this connection);
+     * the connection it was open on, if any, is closed {@code REPLACED}.
+     *
+     * @return the resumed session, or null when refused.
+     */
+    ClientSession reconnect(
+        final ReconnectDecoder reconnect, final int imageSessionId, final String sourceIdentity, final long nowNs)
+    {
+        if (!rateLimiter.tryAcquire(nowNs))
+        {
+            connectRejections.reject("Reconnect over the rate limit");
+            return null;
+        }
+        final long clientId = reconnect.clientId();
+        final long correlationId = reconnect.correlationId();
+        final long sessionId = reconnect.sessionId();
+        final long schemaHash = reconnect.schemaHash();
+        final int responseStreamId = reconnect.responseStreamId();
+        final String responseChannel = reconnect.responseChannel();
+        final String schemaName = reconnect.schemaName();
+        final int credentialsLength = reconnect.credentialsLength();
+        reconnect.getCredentials(credentials, 0, Math.min(credentialsLength, credentials.capacity()));
+        return open(sessionId <= 0 ? -1 : sessionId, clientId, correlationId, schemaHash, responseStreamId,
+            responseChannel, schemaName, credentialsLength, imageSessionId, sourceIdentity, nowNs);
+    }
+
+    /**
+     * A Connect (resumeSessionId 0) or a Reconnect (the session to resume; -1 for an impossible one): every
+     * check, the response publication, the ConnectResponse, and for an opened session its SessionSettings.
+     */
+    private ClientSession open(
+        final long resumeSessionId,
+        final long clientId,
+        final long correlationId,
+        final long schemaHash,
+        final int responseStreamId,
+        final String responseChannel,
+        final String schemaName,
+        final int credentialsLength,
+        final int imageSessionId,
+        final String sourceIdentity,
+        final long nowNs)
+    {
         final String channelProblem = channelPolicy.check(responseChannel, responseStreamId, sourceIdentity);
         if (null != channelProblem)
         {
@@ -141,6 +198,7 @@ final class ClientSessions implements AutoCloseable
 
         ConnectStatus status = ConnectStatus.OPENED;
         String detail = "";
+        final ResumableSessions.Entry resumed = resumeSessionId > 0 ? resumable.resumable(resumeSessionId, clientId) : null;
         if (schemaHash != schema.hash())
         {
             status = ConnectStatus.SCHEMA_MISMATCH;
@@ -160,13 +218,29 @@ final class ClientSessions implements AutoCloseable
                 status = ConnectStatus.NOT_AUTHENTICATED;
                 detail = authProblem;
             }
-            else if (sessionCount() >= configuration.maxSessions())
+            else if (resumeSessionId != 0 && null == resumed)
+            {
+                status = ConnectStatus.UNKNOWN_SESSION;
+                detail = "the pipeline does not know session " + resumeSessionId + " of client " + clientId +
+                    " (it restarted without a data directory, or forgot the session after " +
+                    configuration.sessionResumeWindowMs() + " ms closed): the outcome of its unanswered batches is unknown";
+            }
+            else if ((null == resumed || !resumed.isOpen()) && sessionCount() >= configuration.maxSessions())
             {
                 status = ConnectStatus.TOO_MANY_SESSIONS;
                 detail = "the pipeline holds its most sessions (" + configuration.maxSessions() + ")";
             }
         }
 
+        if (status == ConnectStatus.OPENED && null != resumed && resumed.isOpen() &&
+            resumed.current.imageSessionId == imageSessionId)
+        {
+            // The producer sent its Reconnect again (it had no answer in time): the session is open here already.
+            final ClientSession current = resumed.current;
+            sendConnectResponse(current, correlationId, status, detail);
+            sendSettings(current);
+            return current;
+        }
         final ClientSession previous = byImage.get(imageSessionId);
         if (null != previous && status == ConnectStatus.OPENED)
         {
@@ -184,11 +258,27 @@ final class ClientSessions implements AutoCloseable
                 responseStreamId + ": " + ex.getMessage());
             return null;
         }
-        final long sessionId = status == ConnectStatus.OPENED ? nextSessionId++ : 0;
+        final long sessionId = status != ConnectStatus.OPENED ? 0 : null != resumed ? resumed.sessionId : nextSessionId++;
         final ClientSession session = new ClientSession(sessionId, clientId, imageSessionId, sourceIdentity,
             responseChannel, responseStreamId, publication, backlogLimitBytes, nowNs);
         if (status == ConnectStatus.OPENED)
         {
+            if (null != resumed)
+            {
+                final ClientSession old = resumed.current;
+                if (null != old)
+                {
+                    // Answers owed to batches admitted on the old connection now go here: so does their room.
+                    session.reservedBytes += old.reservedBytes;
+                    old.reservedBytes = 0;
+                    close(old, SessionCloseReason.REPLACED, "the session was resumed from " + sourceIdentity);
+                }
+                resumed.current = session;
+            }
+            else
+            {
+                resumable.open(sessionId, clientId, session, nowNs);
+            }
             byImage.put(imageSessionId, session);
             counters.sessionsOpen().setRelease(byImage.size());
         }
@@ -197,13 +287,24 @@ final class ClientSessions implements AutoCloseable
             session.refusal = true;
             refusals.add(session);
             counters.connectsRefused().incrementRelease();
-            log.println("spate pipeline: refused Connect of client " + clientId + " from " + sourceIdentity + ": " +
-                status + ": " + detail);
+            log.println("spate pipeline: refused " + (resumeSessionId != 0 ? "Reconnect" : "Connect") + " of client " +
+                clientId + " from " + sourceIdentity + ": " + status + ": " + detail);
             log.flush();
         }
+        sendConnectResponse(session, correlationId, status, detail);
+        if (status == ConnectStatus.OPENED)
+        {
+            sendSettings(session);
+        }
+        return status == ConnectStatus.OPENED ? session : null;
+    }
+
+    private void sendConnectResponse(
+        final ClientSession session, final long correlationId, final ConnectStatus status, final String detail)
+    {
         responseEncoder.wrapAndApplyHeader(responseBuffer, 0, headerEncoder)
             .correlationId(correlationId)
-            .sessionId(sessionId)
+            .sessionId(session.sessionId)
             .pipelineSchemaHash(schema.hash())
             .status(status)
             .detail(truncate(detail, MAX_DETAIL_CHARS));
@@ -212,7 +313,24 @@ final class ClientSessions implements AutoCloseable
         final int reserved = ClientSession.backlogBytesFor(lengthBytes);
         session.reserve(reserved);
         send(session, responseBuffer, lengthBytes, reserved);
-        return status == ConnectStatus.OPENED ? session : null;
+    }
+
+    /**
+     * Tells a producer whose session opened the bounds it keeps to: batches unanswered at most the ledger's
+     * (so every resend is answered from it), and the largest batch.
+     */
+    private void sendSettings(final ClientSession session)
+    {
+        settingsEncoder.wrapAndApplyHeader(settingsBuffer, 0, headerEncoder)
+            .sessionId(session.sessionId)
+            .ledgerBatches(resumable.ledger().maxBatchesPerSession())
+            .maxBatchBytes(configuration.maxBatchBytes())
+            .maxRecordsPerBatch(configuration.maxRecordsPerBatch());
+        final int lengthBytes = MessageHeaderEncoder.ENCODED_LENGTH + settingsEncoder.encodedLength();
+        headerEncoder.frameLengthBytes(lengthBytes);
+        final int reserved = ClientSession.backlogBytesFor(lengthBytes);
+        session.reserve(reserved);
+        send(session, settingsBuffer, lengthBytes, reserved);
     }
 
     private static String truncate(final String detail, final int maxChars)
@@ -233,17 +351,26 @@ final class ClientSessions implements AutoCloseable
         return byImage.size();
     }
 
+    private ClientSession resumedOrSame(final ClientSession closed)
+    {
+        final ClientSession current = 0 == closed.sessionId ? null : resumable.current(closed.sessionId);
+        return null == current ? closed : current;
+    }
+
     /**
      * Sends an answer to a session, or queues it behind the ones still waiting; releases what was
      * reserved for it.
      *
-     * @param session       the producer's session (may have been closed since the request came in).
+     * @param admittedOn    the producer's session (may have been closed since the request came in, and resumed
+     *                      on another connection: the answer then goes there).
      * @param buffer        the encoded answer.
      * @param lengthBytes   its length.
      * @param reservedBytes what was reserved for it at admission.
      */
-    void send(final ClientSession session, final DirectBuffer buffer, final int lengthBytes, final int reservedBytes)
+    void send(final ClientSession admittedOn, final DirectBuffer buffer, final int lengthBytes, final int reservedBytes)
     {
+        // A session resumed on another connection since took the room reserved on this one: its answers follow.
+        final ClientSession session = admittedOn.closed ? resumedOrSame(admittedOn) : admittedOn;
         session.release(reservedBytes);
         if (session.closed)
         {
@@ -463,6 +590,7 @@ final class ClientSessions implements AutoCloseable
         {
             byImage.remove(session.imageSessionId);
         }
+        resumable.onClosed(session, System.nanoTime());
         discardBacklog(session);
         final String line = truncate(detail, MAX_CLOSE_DETAIL_CHARS);
         closedEncoder.wrapAndApplyHeader(closedBuffer, 0, headerEncoder)

@@ -21,27 +21,34 @@ import java.nio.ByteOrder;
 import java.util.zip.CRC32C;
 
 /**
- * The clustered service's snapshot, written to and read from the cluster's snapshot stream: the id
- * allocator, the store's image, and the ack ledger. Messages, each starting with an int kind:
+ * The clustered service's snapshot, written to and read from the cluster's snapshot stream: the settings it
+ * was taken with, the id allocator, the store's image, and the ack ledger. Messages, each starting with an int
+ * kind:
  * <pre>
- *   HEADER  kind, version, schema hash (8), type count (4), batches applied (8), records applied (8),
- *           image length (8), image CRC32C (8), session count (4)
+ *   HEADER  kind, version, CRC32C (8) of the header's bytes after it, schema hash (8), type count (4),
+ *           batches applied (8), records applied (8), image length (8), image CRC32C (8), session count (4),
+ *           the ledger's next ack sequence (8), the settings (40, ClusterServiceSettings.encodeReplicated)
  *   TYPE_IDS kind, type id (4), highest slot handed out (8), ids in use (8), retired slots (8),
  *           slots not kept (8), free id count (4); one per type of the schema, in its order, each followed by
  *   FREE_IDS kind, count (4), then that many free ids (8 each, at most FREE_IDS_PER_MESSAGE), bottom of the
  *           stack first: the allocator's exact order, so a member that loads it hands out the ids the others do
  *   IMAGE   kind, then up to CHUNK_BYTES of the store image, in order
  *   SESSION kind, session id (8), last correlation id (8), ack count (4)
- *   ACK     kind, then a ledger entry (correlation id, ack), ack count of them after their SESSION
- *   END     kind, magic (8)
+ *   ACK     kind, then a ledger entry (correlation id 8, sequence 8, ack), ack count of them after their SESSION
+ *   END     kind, magic (8), CRC32C (8) of every SESSION and ACK message, whole, in order
  * </pre>
- * Little-endian. The image is checked (length, CRC32C) before the store loads it, and the store checks
- * every length, id and reference in it again.
+ * Little-endian. The header is checked (its CRC32C, then its version, schema and settings against this member's)
+ * before anything is loaded; the image (length, CRC32C) before the store loads it, and the store checks every
+ * length, id and reference in it again; the ledger (its CRC32C) at END. Anything that does not check out is
+ * refused with a ClusterException of one line.
  */
 final class ClusterSnapshot
 {
-    /** 2: slots are reused, the free ids travel in TYPE_IDS / FREE_IDS (1 had a next id per type). */
-    static final int VERSION = 2;
+    /**
+     * 3: the header carries its CRC32C, the settings and the ledger's next ack sequence; acks their sequence; END the
+     * ledger's CRC32C. (2: slots are reused, the free ids travel in TYPE_IDS / FREE_IDS; 1 had a next id per type.)
+     */
+    static final int VERSION = 3;
     static final int HEADER = 1;
     static final int IMAGE = 2;
     static final int SESSION = 3;
@@ -50,7 +57,12 @@ final class ClusterSnapshot
     static final int TYPE_IDS = 6;
     static final int FREE_IDS = 7;
     static final int FREE_IDS_PER_MESSAGE = 8 * 1024;
-    private static final int HEADER_LENGTH_BYTES = 4 + 4 + 8 + 4 + 8 + 8 + 8 + 8 + 4;
+    static final int HEADER_LENGTH_BYTES = 4 + 4 + 8 + 8 + 4 + 8 + 8 + 8 + 8 + 4 + 8 +
+        ClusterServiceSettings.REPLICATED_LENGTH_BYTES;
+    /** Where the header's CRC32C is, and where the bytes it covers start. */
+    static final int HEADER_CRC_OFFSET = 8;
+    static final int HEADER_CRC_FROM = 16;
+    static final int END_LENGTH_BYTES = 4 + 8 + 8;
     private static final int TYPE_IDS_LENGTH_BYTES = 4 + 4 + 8 + 8 + 8 + 8 + 4;
     static final long END_MAGIC = 0x5350_4154_4545_4E44L; // "SPATEEND"
     /** Store image bytes per message: fragments of one message are reassembled on the heap. */
@@ -64,6 +76,7 @@ final class ClusterSnapshot
         final ExclusivePublication publication,
         final IdleStrategy idle,
         final DatabaseSchema schema,
+        final ClusterServiceSettings settings,
         final NativeStore store,
         final IdAllocator ids,
         final long[] appliedTotals,
@@ -80,14 +93,20 @@ final class ClusterSnapshot
             int at = 0;
             message.putInt(at, HEADER, ByteOrder.LITTLE_ENDIAN);
             message.putInt(at += 4, VERSION, ByteOrder.LITTLE_ENDIAN);
-            message.putLong(at += 4, schema.hash(), ByteOrder.LITTLE_ENDIAN);
+            message.putLong(at += 4, 0, ByteOrder.LITTLE_ENDIAN); // its CRC32C, below
+            message.putLong(at += 8, schema.hash(), ByteOrder.LITTLE_ENDIAN);
             message.putInt(at += 8, schema.types().size(), ByteOrder.LITTLE_ENDIAN);
             message.putLong(at += 4, appliedTotals[0], ByteOrder.LITTLE_ENDIAN);
             message.putLong(at += 8, appliedTotals[1], ByteOrder.LITTLE_ENDIAN);
             message.putLong(at += 8, imageLengthBytes, ByteOrder.LITTLE_ENDIAN);
             message.putLong(at += 8, crc, ByteOrder.LITTLE_ENDIAN);
             message.putInt(at += 8, ledger.sessionCount(), ByteOrder.LITTLE_ENDIAN);
-            offer(publication, idle, message, at + 4);
+            message.putLong(at += 4, ledger.nextSequence(), ByteOrder.LITTLE_ENDIAN);
+            at += 8;
+            at += settings.encodeReplicated(message, at, schema.hash());
+            message.putLong(HEADER_CRC_OFFSET, crc32c(message, HEADER_CRC_FROM, at - HEADER_CRC_FROM),
+                ByteOrder.LITTLE_ENDIAN);
+            offer(publication, idle, message, at);
 
             for (final TypeDefinition type : schema.types())
             {
@@ -106,17 +125,20 @@ final class ClusterSnapshot
         }
 
         final org.agrona.ExpandableArrayBuffer entry = new org.agrona.ExpandableArrayBuffer(4096);
+        final CRC32C ledgerCrc = new CRC32C();
         ledger.forEachSession(session ->
         {
             message.putInt(0, SESSION, ByteOrder.LITTLE_ENDIAN);
             message.putLong(4, session.sessionId, ByteOrder.LITTLE_ENDIAN);
             message.putLong(12, session.lastCorrelationId, ByteOrder.LITTLE_ENDIAN);
             message.putInt(20, session.count, ByteOrder.LITTLE_ENDIAN);
+            update(ledgerCrc, message, 0, 24);
             offer(publication, idle, message, 24);
             session.acks.forEach((buffer, offset, length, headOffset) ->
             {
                 entry.putInt(0, ACK, ByteOrder.LITTLE_ENDIAN);
                 entry.putBytes(4, buffer, offset, length); // grows once to the longest ack
+                update(ledgerCrc, entry, 0, 4 + length);
                 offer(publication, idle, entry, 4 + length);
                 return true;
             }, Integer.MAX_VALUE);
@@ -124,7 +146,30 @@ final class ClusterSnapshot
 
         message.putInt(0, END, ByteOrder.LITTLE_ENDIAN);
         message.putLong(4, END_MAGIC, ByteOrder.LITTLE_ENDIAN);
-        offer(publication, idle, message, 12);
+        message.putLong(12, ledgerCrc.getValue(), ByteOrder.LITTLE_ENDIAN);
+        offer(publication, idle, message, END_LENGTH_BYTES);
+    }
+
+    /** CRC32C of a buffer's bytes. */
+    static long crc32c(final DirectBuffer buffer, final int offset, final int length)
+    {
+        final CRC32C crc = new CRC32C();
+        update(crc, buffer, offset, length);
+        return crc.getValue();
+    }
+
+    private static void update(final CRC32C crc, final DirectBuffer buffer, final int offset, final int length)
+    {
+        if (null != buffer.byteArray())
+        {
+            crc.update(buffer.byteArray(), (int)(buffer.wrapAdjustment() + offset), length);
+        }
+        else
+        {
+            final byte[] bytes = new byte[length];
+            buffer.getBytes(offset, bytes);
+            crc.update(bytes);
+        }
     }
 
     private static void writeTypeIds(
@@ -195,12 +240,13 @@ final class ClusterSnapshot
         final Image snapshotImage,
         final IdleStrategy idle,
         final DatabaseSchema schema,
+        final ClusterServiceSettings settings,
         final NativeStore store,
         final IdAllocator ids,
         final long[] appliedTotals,
         final AckLedger ledger)
     {
-        final Loader loader = new Loader(schema, store, ids, appliedTotals, ledger);
+        final Loader loader = new Loader(schema, settings, store, ids, appliedTotals, ledger);
         final io.aeron.FragmentAssembler assembler = new io.aeron.FragmentAssembler(loader);
         try
         {
@@ -227,6 +273,8 @@ final class ClusterSnapshot
     private static final class Loader implements FragmentHandler, AutoCloseable
     {
         private final DatabaseSchema schema;
+        private final ClusterServiceSettings settings;
+        private final CRC32C ledgerCrc = new CRC32C();
         private final NativeStore store;
         private final IdAllocator ids;
         private final long[] appliedTotals;
@@ -249,12 +297,14 @@ final class ClusterSnapshot
 
         Loader(
             final DatabaseSchema schema,
+            final ClusterServiceSettings settings,
             final NativeStore store,
             final IdAllocator ids,
             final long[] appliedTotals,
             final AckLedger ledger)
         {
             this.schema = schema;
+            this.settings = settings;
             this.store = store;
             this.ids = ids;
             this.appliedTotals = appliedTotals;
@@ -274,8 +324,16 @@ final class ClusterSnapshot
                 case TYPE_IDS -> onTypeIds(buffer, offset, length);
                 case FREE_IDS -> onFreeIds(buffer, offset, length);
                 case IMAGE -> onImage(buffer, offset + 4, length - 4);
-                case SESSION -> onSession(buffer, offset, length);
-                case ACK -> onAck(buffer, offset + 4, length - 4);
+                case SESSION ->
+                {
+                    update(ledgerCrc, buffer, offset, length);
+                    onSession(buffer, offset, length);
+                }
+                case ACK ->
+                {
+                    update(ledgerCrc, buffer, offset, length);
+                    onAck(buffer, offset + 4, length - 4);
+                }
                 case END -> onEnd(buffer, offset, length);
                 default -> throw new ClusterException("snapshot message of unknown kind " + kind);
             }
@@ -297,23 +355,36 @@ final class ClusterSnapshot
             {
                 throw new ClusterException("snapshot version " + version + ", this node reads " + VERSION +
                     (version == 1 ? " (version 1 predates slot reuse: start this member from a snapshot taken by a node of" +
-                    " this version, or from an empty log)" : ""));
+                    " this version, or from an empty log)" : version == 2 ? " (version 2 predates the settings check and" +
+                    " the header's and ledger's CRCs: start this member from a snapshot taken by a node of this version," +
+                    " or from an empty log)" : ""));
             }
-            if (length < 4 + 4 + 8)
+            if (length != HEADER_LENGTH_BYTES)
             {
-                // Every header of this version has its schema hash: never read it past the message.
+                // Never read past the message.
                 throw new ClusterException("snapshot header of " + length + " bytes, not " + HEADER_LENGTH_BYTES);
             }
-            final long schemaHash = buffer.getLong(at += 4, ByteOrder.LITTLE_ENDIAN);
+            final long writtenCrc = buffer.getLong(offset + HEADER_CRC_OFFSET, ByteOrder.LITTLE_ENDIAN);
+            final long headerCrc = crc32c(buffer, offset + HEADER_CRC_FROM, length - HEADER_CRC_FROM);
+            if (headerCrc != writtenCrc)
+            {
+                throw new ClusterException("the snapshot header is damaged: CRC32C " + Long.toHexString(headerCrc) +
+                    ", written " + Long.toHexString(writtenCrc));
+            }
+            final long schemaHash = buffer.getLong(at += 12, ByteOrder.LITTLE_ENDIAN);
             if (schemaHash != schema.hash())
             {
                 throw new ClusterException("the snapshot is of another database schema (hash " +
                     Long.toHexString(schemaHash) + ", this node runs " + schema.name() + " " +
                     Long.toHexString(schema.hash()) + ")");
             }
-            if (length != HEADER_LENGTH_BYTES)
+            final int settingsAt = offset + HEADER_LENGTH_BYTES - ClusterServiceSettings.REPLICATED_LENGTH_BYTES;
+            final String difference = settings.differenceFromReplicated(buffer, settingsAt,
+                ClusterServiceSettings.REPLICATED_LENGTH_BYTES, schema.hash());
+            if (null != difference)
             {
-                throw new ClusterException("snapshot header of " + length + " bytes, not " + HEADER_LENGTH_BYTES);
+                throw new ClusterException("the snapshot was taken with other settings than this member's: " +
+                    difference);
             }
             final int typeCount = buffer.getInt(at += 8, ByteOrder.LITTLE_ENDIAN);
             at += 4;
@@ -327,11 +398,13 @@ final class ClusterSnapshot
             imageLengthBytes = buffer.getLong(at += 8, ByteOrder.LITTLE_ENDIAN);
             imageCrc = buffer.getLong(at += 8, ByteOrder.LITTLE_ENDIAN);
             sessionsLeft = buffer.getInt(at += 8, ByteOrder.LITTLE_ENDIAN);
-            if (imageLengthBytes < 0 || sessionsLeft < 0)
+            final long nextSequence = buffer.getLong(at += 4, ByteOrder.LITTLE_ENDIAN);
+            if (imageLengthBytes < 0 || sessionsLeft < 0 || nextSequence < 1)
             {
                 throw new ClusterException("snapshot header with image length " + imageLengthBytes + ", " +
-                    sessionsLeft + " sessions");
+                    sessionsLeft + " sessions, next ack sequence " + nextSequence);
             }
+            ledger.restoreNextSequence(nextSequence);
             image = arena.allocate(Math.max(1, imageLengthBytes), 64);
             loadStoreIfComplete();
         }
@@ -521,7 +594,7 @@ final class ClusterSnapshot
             }
             try
             {
-                ledger.record(session, correlationId, buffer, offset, length);
+                ledger.restore(session, buffer, offset, length);
             }
             catch (final IllegalStateException ex)
             {
@@ -535,7 +608,7 @@ final class ClusterSnapshot
 
         private void onEnd(final DirectBuffer buffer, final int offset, final int length)
         {
-            if (length != 12 || buffer.getLong(offset + 4, ByteOrder.LITTLE_ENDIAN) != END_MAGIC)
+            if (length != END_LENGTH_BYTES || buffer.getLong(offset + 4, ByteOrder.LITTLE_ENDIAN) != END_MAGIC)
             {
                 throw new ClusterException("damaged snapshot END");
             }
@@ -543,6 +616,12 @@ final class ClusterSnapshot
             {
                 throw new ClusterException("the snapshot ended early: store " + (storeLoaded ? "loaded" : "incomplete") +
                     ", " + sessionsLeft + " sessions and " + acksLeft + " acks missing");
+            }
+            final long writtenCrc = buffer.getLong(offset + 12, ByteOrder.LITTLE_ENDIAN);
+            if (ledgerCrc.getValue() != writtenCrc)
+            {
+                throw new ClusterException("the snapshot's ack ledger is damaged: CRC32C " +
+                    Long.toHexString(ledgerCrc.getValue()) + ", written " + Long.toHexString(writtenCrc));
             }
             done = true;
         }

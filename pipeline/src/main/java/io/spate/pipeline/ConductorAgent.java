@@ -17,6 +17,7 @@ import io.spate.wire.BatchAppliedDecoder;
 import io.spate.wire.ConnectDecoder;
 import io.spate.wire.MessageHeaderDecoder;
 import io.spate.wire.ReadRequestDecoder;
+import io.spate.wire.ReconnectDecoder;
 import io.spate.wire.RecordStatus;
 import org.agrona.DirectBuffer;
 import org.agrona.concurrent.Agent;
@@ -50,6 +51,7 @@ public final class ConductorAgent implements Agent
     private static final int APPLIED_FRAGMENT_LIMIT = 64;
     private static final long REJECTION_LOG_INTERVAL_NS = 1_000_000_000L;
     private static final long LOG_CHECK_INTERVAL_NS = 100_000_000L;
+    private static final long SESSION_SWEEP_INTERVAL_NS = 1_000_000_000L;
 
     private final PipelineConfiguration configuration;
     private final DatabaseSchema schema;
@@ -84,6 +86,9 @@ public final class ConductorAgent implements Agent
     private final RecordReader headerReader;
     private final MessageHeaderDecoder headerDecoder = new MessageHeaderDecoder();
     private final ConnectDecoder connectDecoder = new ConnectDecoder();
+    private final ReconnectDecoder reconnectDecoder = new ReconnectDecoder();
+    private final ResumableSessions resumable;
+    private long nextSessionSweepNs;
     private final ReadRequestDecoder readRequestDecoder = new ReadRequestDecoder();
     private final BatchAppliedDecoder appliedDecoder = new BatchAppliedDecoder();
 
@@ -114,8 +119,10 @@ public final class ConductorAgent implements Agent
         final PrintStream out,
         final LogPublisher log,
         final SnapshotTaker snapshots,
+        final ResumableSessions resumable,
         final long startSeq)
     {
+        this.resumable = resumable;
         this.modifyBuffer = modifyBuffer;
         this.log = log;
         this.snapshots = snapshots;
@@ -148,10 +155,10 @@ public final class ConductorAgent implements Agent
         ids = new IdAllocator(schema, store).rebuildFrom(store);
         this.store = store;
         storeCounters = new StoreCounters(aeron, schema);
-        sessions = new ClientSessions(aeron, ingress, configuration, counters, out, System.nanoTime());
+        sessions = new ClientSessions(aeron, ingress, configuration, counters, out, resumable, System.nanoTime());
         assembler = new BatchAssembler(schema, modifyBuffer, configuration.maxBatchBytes(), maxRecordsPerBatch,
             ids, configuration.faultInjector());
-        acks = new AckWriter(sessions, maxRecordsPerBatch);
+        acks = new AckWriter(sessions, resumable, log, maxRecordsPerBatch);
         reads = new ReadQueue(schema, store, sessions);
         faults = configuration.faultInjector();
         rejections = new InputRejections(counters.rejectedMessages(), out, REJECTION_LOG_INTERVAL_NS, "ingress");
@@ -203,6 +210,11 @@ public final class ConductorAgent implements Agent
         }
         work += reads.answer(completedThroughSeq);
         work += sessions.doWork(nowNs);
+        if (nowNs - nextSessionSweepNs >= 0)
+        {
+            nextSessionSweepNs = nowNs + SESSION_SWEEP_INTERVAL_NS;
+            resumable.sweep(nowNs);
+        }
         storeCounters.sample(store, nowNs);
         rejections.onTick(nowNs);
         if (ingressStopped && !drained)
@@ -290,6 +302,7 @@ public final class ConductorAgent implements Agent
             {
                 case RecordReader.BATCH_HEADER -> onClientBatch(buffer, offset, length, header);
                 case ConnectDecoder.TEMPLATE_ID -> onConnect(buffer, offset, length, header);
+                case ReconnectDecoder.TEMPLATE_ID -> onReconnect(buffer, offset, length, header);
                 case ReadRequestDecoder.TEMPLATE_ID -> onReadRequest(buffer, offset, length, header);
                 default ->
                 {
@@ -320,8 +333,37 @@ public final class ConductorAgent implements Agent
             rejections.reject(WireBounds.reason(check));
             return Action.CONTINUE;
         }
+        if (null != log && !log.hasNoteRoom(0))
+        {
+            counters.backPressureEvents().incrementRelease();
+            return Action.ABORT; // the session's opening must be logged before any batch of it
+        }
         connectDecoder.wrapAndApplyHeader(buffer, offset, headerDecoder);
-        sessions.connect(connectDecoder, header.sessionId(), sourceIdentity(header), nowNs);
+        final ClientSession session = sessions.connect(connectDecoder, header.sessionId(), sourceIdentity(header), nowNs);
+        if (null != session && null != log && !log.queueSession(session.sessionId, session.clientId))
+        {
+            throw errors.fatal("the log's note queue took no session opening though it had room", null);
+        }
+        return Action.CONTINUE;
+    }
+
+    /**
+     * A producer resumes its session (after its connection went, or the pipeline restarted) to send again the
+     * batches it holds unanswered.
+     */
+    private Action onReconnect(final DirectBuffer buffer, final int offset, final int length, final Header header)
+    {
+        final int check = WireBounds.checkReconnect(buffer, offset, length);
+        if (check != WireBounds.OK)
+        {
+            rejections.reject(WireBounds.reason(check));
+            return Action.CONTINUE;
+        }
+        reconnectDecoder.wrapAndApplyHeader(buffer, offset, headerDecoder);
+        if (null != sessions.reconnect(reconnectDecoder, header.sessionId(), sourceIdentity(header), nowNs))
+        {
+            counters.sessionsResumed().incrementRelease();
+        }
         return Action.CONTINUE;
     }
 
@@ -384,6 +426,29 @@ public final class ConductorAgent implements Agent
             return Action.CONTINUE;
         }
         final int refusalBytes = AckWriter.refusalBacklogBytes();
+        if (correlationId <= 0)
+        {
+            // Resends are told apart by correlation id: one that cannot be is refused, and not remembered.
+            if (!session.canReserve(refusalBytes))
+            {
+                counters.backPressureEvents().incrementRelease();
+                return Action.ABORT;
+            }
+            session.reserve(refusalBytes);
+            acks.sendUnkept(session, correlationId, declaredRecordCount, RecordStatus.MALFORMED, refusalBytes);
+            return Action.CONTINUE;
+        }
+        final ResumableSessions.Entry remembered = resumable.get(sessionId);
+        if (null != remembered && correlationId <= remembered.admittedCorrelationId)
+        {
+            return onResend(session, remembered, correlationId, declaredRecordCount);
+        }
+        if (!acks.canLogAnswers(1, 0))
+        {
+            // A refusal (or an answer given without the store) must fit the log's note queue: it drains first.
+            counters.backPressureEvents().incrementRelease();
+            return Action.ABORT;
+        }
         if (headerReader.batchSchemaHash() != schema.hash())
         {
             return refuse(session, correlationId, declaredRecordCount, RecordStatus.SCHEMA_MISMATCH, refusalBytes);
@@ -425,6 +490,10 @@ public final class ConductorAgent implements Agent
             case BatchAssembler.APPENDED ->
             {
                 session.reserve(ackBytes);
+                if (null != remembered)
+                {
+                    remembered.admittedCorrelationId = correlationId;
+                }
                 final BatchSlot batch = assembler.batch();
                 batch.segmentReservedBytes[batch.segmentCount - 1] = ackBytes;
                 counters.recordsIn().getAndAddRelease(declaredRecordCount);
@@ -456,6 +525,81 @@ public final class ConductorAgent implements Agent
             }
             default -> throw new IllegalStateException("append result " + result);
         }
+    }
+
+    /**
+     * A batch at or below the highest correlation id the session had admitted: sent again after a reconnect or
+     * a restart. It is never applied twice: answered with its kept answer, or not at all while the original is
+     * still on its way (its ack goes to the session's connection when it is applied), or ALREADY_APPLIED
+     * when the ledger no longer keeps its answer.
+     */
+    private Action onResend(
+        final ClientSession session,
+        final ResumableSessions.Entry remembered,
+        final long correlationId,
+        final long declaredRecordCount)
+    {
+        final int keptLengthBytes = acks.keptLengthBytes(remembered, correlationId);
+        if (keptLengthBytes > 0)
+        {
+            final int reservedBytes = ClientSession.backlogBytesFor(keptLengthBytes);
+            if (!session.canReserve(reservedBytes))
+            {
+                counters.backPressureEvents().incrementRelease();
+                return Action.ABORT;
+            }
+            session.reserve(reservedBytes);
+            acks.sendKept(session, remembered, correlationId, reservedBytes);
+            counters.resendsAnswered().incrementRelease();
+            return Action.CONTINUE;
+        }
+        if (isPending(remembered.sessionId, correlationId))
+        {
+            counters.resendsPending().incrementRelease();
+            return Action.CONTINUE;
+        }
+        final int refusalBytes = AckWriter.refusalBacklogBytes();
+        if (!session.canReserve(refusalBytes))
+        {
+            counters.backPressureEvents().incrementRelease();
+            return Action.ABORT;
+        }
+        session.reserve(refusalBytes);
+        acks.sendUnkept(session, correlationId, declaredRecordCount, RecordStatus.ALREADY_APPLIED, refusalBytes);
+        counters.resendsForgotten().incrementRelease();
+        return Action.CONTINUE;
+    }
+
+    /**
+     * @return true when the session's batch is admitted but not yet answered: in the batch being assembled or
+     * in flight. A scan of at most the in-flight batches' segments, made only for resends.
+     */
+    private boolean isPending(final long sessionId, final long correlationId)
+    {
+        if (assembler.hasSegments() && hasSegment(assembler.batch(), sessionId, correlationId))
+        {
+            return true;
+        }
+        for (long seq = completedThroughSeq + 1; seq <= lastSeq; seq++)
+        {
+            if (hasSegment(inFlight[(int)(seq & inFlightMask)], sessionId, correlationId))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static boolean hasSegment(final BatchSlot batch, final long sessionId, final long correlationId)
+    {
+        for (int i = 0; i < batch.segmentCount; i++)
+        {
+            if (batch.segmentCorrelationIds[i] == correlationId && batch.segmentSessionIds[i] == sessionId)
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**
@@ -559,10 +703,14 @@ public final class ConductorAgent implements Agent
         final BatchSlot batch = assembler.batch();
         if (batch.recordCount == 0)
         {
+            if (!acks.canLogAnswers(batch.segmentCount, batch.entryCount))
+            {
+                return 0; // its answers go to the log's note queue, which drains on the log tick
+            }
             spare = assembler.close();
             for (int segment = 0; segment < batch.segmentCount; segment++)
             {
-                acks.sendSegmentAck(batch, segment);
+                acks.sendUnloggedSegmentAck(batch, segment);
             }
             spare.reset();
             return 1;
@@ -668,16 +816,34 @@ public final class ConductorAgent implements Agent
                 work++;
             }
         }
-        if (null != snapshots && snapshots.isQuiescing() && completedThroughSeq == lastSeq && dispatcher.isIdle())
+        if (null != snapshots && snapshots.isQuiescing() && completedThroughSeq == lastSeq && dispatcher.isIdle() &&
+            flushLogNotes())
         {
+            // The log holds every answer the ledger does (notes flushed), and nothing it does not.
             snapshots.take(log.position(), lastSeq, nowNs);
             work++;
         }
         return work > 0 ? 1 : 0;
     }
 
+    /**
+     * @return true when no session note waits for the log.
+     */
+    private boolean flushLogNotes()
+    {
+        try
+        {
+            return log.flushNotes();
+        }
+        catch (final IllegalStateException ex)
+        {
+            throw errors.fatal(ex.getMessage(), null);
+        }
+    }
+
     private int onLogTick()
     {
+        flushLogNotes(); // sessions opened and answers given while no batch was appended
         if (nowNs - nextLogCheckNs < 0)
         {
             return 0;

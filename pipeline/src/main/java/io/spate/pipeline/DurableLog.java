@@ -88,7 +88,23 @@ final class DurableLog implements AutoCloseable
     static DurableLog open(
         final Aeron aeron, final PipelineConfiguration configuration, final NativeStore store, final PrintStream out)
     {
-        return open(aeron, configuration, store, out, false);
+        return open(aeron, configuration, store, ResumableSessions.of(configuration), out);
+    }
+
+    /**
+     * Recovers the store and the producers' sessions, and opens the log.
+     *
+     * @param sessions empty: the snapshot's sessions and the log's notes rebuild it, so producers may resume.
+     * @see #open(Aeron, PipelineConfiguration, NativeStore, PrintStream)
+     */
+    static DurableLog open(
+        final Aeron aeron,
+        final PipelineConfiguration configuration,
+        final NativeStore store,
+        final ResumableSessions sessions,
+        final PrintStream out)
+    {
+        return open(aeron, configuration, store, sessions, out, false);
     }
 
     /**
@@ -103,13 +119,14 @@ final class DurableLog implements AutoCloseable
     static Recovery rebuild(
         final Aeron aeron, final PipelineConfiguration configuration, final NativeStore store, final PrintStream out)
     {
-        return open(aeron, configuration, store, out, true).recovery;
+        return open(aeron, configuration, store, ResumableSessions.of(configuration), out, true).recovery;
     }
 
     private static DurableLog open(
         final Aeron aeron,
         final PipelineConfiguration configuration,
         final NativeStore store,
+        final ResumableSessions sessions,
         final PrintStream out,
         final boolean readOnly)
     {
@@ -191,7 +208,9 @@ final class DurableLog implements AutoCloseable
             if (!snapshots.isEmpty())
             {
                 final long loadStartNs = System.nanoTime();
-                final SnapshotFile.Header header = SnapshotFile.load(snapshots.getFirst(), schema.hash(), store);
+                final long loadedNs = System.nanoTime();
+                final SnapshotFile.Header header = SnapshotFile.load(snapshots.getFirst(), schema.hash(), store,
+                    (buffer, offset, lengthBytes) -> sessions.read(buffer, offset, lengthBytes, loadedNs));
                 if (header.recordingId() != identity.recordingId())
                 {
                     throw new DurableStateException("snapshot " + snapshots.getFirst() + " belongs to log recording " +
@@ -212,7 +231,8 @@ final class DurableLog implements AutoCloseable
             final long endPosition;
             final long batches;
             final long records;
-            try (LogReplayer replayer = new LogReplayer(schema, store))
+            try (LogReplayer replayer = new LogReplayer(schema, store,
+                new SessionRecovery(sessions, configuration.maxRecordsPerBatch())))
             {
                 endPosition = replayer.replay(aeron, archive, identity.recordingId(), replayFrom, stopPosition, lastSeq,
                     info.mtuLength(), configuration.logStreamId() + 1_000, out);
@@ -221,6 +241,11 @@ final class DurableLog implements AutoCloseable
                 records = replayer.records();
             }
             final long replayMs = (System.nanoTime() - replayStartNs) / 1_000_000;
+            if (sessions.size() > 0)
+            {
+                out.println("pipeline: " + sessions.size() + " producer sessions may resume within " +
+                    configuration.sessionResumeWindowMs() + " ms; their batches sent again are answered, not applied twice");
+            }
             if (readOnly)
             {
                 final Recovery rebuilt = new Recovery(false, snapshotPosition, snapshotLoadMs, batches, records, replayMs,

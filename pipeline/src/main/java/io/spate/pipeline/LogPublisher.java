@@ -4,8 +4,12 @@ import io.aeron.DirectBufferVector;
 import io.aeron.ExclusivePublication;
 import io.aeron.archive.status.RecordingPos;
 import io.spate.wire.LogBatchEncoder;
+import io.spate.wire.LogAnswerEncoder;
+import io.spate.wire.LogSessionEncoder;
 import io.spate.wire.MessageHeaderEncoder;
 import org.agrona.DirectBuffer;
+import org.agrona.ExpandableRingBuffer;
+import org.agrona.MutableDirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.agrona.concurrent.status.CountersReader;
 
@@ -25,6 +29,10 @@ final class LogPublisher
         LogBatchEncoder.SegmentsEncoder.sbeHeaderSize() + LogBatchEncoder.entryStatusHeaderLength() +
         LogBatchEncoder.recordsHeaderLength();
     private static final int SEGMENT_BYTES = LogBatchEncoder.SegmentsEncoder.sbeBlockLength();
+    /** Most bytes of session notes queued for the log: the conductor pushes back on ingress past it. */
+    static final int MAX_NOTE_QUEUE_BYTES = 4 << 20;
+    /** A note's bytes besides its ack, and the ring's own header and alignment per message. */
+    private static final int NOTE_SLACK_BYTES = 128;
 
     private final ExclusivePublication publication;
     private final CountersReader counters;
@@ -34,6 +42,12 @@ final class LogPublisher
     private final UnsafeBuffer headerBuffer;
     private final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
     private final LogBatchEncoder encoder = new LogBatchEncoder();
+    private final LogSessionEncoder sessionEncoder = new LogSessionEncoder();
+    private final LogAnswerEncoder answerEncoder = new LogAnswerEncoder();
+    /** Session notes (openings, answers given without the store) waiting for the log, bounded. */
+    private final ExpandableRingBuffer notes = new ExpandableRingBuffer(4096, MAX_NOTE_QUEUE_BYTES, false);
+    private final ExpandableRingBuffer.MessageConsumer noteOfferer = this::offerNote;
+    private final UnsafeBuffer noteBuffer;
     private final DirectBufferVector headerVector = new DirectBufferVector();
     private final DirectBufferVector recordsVector = new DirectBufferVector();
     private final DirectBufferVector[] vectors = { headerVector, recordsVector };
@@ -52,6 +66,7 @@ final class LogPublisher
         this.recordingId = recordingId;
         this.schemaHash = schemaHash;
         this.headerBuffer = new UnsafeBuffer(new byte[(int)maxMessageBytes(0, maxRecordsPerBatch)]);
+        this.noteBuffer = new UnsafeBuffer(new byte[NOTE_SLACK_BYTES + AckWriter.maxAckBytes(maxRecordsPerBatch)]);
     }
 
     /**
@@ -76,6 +91,10 @@ final class LogPublisher
      */
     long append(final BatchSlot batch, final long seq, final DirectBuffer records, final int offset)
     {
+        if (!flushNotes())
+        {
+            return 0; // a session of this batch may be among them: it must reach the log first
+        }
         encoder.wrapAndApplyHeader(headerBuffer, 0, headerEncoder)
             .batchSeq(seq)
             .schemaHash(schemaHash)
@@ -84,7 +103,7 @@ final class LogPublisher
         for (int i = 0; i < batch.segmentCount; i++)
         {
             segments.next()
-                .sessionId(batch.segmentSessions[i].sessionId)
+                .sessionId(batch.segmentSessionIds[i])
                 .correlationId(batch.segmentCorrelationIds[i])
                 .entryCount(batch.segmentEntryCount[i]);
         }
@@ -103,6 +122,71 @@ final class LogPublisher
             case SENT -> result;
             case RETRY, NOT_CONNECTED -> 0; // the archive's image not there yet counts as back pressure
             case GONE -> throw new IllegalStateException("the log publication cannot take batch " + seq + ": " +
+                OfferOutcome.describe(result));
+        };
+    }
+
+    /**
+     * Queues a session's opening for the log. Queued notes are offered, in order, before the next batch
+     * (so a replay meets a session before any batch of it) and on every {@link #flushNotes()}.
+     *
+     * @return false when the queue has no room now (flush, and try again).
+     */
+    boolean queueSession(final long sessionId, final long clientId)
+    {
+        sessionEncoder.wrapAndApplyHeader(noteBuffer, 0, headerEncoder).sessionId(sessionId).clientId(clientId);
+        final int lengthBytes = MessageHeaderEncoder.ENCODED_LENGTH + sessionEncoder.encodedLength();
+        headerEncoder.frameLengthBytes(lengthBytes);
+        return notes.append(noteBuffer, 0, lengthBytes);
+    }
+
+    /**
+     * Queues an answer the conductor gave without the store (a refusal, or a batch none of whose records
+     * reached it), so that a replay's ack ledger holds it.
+     *
+     * @return false when the queue has no room now (flush, and try again).
+     */
+    boolean queueAnswer(final long sessionId, final long correlationId, final DirectBuffer ack, final int ackLengthBytes)
+    {
+        answerEncoder.wrapAndApplyHeader(noteBuffer, 0, headerEncoder).sessionId(sessionId).correlationId(correlationId)
+            .putAck(ack, 0, ackLengthBytes);
+        final int lengthBytes = MessageHeaderEncoder.ENCODED_LENGTH + answerEncoder.encodedLength();
+        headerEncoder.frameLengthBytes(lengthBytes);
+        return notes.append(noteBuffer, 0, lengthBytes);
+    }
+
+    /**
+     * @return true when the queue can surely take a note whose ack is this long (or a session opening, for 0):
+     * twice its bytes are free, room for the padding to the ring's end.
+     */
+    boolean hasNoteRoom(final long ackLengthBytes)
+    {
+        return notes.maxCapacity() - notes.size() >= 2 * (NOTE_SLACK_BYTES + ackLengthBytes);
+    }
+
+    /**
+     * Offers the queued notes to the log, oldest first, until the log pushes back.
+     *
+     * @return true when none is left queued.
+     * @throws IllegalStateException when the log can never take one again.
+     */
+    boolean flushNotes()
+    {
+        if (!notes.isEmpty())
+        {
+            notes.consume(noteOfferer, Integer.MAX_VALUE);
+        }
+        return notes.isEmpty();
+    }
+
+    private boolean offerNote(final MutableDirectBuffer buffer, final int offset, final int lengthBytes, final int headOffset)
+    {
+        final long result = publication.offer(buffer, offset, lengthBytes);
+        return switch (OfferOutcome.of(result))
+        {
+            case SENT -> true;
+            case RETRY, NOT_CONNECTED -> false;
+            case GONE -> throw new IllegalStateException("the log publication cannot take a session note: " +
                 OfferOutcome.describe(result));
         };
     }

@@ -49,6 +49,7 @@ final class LogReplayer implements AutoCloseable
 
     private final DatabaseSchema schema;
     private final NativeStore store;
+    private final SessionRecovery sessions;
     private final LogBatchReader reader = new LogBatchReader();
     private final MessageHeaderDecoder messageHeader = new MessageHeaderDecoder();
     private final ControlledFragmentAssembler assembler = new ControlledFragmentAssembler(this::onBatch);
@@ -76,8 +77,17 @@ final class LogReplayer implements AutoCloseable
      */
     LogReplayer(final DatabaseSchema schema, final NativeStore store)
     {
+        this(schema, store, null);
+    }
+
+    /**
+     * @param sessions rebuilds the producers' sessions from the log's notes and batches; null to skip them.
+     */
+    LogReplayer(final DatabaseSchema schema, final NativeStore store, final SessionRecovery sessions)
+    {
         this.schema = schema;
         this.store = store;
+        this.sessions = sessions;
     }
 
     /**
@@ -347,8 +357,18 @@ final class LogReplayer implements AutoCloseable
 
     private Action onBatch(final DirectBuffer buffer, final int offset, final int length, final Header header)
     {
-        final String problem = reader.wrap(buffer, offset, length);
         final long at = header.position() - header.frameLength();
+        if (SessionRecovery.isNote(buffer, offset, length))
+        {
+            final String noteProblem = null == sessions ? null : sessions.onNote(buffer, offset, length, System.nanoTime());
+            if (null != noteProblem)
+            {
+                throw new DurableStateException("the log is damaged near position " + at + ": " + noteProblem);
+            }
+            endPosition = header.position();
+            return Action.CONTINUE;
+        }
+        final String problem = reader.wrap(buffer, offset, length);
         if (null != problem)
         {
             throw new DurableStateException("the log is damaged near position " + at + ": " + problem);
@@ -392,6 +412,15 @@ final class LogReplayer implements AutoCloseable
         {
             throw new DurableStateException("the log's batch " + reader.batchSeq() + " holds " + walked +
                 " messages, it says " + reader.recordCount());
+        }
+        if (null != sessions)
+        {
+            final String sessionProblem = sessions.onBatch(reader, results);
+            if (null != sessionProblem)
+            {
+                throw new DurableStateException("the log's batch " + reader.batchSeq() + " does not add up: " +
+                    sessionProblem);
+            }
         }
         expectedSeq++;
         batches++;

@@ -81,11 +81,13 @@ public final class Pipeline implements AutoCloseable
         errorCounter = aeron.addCounter(PipelineCounters.PIPELINE_AGENT_ERRORS_TYPE_ID, "spate pipeline agent errors");
         errors = new PipelineErrors(errorCounter, log);
         long startSeq = 0;
+        // Producers' sessions beyond their connections: rebuilt from the data directory when there is one.
+        final ResumableSessions sessions = ResumableSessions.of(configuration);
         if (configuration.isDurable())
         {
             try
             {
-                durableLog = DurableLog.open(aeron, configuration, store, log);
+                durableLog = DurableLog.open(aeron, configuration, store, sessions, log);
             }
             catch (final RuntimeException ex)
             {
@@ -97,7 +99,7 @@ public final class Pipeline implements AutoCloseable
             durableLog.snapshotWriter().counters(counters.snapshots(), counters.snapshotPosition());
             counters.logPosition().setRelease(recovery.logPosition());
             counters.logRecordedPosition().setRelease(recovery.logPosition());
-            snapshotTaker = new SnapshotTaker(store, durableLog.snapshotWriter(), configuration.schema().hash(),
+            snapshotTaker = new SnapshotTaker(store, sessions, durableLog.snapshotWriter(), configuration.schema().hash(),
                 recovery.recordingId(), configuration.snapshotIntervalBytes(), configuration.snapshotIntervalMs(),
                 recovery.logPosition(), System.nanoTime(), log);
             startSeq = recovery.lastSeq();
@@ -130,7 +132,7 @@ public final class Pipeline implements AutoCloseable
             counters, errors);
         conductor = new ConductorAgent(configuration, aeron, store, modifyBuffer.buffer(), ingress, applied,
             appliedSessionIds, dispatcher, counters, errors, stageLatencies, log,
-            null == durableLog ? null : durableLog.publisher(), snapshotTaker, startSeq);
+            null == durableLog ? null : durableLog.publisher(), snapshotTaker, sessions, startSeq);
         final CountersReader countersReader = aeron.countersReader();
         final List<Agent> workers = new ArrayList<>();
         for (int i = 0; i < workerCount; i++)

@@ -29,6 +29,15 @@ public final class PipelineConfiguration
     public static final String WORKER_IDLE_PROP = "spate.worker.idle.strategy";
     public static final String THREADING_MODE_PROP = "spate.pipeline.threading.mode";
     public static final String SESSION_TIMEOUT_MS_PROP = "spate.session.timeout.ms";
+    /** Acks kept per session, for batches a producer sends again after a reconnect or a restart (SessionSettings). */
+    public static final String ACK_LEDGER_BATCHES_PROP = "spate.ack.ledger.batches";
+    /** How long a closed session (or one remembered from the log at a restart) may still be resumed. */
+    public static final String SESSION_RESUME_WINDOW_MS_PROP = "spate.session.resume.window.ms";
+    public static final int DEFAULT_ACK_LEDGER_BATCHES = 1024;
+    /** Bytes of acks kept over all sessions (the oldest of all go first past it). */
+    public static final String ACK_LEDGER_TOTAL_BYTES_PROP = "spate.ack.ledger.total.bytes";
+    public static final long DEFAULT_ACK_LEDGER_TOTAL_BYTES = 256L << 20;
+    public static final int MAX_ACK_LEDGER_BATCHES = 1 << 16;
     public static final String SESSION_BACKLOG_BYTES_PROP = "spate.session.backlog.bytes";
     public static final String WORKER_STALL_TIMEOUT_MS_PROP = "spate.worker.stall.timeout.ms";
     public static final String MAX_SESSIONS_PROP = "spate.max.sessions";
@@ -76,6 +85,9 @@ public final class PipelineConfiguration
     private String conductorIdleStrategy = System.getProperty(CONDUCTOR_IDLE_PROP, profile.agentIdleStrategy());
     private String workerIdleStrategy = System.getProperty(WORKER_IDLE_PROP, profile.agentIdleStrategy());
     private long sessionTimeoutMs = longProperty(SESSION_TIMEOUT_MS_PROP, 10_000);
+    private int ackLedgerBatches = (int)longProperty(ACK_LEDGER_BATCHES_PROP, DEFAULT_ACK_LEDGER_BATCHES);
+    private long ackLedgerTotalBytes = longProperty(ACK_LEDGER_TOTAL_BYTES_PROP, DEFAULT_ACK_LEDGER_TOTAL_BYTES);
+    private long sessionResumeWindowMs = longProperty(SESSION_RESUME_WINDOW_MS_PROP, 300_000);
     private int sessionBacklogBytes = intProperty(SESSION_BACKLOG_BYTES_PROP, 8 << 20);
     private long workerStallTimeoutMs = longProperty(WORKER_STALL_TIMEOUT_MS_PROP, 5_000);
     private FaultInjector faultInjector = FaultInjector.NONE;
@@ -125,6 +137,19 @@ public final class PipelineConfiguration
             MAX_BATCH_BYTES_PROP + " " + maxBatchBytes);
         require(sessionTimeoutMs >= 100 && sessionTimeoutMs <= 3_600_000,
             SESSION_TIMEOUT_MS_PROP + " must be 100..3600000: " + sessionTimeoutMs);
+        require(ackLedgerBatches >= 1 && ackLedgerBatches <= MAX_ACK_LEDGER_BATCHES,
+            ACK_LEDGER_BATCHES_PROP + " must be 1.." + MAX_ACK_LEDGER_BATCHES + ": " + ackLedgerBatches);
+        require(ackLedgerTotalBytes >= 1 << 20 && ackLedgerTotalBytes <= 1L << 40,
+            ACK_LEDGER_TOTAL_BYTES_PROP + " must be 1 MiB..1 TiB: " + ackLedgerTotalBytes);
+        require(ackLedgerTotalBytes >= AckLedger.entryBytes(AckWriter.maxAckBytes(maxRecordsPerBatch)),
+            ACK_LEDGER_TOTAL_BYTES_PROP + " " + ackLedgerTotalBytes + " cannot hold the ack of one full batch of " +
+            maxRecordsPerBatch + " records");
+        require(ResumableSessions.ledgerSessionBytes(this) <= AckLedger.MAX_SESSION_BYTES,
+            ACK_LEDGER_BATCHES_PROP + " " + ackLedgerBatches + " acks of batches of up to " + maxRecordsPerBatch +
+            " records (" + MAX_RECORDS_PER_BATCH_PROP + ") need " + ResumableSessions.ledgerSessionBytes(this) +
+            " bytes per session, more than " + AckLedger.MAX_SESSION_BYTES + ": keep fewer acks or smaller batches");
+        require(sessionResumeWindowMs >= 0 && sessionResumeWindowMs <= 86_400_000L,
+            SESSION_RESUME_WINDOW_MS_PROP + " must be 0..86400000: " + sessionResumeWindowMs);
         require(workerStallTimeoutMs >= 10 && workerStallTimeoutMs <= 3_600_000,
             WORKER_STALL_TIMEOUT_MS_PROP + " must be 10..3600000: " + workerStallTimeoutMs);
         final long minBacklogBytes = 2L * (AckWriter.ackBacklogBytes(maxRecordsPerBatch) +
@@ -385,6 +410,42 @@ public final class PipelineConfiguration
      * @return how long a producer's answers may stay unsent (it stopped reading, or its response stream
      * is gone) before its session is closed.
      */
+    /** @return acks kept per session: a producer keeps at most this many batches unanswered. */
+    public int ackLedgerBatches()
+    {
+        return ackLedgerBatches;
+    }
+
+    public PipelineConfiguration ackLedgerBatches(final int batches)
+    {
+        this.ackLedgerBatches = batches;
+        return this;
+    }
+
+    /** @return bytes of acks kept over all sessions. */
+    public long ackLedgerTotalBytes()
+    {
+        return ackLedgerTotalBytes;
+    }
+
+    public PipelineConfiguration ackLedgerTotalBytes(final long bytes)
+    {
+        this.ackLedgerTotalBytes = bytes;
+        return this;
+    }
+
+    /** @return how long a closed session may still be resumed (Reconnect), in ms. */
+    public long sessionResumeWindowMs()
+    {
+        return sessionResumeWindowMs;
+    }
+
+    public PipelineConfiguration sessionResumeWindowMs(final long windowMs)
+    {
+        this.sessionResumeWindowMs = windowMs;
+        return this;
+    }
+
     public long sessionTimeoutMs()
     {
         return sessionTimeoutMs;
@@ -662,6 +723,9 @@ public final class PipelineConfiguration
             ", workerIdle=" + workerIdleStrategy +
             ", threading=" + threadingMode +
             ", sessionTimeoutMs=" + sessionTimeoutMs +
+            ", ackLedgerBatches=" + ackLedgerBatches +
+            ", ackLedgerTotalBytes=" + ackLedgerTotalBytes +
+            ", sessionResumeWindowMs=" + sessionResumeWindowMs +
             ", sessionBacklogBytes=" + sessionBacklogBytes +
             ", workerStallTimeoutMs=" + workerStallTimeoutMs +
             ", maxSessions=" + maxSessions +

@@ -35,6 +35,10 @@ public final class PipelineCounters implements AutoCloseable
     public static final int CONDUCTOR_EGRESS_BACKLOG_BYTES_TYPE_ID = 1023;
     public static final int CONDUCTOR_DISPATCH_RETRIES_TYPE_ID = 1024;
     public static final int CONDUCTOR_CONNECTS_REFUSED_TYPE_ID = 1025;
+    public static final int CONDUCTOR_SESSIONS_RESUMED_TYPE_ID = 1026;
+    public static final int CONDUCTOR_RESENDS_ANSWERED_TYPE_ID = 1027;
+    public static final int CONDUCTOR_RESENDS_PENDING_TYPE_ID = 1028;
+    public static final int CONDUCTOR_RESENDS_FORGOTTEN_TYPE_ID = 1029;
     public static final int PIPELINE_INSTANCE_TYPE_ID = 1030;
     public static final int LOG_POSITION_TYPE_ID = 1031;
     public static final int LOG_RECORDED_POSITION_TYPE_ID = 1032;
@@ -71,6 +75,10 @@ public final class PipelineCounters implements AutoCloseable
     private final Counter egressBacklogBytes;
     private final Counter dispatchRetries;
     private final Counter connectsRefused;
+    private final Counter sessionsResumed;
+    private final Counter resendsAnswered;
+    private final Counter resendsPending;
+    private final Counter resendsForgotten;
     private final Counter logPosition;
     private final Counter logRecordedPosition;
     private final Counter logRetries;
@@ -117,6 +125,14 @@ public final class PipelineCounters implements AutoCloseable
             "spate conductor dispatch offers retried (back pressure, term rotation)");
         connectsRefused = aeron.addCounter(CONDUCTOR_CONNECTS_REFUSED_TYPE_ID,
             "spate conductor connects refused (schema, credentials, channel, rate, sessions)");
+        sessionsResumed = aeron.addCounter(CONDUCTOR_SESSIONS_RESUMED_TYPE_ID,
+            "spate conductor sessions resumed (Reconnect)");
+        resendsAnswered = aeron.addCounter(CONDUCTOR_RESENDS_ANSWERED_TYPE_ID,
+            "spate conductor resent batches answered from the ack ledger");
+        resendsPending = aeron.addCounter(CONDUCTOR_RESENDS_PENDING_TYPE_ID,
+            "spate conductor resent batches still in flight (answered once applied)");
+        resendsForgotten = aeron.addCounter(CONDUCTOR_RESENDS_FORGOTTEN_TYPE_ID,
+            "spate conductor resent batches no longer in the ack ledger (ALREADY_APPLIED)");
         logPosition = aeron.addCounter(LOG_POSITION_TYPE_ID, "spate log position (bytes appended; 0: in-memory)");
         logRecordedPosition = aeron.addCounter(LOG_RECORDED_POSITION_TYPE_ID,
             "spate log recorded position (bytes the archive holds, sampled every 100 ms)");
@@ -235,9 +251,30 @@ public final class PipelineCounters implements AutoCloseable
         return connectsRefused;
     }
 
+    public Counter sessionsResumed()
+    {
+        return sessionsResumed;
+    }
+
+    public Counter resendsAnswered()
+    {
+        return resendsAnswered;
+    }
+
+    public Counter resendsPending()
+    {
+        return resendsPending;
+    }
+
+    public Counter resendsForgotten()
+    {
+        return resendsForgotten;
+    }
+
     public void close()
     {
-        CloseHelper.closeAll(snapshotPosition, snapshots, logRetries, logRecordedPosition, logPosition, connectsRefused, dispatchRetries, egressBacklogBytes, egressRetries, answersDiscarded, sessionsClosed,
+        CloseHelper.closeAll(snapshotPosition, snapshots, logRetries, logRecordedPosition, logPosition, resendsForgotten,
+            resendsPending, resendsAnswered, sessionsResumed, connectsRefused, dispatchRetries, egressBacklogBytes, egressRetries, answersDiscarded, sessionsClosed,
             sessionsOpen, barrierDispatches, acksSent, rejectedMessages, backPressureEvents, copyModeDispatches, bufferBytesFree,
             batches, recordsIn);
         for (int i = workers.length - 1; i >= 0; i--)

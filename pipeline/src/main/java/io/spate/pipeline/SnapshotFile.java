@@ -21,13 +21,13 @@ import java.util.regex.Pattern;
 import java.util.zip.CRC32C;
 
 /**
- * A snapshot of the store at a log position, as one file:
+ * A snapshot of the store and the producers' sessions at a log position, as one file:
  * <pre>
- *   0  magic "SPATESNP"          32 log position (bytes)      56 image length (bytes)
- *   8  format version (int)      40 last batch seq            64 the store's image
- *  12  header length (int)       48 written at (epoch ms)     64+n CRC32C of bytes [0, 64+n)
- *  16  schema hash                 (all little-endian)
- *  24  log recording id
+ *   0  magic "SPATESNP"          32 log position (bytes)      56 image length n (bytes)
+ *   8  format version (int)      40 last batch seq            64 sessions length m (bytes)
+ *  12  header length (int)       48 written at (epoch ms)     72 the store's image
+ *  16  schema hash                 (all little-endian)        72+n the sessions ({@link ResumableSessions#write})
+ *  24  log recording id                                       72+n+m CRC32C of bytes [0, 72+n+m)
  * </pre>
  * Written to a temporary name, fsynced, renamed into place and the directory fsynced, so a crash
  * leaves either the whole file or none. Read back, every field is checked and the CRC covers all
@@ -38,15 +38,36 @@ final class SnapshotFile
     static final String SUFFIX = ".spate-snapshot";
     private static final Pattern NAME = Pattern.compile("snapshot-(\\d{20})\\" + SUFFIX);
     private static final long MAGIC = 0x504E5345_54415053L; // "SPATESNP" read little-endian
-    /** 2: the store's image of reused slots and generational ids (format 1 was written before slots were reused). */
-    private static final int VERSION = 2;
-    static final int HEADER_LENGTH_BYTES = 64;
+    /**
+     * 3: the sessions after the image (2: no sessions; read as none remembered; 1: written before slots were
+     * reused, refused).
+     */
+    private static final int VERSION = 3;
+    static final int HEADER_LENGTH_BYTES = 72;
+    private static final int V2_HEADER_LENGTH_BYTES = 64;
     private static final int CRC_LENGTH_BYTES = 4;
     private static final int IO_CHUNK_BYTES = 64 << 20;
 
     /** What a snapshot says about itself. */
-    record Header(long schemaHash, long recordingId, long logPosition, long lastSeq, long writtenAtMs, long imageLengthBytes)
+    record Header(
+        long schemaHash,
+        long recordingId,
+        long logPosition,
+        long lastSeq,
+        long writtenAtMs,
+        long imageLengthBytes,
+        long sessionsLengthBytes)
     {
+    }
+
+    /** Takes a snapshot's sessions as it is loaded. */
+    @FunctionalInterface
+    interface SessionsLoader
+    {
+        /**
+         * @throws IllegalStateException naming what does not add up.
+         */
+        void load(org.agrona.DirectBuffer buffer, int offset, int lengthBytes);
     }
 
     private SnapshotFile()
@@ -90,8 +111,8 @@ final class SnapshotFile
      * Writes a snapshot durably: temporary file, fsync, rename, fsync of the directory.
      *
      * @param directory where snapshots live.
-     * @param header    what the snapshot is (its image length is the image's size).
-     * @param image     the store's image.
+     * @param header    what the snapshot is.
+     * @param image     the store's image, then the sessions (as long as the header says).
      * @return the file written.
      */
     static Path write(final Path directory, final Header header, final MemorySegment image) throws IOException
@@ -105,7 +126,13 @@ final class SnapshotFile
             final ByteBuffer head = ByteBuffer.allocate(HEADER_LENGTH_BYTES).order(ByteOrder.LITTLE_ENDIAN);
             head.putLong(MAGIC).putInt(VERSION).putInt(HEADER_LENGTH_BYTES)
                 .putLong(header.schemaHash()).putLong(header.recordingId()).putLong(header.logPosition())
-                .putLong(header.lastSeq()).putLong(header.writtenAtMs()).putLong(image.byteSize());
+                .putLong(header.lastSeq()).putLong(header.writtenAtMs()).putLong(header.imageLengthBytes())
+                .putLong(header.sessionsLengthBytes());
+            if (header.imageLengthBytes() + header.sessionsLengthBytes() != image.byteSize())
+            {
+                throw new IllegalArgumentException("a snapshot of " + header.imageLengthBytes() + " + " +
+                    header.sessionsLengthBytes() + " bytes given " + image.byteSize());
+            }
             head.flip();
             crc.update(head.duplicate());
             writeFully(channel, head);
@@ -144,38 +171,55 @@ final class SnapshotFile
      */
     static Header load(final Path file, final long schemaHash, final NativeStore store) throws IOException
     {
+        return load(file, schemaHash, store, (buffer, offset, lengthBytes) ->
+        {
+        });
+    }
+
+    /**
+     * @param sessions takes the snapshot's sessions once the store is loaded (nothing for a format 2 file).
+     * @see #load(Path, long, NativeStore)
+     */
+    static Header load(final Path file, final long schemaHash, final NativeStore store, final SessionsLoader sessions)
+        throws IOException
+    {
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ); Arena arena = Arena.ofConfined())
         {
             final long fileLength = channel.size();
-            if (fileLength < HEADER_LENGTH_BYTES + CRC_LENGTH_BYTES)
+            if (fileLength < V2_HEADER_LENGTH_BYTES + CRC_LENGTH_BYTES)
             {
                 throw damaged(file, "it is " + fileLength + " bytes, shorter than a snapshot header");
             }
             final MemorySegment mapped = channel.map(FileChannel.MapMode.READ_ONLY, 0, fileLength, arena);
-            final ByteBuffer head = mapped.asSlice(0, HEADER_LENGTH_BYTES).asByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+            final ByteBuffer head = mapped.asSlice(0, Math.min(HEADER_LENGTH_BYTES, fileLength)).asByteBuffer()
+                .order(ByteOrder.LITTLE_ENDIAN);
             if (head.getLong() != MAGIC)
             {
                 throw damaged(file, "it does not start with the snapshot magic");
             }
             final int version = head.getInt();
             final int headerLength = head.getInt();
-            if (version == 1 && headerLength == HEADER_LENGTH_BYTES)
+            if (version == 1 && headerLength == V2_HEADER_LENGTH_BYTES)
             {
                 throw new DurableStateException("snapshot " + file + " is of format 1, written by a Spate before slots were " +
-                    "reused; this build reads format " + VERSION + " only: start from an empty data directory (or keep " +
+                    "reused; this build reads formats 2 and " + VERSION + " only: start from an empty data directory (or keep " +
                     "running the old build on this one)");
             }
-            if (version != VERSION || headerLength != HEADER_LENGTH_BYTES)
+            final boolean v2 = version == 2 && headerLength == V2_HEADER_LENGTH_BYTES;
+            if (!v2 && (version != VERSION || headerLength != HEADER_LENGTH_BYTES || fileLength < headerLength + CRC_LENGTH_BYTES))
             {
                 throw damaged(file, "format version " + version + " (header " + headerLength + " bytes); this build reads " +
-                    VERSION);
+                    VERSION + " and 2");
             }
             final Header header = new Header(head.getLong(), head.getLong(), head.getLong(), head.getLong(), head.getLong(),
-                head.getLong());
-            if (header.imageLengthBytes() != fileLength - HEADER_LENGTH_BYTES - CRC_LENGTH_BYTES)
+                head.getLong(), v2 ? 0 : head.getLong());
+            final long bodyLengthBytes = fileLength - headerLength - CRC_LENGTH_BYTES;
+            if (header.imageLengthBytes() < 0 || header.sessionsLengthBytes() < 0 ||
+                header.sessionsLengthBytes() > Integer.MAX_VALUE ||
+                header.imageLengthBytes() + header.sessionsLengthBytes() != bodyLengthBytes)
             {
-                throw damaged(file, "its header says an image of " + header.imageLengthBytes() + " bytes, the file holds " +
-                    (fileLength - HEADER_LENGTH_BYTES - CRC_LENGTH_BYTES) + " (truncated?)");
+                throw damaged(file, "its header says an image of " + header.imageLengthBytes() + " bytes and sessions of " +
+                    header.sessionsLengthBytes() + ", the file holds " + bodyLengthBytes + " (truncated?)");
             }
             if (header.logPosition() != positionOf(file))
             {
@@ -199,11 +243,24 @@ final class SnapshotFile
             }
             try
             {
-                store.loadSnapshot(mapped.address() + HEADER_LENGTH_BYTES, header.imageLengthBytes());
+                store.loadSnapshot(mapped.address() + headerLength, header.imageLengthBytes());
             }
             catch (final NativeStoreException ex)
             {
                 throw damaged(file, "the store refused its image: " + ex.getMessage());
+            }
+            if (header.sessionsLengthBytes() > 0)
+            {
+                try
+                {
+                    sessions.load(new org.agrona.concurrent.UnsafeBuffer(
+                        mapped.address() + headerLength + header.imageLengthBytes(), (int)header.sessionsLengthBytes()),
+                        0, (int)header.sessionsLengthBytes());
+                }
+                catch (final IllegalStateException ex)
+                {
+                    throw damaged(file, ex.getMessage());
+                }
             }
             return header;
         }

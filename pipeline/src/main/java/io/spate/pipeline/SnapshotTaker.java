@@ -19,6 +19,7 @@ final class SnapshotTaker implements AutoCloseable
     private static final long HEADROOM_DIVISOR = 4;
 
     private final NativeStore store;
+    private final ResumableSessions sessions;
     private final SnapshotWriter writer;
     private final long schemaHash;
     private final long recordingId;
@@ -33,6 +34,7 @@ final class SnapshotTaker implements AutoCloseable
 
     SnapshotTaker(
         final NativeStore store,
+        final ResumableSessions sessions,
         final SnapshotWriter writer,
         final long schemaHash,
         final long recordingId,
@@ -43,6 +45,7 @@ final class SnapshotTaker implements AutoCloseable
         final PrintStream out)
     {
         this.store = store;
+        this.sessions = sessions;
         this.writer = writer;
         this.schemaHash = schemaHash;
         this.recordingId = recordingId;
@@ -77,7 +80,8 @@ final class SnapshotTaker implements AutoCloseable
     }
 
     /**
-     * Copies the store (nothing applies now) and hands the image to the writer.
+     * Copies the store (nothing applies now) and the sessions (every answer of the log up to the position is in
+     * their ledger, nothing beyond it) and hands the image to the writer.
      *
      * @param logPosition where the last dispatched batch ends in the log.
      * @param lastSeq     that batch's seq.
@@ -89,9 +93,16 @@ final class SnapshotTaker implements AutoCloseable
         lastNs = nowNs;
         final long startNs = System.nanoTime();
         final MemorySegment image;
+        final SnapshotFile.Header header;
         try
         {
-            final long length = store.snapshotLengthBytes();
+            final long storeLength = store.snapshotLengthBytes();
+            final long sessionsLength = sessions.encodedLengthBytes();
+            if (sessionsLength > Integer.MAX_VALUE)
+            {
+                throw new IllegalStateException("the sessions take " + sessionsLength + " bytes, more than a snapshot holds");
+            }
+            final long length = storeLength + sessionsLength;
             if (null == imageBuffer || imageBuffer.byteSize() < length)
             {
                 // The writer is idle (a snapshot starts only then), so the old buffer is free. The buffer is kept:
@@ -102,7 +113,15 @@ final class SnapshotTaker implements AutoCloseable
                     imageArena, Math.max(length + length / HEADROOM_DIVISOR, 1 << 20));
             }
             image = imageBuffer.asSlice(0, length);
-            store.writeSnapshot(image.address(), length);
+            store.writeSnapshot(image.address(), storeLength);
+            final int written = sessions.write(
+                new org.agrona.concurrent.UnsafeBuffer(image.address() + storeLength, (int)sessionsLength), 0);
+            if (written != sessionsLength)
+            {
+                throw new IllegalStateException("the sessions wrote " + written + " bytes of " + sessionsLength);
+            }
+            header = new SnapshotFile.Header(schemaHash, recordingId, logPosition, lastSeq, System.currentTimeMillis(),
+                storeLength, sessionsLength);
         }
         catch (final RuntimeException | OutOfMemoryError ex)
         {
@@ -111,8 +130,7 @@ final class SnapshotTaker implements AutoCloseable
             out.println("pipeline: snapshot at log position " + logPosition + " could not copy the store: " + ex);
             return;
         }
-        writer.submit(null, image, new SnapshotFile.Header(schemaHash, recordingId, logPosition, lastSeq,
-            System.currentTimeMillis(), image.byteSize()), System.nanoTime() - startNs);
+        writer.submit(null, image, header, System.nanoTime() - startNs);
     }
 
     /**

@@ -15,6 +15,8 @@ import io.spate.codec.TypeDefinition;
 import io.spate.wire.AckDecoder;
 import io.spate.wire.MessageHeaderDecoder;
 import io.spate.wire.RecordStatus;
+import io.spate.wire.SessionSettingsDecoder;
+import io.spate.pipeline.ClusterServiceSettings;
 import org.agrona.DirectBuffer;
 import org.agrona.concurrent.BackoffIdleStrategy;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -50,20 +52,23 @@ class ClusterNodeTest
     private DatabaseSchema schema;
     private ClusterMembers members;
     private MediaDriver driver;
+    private Path data;
+    private Path secretFile;
+    private JvmProcess node;
+    private int starts;
+    private int portBase;
 
     @BeforeEach
     void setUp() throws Exception
     {
         scope = new ProcessScope();
         schema = SchemaCompiler.compile(Path.of(scope.schema));
-        final int portBase = 31_000 + 100 * (int)((ProcessHandle.current().pid() + System.nanoTime()) % 15);
+        portBase = 31_000 + 100 * (int)((ProcessHandle.current().pid() + System.nanoTime()) % 15);
         members = new ClusterMembers(List.of("localhost"), portBase);
-        final Path data = scope.directory("spate-node-");
-        final Path secretFile = data.resolve("secret");
+        data = scope.directory("spate-node-");
+        secretFile = data.resolve("secret");
         Files.writeString(secretFile, SECRET + "\n");
-        final JvmProcess node = scope.start("node-0", "io.spate.cli.NodeMain", "--id", "0", "--members", "localhost",
-            "--port-base", Integer.toString(portBase), "--schema", scope.schema, "--data", data.resolve("node-0").toString(),
-            "--driver-dir", driverDir(), "--auth-secret-file", secretFile.toString(), "--snapshot-ms", "0");
+        node = startNode(List.of(), scope.schema);
         node.awaitLine(line -> line.startsWith("node: member 0 of 1 up"), Duration.ofSeconds(60));
         driver = MediaDriver.launchEmbedded(new MediaDriver.Context()
             .aeronDirectoryName("/dev/shm/spate-test-client-" + ProcessHandle.current().pid())
@@ -80,6 +85,37 @@ class ClusterNodeTest
         }
         scope.close();
         JvmProcess.deleteRecursively(Path.of(driverDir()));
+    }
+
+    /**
+     * Starts the member (again) on its data directory.
+     *
+     * @param systemProperties -D flags of its JVM.
+     * @param schemaFile       the schema it is given.
+     */
+    private JvmProcess startNode(final List<String> systemProperties, final String schemaFile)
+    {
+        final List<String> flags = new ArrayList<>(JvmProcess.JVM_FLAGS);
+        final String nativeDir = System.getProperty("spate.native.dir");
+        if (null != nativeDir)
+        {
+            flags.add("-Dspate.native.dir=" + nativeDir);
+        }
+        flags.addAll(systemProperties);
+        return scope.start("node-0" + (starts++ == 0 ? "" : "-run-" + starts), flags, JvmProcess.classPath(),
+            "io.spate.cli.NodeMain", "--id", "0", "--members", "localhost",
+            "--port-base", Integer.toString(portBase), "--schema",
+            schemaFile, "--data", data.resolve("node-0").toString(), "--driver-dir", driverDir(), "--auth-secret-file",
+            secretFile.toString(), "--snapshot-ms", "0");
+    }
+
+    /** SIGTERM (no snapshot is taken: a restart replays the whole log), then starts it again. */
+    private void restartNode() throws Exception
+    {
+        node.terminate();
+        assertEquals(0, node.awaitExit(Duration.ofSeconds(60)), node.output());
+        node = startNode(List.of(), scope.schema);
+        node.awaitLine(line -> line.startsWith("node: member 0 of 1 up"), Duration.ofSeconds(60));
     }
 
     private String driverDir()
@@ -99,12 +135,7 @@ class ClusterNodeTest
     {
         final TypeDefinition user = schema.type("User");
         final List<byte[]> answers = new ArrayList<>();
-        final EgressListener listener = (clusterSessionId, timestamp, buffer, offset, length, header) ->
-        {
-            final byte[] answer = new byte[length];
-            buffer.getBytes(offset, answer);
-            answers.add(answer);
-        };
+        final EgressListener listener = listener(answers);
         try (AeronCluster cluster = rawCluster(listener))
         {
             final UnsafeBuffer batch = new UnsafeBuffer(new byte[4096]);
@@ -168,6 +199,32 @@ class ClusterNodeTest
     }
 
     /**
+     * @return a listener adding each answer to the list; the session's SessionSettings (its first message) is
+     * checked and left out.
+     */
+    private EgressListener listener(final List<byte[]> answers)
+    {
+        final boolean[] settingsSeen = new boolean[1];
+        return (clusterSessionId, timestamp, buffer, offset, length, header) ->
+        {
+            final byte[] answer = new byte[length];
+            buffer.getBytes(offset, answer);
+            final MessageHeaderDecoder messageHeader = new MessageHeaderDecoder().wrap(new UnsafeBuffer(answer), 0);
+            if (messageHeader.templateId() == SessionSettingsDecoder.TEMPLATE_ID)
+            {
+                assertTrue(!settingsSeen[0] && answers.isEmpty(), "SessionSettings comes once, first");
+                final SessionSettingsDecoder settings = new SessionSettingsDecoder().wrapAndApplyHeader(
+                    new UnsafeBuffer(answer), 0, new MessageHeaderDecoder());
+                assertEquals(clusterSessionId, settings.sessionId());
+                assertEquals(ClusterServiceSettings.DEFAULT_ACK_LEDGER_BATCHES, settings.ledgerBatches());
+                settingsSeen[0] = true;
+                return;
+            }
+            answers.add(answer);
+        };
+    }
+
+    /**
      * @return a raw Aeron Cluster client (with the secret) whose answers go to the listener.
      */
     private AeronCluster rawCluster(final EgressListener listener)
@@ -208,12 +265,7 @@ class ClusterNodeTest
     {
         final TypeDefinition user = schema.type("User");
         final List<byte[]> answers = new ArrayList<>();
-        final EgressListener listener = (clusterSessionId, timestamp, buffer, offset, length, header) ->
-        {
-            final byte[] answer = new byte[length];
-            buffer.getBytes(offset, answer);
-            answers.add(answer);
-        };
+        final EgressListener listener = listener(answers);
         try (AeronCluster cluster = rawCluster(listener))
         {
             offer(cluster, new UnsafeBuffer(new byte[]{1, 2, 3}), 3);
@@ -256,22 +308,62 @@ class ClusterNodeTest
     /**
      * A client that sends 300 batches without reading its answers, on an egress of Aeron's smallest term
      * (64 KiB: its window fills after a few dozen acks, and the term rotates many times): the leader's egress
-     * pushes back, the acks wait in the ledger, and once the client reads, every one arrives, once, in order.
+     * pushes back, the acks wait for the retry, and once the client reads, every one arrives, once, in order.
      */
     @Test
     void acksPushedBackByASlowClientArriveOnceInOrder() throws Exception
     {
+        slowClient(300, false);
+        try (SpateClient client = SpateClient.connect(clientContext(SECRET)))
+        {
+            assertEquals(300 * 100L, client.count(schema.type("User")));
+        }
+    }
+
+    /**
+     * A slow client's acks are retried by a cluster timer, whose events go into the log. The member is stopped
+     * (no snapshot) and restarted: it replays the whole log, and its consensus module counts the timer events it
+     * replays without having scheduled them. A slow client again: its acks must still arrive once it reads, with
+     * nothing more coming in. (With one fixed timer id, the consensus module swallowed the new schedules.)
+     */
+    @Test
+    void aSlowClientIsAnsweredAfterTheMemberRestarts() throws Exception
+    {
+        slowClient(200, false);
+        restartNode();
+        slowClient(200, false);
+        try (SpateClient client = SpateClient.connect(clientContext(SECRET)))
+        {
+            assertEquals(400 * 100L, client.count(schema.type("User")));
+        }
+    }
+
+    /**
+     * A slow client sends its batches, then all of them again (as after a leader change), without reading: every
+     * answer arrives once it reads, the resent batches' answers their original acks byte for byte, none applied twice.
+     * (A duplicate's answer used to be dropped when the egress pushed back.)
+     */
+    @Test
+    void resentBatchesPushedBackBySlowClientAreAllAnswered() throws Exception
+    {
+        slowClient(150, true);
+        try (SpateClient client = SpateClient.connect(clientContext(SECRET)))
+        {
+            assertEquals(150 * 100L, client.count(schema.type("User")));
+        }
+    }
+
+    /**
+     * Sends the batches (each 100 creates) without polling the egress, then (when asked) all of them again; then reads
+     * and checks every answer: each batch's ack once in order, then each resent one's original ack.
+     */
+    private void slowClient(final int batches, final boolean resend) throws Exception
+    {
         final TypeDefinition user = schema.type("User");
         final List<byte[]> answers = new ArrayList<>();
-        final EgressListener listener = (clusterSessionId, timestamp, buffer, offset, length, header) ->
+        try (AeronCluster cluster = rawCluster(listener(answers), "aeron:udp?endpoint=localhost:0|term-length=64k"))
         {
-            final byte[] answer = new byte[length];
-            buffer.getBytes(offset, answer);
-            answers.add(answer);
-        };
-        final int batches = 300;
-        try (AeronCluster cluster = rawCluster(listener, "aeron:udp?endpoint=localhost:0|term-length=64k"))
-        {
+            final List<byte[]> sent = new ArrayList<>();
             final UnsafeBuffer batch = new UnsafeBuffer(new byte[16 * 1024]);
             final RecordWriter writer = new RecordWriter(schema);
             for (int b = 1; b <= batches; b++)
@@ -282,16 +374,26 @@ class ClusterNodeTest
                     writer.create(user);
                 }
                 final int length = writer.endBatch();
-                final long deadlineNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-                while (cluster.offer(batch, 0, length) < 0) // egress not polled: the answers pile up
+                final byte[] bytes = new byte[length];
+                batch.getBytes(0, bytes);
+                sent.add(bytes);
+            }
+            for (int round = 0; round < (resend ? 2 : 1); round++)
+            {
+                for (final byte[] bytes : sent)
                 {
-                    assertTrue(System.nanoTime() < deadlineNs, "the cluster took batch " + b);
-                    cluster.pollStateChanges();
-                    Thread.sleep(1);
+                    final long deadlineNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+                    while (cluster.offer(new UnsafeBuffer(bytes), 0, bytes.length) < 0) // egress not polled
+                    {
+                        assertTrue(System.nanoTime() < deadlineNs, "the cluster took a batch");
+                        cluster.pollStateChanges();
+                        Thread.sleep(1);
+                    }
                 }
             }
-            Thread.sleep(500);
-            awaitAnswers(cluster, answers, batches);
+            Thread.sleep(500); // nothing more comes in: only the retry timer sends what was pushed back
+            final int expected = resend ? 2 * batches : batches;
+            awaitAnswers(cluster, answers, expected);
             final MessageHeaderDecoder header = new MessageHeaderDecoder();
             for (int b = 1; b <= batches; b++)
             {
@@ -299,14 +401,52 @@ class ClusterNodeTest
                 assertEquals(b, ack.correlationId(), "acks in the order sent, each once");
                 assertEquals(RecordStatus.OK, ack.status());
                 assertEquals(100, ack.createdIds().count());
+                if (resend)
+                {
+                    assertArrayEquals(answers.get(b - 1), answers.get(batches + b - 1), "batch " + b + " resent");
+                }
             }
             Thread.sleep(200);
             cluster.pollEgress();
-            assertEquals(batches, answers.size(), "no ack twice");
+            assertEquals(expected, answers.size(), "no answer twice");
         }
+    }
+
+    /**
+     * The member is restarted with another ack ledger size, then with another schema: it stops (exit status 70) with
+     * one line naming what differs from the settings its log was written with, rather than answer from a ledger of
+     * another size or serve an empty store. Restarted as it was, it serves what it held.
+     */
+    @Test
+    void aMemberRestartedWithOtherSettingsOrAnotherSchemaStops() throws Exception
+    {
+        final TypeDefinition user = schema.type("User");
         try (SpateClient client = SpateClient.connect(clientContext(SECRET)))
         {
-            assertEquals(batches * 100L, client.count(user));
+            for (int i = 0; i < 3; i++)
+            {
+                client.create(user);
+            }
+            assertEquals(3, client.flushAndAwait().recordCount());
+        }
+        node.terminate();
+        assertEquals(0, node.awaitExit(Duration.ofSeconds(60)), node.output());
+
+        node = startNode(List.of("-D" + ClusterServiceSettings.ACK_LEDGER_BATCHES_PROP + "=512"), scope.schema);
+        assertEquals(70, node.awaitExit(Duration.ofSeconds(30)), node.output());
+        assertTrue(node.output().contains("ack ledger batches 1024 (this member 512)"), node.output());
+
+        final Path otherSchema = data.resolve("other.json");
+        Files.writeString(otherSchema, Files.readString(Path.of(scope.schema)).replace("\"karma\"", "\"reputation\""));
+        node = startNode(List.of(), otherSchema.toString());
+        assertEquals(70, node.awaitExit(Duration.ofSeconds(30)), node.output());
+        assertTrue(node.output().contains("schema hash"), node.output());
+
+        node = startNode(List.of(), scope.schema);
+        node.awaitLine(line -> line.startsWith("node: member 0 of 1 up"), Duration.ofSeconds(60));
+        try (SpateClient client = SpateClient.connect(clientContext(SECRET)))
+        {
+            assertEquals(3, client.count(user));
         }
     }
 

@@ -5,6 +5,7 @@ import io.aeron.AeronCounters;
 import io.aeron.Counter;
 import io.aeron.driver.MediaDriver;
 import io.aeron.driver.ThreadingMode;
+import io.spate.cluster.ConsensusErrorHandler;
 import io.spate.cluster.NodeStatus;
 import io.spate.cluster.NodeStatus.Role;
 import io.spate.cluster.NodeStatus.ServiceCounter;
@@ -181,9 +182,11 @@ class StatMainClusterTest
         assertEquals(List.of(
             "stat: 2026-01-02T03:04:05.678Z cluster=/c nodes=3 up=2 leader=1 term=5 commit=2000",
             "  node 0: role=FOLLOWER state=ACTIVE election=CLOSED term=5 commit=1900 append=2000 lag_bytes=100 " +
-                "batches=20 batches/s=5 records=300 records/s=100 errors=3 elections=1 snapshots=0 pid=100",
+                "batches=20 batches/s=5 records=300 records/s=100 errors=3 leader_change_warnings=4 elections=1 " +
+                "snapshots=0 pid=100",
             "  node 1: role=LEADER state=ACTIVE election=CLOSED term=5 commit=2000 append=2048 lag_bytes=0 " +
-                "batches=30 batches/s=10 records=500 records/s=200 errors=3 elections=1 snapshots=0 pid=101 " +
+                "batches=30 batches/s=10 records=500 records/s=200 errors=3 leader_change_warnings=4 elections=1 " +
+                "snapshots=0 pid=101 " +
                 "batches_sent_again_not_applied=3 service_role=2",
             "  node 2: role=DOWN pid=77 reason: process 77 is not running"),
             List.of(text.split(System.lineSeparator())));
@@ -271,6 +274,10 @@ class StatMainClusterTest
             final Counter records = aeron.addCounter(NodeStatus.RECORDS_APPLIED_TYPE_ID, "spate cluster: records applied");
             records.set(42);
             counters.add(records);
+            final Counter warnings = aeron.addCounter(ConsensusErrorHandler.LEADER_CHANGE_WARNINGS_TYPE_ID,
+                "spate cluster node: leader change warnings");
+            warnings.set(2);
+            counters.add(warnings);
             writeProperties(directory.resolve("node-0"), 0, 0, aeronDirectory);
             writeProperties(directory.resolve("node-1"), 1, 1, aeronDirectory);
             Files.createDirectories(directory.resolve("node-2"));
@@ -286,7 +293,8 @@ class StatMainClusterTest
                 lines.get(0));
             final String pid = Long.toString(ProcessHandle.current().pid());
             assertTrue(lines.get(1).startsWith("  node 0: role=LEADER state=none election=none term=1 commit=4096 " +
-                "append=none lag_bytes=0 batches=none batches/s=none records=42 records/s=0 errors=0 elections=0 " +
+                "append=none lag_bytes=0 batches=none batches/s=none records=42 records/s=0 errors=0 " +
+                "leader_change_warnings=2 elections=0 " +
                 "snapshots=0 pid=" + pid), lines.get(1));
             assertTrue(lines.get(2).startsWith("  node 1: role=FOLLOWER state=none election=none term=1 commit=2048 " +
                 "append=none lag_bytes=2048 "), lines.get(2));
@@ -355,6 +363,6 @@ class StatMainClusterTest
         }
         counters.addAll(List.of(extra));
         return new NodeStatus(Path.of("/c/node-" + memberId), memberId, 100 + memberId, role, "", "ACTIVE", "CLOSED",
-            term, commit, append, 1, 0, 1, 1, 1, driverStartMs, counters);
+            term, commit, append, 1, 0, 1, 1, 1, 4, driverStartMs, counters);
     }
 }

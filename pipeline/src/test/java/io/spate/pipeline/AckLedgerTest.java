@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import java.util.stream.LongStream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -173,7 +174,7 @@ class AckLedgerTest
         {
             assertArrayEquals(ackBytes(kept, (int)(kept % 5) + 1), find(ledger, session, kept));
         }
-        assertEquals(0, ledger.evictedUnsent(), "every evicted ack had gone out");
+        assertEquals(0, ledger.evictedByBytes(), "evicted by the count bound only");
     }
 
     @Test
@@ -208,84 +209,6 @@ class AckLedgerTest
         assertEquals(5, session.lastCorrelationId);
         record(ledger, session, 6);
         assertEquals(List.of(5L, 6L), ids(ledger, session));
-    }
-
-    @Test
-    void evictingAnUnsentAckCountsItAndMovesTheCursorOn()
-    {
-        final AckLedger ledger = new AckLedger(3, 16);
-        final AckLedger.SessionAcks session = ledger.session(11);
-        record(ledger, session, 1);
-        record(ledger, session, 2);
-        record(ledger, session, 3);
-        session.firstUnsentCorrelationId = 2; // 2 and 3 could not go out
-
-        record(ledger, session, 4); // evicts 1, which went out
-        assertEquals(0, ledger.evictedUnsent());
-        assertEquals(2, session.firstUnsentCorrelationId);
-
-        record(ledger, session, 5); // evicts 2, never sent
-        assertEquals(1, ledger.evictedUnsent());
-        assertEquals(3, session.firstUnsentCorrelationId);
-
-        record(ledger, session, 9); // evicts 3, never sent
-        assertEquals(2, ledger.evictedUnsent());
-        assertEquals(4, session.firstUnsentCorrelationId);
-        assertEquals(List.of(4L, 5L, 9L), acksFrom(ledger, session, session.firstUnsentCorrelationId).stream()
-            .map(Map.Entry::getKey).toList(), "what is left to send");
-
-        session.firstUnsentCorrelationId = 0; // all sent
-        record(ledger, session, 10);
-        record(ledger, session, 11);
-        assertEquals(2, ledger.evictedUnsent(), "evicting acks that went out counts nothing");
-        assertEquals(0, session.firstUnsentCorrelationId);
-    }
-
-    @Test
-    void theCursorMayPointBetweenKeptIds()
-    {
-        // After sending an ack the service points the cursor at its id + 1, which need not be a kept id.
-        final AckLedger ledger = new AckLedger(3, 16);
-        final AckLedger.SessionAcks session = ledger.session(12);
-        record(ledger, session, 10);
-        record(ledger, session, 20);
-        record(ledger, session, 30);
-        session.firstUnsentCorrelationId = 21;
-        record(ledger, session, 40); // evicts 10
-        record(ledger, session, 50); // evicts 20: below the cursor, it went out
-        assertEquals(0, ledger.evictedUnsent());
-        assertEquals(21, session.firstUnsentCorrelationId);
-        record(ledger, session, 60); // evicts 30, unsent
-        assertEquals(1, ledger.evictedUnsent());
-        assertEquals(40, session.firstUnsentCorrelationId);
-    }
-
-    @Test
-    void withABoundOfOneEvictingTheOnlyUnsentAckLeavesNothingUnsent()
-    {
-        final AckLedger ledger = new AckLedger(1, 16);
-        final AckLedger.SessionAcks session = ledger.session(13);
-        record(ledger, session, 1);
-        session.firstUnsentCorrelationId = 1;
-        record(ledger, session, 2);
-        assertEquals(1, ledger.evictedUnsent());
-        assertEquals(0, session.firstUnsentCorrelationId, "no ack after the evicted one: the cursor is cleared");
-    }
-
-    @Test
-    void evictedUnsentCountsOverAllSessions()
-    {
-        final AckLedger ledger = new AckLedger(2, 16);
-        for (long sessionId = 1; sessionId <= 5; sessionId++)
-        {
-            final AckLedger.SessionAcks session = ledger.session(sessionId);
-            record(ledger, session, 1);
-            record(ledger, session, 2);
-            session.firstUnsentCorrelationId = 1;
-            record(ledger, session, 3);
-            assertEquals(2, session.firstUnsentCorrelationId);
-        }
-        assertEquals(5, ledger.evictedUnsent());
     }
 
     @Test
@@ -359,9 +282,8 @@ class AckLedgerTest
 
     /**
      * Against a model (a deque of the last acks): acks of random lengths up to the longest, random gaps between
-     * correlation ids, an unsent cursor set now and then; after every record the ledger holds exactly the model's
-     * acks, byte for byte, finds each, finds none evicted, and counts evicted unsent acks as the model does. The
-     * ring (at least 4096 bytes) wraps many times over.
+     * correlation ids; after every record the ledger holds exactly the model's acks, byte for byte, finds each, finds
+     * none evicted. The ring (at least 4096 bytes) wraps many times over.
      */
     @ParameterizedTest(name = "max {0} acks of up to {1} bytes")
     @CsvSource({ "1, 0", "1, 100", "2, 7", "3, 1000", "7, 13", "16, 300", "64, 64", "100, 2000" })
@@ -372,8 +294,6 @@ class AckLedgerTest
         final AckLedger ledger = new AckLedger(maxBatches, maxAckBytes);
         final AckLedger.SessionAcks session = ledger.session(seed);
         final ArrayDeque<Map.Entry<Long, byte[]>> model = new ArrayDeque<>();
-        long modelFirstUnsent = 0;
-        long modelEvictedUnsent = 0;
         long lastId = 0;
         long bytesRecorded = 0;
         final int steps = 3_000;
@@ -384,40 +304,15 @@ class AckLedgerTest
             final byte[] ack = new byte[random.nextInt(maxAckBytes + 1)];
             random.nextBytes(ack);
 
-            if (random.nextInt(8) == 0)
-            {
-                // The egress pushed back: from a kept ack (or just after one) nothing went out; or all went out.
-                if (model.isEmpty() || random.nextBoolean())
-                {
-                    modelFirstUnsent = 0;
-                }
-                else
-                {
-                    final List<Map.Entry<Long, byte[]>> kept = List.copyOf(model);
-                    modelFirstUnsent = kept.get(random.nextInt(kept.size())).getKey() + (random.nextBoolean() ? 1 : 0);
-                }
-                session.firstUnsentCorrelationId = modelFirstUnsent;
-            }
-
             record(ledger, session, id, ack);
-            // The oldest goes before the new ack is kept: the cursor moves to the next ack kept before it, or
-            // to 0 when there is none (the service then sends the new one itself).
             long evicted = 0;
             if (model.size() == maxBatches)
             {
                 evicted = model.removeFirst().getKey();
-                final long gone = evicted;
-                if (modelFirstUnsent != 0 && gone >= modelFirstUnsent)
-                {
-                    modelEvictedUnsent++;
-                    modelFirstUnsent = model.stream().mapToLong(Map.Entry::getKey).filter(k -> k > gone)
-                        .findFirst().orElse(0);
-                }
             }
             model.addLast(Map.entry(id, ack));
             lastId = id;
-            bytesRecorded += ExpandableRingBuffer.HEADER_LENGTH + AckLedger.ENTRY_HEADER_BYTES +
-                ack.length;
+            bytesRecorded += AckLedger.entryBytes(ack.length);
             if (evicted != 0)
             {
                 assertNull(find(ledger, session, evicted), "evicted " + evicted + ", " + where);
@@ -427,23 +322,252 @@ class AckLedgerTest
             assertEquals(model.size(), held.size(), where);
             assertEquals(model.size(), session.count, where);
             int i = 0;
+            long bytes = 0;
             for (final Map.Entry<Long, byte[]> expected : model)
             {
                 assertEquals(expected.getKey(), held.get(i).getKey(), where);
                 assertArrayEquals(expected.getValue(), held.get(i).getValue(), "ack of " + expected.getKey() + ", " +
                     where);
+                bytes += AckLedger.entryBytes(expected.getValue().length);
                 i++;
             }
+            assertEquals(bytes, session.bytes, where);
+            assertEquals(bytes, ledger.totalBytes(), where);
             final Map.Entry<Long, byte[]> probe = List.copyOf(model).get(random.nextInt(model.size()));
             assertArrayEquals(probe.getValue(), find(ledger, session, probe.getKey()), "find " + probe.getKey() + ", " +
                 where);
             assertEquals(id, session.lastCorrelationId, where);
-            assertEquals(modelFirstUnsent, session.firstUnsentCorrelationId, where);
-            assertEquals(modelEvictedUnsent, ledger.evictedUnsent(), where);
         }
-        final int ringBytes = AckLedger.ringBytes(maxBatches, maxAckBytes);
+        assertEquals(0, ledger.evictedByBytes(), "the byte bound holds every kept ack at its longest");
+        final int ringBytes = session.acks.capacity();
         assertTrue(bytesRecorded > 3L * ringBytes, "the ring wrapped: " + bytesRecorded + " bytes through a ring of " +
             ringBytes + ", seed " + seed);
+    }
+
+    /** One ack of the model: its session, correlation id, sequence of recording and bytes. */
+    private record Kept(long sessionId, long correlationId, long sequence, byte[] ack)
+    {
+    }
+
+    /**
+     * The byte bounds against a model: several sessions, acks of random lengths, random bounds (acks per session,
+     * bytes per session, bytes of all); after every record each session holds exactly what the model keeps, in order
+     * and byte for byte, where the model evicts the session's oldest while it is at its count or bytes, then the
+     * oldest of all (by sequence of recording) while the total would pass its bound. Every ring stays within its
+     * bound, and a session squeezed by the total bound gets a smaller ring back.
+     */
+    @ParameterizedTest(name = "seed {0}")
+    @CsvSource({ "1", "2", "3", "4", "5", "6", "7", "8" })
+    void theByteBoundsEvictTheOldestAsTheModelSays(final long run)
+    {
+        final long seed = SEED * 31 + run;
+        final Random random = new Random(seed);
+        final int maxAckBytes = 1 + random.nextInt(3_000);
+        final int maxBatches = 1 + random.nextInt(64);
+        final int maxSessionBytes = AckLedger.entryBytes(maxAckBytes) * (1 + random.nextInt(20)) + random.nextInt(100);
+        final long maxTotalBytes = maxSessionBytes + (long)random.nextInt(6) * maxSessionBytes + random.nextInt(1000);
+        final String bounds = "seed " + seed + ": " + maxBatches + " acks, " + maxSessionBytes + " bytes a session, " +
+            maxTotalBytes + " in all, acks of up to " + maxAckBytes;
+        final AckLedger ledger = new AckLedger(maxBatches, maxSessionBytes, maxTotalBytes, maxAckBytes);
+        final List<Kept> model = new ArrayList<>();
+        final Map<Long, Long> lastIds = new HashMap<>();
+        final long[] sessionIds = { 1, 2, 3, -4, 1L << 40 };
+        long sequence = 0;
+        long evictedByBytes = 0;
+        boolean shrunk = false;
+        for (int step = 0; step < 3_000; step++)
+        {
+            final String where = bounds + ", step " + step;
+            final long sessionId = sessionIds[random.nextInt(random.nextInt(4) == 0 ? sessionIds.length : 2)];
+            final long id = lastIds.getOrDefault(sessionId, 0L) + 1 + random.nextInt(3);
+            lastIds.put(sessionId, id);
+            final byte[] ack = new byte[random.nextInt(4) == 0 ? maxAckBytes : random.nextInt(maxAckBytes + 1)];
+            random.nextBytes(ack);
+            final AckLedger.SessionAcks session = ledger.session(sessionId);
+            final int capacityBefore = session.acks.capacity();
+            record(ledger, session, id, ack);
+
+            final int bytes = AckLedger.entryBytes(ack.length);
+            while (true)
+            {
+                final List<Kept> own = model.stream().filter(k -> k.sessionId() == sessionId).toList();
+                final long ownBytes = own.stream().mapToLong(k -> AckLedger.entryBytes(k.ack().length)).sum();
+                if (own.isEmpty() || (own.size() < maxBatches && ownBytes + bytes <= maxSessionBytes))
+                {
+                    break;
+                }
+                if (own.size() < maxBatches)
+                {
+                    evictedByBytes++;
+                }
+                model.remove(own.get(0));
+            }
+            while (model.stream().mapToLong(k -> AckLedger.entryBytes(k.ack().length)).sum() + bytes > maxTotalBytes)
+            {
+                evictedByBytes++;
+                model.remove(0); // the model is in recording order: its first is the oldest of all
+            }
+            model.add(new Kept(sessionId, id, ++sequence, ack));
+
+            long total = 0;
+            for (final long each : sessionIds)
+            {
+                final AckLedger.SessionAcks held = ledger.sessionOrNull(each);
+                final List<Kept> expected = model.stream().filter(k -> k.sessionId() == each).toList();
+                if (null == held)
+                {
+                    assertEquals(List.of(), expected, where);
+                    continue;
+                }
+                final List<Map.Entry<Long, byte[]>> acks = acksFrom(ledger, held, Long.MIN_VALUE);
+                assertEquals(expected.stream().map(Kept::correlationId).toList(),
+                    acks.stream().map(Map.Entry::getKey).toList(), "session " + each + ", " + where);
+                for (int i = 0; i < expected.size(); i++)
+                {
+                    assertArrayEquals(expected.get(i).ack(), acks.get(i).getValue(), where);
+                }
+                final long heldBytes = expected.stream().mapToLong(k -> AckLedger.entryBytes(k.ack().length)).sum();
+                assertEquals(heldBytes, held.bytes, where);
+                assertEquals(expected.size(), held.count, where);
+                assertEquals(expected.isEmpty() ? Long.MAX_VALUE : expected.get(0).sequence(), held.oldestSequence, where);
+                assertTrue(held.bytes <= maxSessionBytes && held.count <= maxBatches, where);
+                assertTrue(held.acks.capacity() <= AckLedger.ringBytes(maxSessionBytes), where);
+                assertTrue(held.acks.capacity() <= Math.max(AckLedger.INITIAL_RING_BYTES,
+                    4 * (held.bytes + 2L * AckLedger.entryBytes(maxAckBytes))), "ring of " + held.acks.capacity() +
+                    " bytes for " + held.bytes + ", " + where);
+                total += held.bytes;
+            }
+            assertEquals(total, ledger.totalBytes(), where);
+            assertTrue(total <= maxTotalBytes, where);
+            assertEquals(evictedByBytes, ledger.evictedByBytes(), where);
+            assertEquals(sequence + 1, ledger.nextSequence(), where);
+            shrunk |= session.acks.capacity() < capacityBefore;
+        }
+        System.out.println("AckLedgerTest byte bounds, " + bounds + ": " + evictedByBytes + " evicted by bytes" +
+            (shrunk ? ", rings shrunk" : ""));
+    }
+
+    /**
+     * Two sessions of acks of one size: at most 4 a session, 6 in all. A session at its bound drops its own oldest;
+     * the ledger at its total drops the oldest of all, whichever session holds it.
+     */
+    @Test
+    void theOldestOfAllGoesAtTheTotalBound()
+    {
+        final int entry = AckLedger.entryBytes(10);
+        final AckLedger ledger = new AckLedger(100, 4 * entry, 6 * entry, 10);
+        final AckLedger.SessionAcks a = ledger.session(1);
+        final AckLedger.SessionAcks b = ledger.session(2);
+        record(ledger, a, 1, new byte[10]);
+        record(ledger, b, 1, new byte[10]);
+        record(ledger, a, 2, new byte[10]);
+        record(ledger, b, 2, new byte[10]);
+        record(ledger, b, 3, new byte[10]);
+        record(ledger, b, 4, new byte[10]);
+        assertEquals(6L * entry, ledger.totalBytes());
+        assertEquals(0, ledger.evictedByBytes());
+
+        record(ledger, b, 5, new byte[10]); // b at its own bound: its oldest goes, nothing of a
+        assertEquals(List.of(1L, 2L), ids(ledger, a));
+        assertEquals(List.of(2L, 3L, 4L, 5L), ids(ledger, b));
+        record(ledger, a, 3, new byte[10]); // the total: a's 1 is the oldest of all
+        assertEquals(List.of(2L, 3L), ids(ledger, a));
+        record(ledger, a, 4, new byte[10]); // a's 2 is older than b's 2
+        assertEquals(List.of(3L, 4L), ids(ledger, a));
+        assertEquals(List.of(2L, 3L, 4L, 5L), ids(ledger, b));
+        record(ledger, b, 6, new byte[10]); // b's own bound again
+        assertEquals(List.of(3L, 4L, 5L, 6L), ids(ledger, b));
+        record(ledger, a, 5, new byte[10]); // the total: now b's 3 is the oldest of all
+        assertEquals(List.of(3L, 4L, 5L), ids(ledger, a));
+        assertEquals(List.of(4L, 5L, 6L), ids(ledger, b));
+        assertEquals(5, ledger.evictedByBytes());
+        assertEquals(6L * entry, ledger.totalBytes());
+        ledger.remove(2);
+        assertEquals(3L * entry, ledger.totalBytes(), "a removed session's bytes go with it");
+    }
+
+    /** A session squeezed by the total bound gives its grown ring back; the others keep theirs. */
+    @Test
+    void aRingLeftSparseByTheTotalBoundShrinks()
+    {
+        final int entry = AckLedger.entryBytes(1_000);
+        final AckLedger ledger = new AckLedger(10_000, 1_000 * entry, 1_000L * entry, 1_000);
+        final AckLedger.SessionAcks big = ledger.session(1);
+        for (long id = 1; id <= 1_000; id++)
+        {
+            record(ledger, big, id, new byte[1_000]);
+        }
+        final int grown = big.acks.capacity();
+        assertTrue(grown >= 1_000 * entry, "grown to " + grown);
+        final AckLedger.SessionAcks other = ledger.session(2);
+        for (long id = 1; id <= 990; id++)
+        {
+            record(ledger, other, id, new byte[1_000]);
+        }
+        assertEquals(10, big.count);
+        assertTrue(big.acks.capacity() <= 4 * (11 * entry) && big.acks.capacity() >= AckLedger.INITIAL_RING_BYTES,
+            "shrunk to " + big.acks.capacity());
+        assertEquals(LongStream.rangeClosed(991, 1_000).boxed().toList(), ids(ledger, big), "its latest kept");
+        record(ledger, big, 1_001, new byte[1_000]);
+        assertEquals(1_001, big.lastCorrelationId);
+    }
+
+    /** Small acks after large ones (the session's own bounds evicting): the ring comes down with what it keeps. */
+    @Test
+    void aRingLeftSparseBySmallAcksShrinks()
+    {
+        final int largeEntry = AckLedger.entryBytes(10_000);
+        final AckLedger ledger = new AckLedger(64, 64 * largeEntry, Long.MAX_VALUE, 10_000);
+        final AckLedger.SessionAcks session = ledger.session(3);
+        long id = 0;
+        for (int i = 0; i < 64; i++)
+        {
+            record(ledger, session, ++id, new byte[10_000]);
+        }
+        final int grown = session.acks.capacity();
+        assertTrue(grown >= 64 * largeEntry, "grown to " + grown);
+        for (int i = 0; i < 64; i++)
+        {
+            record(ledger, session, ++id, new byte[8]);
+        }
+        assertEquals(64, session.count);
+        assertEquals(64L * AckLedger.entryBytes(8), session.bytes);
+        assertTrue(session.acks.capacity() <= 4 * (session.bytes + 2L * largeEntry), "shrunk to " +
+            session.acks.capacity() + " from " + grown);
+        assertEquals(LongStream.rangeClosed(65, 128).boxed().toList(), ids(ledger, session));
+    }
+
+    @Test
+    void restoredAcksKeepTheirSequenceAndOrder()
+    {
+        final AckLedger source = new AckLedger(8, 64);
+        record(source, source.session(1), 5, new byte[3]);
+        record(source, source.session(2), 1, new byte[4]);
+        record(source, source.session(1), 6, new byte[5]);
+        final AckLedger target = new AckLedger(8, 64);
+        target.restoreNextSequence(source.nextSequence());
+        for (final long sessionId : new long[]{ 1, 2 })
+        {
+            final AckLedger.SessionAcks from = source.sessionOrNull(sessionId);
+            final AckLedger.SessionAcks to = target.session(sessionId);
+            from.acks.forEach((buffer, offset, length, head) ->
+            {
+                target.restore(to, buffer, offset, length);
+                return true;
+            }, Integer.MAX_VALUE);
+        }
+        assertEquals(source.totalBytes(), target.totalBytes());
+        assertEquals(ids(source, source.sessionOrNull(1)), ids(target, target.sessionOrNull(1)));
+        assertEquals(source.sessionOrNull(1).oldestSequence, target.sessionOrNull(1).oldestSequence);
+        assertEquals(source.sessionOrNull(2).oldestSequence, target.sessionOrNull(2).oldestSequence);
+
+        // A sequence not above the session's last, or not below the next: refused.
+        final UnsafeBuffer entry = entry(7, new byte[1]);
+        entry.putLong(AckLedger.SEQUENCE_OFFSET, 2, ByteOrder.LITTLE_ENDIAN);
+        assertThrows(IllegalStateException.class, () -> target.restore(target.sessionOrNull(1), entry, 0, entry.capacity()));
+        entry.putLong(AckLedger.SEQUENCE_OFFSET, source.nextSequence(), ByteOrder.LITTLE_ENDIAN);
+        assertThrows(IllegalStateException.class, () -> target.restore(target.sessionOrNull(1), entry, 0, entry.capacity()));
+        assertThrows(IllegalStateException.class, () -> target.restoreNextSequence(9), "only before any session");
     }
 
     @Test
@@ -455,20 +579,27 @@ class AckLedgerTest
         assertThrows(IllegalArgumentException.class, () -> new AckLedger(Integer.MIN_VALUE, 100));
 
         assertEquals(1, new AckLedger(1, 0).maxBatchesPerSession());
-        // The service's defaults and its most acks per session with acks of a one-record batch.
-        new AckLedger(ClusterServiceSettings.DEFAULT_ACK_LEDGER_BATCHES,
-            AckWriter.maxAckBytes(ClusterServiceSettings.DEFAULT_MAX_RECORDS_PER_BATCH));
+        // The service's defaults.
+        final ClusterServiceSettings defaults = ClusterServiceSettings.fromSystemProperties();
+        new AckLedger(defaults.ackLedgerBatches(), defaults.ackLedgerSessionBytes(), defaults.ackLedgerTotalBytes(),
+            AckWriter.maxAckBytes(defaults.maxRecordsPerBatch()));
         new AckLedger(ClusterServiceSettings.MAX_ACK_LEDGER_BATCHES, AckWriter.maxAckBytes(1));
 
-        // The most that fits: every kept ack at its longest, twice over, in a ring of at most MAX_CAPACITY bytes.
-        final int perEntry = ExpandableRingBuffer.HEADER_LENGTH + AckLedger.ENTRY_HEADER_BYTES +
-            ExpandableRingBuffer.HEADER_ALIGNMENT;
-        final int largestAck = ExpandableRingBuffer.MAX_CAPACITY / 2 / 1024 - perEntry;
+        // Bounded by acks only: every kept ack at its longest must fit a session's most bytes (2^29).
+        final int largestAck = ClusterServiceSettings.MAX_SESSION_BYTES / 1024 - AckLedger.entryBytes(0);
         new AckLedger(1024, largestAck);
         final IllegalArgumentException tooMuch = assertThrows(IllegalArgumentException.class,
-            () -> new AckLedger(1024, largestAck + 1));
-        assertTrue(tooMuch.getMessage().equals("1024 acks of up to " + (largestAck + 1) + " bytes per session need a ring of more than 1073741824 bytes: keep fewer"),
-            tooMuch.getMessage());
+            () -> new AckLedger(1024, largestAck + 8));
+        assertEquals("1024 acks of up to " + (largestAck + 8) + " bytes per session need more than 536870912 bytes: " +
+            "keep fewer", tooMuch.getMessage());
+
+        // A session's bytes hold at least one longest ack; the total at least a session's.
+        final IllegalArgumentException noAck = assertThrows(IllegalArgumentException.class,
+            () -> new AckLedger(10, AckLedger.entryBytes(100) - 1, Long.MAX_VALUE, 100));
+        assertTrue(noAck.getMessage().contains("must hold one ack of 100 bytes"), noAck.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> new AckLedger(10, 4096, 4095, 100));
+        assertThrows(IllegalArgumentException.class, () -> new AckLedger(10, (1 << 29) + 1, Long.MAX_VALUE, 100));
+        assertThrows(IllegalArgumentException.class, () -> new AckLedger(10, 4096, Long.MAX_VALUE, -1));
 
         // Sizes whose product overflows a long must be refused too, not wrap around to a small ring.
         for (final int[] sizes : new int[][]{

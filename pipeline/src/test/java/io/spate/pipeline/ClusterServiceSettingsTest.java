@@ -20,7 +20,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class ClusterServiceSettingsTest
 {
     private static final List<String> PROPERTIES = List.of(ClusterServiceSettings.MAX_BATCH_BYTES_PROP,
-        ClusterServiceSettings.MAX_RECORDS_PER_BATCH_PROP, ClusterServiceSettings.ACK_LEDGER_BATCHES_PROP);
+        ClusterServiceSettings.MAX_RECORDS_PER_BATCH_PROP, ClusterServiceSettings.ACK_LEDGER_BATCHES_PROP,
+        ClusterServiceSettings.ACK_LEDGER_SESSION_BYTES_PROP, ClusterServiceSettings.ACK_LEDGER_TOTAL_BYTES_PROP,
+        ClusterServiceSettings.EGRESS_BACKLOG_BYTES_PROP);
 
     @AfterEach
     void clearProperties()
@@ -60,7 +62,9 @@ class ClusterServiceSettingsTest
         assertEquals(maxRecords, settings.maxRecordsPerBatch());
         assertEquals(ledgerBatches, settings.ackLedgerBatches());
         // What the service builds from them.
-        new AckLedger(settings.ackLedgerBatches(), AckWriter.maxAckBytes(settings.maxRecordsPerBatch()));
+        new AckLedger(settings.ackLedgerBatches(), settings.ackLedgerSessionBytes(), settings.ackLedgerTotalBytes(),
+            AckWriter.maxAckBytes(settings.maxRecordsPerBatch()));
+        new PendingAnswers(settings.egressBacklogBytes());
     }
 
     @ParameterizedTest(name = "{0} {1} {2}")
@@ -85,50 +89,67 @@ class ClusterServiceSettingsTest
     }
 
     /**
-     * Each limit within its bounds, but together more acks per session than a ledger ring holds: refused here, with
-     * both named, instead of failing the service's constructor when the node starts.
+     * The byte bounds: a session's ledger bytes hold at least one ack of a full batch, the total at least a session's,
+     * the egress backlog at least one ack of a full batch; each named with its limit when it does not. Acks per
+     * session times the longest ack no longer matter: the bytes bound what is kept.
      */
-    @ParameterizedTest(name = "{0} records, {1} acks")
-    @CsvSource({ "1048576, 1024", "8192, 65536", "1048576, 65536" })
-    void aCombinationTheLedgerCannotHoldIsRefused(final int maxRecords, final int ledgerBatches)
+    @Test
+    void theByteBoundsAreCheckedAgainstTheLongestAck()
     {
-        assertThrows(IllegalArgumentException.class,
-            () -> new AckLedger(ledgerBatches, AckWriter.maxAckBytes(maxRecords)), "the ledger refuses it");
-        final IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
-            () -> settings(ClusterServiceSettings.DEFAULT_MAX_BATCH_BYTES, maxRecords, ledgerBatches));
-        assertTrue(refused.getMessage().startsWith("ack ledger batches " + ledgerBatches + " with max records per batch " +
-            maxRecords + " do not fit: "), refused.getMessage());
-        assertTrue(refused.getMessage().endsWith(": keep fewer"), refused.getMessage());
+        final int fullAck = AckLedger.entryBytes(AckWriter.maxAckBytes(8192));
+        new ClusterServiceSettings(2 << 20, 8192, 1024, fullAck, fullAck, PendingAnswers.entryBytes(
+            AckWriter.maxAckBytes(8192)));
+        assertEquals("ack ledger session bytes must be " + fullAck + " (an ack of 8192 records) ..536870912: " +
+            (fullAck - 1), assertThrows(IllegalArgumentException.class, () -> new ClusterServiceSettings(2 << 20, 8192,
+            1024, fullAck - 1, 1L << 30, 1 << 20)).getMessage());
+        assertEquals("ack ledger total bytes must be " + fullAck + " (the session bytes) ..2^40: " + (fullAck - 1),
+            assertThrows(IllegalArgumentException.class, () -> new ClusterServiceSettings(2 << 20, 8192, 1024, fullAck,
+            fullAck - 1, 1 << 20)).getMessage());
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> new ClusterServiceSettings(2 << 20, 8192, 1024,
+            fullAck, fullAck, 1000)).getMessage().startsWith("egress backlog bytes must be "));
+        assertThrows(IllegalArgumentException.class, () -> new ClusterServiceSettings(2 << 20, 8192, 1024,
+            (1 << 29) + 1, 1L << 40, 1 << 20));
+        assertThrows(IllegalArgumentException.class, () -> new ClusterServiceSettings(2 << 20, 8192, 1024,
+            fullAck, (1L << 40) + 1, 1 << 20));
+
+        // The most records and acks per session together: fine, the bytes bound the ledger.
+        final ClusterServiceSettings most = settings(2 << 20, ClusterServiceSettings.MAX_RECORDS_PER_BATCH_LIMIT,
+            ClusterServiceSettings.MAX_ACK_LEDGER_BATCHES);
+        assertTrue(most.ackLedgerSessionBytes() >= AckLedger.entryBytes(AckWriter.maxAckBytes(1 << 20)));
+        new AckLedger(most.ackLedgerBatches(), most.ackLedgerSessionBytes(), most.ackLedgerTotalBytes(),
+            AckWriter.maxAckBytes(most.maxRecordsPerBatch()));
     }
 
     @Test
-    void theLargestLedgerForTheDefaultBatchIsAcceptedAndOneMoreIsNot()
+    void theDefaultsBoundTheLedgerAndTheBacklogInBytes()
     {
-        final int maxAckBytes = AckWriter.maxAckBytes(ClusterServiceSettings.DEFAULT_MAX_RECORDS_PER_BATCH);
-        int largest = 1;
-        while (largest < ClusterServiceSettings.MAX_ACK_LEDGER_BATCHES && fits(largest + 1, maxAckBytes))
-        {
-            largest++;
-        }
-        assertTrue(largest >= ClusterServiceSettings.DEFAULT_ACK_LEDGER_BATCHES && largest < 65_536, "" + largest);
-        settings(ClusterServiceSettings.DEFAULT_MAX_BATCH_BYTES, ClusterServiceSettings.DEFAULT_MAX_RECORDS_PER_BATCH,
-            largest);
-        final int tooMany = largest + 1;
-        assertThrows(IllegalArgumentException.class, () -> settings(ClusterServiceSettings.DEFAULT_MAX_BATCH_BYTES,
-            ClusterServiceSettings.DEFAULT_MAX_RECORDS_PER_BATCH, tooMany));
+        final ClusterServiceSettings defaults = ClusterServiceSettings.fromSystemProperties();
+        assertEquals(8 << 20, defaults.ackLedgerSessionBytes());
+        assertEquals(32L << 20, defaults.ackLedgerTotalBytes());
+        assertEquals(1 << 20, defaults.egressBacklogBytes());
     }
 
-    private static boolean fits(final int ledgerBatches, final int maxAckBytes)
+    /** The settings as the log and snapshots carry them: equal ones agree; each that differs is named, once. */
+    @Test
+    void theReplicatedSettingsRoundTripAndNameWhatDiffers()
     {
-        try
-        {
-            new AckLedger(ledgerBatches, maxAckBytes);
-            return true;
-        }
-        catch (final IllegalArgumentException ex)
-        {
-            return false;
-        }
+        final org.agrona.concurrent.UnsafeBuffer buffer = new org.agrona.concurrent.UnsafeBuffer(new byte[64]);
+        final ClusterServiceSettings mine = settings(2 << 20, 8192, 1024);
+        assertEquals(ClusterServiceSettings.REPLICATED_LENGTH_BYTES, mine.encodeReplicated(buffer, 8, 0x1234));
+        assertEquals(null, mine.differenceFromReplicated(buffer, 8, 40, 0x1234));
+        assertEquals("schema hash 1234 (this member 99)", mine.differenceFromReplicated(buffer, 8, 40, 0x99));
+        final ClusterServiceSettings other = new ClusterServiceSettings(1 << 20, 100, 7, 1 << 22, 1L << 26, 1 << 20);
+        assertEquals("max batch bytes 2097152 (this member 1048576), max records per batch 8192 (this member 100), " +
+            "ack ledger batches 1024 (this member 7), ack ledger session bytes 8388608 (this member 4194304), " +
+            "ack ledger total bytes 33554432 (this member 67108864)", other.differenceFromReplicated(buffer, 8, 40, 0x1234));
+        final ClusterServiceSettings otherBacklog = new ClusterServiceSettings(2 << 20, 8192, 1024, 8 << 20, 32L << 20,
+            4 << 20);
+        assertEquals(null, otherBacklog.differenceFromReplicated(buffer, 8, 40, 0x1234),
+            "the egress backlog is the leader's own: not compared");
+        assertTrue(mine.differenceFromReplicated(buffer, 8, 39, 0x1234).startsWith("settings of 39 bytes"));
+        buffer.putInt(12, 2, java.nio.ByteOrder.LITTLE_ENDIAN);
+        assertEquals("settings of 40 bytes this member cannot read (magic 53505345, version 2)",
+            mine.differenceFromReplicated(buffer, 8, 40, 0x1234));
     }
 
     @Test
@@ -141,6 +162,14 @@ class ClusterServiceSettingsTest
         System.setProperty(ClusterServiceSettings.ACK_LEDGER_BATCHES_PROP, "");
         assertEquals(settings(65_536, 100, ClusterServiceSettings.DEFAULT_ACK_LEDGER_BATCHES),
             ClusterServiceSettings.fromSystemProperties(), "blank: the default");
+        System.setProperty(ClusterServiceSettings.ACK_LEDGER_SESSION_BYTES_PROP, "1048576");
+        System.setProperty(ClusterServiceSettings.ACK_LEDGER_TOTAL_BYTES_PROP, "8589934592");
+        System.setProperty(ClusterServiceSettings.EGRESS_BACKLOG_BYTES_PROP, "65536");
+        assertEquals(new ClusterServiceSettings(65_536, 100, ClusterServiceSettings.DEFAULT_ACK_LEDGER_BATCHES, 1 << 20,
+            8L << 30, 65_536), ClusterServiceSettings.fromSystemProperties());
+        System.clearProperty(ClusterServiceSettings.ACK_LEDGER_TOTAL_BYTES_PROP);
+        assertEquals(ClusterServiceSettings.DEFAULT_ACK_LEDGER_TOTAL_BYTES,
+            ClusterServiceSettings.fromSystemProperties().ackLedgerTotalBytes(), "the total's default");
     }
 
     @ParameterizedTest(name = "{0}={1}")
@@ -151,6 +180,9 @@ class ClusterServiceSettingsTest
         "spate.cluster.max.records.per.batch, 1.5",
         "spate.cluster.ack.ledger.batches, 1_024",
         "spate.cluster.ack.ledger.batches, 0x10",
+        "spate.cluster.ack.ledger.session.bytes, 8m",
+        "spate.cluster.ack.ledger.total.bytes, lots",
+        "spate.cluster.egress.backlog.bytes, 3000000000",
     })
     void aMalformedPropertyIsNamedNeverTheDefault(final String name, final String value)
     {
@@ -165,6 +197,8 @@ class ClusterServiceSettingsTest
         "spate.cluster.max.batch.bytes, 1024, max batch bytes must be 4096..2^30: 1024",
         "spate.cluster.max.records.per.batch, 0, max records per batch must be 1..1048576: 0",
         "spate.cluster.ack.ledger.batches, 100000, ack ledger batches must be 1..65536: 100000",
+        "spate.cluster.ack.ledger.session.bytes, 1000, ack ledger session bytes must be 98376 (an ack of 8192 records) ..536870912: 1000",
+        "spate.cluster.egress.backlog.bytes, 1000, egress backlog bytes must be 98360 (an ack of 8192 records) ..536870912: 1000",
     })
     void aPropertyOutOfBoundsIsRefused(final String name, final String value, final String message)
     {

@@ -71,6 +71,12 @@ class ClusterSnapshotTest
     private static final String CHANNEL = "aeron:ipc?term-length=1m";
     private static final int MAX_BATCHES = 4;
     private static final int MAX_ACK_BYTES = 200;
+    /** The settings snapshots are written and loaded with (unless a test says otherwise). */
+    private static final ClusterServiceSettings SETTINGS = new ClusterServiceSettings(
+        ClusterServiceSettings.DEFAULT_MAX_BATCH_BYTES, ClusterServiceSettings.DEFAULT_MAX_RECORDS_PER_BATCH, 1024);
+    /** Header offsets of version 3. */
+    private static final int IMAGE_CRC_AT = 52;
+    private static final int SESSION_COUNT_AT = 60;
 
     private static Path aeronDirectory;
     private static MediaDriver driver;
@@ -130,7 +136,6 @@ class ClusterSnapshotTest
         {
             record(sourceLedger, sourceLedger.session(3), id * 7, (int)id * 13);
         }
-        sourceLedger.session(3).firstUnsentCorrelationId = 63; // local to a node: not in the snapshot
         record(sourceLedger, sourceLedger.session(-99), 1L << 40, MAX_ACK_BYTES);
         record(sourceLedger, sourceLedger.session(-99), (1L << 40) + 1, 1);
     }
@@ -408,7 +413,7 @@ class ClusterSnapshotTest
         final Stream stream = openStream();
         final List<byte[]> messages = new ArrayList<>();
         try (Writer writer = new Writer("snapshot-writer", idle -> ClusterSnapshot.write(stream.publication(), idle,
-            schema, source, sourceIds, sourceTotals, sourceLedger)))
+            schema, SETTINGS, source, sourceIds, sourceTotals, sourceLedger)))
         {
             final FragmentAssembler assembler = new FragmentAssembler((buffer, offset, length, header) ->
             {
@@ -441,16 +446,24 @@ class ClusterSnapshotTest
         final long[] totals = new long[2];
         final AckLedger ledger;
 
+        final ClusterServiceSettings settings;
+
         Target(final int maxBatches)
+        {
+            this(maxBatches, SETTINGS);
+        }
+
+        Target(final int maxBatches, final ClusterServiceSettings settings)
         {
             closeables.add(store);
             ids = new IdAllocator(schema, store);
             ledger = new AckLedger(maxBatches, MAX_ACK_BYTES);
+            this.settings = settings;
         }
 
         void load(final Image image)
         {
-            ClusterSnapshot.load(image, new SleepingMillisIdleStrategy(1), schema, store, ids, totals, ledger);
+            ClusterSnapshot.load(image, new SleepingMillisIdleStrategy(1), schema, settings, store, ids, totals, ledger);
         }
     }
 
@@ -538,13 +551,26 @@ class ClusterSnapshotTest
     // ---------------------------------------------------------------------------------------------------------
     // Snapshot messages by the documented layout
 
-    private static byte[] header(final int version, final long schemaHash, final int typeCount, final long[] totals,
+    private byte[] header(final int version, final long schemaHash, final int typeCount, final long[] totals,
         final long imageLength, final long crc, final int sessionCount)
     {
-        final ByteBuffer message = ByteBuffer.allocate(4 + 4 + 8 + 4 + 8 + 8 + 8 + 8 + 4).order(ByteOrder.LITTLE_ENDIAN);
-        message.putInt(ClusterSnapshot.HEADER).putInt(version).putLong(schemaHash).putInt(typeCount)
-            .putLong(totals[0]).putLong(totals[1]).putLong(imageLength).putLong(crc).putInt(sessionCount);
-        return message.array();
+        final ByteBuffer message = ByteBuffer.allocate(ClusterSnapshot.HEADER_LENGTH_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        message.putInt(ClusterSnapshot.HEADER).putInt(version).putLong(0).putLong(schemaHash).putInt(typeCount)
+            .putLong(totals[0]).putLong(totals[1]).putLong(imageLength).putLong(crc).putInt(sessionCount)
+            .putLong(sourceLedger.nextSequence());
+        final UnsafeBuffer settings = new UnsafeBuffer(new byte[ClusterServiceSettings.REPLICATED_LENGTH_BYTES]);
+        SETTINGS.encodeReplicated(settings, 0, schemaHash);
+        message.put(settings.byteArray());
+        return sealHeader(message.array());
+    }
+
+    /** @return the header with its CRC32C (of its bytes after the CRC) written. */
+    private static byte[] sealHeader(final byte[] header)
+    {
+        final CRC32C crc = new CRC32C();
+        crc.update(header, ClusterSnapshot.HEADER_CRC_FROM, header.length - ClusterSnapshot.HEADER_CRC_FROM);
+        ByteBuffer.wrap(header).order(ByteOrder.LITTLE_ENDIAN).putLong(ClusterSnapshot.HEADER_CRC_OFFSET, crc.getValue());
+        return header;
     }
 
     /** A version 1 header: a next id per type slot where version 2 has the type count. */
@@ -607,15 +633,45 @@ class ClusterSnapshotTest
             .putInt(ClusterSnapshot.SESSION).putLong(sessionId).putLong(lastCorrelationId).putInt(ackCount).array();
     }
 
+    /** An ACK of the given ack, its sequence the correlation id (below the source's next sequence in these tests). */
     private static byte[] ackMessage(final long correlationId, final byte[] ack)
     {
-        return ByteBuffer.allocate(4 + 8 + ack.length).order(ByteOrder.LITTLE_ENDIAN)
-            .putInt(ClusterSnapshot.ACK).putLong(correlationId).put(ack).array();
+        return ackMessage(correlationId, correlationId, ack);
     }
 
+    private static byte[] ackMessage(final long correlationId, final long sequence, final byte[] ack)
+    {
+        return ByteBuffer.allocate(4 + AckLedger.ENTRY_HEADER_BYTES + ack.length).order(ByteOrder.LITTLE_ENDIAN)
+            .putInt(ClusterSnapshot.ACK).putLong(correlationId).putLong(sequence).put(ack).array();
+    }
+
+    /** An END whose ledger CRC32C is of nothing (the tests that use it fail before it is checked). */
     private static byte[] end(final long magic)
     {
-        return ByteBuffer.allocate(12).order(ByteOrder.LITTLE_ENDIAN).putInt(ClusterSnapshot.END).putLong(magic).array();
+        return end(magic, 0);
+    }
+
+    private static byte[] end(final long magic, final long ledgerCrc)
+    {
+        return ByteBuffer.allocate(ClusterSnapshot.END_LENGTH_BYTES).order(ByteOrder.LITTLE_ENDIAN)
+            .putInt(ClusterSnapshot.END).putLong(magic).putLong(ledgerCrc).array();
+    }
+
+    /** @return the messages with their END carrying the CRC32C of their SESSION and ACK messages. */
+    private static List<byte[]> sealEnd(final List<byte[]> messages)
+    {
+        final CRC32C crc = new CRC32C();
+        for (final byte[] message : messages)
+        {
+            if (kind(message) == ClusterSnapshot.SESSION || kind(message) == ClusterSnapshot.ACK)
+            {
+                crc.update(message);
+            }
+        }
+        final List<byte[]> sealed = new ArrayList<>(messages);
+        final int last = sealed.size() - 1;
+        sealed.set(last, end(ByteBuffer.wrap(sealed.get(last)).order(ByteOrder.LITTLE_ENDIAN).getLong(4), crc.getValue()));
+        return sealed;
     }
 
     private byte[] sourceImage()
@@ -654,16 +710,19 @@ class ClusterSnapshotTest
         sourceLedger.forEachSession(session ->
         {
             messages.add(session(session.sessionId, session.lastCorrelationId, session.count));
-            sourceLedger.forEachFrom(session, Long.MIN_VALUE, (correlationId, buffer, offset, length) ->
+            session.acks.forEach((buffer, offset, length, headOffset) ->
             {
-                final byte[] ack = new byte[length];
-                buffer.getBytes(offset, ack);
-                messages.add(ackMessage(correlationId, ack));
+                final ByteBuffer entry = ByteBuffer.allocate(length).order(ByteOrder.LITTLE_ENDIAN);
+                buffer.getBytes(offset, entry, length);
+                final long correlationId = entry.getLong(0);
+                final long sequence = entry.getLong(8);
+                messages.add(ackMessage(correlationId, sequence, Arrays.copyOfRange(entry.array(),
+                    AckLedger.ENTRY_HEADER_BYTES, length)));
                 return true;
-            });
+            }, Integer.MAX_VALUE);
         });
         messages.add(end(ClusterSnapshot.END_MAGIC));
-        return messages;
+        return new ArrayList<>(sealEnd(messages));
     }
 
     private static int indexOfKind(final List<byte[]> messages, final int kind)
@@ -703,8 +762,14 @@ class ClusterSnapshotTest
         assertArrayEquals(sourceTotals, target.totals);
         assertEquals(sourceLedger.sessionCount(), target.ledger.sessionCount());
         assertEquals(contents(sourceLedger), contents(target.ledger));
-        target.ledger.forEachSession(session -> assertEquals(0, session.firstUnsentCorrelationId,
-            "the unsent cursor is a node's own: not snapshotted"));
+        assertEquals(sourceLedger.nextSequence(), target.ledger.nextSequence());
+        assertEquals(sourceLedger.totalBytes(), target.ledger.totalBytes());
+        sourceLedger.forEachSession(session ->
+        {
+            final AckLedger.SessionAcks loaded = target.ledger.sessionOrNull(session.sessionId);
+            assertEquals(session.oldestSequence, loaded.oldestSequence, "session " + session.sessionId);
+            assertEquals(session.bytes, loaded.bytes, "session " + session.sessionId);
+        });
     }
 
     /** The ids an allocator would hand out next, left as they were. */
@@ -729,7 +794,7 @@ class ClusterSnapshotTest
         final Stream stream = openStream();
         final Target target = new Target(MAX_BATCHES);
         try (Writer writer = new Writer("snapshot-writer", idle -> ClusterSnapshot.write(stream.publication(), idle,
-            schema, source, sourceIds, sourceTotals, sourceLedger)))
+            schema, SETTINGS, source, sourceIds, sourceTotals, sourceLedger)))
         {
             target.load(stream.image());
             assertNull(writer.join(), "the writer ended without an error");
@@ -811,13 +876,34 @@ class ClusterSnapshotTest
     }
 
     @ParameterizedTest
-    @ValueSource(ints = { 0, 3, -1, Integer.MAX_VALUE })
+    @ValueSource(ints = { 0, 2, 4, -1, Integer.MAX_VALUE })
     void aSnapshotOfAnotherVersionIsRefused(final int version) throws Exception
     {
         final List<byte[]> messages = builtMessages();
         ByteBuffer.wrap(messages.get(0)).order(ByteOrder.LITTLE_ENDIAN).putInt(4, version);
-        assertEquals("snapshot version " + version + ", this node reads 2", refused(messages, false).getMessage());
+        assertEquals("snapshot version " + version + ", this node reads 3" + (version == 2 ? " (version 2 predates the " +
+            "settings check and the header's and ledger's CRCs: start this member from a snapshot taken by a node of " +
+            "this version, or from an empty log)" : ""), refused(messages, false).getMessage());
         assertStoreEmpty(lastRefusedTarget);
+    }
+
+    /** A snapshot of other settings than this member's (here its ack ledger size) is refused, naming them. */
+    @Test
+    void aSnapshotTakenWithOtherSettingsIsRefused() throws Exception
+    {
+        final ClusterServiceSettings other = new ClusterServiceSettings(ClusterServiceSettings.DEFAULT_MAX_BATCH_BYTES,
+            ClusterServiceSettings.DEFAULT_MAX_RECORDS_PER_BATCH, 512);
+        final Stream stream = openStream();
+        final Target target = new Target(MAX_BATCHES, other);
+        try (Writer ignored = new Writer("snapshot-writer", idle -> ClusterSnapshot.write(stream.publication(), idle,
+            schema, SETTINGS, source, sourceIds, sourceTotals, sourceLedger)))
+        {
+            final ClusterException refused = assertThrows(ClusterException.class, () -> target.load(stream.image()));
+            assertEquals("the snapshot was taken with other settings than this member's: ack ledger batches 1024 " +
+                "(this member 512)", reason(refused));
+        }
+        assertStoreEmpty(target);
+        assertEquals(0, target.ledger.sessionCount());
     }
 
     @Test
@@ -830,7 +916,7 @@ class ClusterSnapshotTest
             crc32c(image), 0));
         messages.add(imageChunk(image, 0, Math.min(image.length, ClusterSnapshot.CHUNK_BYTES)));
         messages.add(end(ClusterSnapshot.END_MAGIC));
-        assertEquals("snapshot version 1, this node reads 2 (version 1 predates slot reuse: start this member from a " +
+        assertEquals("snapshot version 1, this node reads 3 (version 1 predates slot reuse: start this member from a " +
             "snapshot taken by a node of this version, or from an empty log)", refused(messages, false).getMessage());
         assertStoreEmpty(lastRefusedTarget);
     }
@@ -861,8 +947,8 @@ class ClusterSnapshotTest
 
         final List<byte[]> badCrc = builtMessages();
         final ByteBuffer header = ByteBuffer.wrap(badCrc.get(0)).order(ByteOrder.LITTLE_ENDIAN);
-        final int crcAt = badCrc.get(0).length - 4 - 8;
-        header.putLong(crcAt, header.getLong(crcAt) ^ 1);
+        header.putLong(IMAGE_CRC_AT, header.getLong(IMAGE_CRC_AT) ^ 1);
+        sealHeader(badCrc.get(0)); // the header itself intact: the image's CRC32C is what disagrees
         assertTrue(refused(badCrc, false).getMessage().startsWith("the snapshot's store image is damaged"));
         assertStoreEmpty(lastRefusedTarget);
     }
@@ -908,10 +994,38 @@ class ClusterSnapshotTest
         acksMissing.add(session(5, 9, 2));
         acksMissing.add(ackMessage(8, new byte[3]));
         acksMissing.add(end(ClusterSnapshot.END_MAGIC));
-        final List<byte[]> withCount = new ArrayList<>(acksMissing);
-        ByteBuffer.wrap(withCount.get(0)).order(ByteOrder.LITTLE_ENDIAN).putInt(withCount.get(0).length - 4, 1);
+        final List<byte[]> withCount = withSessionCount(acksMissing, 1);
         assertEquals("the snapshot ended early: store loaded, 0 sessions and 1 acks missing",
             refused(withCount, false).getMessage());
+    }
+
+    /** Any byte of the header damaged (the totals here, which nothing else checks): refused before anything loads. */
+    @Test
+    void aDamagedHeaderIsRefused() throws Exception
+    {
+        final List<byte[]> messages = builtMessages();
+        messages.get(0)[4 + 4 + 8 + 8 + 4 + 1] ^= 0x01;
+        final Refusal refused = refused(messages, false);
+        assertTrue(refused.getMessage().startsWith("the snapshot header is damaged: CRC32C "), refused.getMessage());
+        assertStoreEmpty(lastRefusedTarget);
+    }
+
+    /** A byte of an ack damaged (nothing else in it is checked): the ledger's CRC refuses the snapshot. */
+    @Test
+    void aDamagedAckIsRefused() throws Exception
+    {
+        final List<byte[]> messages = builtMessages();
+        byte[] ack = messages.get(indexOfKind(messages, ClusterSnapshot.ACK));
+        for (final byte[] message : messages)
+        {
+            if (kind(message) == ClusterSnapshot.ACK && message.length > ack.length)
+            {
+                ack = message; // the longest: its last byte is the ack's own
+            }
+        }
+        ack[ack.length - 1] ^= 0x40;
+        final Refusal refused = refused(messages, false);
+        assertTrue(refused.getMessage().startsWith("the snapshot's ack ledger is damaged: CRC32C "), refused.getMessage());
     }
 
     @Test
@@ -1012,8 +1126,8 @@ class ClusterSnapshotTest
     {
         final List<byte[]> copy = new ArrayList<>(messages);
         final byte[] header = copy.get(0).clone();
-        ByteBuffer.wrap(header).order(ByteOrder.LITTLE_ENDIAN).putInt(header.length - 4, sessionCount);
-        copy.set(0, header);
+        ByteBuffer.wrap(header).order(ByteOrder.LITTLE_ENDIAN).putInt(SESSION_COUNT_AT, sessionCount);
+        copy.set(0, sealHeader(header));
         return copy;
     }
 
@@ -1057,7 +1171,7 @@ class ClusterSnapshotTest
         final Stream stream = openStream();
         final Target target = new Target(2);
         try (Writer ignored = new Writer("snapshot-writer", idle -> ClusterSnapshot.write(stream.publication(), idle,
-            schema, source, sourceIds, sourceTotals, sourceLedger)))
+            schema, SETTINGS, source, sourceIds, sourceTotals, sourceLedger)))
         {
             final ClusterException refused = assertThrows(ClusterException.class, () -> target.load(stream.image()));
             assertEquals("snapshot session with 4 acks", reason(refused));
@@ -1105,7 +1219,7 @@ class ClusterSnapshotTest
         huge.add(ackMessage(3, new byte[100_000]));
         huge.add(end(ClusterSnapshot.END_MAGIC));
         final Refusal tooLong = refused(withSessionCount(huge, 1), false);
-        assertTrue(tooLong.getMessage().startsWith("snapshot ack of 100008 bytes refused: "), tooLong.getMessage());
+        assertTrue(tooLong.getMessage().startsWith("snapshot ack of 100016 bytes refused: "), tooLong.getMessage());
 
         // A SESSION message of the wrong length.
         final List<byte[]> longSession = upToSessions();
@@ -1140,11 +1254,13 @@ class ClusterSnapshotTest
         final List<byte[]> negativeImage = new ArrayList<>(messages);
         negativeImage.set(0, header(ClusterSnapshot.VERSION, schema.hash(), schema.types().size(), sourceTotals, -1,
             crc32c(image), sourceLedger.sessionCount()));
-        assertEquals("snapshot header with image length -1, 4 sessions", refused(negativeImage, false).getMessage());
+        assertEquals("snapshot header with image length -1, 4 sessions, next ack sequence " + sourceLedger.nextSequence(),
+            refused(negativeImage, false).getMessage());
         final List<byte[]> negativeSessions = new ArrayList<>(messages);
         negativeSessions.set(0, header(ClusterSnapshot.VERSION, schema.hash(), schema.types().size(), sourceTotals,
             image.length, crc32c(image), -2));
-        assertEquals("snapshot header with image length " + image.length + ", -2 sessions",
+        assertEquals("snapshot header with image length " + image.length + ", -2 sessions, next ack sequence " +
+            sourceLedger.nextSequence(),
             refused(negativeSessions, false).getMessage());
 
         // An image longer than declared, and a shorter one.

@@ -65,30 +65,72 @@ final class RawProducer implements AutoCloseable
 
     RawProducer(final Aeron aeron, final PipelineConfiguration configuration, final long clientId)
     {
+        this(aeron, configuration, clientId, 0, true, responseStreamIdOf(clientId));
+    }
+
+    /** The pipeline's answer to the Connect or Reconnect. */
+    volatile io.spate.wire.ConnectStatus connectStatus;
+    volatile String connectDetail;
+    /** The SessionSettings that followed an OPENED: the ledger's size; 0 before it arrived. */
+    volatile int ledgerBatches;
+    private boolean expectOpened;
+
+    /**
+     * Opens a session (resumeSessionId 0) or resumes one with a Reconnect, on a publication of its own.
+     *
+     * @param expectOpened     true to fail on a refusal; false to wait for any answer and keep it in connectStatus.
+     * @param responseStreamId its own (IPC subscriptions of one stream see every publication of it).
+     */
+    RawProducer(
+        final Aeron aeron,
+        final PipelineConfiguration configuration,
+        final long clientId,
+        final long resumeSessionId,
+        final boolean expectOpened,
+        final int responseStreamId)
+    {
         this.clientId = clientId;
-        final int responseStreamId = responseStreamIdOf(clientId);
+        this.expectOpened = expectOpened;
         publication = aeron.addExclusivePublication(configuration.ingressChannel(), configuration.ingressStreamId());
         responses = aeron.addSubscription("aeron:ipc", responseStreamId);
         assembler = new FragmentAssembler(this::onResponse);
         await(publication::isConnected, "ingress");
         final UnsafeBuffer buffer = new UnsafeBuffer(new byte[512]);
         final MessageHeaderEncoder header = new MessageHeaderEncoder();
-        final ConnectEncoder connect = new ConnectEncoder().wrapAndApplyHeader(buffer, 0, header)
-            .clientId(clientId)
-            .correlationId(clientId)
-            .schemaHash(configuration.schema().hash())
-            .responseStreamId(responseStreamId)
-            .responseChannel("aeron:ipc")
-            .schemaName(configuration.schema().name())
-            .putCredentials(new byte[0], 0, 0);
-        final int length = MessageHeaderEncoder.ENCODED_LENGTH + connect.encodedLength();
+        final int length;
+        if (0 == resumeSessionId)
+        {
+            final ConnectEncoder connect = new ConnectEncoder().wrapAndApplyHeader(buffer, 0, header)
+                .clientId(clientId)
+                .correlationId(clientId)
+                .schemaHash(configuration.schema().hash())
+                .responseStreamId(responseStreamId)
+                .responseChannel("aeron:ipc")
+                .schemaName(configuration.schema().name())
+                .putCredentials(new byte[0], 0, 0);
+            length = MessageHeaderEncoder.ENCODED_LENGTH + connect.encodedLength();
+        }
+        else
+        {
+            final io.spate.wire.ReconnectEncoder reconnect = new io.spate.wire.ReconnectEncoder()
+                .wrapAndApplyHeader(buffer, 0, header)
+                .clientId(clientId)
+                .correlationId(clientId)
+                .sessionId(resumeSessionId)
+                .schemaHash(configuration.schema().hash())
+                .responseStreamId(responseStreamId)
+                .responseChannel("aeron:ipc")
+                .schemaName(configuration.schema().name())
+                .putCredentials(new byte[0], 0, 0);
+            length = MessageHeaderEncoder.ENCODED_LENGTH + reconnect.encodedLength();
+        }
         header.frameLengthBytes(length);
         send(buffer, 0, length);
         await(() ->
         {
             poll();
-            return 0 != sessionId;
-        }, "the session (ConnectResponse)");
+            return null != connectStatus && (!expectOpened || 0 != ledgerBatches);
+        }, "the session (ConnectResponse, SessionSettings)");
     }
 
     /**
@@ -158,11 +200,21 @@ final class RawProducer implements AutoCloseable
         {
             final io.spate.wire.ConnectResponseDecoder response =
                 new io.spate.wire.ConnectResponseDecoder().wrapAndApplyHeader(buffer, offset, headerDecoder);
-            if (response.status() != io.spate.wire.ConnectStatus.OPENED)
+            final io.spate.wire.ConnectStatus status = response.status();
+            final long issued = response.sessionId();
+            connectDetail = response.detail();
+            if (status != io.spate.wire.ConnectStatus.OPENED && expectOpened)
             {
-                throw new AssertionError("connect refused: " + response.status() + " " + response.detail());
+                throw new AssertionError("connect refused: " + status + " " + connectDetail);
             }
-            sessionId = response.sessionId();
+            sessionId = issued;
+            connectStatus = status;
+            return;
+        }
+        if (headerDecoder.templateId() == io.spate.wire.SessionSettingsDecoder.TEMPLATE_ID)
+        {
+            ledgerBatches = (int)new io.spate.wire.SessionSettingsDecoder().wrapAndApplyHeader(buffer, offset, headerDecoder)
+                .ledgerBatches();
             return;
         }
         if (headerDecoder.templateId() == io.spate.wire.SessionClosedDecoder.TEMPLATE_ID)

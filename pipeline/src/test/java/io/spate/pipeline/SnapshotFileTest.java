@@ -40,7 +40,7 @@ class SnapshotFileTest
             final long length = store.snapshotLengthBytes();
             final MemorySegment image = arena.allocate(length, 64);
             store.writeSnapshot(image.address(), length);
-            return SnapshotFile.write(directory, new SnapshotFile.Header(schema.hash(), 7, position, 3, 1_000, length),
+            return SnapshotFile.write(directory, new SnapshotFile.Header(schema.hash(), 7, position, 3, 1_000, length, 0),
                 image);
         }
     }
@@ -77,7 +77,7 @@ class SnapshotFileTest
             switch (damage)
             {
                 case "magic" -> channel.write(value.putLong(0, 42), 0);
-                case "version" -> channel.write(value.putInt(0, 3).limit(4), 8);
+                case "version" -> channel.write(value.putInt(0, 9).limit(4), 8);
                 case "length" -> channel.write(value.putLong(0, 1L << 40), 56);
                 case "position" -> channel.write(value.putLong(0, 513), 32);
                 case "schema" -> channel.write(value.putLong(0, schema.hash() + 1), 16);
@@ -106,15 +106,15 @@ class SnapshotFileTest
         }
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE))
         {
-            // Format 1 had the same 64-byte header; its image (before slots were reused) is not read at all.
-            channel.write(ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(0, 1), 8);
+            // Format 1 had a 64-byte header; its image (before slots were reused) is not read at all.
+            channel.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putInt(0, 1).putInt(4, 64), 8);
         }
         try (NativeStore store = NativeStore.open(schema))
         {
             final DurableStateException refused =
                 assertThrows(DurableStateException.class, () -> SnapshotFile.load(file, schema.hash(), store));
             assertEquals("snapshot " + file + " is of format 1, written by a Spate before slots were reused; this build " +
-                "reads format 2 only: start from an empty data directory (or keep running the old build on this one)",
+                "reads formats 2 and 3 only: start from an empty data directory (or keep running the old build on this one)",
                 refused.getMessage());
             assertEquals(0, store.typeStats(schema.types().getFirst().typeId()).highWaterSlot(), "nothing loaded");
         }
