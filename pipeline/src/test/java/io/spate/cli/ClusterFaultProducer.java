@@ -35,8 +35,9 @@ import java.util.concurrent.locks.LockSupport;
  * <p>
  * It checks what it can as it goes and prints {@code producer: VIOLATION ...} at once: an ack of a batch not in
  * flight (a second outcome, or a stranger), a batch refused or answered ALREADY_APPLIED (applied, but its ids
- * are gone), created ids that do not match the batch, an id given twice. When its session ends, every batch
- * still in flight is journaled lost ('L': its outcome is unknown).
+ * are gone), created ids that do not match the batch, an id given twice, a failure of a batch not in flight, a
+ * batch of an ended session left without an outcome by the client. A batch the client fails (its session ended:
+ * {@code AckListener.onBatchFailed}) is journaled lost ('L': its outcome is unknown).
  * <p>
  * Shapes of load (options): batches of a random size; a rate; {@code --burst} (sends without reading until the
  * in-flight limit, to have hundreds of batches in flight at a failover); {@code --pause-every-ms} with
@@ -77,6 +78,8 @@ public final class ClusterFaultProducer
     private long violations;
     private long pauses;
     private long maxInFlight;
+    /** Batches failed since the session changed (one line per session end). */
+    private long failuresSinceLine;
 
     /** A batch in flight. */
     private record InFlight(long correlationId, long sessionId, long firstRecord, int recordCount)
@@ -145,7 +148,18 @@ public final class ClusterFaultProducer
             final SpateClient client = SpateClient.connect(context);
             final ClusterFaultProducer producer = new ClusterFaultProducer(options, client, journal,
                 DurabilityProducer.Fields.of(schema));
-            client.ackListener(producer::onAck);
+            client.ackListener(new SpateClient.AckListener()
+            {
+                public void onAck(final AckDecoder ack)
+                {
+                    producer.onAck(ack);
+                }
+
+                public void onBatchFailed(final long correlationId, final int recordCount, final String reason)
+                {
+                    producer.onBatchFailed(correlationId, recordCount, reason);
+                }
+            });
             System.out.println("producer: connected session " + client.sessionId() + " " + options);
             System.out.flush();
             int status;
@@ -379,10 +393,49 @@ public final class ClusterFaultProducer
     }
 
     /**
-     * When the session ended (closed, or replaced by a new one), the batches sent on it without an ack have no
-     * known outcome any more: journaled lost.
+     * The client says a batch sent will never be answered (its session ended: the cluster closed it, or no new leader
+     * came in time): its outcome is unknown, journaled lost. A failure of a batch not in flight is a finding (a second
+     * outcome, or a batch the client refused without sending it: the producer's batches are meant to fit).
      */
-    private void checkSession() throws IOException
+    private void onBatchFailed(final long correlationId, final int recordCount, final String reason)
+    {
+        final InFlight batch = inFlight.remove(correlationId);
+        if (null == batch)
+        {
+            violation("a failure of batch " + correlationId + " (" + recordCount + " records) that is not in flight: " +
+                (answered.contains(correlationId) ? "it had its outcome already (two outcomes)" : "never sent") + ": " +
+                reason);
+            return;
+        }
+        try
+        {
+            ProducerJournal.writeLost(journal, System.currentTimeMillis(), correlationId, batch.sessionId());
+        }
+        catch (final IOException ex)
+        {
+            throw new UncheckedIOException(ex);
+        }
+        answered.add(correlationId);
+        lostBatches++;
+        lostRecords += batch.recordCount();
+        if (batch.recordCount() != recordCount)
+        {
+            violation("batch " + correlationId + " of " + batch.recordCount() + " records failed as a batch of " +
+                recordCount + " records");
+        }
+        if (++failuresSinceLine == 1)
+        {
+            System.out.println("producer: session " + batch.sessionId() + " ended with batches in flight (" + reason +
+                ")");
+        }
+    }
+
+    /**
+     * After each call into the client: when the session ended (closed, or replaced by a new one), the client has
+     * given every batch sent on it its outcome by then (an ack, or {@link #onBatchFailed}); a batch of an ended
+     * session still in flight is a finding (it keeps no journaled outcome: the end check names it too).
+     */
+    private void checkSession()
     {
         final String closedReason = client.sessionClosedReason();
         final long sessionNow = client.sessionId();
@@ -390,38 +443,26 @@ public final class ClusterFaultProducer
         {
             return;
         }
-        int lost = 0;
-        long records = 0;
         final Iterator<InFlight> batches = inFlight.values().iterator();
         while (batches.hasNext())
         {
             final InFlight batch = batches.next();
             if (null != closedReason || batch.sessionId() != sessionNow)
             {
-                ProducerJournal.writeLost(journal, System.currentTimeMillis(), batch.correlationId(), batch.sessionId());
+                violation("batch " + batch.correlationId() + " (records " + batch.firstRecord() + ".." +
+                    (batch.firstRecord() + batch.recordCount() - 1) + ", session " + batch.sessionId() + ") not in " +
+                    "flight in the client any more without an outcome (session " + (null != closedReason ?
+                    "closed: " + closedReason : "replaced by " + sessionNow) + ")");
                 answered.add(batch.correlationId());
                 batches.remove();
-                lost++;
-                records += batch.recordCount();
             }
-        }
-        lostBatches += lost;
-        lostRecords += records;
-        if (null != closedReason && lost > 0)
-        {
-            System.out.println("producer: session " + session + " ended (" + closedReason + "): " + lost +
-                " batch(es), " + records + " record(s) in flight have no known outcome");
-        }
-        else if (sessionNow != session)
-        {
-            System.out.println("producer: session " + sessionNow + " opened after session " + session +
-                (lost > 0 ? " ended: " + lost + " batch(es), " + records + " record(s) in flight have no known outcome" :
-                ""));
         }
         if (sessionNow != session)
         {
+            System.out.println("producer: session " + sessionNow + " opened after session " + session + " ended");
             session = sessionNow;
             sessions++;
+            failuresSinceLine = 0;
         }
     }
 

@@ -123,6 +123,12 @@ class ClusterFaultTest
     private String stepName = "start";
     private long testStartNs;
     private int nextProducerId = 1;
+    /** Steps run per fault kind (a step that failed included). */
+    private final Map<FaultSchedule.Fault, Integer> stepsByFault = new java.util.EnumMap<>(FaultSchedule.Fault.class);
+    /** The journals' totals, once read at the end. */
+    private Expected journalTotals;
+    /** Whether the members' fingerprints came out equal at the end. */
+    private boolean fingerprintsEqual;
 
     /** A producer process and its files. */
     private static final class Producer
@@ -250,6 +256,7 @@ class ClusterFaultTest
                 stepIndex = step.index();
                 stepName = step.fault().name();
                 stepStartMs.add(System.currentTimeMillis());
+                stepsByFault.merge(step.fault(), 1, Integer::sum);
                 final String line;
                 try
                 {
@@ -283,7 +290,7 @@ class ClusterFaultTest
         {
             fail(report());
         }
-        progress("passed: " + totals() + "; " + String.format(Locale.ROOT, "%.1f s", (System.nanoTime() - testStartNs) / 1e9));
+        progress("passed: " + summary());
     }
 
     private static String minutesValue(final double minutes)
@@ -446,8 +453,8 @@ class ClusterFaultTest
             });
             final long ackedOnNewSession = acked(slow);
             awaitAcked(slow, ackedOnNewSession + 1);
-            line.append(" lost its session after its stall (").append(value(slow, "lost_batches"))
-                .append(" batch(es) of unknown outcome), acked again on a new one;");
+            line.append(killedLeader >= 0 ? "; " : " ").append("lost its session after its stall (")
+                .append(value(slow, "lost_batches")).append(" batch(es) of unknown outcome), acked again on a new one");
         }
         // It goes on pausing its reads (on the new leader too).
         final long runStartNs = System.nanoTime();
@@ -929,6 +936,7 @@ class ClusterFaultTest
         {
             final List<String> fingerprints = ClusterTestSupport.stopAllAndCompareStores(nodes, root, this::status,
                 EVENT_TIMEOUT);
+            fingerprintsEqual = true;
             progress("fingerprints, equal on all members:\n  " + String.join("\n  ", fingerprints));
         }
         catch (final Exception | AssertionError ex)
@@ -968,7 +976,14 @@ class ClusterFaultTest
         /** Per producer: the acked records' ids, in ack order (the newest last). */
         final Map<Long, List<long[]>> ackedByProducer = new LinkedHashMap<>();
         long sentBatches;
+        long sentRecords;
         long ackedBatches;
+        /** Batches answered, but not OK (a finding of its own). */
+        long failedBatches;
+        long failedRecords;
+        /** Batches sent with no outcome at all (a finding of its own). */
+        long noOutcomeBatches;
+        long noOutcomeRecords;
         long lostBatches;
         long lostRecords;
     }
@@ -1016,8 +1031,11 @@ class ClusterFaultTest
                     continue;
                 }
                 expected.sentBatches++;
+                expected.sentRecords += batch.recordCount;
                 if (batch.outcomes.isEmpty())
                 {
+                    expected.noOutcomeBatches++;
+                    expected.noOutcomeRecords += batch.recordCount;
                     noOutcome.add(describe(batch) + ", in " + stepAt(batch.sentMs));
                     for (int i = 0; i < batch.recordCount; i++)
                     {
@@ -1042,6 +1060,8 @@ class ClusterFaultTest
                 }
                 if (outcome.status() != RecordStatus.OK.value())
                 {
+                    expected.failedBatches++;
+                    expected.failedRecords += batch.recordCount;
                     notOk.add(describe(batch) + " answered " + RecordStatus.get((short)outcome.status()) + " at " +
                         at(outcome.timeMs()) + ", in " + stepAt(outcome.timeMs()));
                     if (outcome.status() == RecordStatus.ALREADY_APPLIED.value())
@@ -1083,6 +1103,7 @@ class ClusterFaultTest
         progress(String.format(Locale.ROOT, "journals: %d batches sent, %d acked, %d lost with their session " +
             "(%d records of unknown outcome), %d records acked", expected.sentBatches, expected.ackedBatches,
             expected.lostBatches, expected.lostRecords, expected.ackedKeys.size()));
+        journalTotals = expected;
         return expected;
     }
 
@@ -1344,6 +1365,31 @@ class ClusterFaultTest
             "the end (stopping the producers)";
     }
 
+    /**
+     * @return the run in one paragraph: the seed, the steps per fault kind, batches and records sent, acked, of
+     * unknown outcome (lost with their session, or never answered) and failed (answered, not OK), the fingerprints.
+     */
+    private String summary()
+    {
+        final StringBuilder faults = new StringBuilder();
+        int stepsRun = 0;
+        for (final FaultSchedule.Fault fault : FaultSchedule.Fault.values())
+        {
+            final int count = stepsByFault.getOrDefault(fault, 0);
+            stepsRun += count;
+            faults.append(faults.isEmpty() ? "" : " ").append(fault).append('=').append(count);
+        }
+        final Expected totals = journalTotals;
+        final String records = null == totals ? "journals not read" : String.format(Locale.ROOT,
+            "batches sent=%d acked=%d unknown_outcome=%d failed=%d; records sent=%d acked=%d unknown_outcome=%d " +
+            "failed=%d", totals.sentBatches, totals.ackedBatches, totals.lostBatches + totals.noOutcomeBatches,
+            totals.failedBatches, totals.sentRecords, totals.ackedKeys.size(), totals.lostRecords + totals.noOutcomeRecords,
+            totals.failedRecords);
+        return String.format(Locale.ROOT, "seed=%d, %d steps (%s), %d producers; %s; fingerprints %s; %.1f s", seed,
+            stepsRun, faults, producers.size(), records, fingerprintsEqual ? "equal on all " + MEMBERS + " members" :
+            "NOT equal", (System.nanoTime() - testStartNs) / 1e9);
+    }
+
     private String totals()
     {
         long sent = 0;
@@ -1374,7 +1420,8 @@ class ClusterFaultTest
             " batches_applied=" + status.batchesApplied() + " snapshots=" + status.snapshotCount() +
             " acks_sent=" + status.serviceCounter(SpateClusteredService.ACKS_SENT_TYPE_ID) +
             " egress_retries=" + status.serviceCounter(SpateClusteredService.EGRESS_RETRIES_TYPE_ID) +
-            " undeliverable=" + status.serviceCounter(SpateClusteredService.ACKS_UNDELIVERABLE_TYPE_ID) +
+            " answers_discarded=" + status.serviceCounter(SpateClusteredService.ANSWERS_DISCARDED_TYPE_ID) +
+            " sessions_closed=" + status.serviceCounter(SpateClusteredService.SESSIONS_CLOSED_TYPE_ID) +
             " duplicates=" + status.serviceCounter(SpateClusteredService.DUPLICATE_BATCHES_TYPE_ID) +
             " errors=" + status.errors();
     }
@@ -1397,6 +1444,7 @@ class ClusterFaultTest
             .append("-Dsurefire.failIfNoSpecifiedTests=false ").append(replayOptions).append(' ')
             .append(null != replayLength ? replayLength : "-D" + STEPS_PROP + "=" + Math.max(1, stepLines.size()))
             .append('\n');
+        text.append("run: ").append(summary()).append('\n');
         text.append("steps:\n");
         for (final String line : stepLines)
         {
