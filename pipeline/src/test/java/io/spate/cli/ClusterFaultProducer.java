@@ -345,6 +345,10 @@ public final class ClusterFaultProducer
                 }
                 checkSession();
             }
+            else if (nowNs - nextSendNs < 0)
+            {
+                LockSupport.parkNanos(TimeUnit.MICROSECONDS.toNanos(200)); // a paced burst: not reading, not spinning
+            }
             if (nowNs - lastReportNs >= reportIntervalNs)
             {
                 lastReportNs = nowNs;

@@ -416,6 +416,23 @@ class ClusterFaultTest
             "--first-pause-ms", Long.toString(step.firstPauseMs()),
             "--seed", Long.toString(step.producerSeed()), "--report-ms", "250");
         final StringBuilder line = new StringBuilder(slow.process.name());
+        if (step.firstPauseMs() > 0)
+        {
+            // Stalled past the session timeout: the cluster closes its session; it opens a new one and goes on. Before
+            // any leader kill: an election refreshes every session's activity, and could let the stalled one live.
+            awaitCondition(slow.name() + " losing its session and writing on a new one", () ->
+            {
+                if (!alive(slow))
+                {
+                    throw new StepFailed(slow.name() + " exited: " + lastLines(slow.process, 1) + stateNow());
+                }
+                return value(slow, "sessions") >= 2;
+            });
+            final long ackedOnNewSession = acked(slow);
+            awaitAcked(slow, ackedOnNewSession + 1);
+            line.append(" lost its session after its stall (").append(value(slow, "lost_batches"))
+                .append(" batch(es) of unknown outcome), acked again on a new one;");
+        }
         final int leaderAtStart = leader();
         final long retriesAtStart = egressRetries(leaderAtStart);
         int killedLeader = -1;
@@ -439,22 +456,6 @@ class ClusterFaultTest
             killedLeader = killLeaderAndAwaitNew(line, background);
             leaderNow = leader();
             retriesSince = egressRetries(leaderNow);
-        }
-        if (step.firstPauseMs() > 0)
-        {
-            // Stalled past the session timeout: the cluster closes its session; it opens a new one and goes on.
-            awaitCondition(slow.name() + " losing its session and writing on a new one", () ->
-            {
-                if (!alive(slow))
-                {
-                    throw new StepFailed(slow.name() + " exited: " + lastLines(slow.process, 1) + stateNow());
-                }
-                return value(slow, "sessions") >= 2;
-            });
-            final long ackedOnNewSession = acked(slow);
-            awaitAcked(slow, ackedOnNewSession + 1);
-            line.append(killedLeader >= 0 ? "; " : " ").append("lost its session after its stall (")
-                .append(value(slow, "lost_batches")).append(" batch(es) of unknown outcome), acked again on a new one");
         }
         // It goes on pausing its reads (on the new leader too).
         final long runStartNs = System.nanoTime();
@@ -489,6 +490,7 @@ class ClusterFaultTest
     {
         final Producer flood = startProducer("in-flight flood", "--burst", "--max-in-flight", "512",
             "--batch-min", Integer.toString(step.batchMin()), "--batch-max", Integer.toString(step.batchMax()),
+            "--rate", Long.toString(schedule.floodRecordsPerSecond()),
             "--seed", Long.toString(step.producerSeed()), "--report-ms", "100");
         final long startNs = System.nanoTime();
         final StringBuilder line = new StringBuilder(flood.process.name());

@@ -61,7 +61,7 @@ final class FaultSchedule
      * @param firstPauseMs       SLOW_CLIENT: when not 0, its first pause lasts this long and it sends nothing either
      *                           (a stalled process), more than twice the members' 6 s session timeout (each snapshot
      *                           refreshes every session's activity): the cluster closes its session with batches in
-     *                           flight.
+     *                           flight. The leader kill, if any, comes after (an election refreshes them too).
      */
     record Step(
         int index,
@@ -115,6 +115,7 @@ final class FaultSchedule
     private final long backgroundRecordsPerSecond;
     private final int backgroundBatchMax;
     private final long backgroundSeed;
+    private final long floodRecordsPerSecond;
     private int steps;
 
     /**
@@ -127,9 +128,9 @@ final class FaultSchedule
 
     /**
      * @param seed    every choice.
-     * @param longRun a run of many minutes: periodic snapshots 30..90 s apart instead of 7..15 s, and a lighter
-     *                background load (Aeron Cluster keeps every snapshot in the archive: a long run at the short
-     *                run's pace would fill the disk).
+     * @param longRun a run of many minutes: periodic snapshots 30..90 s apart instead of 7..15 s, a lighter
+     *                background load, and the in-flight flood paced (Aeron Cluster keeps every snapshot in the
+     *                archive, each the whole store: a 30-minute run at the short run's pace wrote more than 60 GB).
      * @param faults  the faults to draw from (all of them unless a run is narrowed to some).
      */
     FaultSchedule(final long seed, final boolean longRun, final List<Fault> faults)
@@ -146,6 +147,7 @@ final class FaultSchedule
         backgroundRecordsPerSecond = longRun ? 200 + random.nextLong(800) : 1_000 + random.nextLong(3_000);
         backgroundBatchMax = 20 + random.nextInt(200);
         backgroundSeed = random.nextLong();
+        floodRecordsPerSecond = longRun ? 5_000 : 0; // drawn from nothing: a seed's steps are the same either way
         final List<Fault> toShuffle = new ArrayList<>(this.faults);
         while (!toShuffle.isEmpty())
         {
@@ -176,6 +178,15 @@ final class FaultSchedule
     long backgroundSeed()
     {
         return backgroundSeed;
+    }
+
+    /**
+     * @return the IN_FLIGHT_FAILOVER producer's pace (still 512 batches in flight: it reads only at its limit), or
+     * 0 for as fast as it can.
+     */
+    long floodRecordsPerSecond()
+    {
+        return floodRecordsPerSecond;
     }
 
     /**
