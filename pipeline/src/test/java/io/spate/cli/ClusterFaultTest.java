@@ -53,7 +53,8 @@ import static org.junit.jupiter.api.Assertions.fail;
  * process of its own; a background producer ({@link ClusterFaultProducer}) writes all along, and each step
  * injects one fault drawn from the seed ({@link FaultSchedule}): the leader SIGKILLed; a follower SIGKILLed
  * for a while; a member SIGKILLed while a snapshot it was asked for is being taken; a producer on a 64 KiB
- * egress term that stops reading for seconds (sometimes while the leader dies); a producer with hundreds of
+ * egress term that stops reading for seconds (sometimes while the leader dies, sometimes first stalled past the
+ * session timeout, losing its session with a batch in flight); a producer with hundreds of
  * small batches in flight when the leader dies. A killed member restarts and must catch up before the next step.
  * <p>
  * Invariants, checked as the run goes (producers report at once; members must not die on their own; after
@@ -68,8 +69,9 @@ import static org.junit.jupiter.api.Assertions.fail;
  * every producer and random ones) is read back with its values;</li>
  * <li>the members, stopped at the same log position, hold the same store (their fingerprints).</li>
  * </ul>
- * No assertion depends on speed. The seed is printed first and on every progress line; a failure lists each
- * broken invariant with the step it happened in and the members' and producers' state.
+ * No assertion depends on speed. The seed is printed first and on every progress line; a passing run ends with a
+ * summary (steps per fault, batches and records sent, acked, of unknown outcome, failed; the fingerprints); a
+ * failure lists each broken invariant with the step it happened in and the members' and producers' state.
  * <p>
  * {@code -Dspate.test.cluster.fault.seed=N} replays a run, {@code -Dspate.test.cluster.fault.steps=N} (default
  * {@value #DEFAULT_STEPS}) or {@code -Dspate.test.cluster.fault.minutes=M} sets its length, and
