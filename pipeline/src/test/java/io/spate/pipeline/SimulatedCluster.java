@@ -392,9 +392,8 @@ final class SimulatedCluster
         boolean closing;
         /** Offers made to this member's session. */
         int offers;
-        /** Thrown by offer when set (a fault outside the store). */
-        RuntimeException offerFault;
-        Error offerError;
+        /** Thrown by offer when set (a fault outside the store): a RuntimeException or an Error. */
+        Throwable offerFault;
 
         MemberSession(final Member member, final long id, final String responseChannel)
         {
@@ -436,13 +435,13 @@ final class SimulatedCluster
         public long offer(final DirectBuffer buffer, final int offset, final int length)
         {
             offers++;
-            if (null != offerFault)
+            if (offerFault instanceof RuntimeException ex)
             {
-                throw offerFault;
+                throw ex;
             }
-            if (null != offerError)
+            if (offerFault instanceof Error error)
             {
-                throw offerError;
+                throw error;
             }
             if (member.role != Cluster.Role.LEADER)
             {

@@ -30,6 +30,9 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -43,6 +46,7 @@ import java.util.Random;
 import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -708,42 +712,33 @@ class SpateClusteredServiceTest
     // ---------------------------------------------------------------------------------------------------------
     // Finding 7: any fault stops the member; acks that cannot fit
 
-    @Test
-    void aFaultOutsideTheStoreStopsTheMember()
+    static List<Arguments> faultsOutsideTheStore()
     {
-        final SimulatedCluster.Member member = members(1, defaults())[0];
-        cluster.elect(0);
-        cluster.openSession(SESSION, CHANNEL);
-        member.sessions.get(SESSION).offerFault = new IllegalStateException("a bug");
-        try
-        {
-            cluster.message(SESSION, batch(SESSION, 1, 1));
-        }
-        catch (final IllegalStateException ex)
-        {
+        return List.of(
             // before: thrown into Aeron's poll, which counts it and goes on without this message on this member
-        }
-        assertEquals(1, member.fatal.size(), "the member stopped: " + member.fatal);
-        assertTrue(member.fatal.get(0).contains("a bug"), member.fatal.get(0));
+            Arguments.of(new IllegalStateException("a bug"), "a bug"),
+            // before: the service thread ended while the consensus module went on voting
+            Arguments.of(new OutOfMemoryError("Java heap space (test)"), "OutOfMemoryError"));
     }
 
-    @Test
-    void anOutOfMemoryErrorStopsTheMember()
+    @ParameterizedTest
+    @MethodSource("faultsOutsideTheStore")
+    void aFaultOutsideTheStoreStopsTheMember(final Throwable fault, final String named)
     {
         final SimulatedCluster.Member member = members(1, defaults())[0];
         cluster.elect(0);
         cluster.openSession(SESSION, CHANNEL);
-        member.sessions.get(SESSION).offerError = new OutOfMemoryError("Java heap space (test)");
+        member.sessions.get(SESSION).offerFault = fault;
         try
         {
             cluster.message(SESSION, batch(SESSION, 1, 1));
         }
-        catch (final OutOfMemoryError ex)
+        catch (final RuntimeException | Error ex)
         {
-            // before: the service thread ended while the consensus module went on voting
+            assertSame(fault, ex, "only the fault itself may come out of the member");
         }
         assertEquals(1, member.fatal.size(), "the member stopped: " + member.fatal);
-        assertTrue(member.fatal.get(0).contains("OutOfMemoryError"), member.fatal.get(0));
+        assertTrue(member.fatal.get(0).contains(named), member.fatal.get(0));
     }
 
     @Test
