@@ -62,26 +62,17 @@ final class AckWriter
     }
 
     /**
-     * Acks one producer batch of an applied modify batch (its answer is in the log with the batch).
+     * Acks one producer batch of a modify batch.
+     *
+     * @param toLog true when none of the batch's records reached the store, so the batch is not in the log and
+     *              its answer goes there on its own; false when the logged batch carries it.
      */
-    void sendSegmentAck(final BatchSlot batch, final int segment)
+    void sendSegmentAck(final BatchSlot batch, final int segment, final boolean toLog)
     {
         final long sessionId = batch.segmentSessionIds[segment];
         final int lengthBytes = encodeSegmentAck(batch, segment, sessionId, buffer, encoder, headerEncoder);
         answer(batch.segmentSessions[segment], sessionId, batch.segmentCorrelationIds[segment], lengthBytes,
-            batch.segmentReservedBytes[segment], false);
-    }
-
-    /**
-     * Acks one producer batch of a modify batch none of whose records reached the store (it is not logged):
-     * its answer goes to the log on its own.
-     */
-    void sendUnloggedSegmentAck(final BatchSlot batch, final int segment)
-    {
-        final long sessionId = batch.segmentSessionIds[segment];
-        final int lengthBytes = encodeSegmentAck(batch, segment, sessionId, buffer, encoder, headerEncoder);
-        answer(batch.segmentSessions[segment], sessionId, batch.segmentCorrelationIds[segment], lengthBytes,
-            batch.segmentReservedBytes[segment], true);
+            batch.segmentReservedBytes[segment], toLog);
     }
 
     /**

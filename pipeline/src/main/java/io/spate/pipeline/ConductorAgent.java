@@ -710,7 +710,7 @@ public final class ConductorAgent implements Agent
             spare = assembler.close();
             for (int segment = 0; segment < batch.segmentCount; segment++)
             {
-                acks.sendUnloggedSegmentAck(batch, segment);
+                acks.sendSegmentAck(batch, segment, true);
             }
             spare.reset();
             return 1;
@@ -805,7 +805,7 @@ public final class ConductorAgent implements Agent
                 }
                 for (int segment = 0; segment < batch.segmentCount; segment++)
                 {
-                    acks.sendSegmentAck(batch, segment);
+                    acks.sendSegmentAck(batch, segment, false);
                 }
                 // Applied, and in seq order: every type's ids come back in the order its records were applied.
                 ids.freeGivenUp(batch);
